@@ -1,0 +1,226 @@
+// `skyloom run`: loads a workflow file, applies --set overrides, runs it with progress, maps errors to exit codes.
+
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import {
+  Cancelled,
+  EngineError,
+  Executor,
+  migrateWorkflow,
+  NodeExecutionError,
+  WorkflowValidationError,
+  type ExecutionEvent,
+  type Logger,
+  type NodeRegistry,
+  type ParamValue,
+  type Workflow,
+} from '../engine/index.js';
+
+export const EXIT = { ok: 0, failed: 1, invalid: 2, interrupted: 130 } as const;
+
+/** A CLI usage or input problem: exit code 2. */
+export class UsageError extends EngineError {
+  constructor(message: string) {
+    super('usage', message);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * Reads and parses a workflow file and migrates it to the current version.
+ * @throws UsageError naming the path when it cannot be read or parsed
+ */
+export async function readWorkflowFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new UsageError(`Cannot read workflow file ${resolve(path)}: ${(cause as NodeJS.ErrnoException).code ?? cause}`);
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (cause) {
+    throw new UsageError(`Workflow file ${resolve(path)} is not valid JSON: ${(cause as Error).message}`);
+  }
+}
+
+/**
+ * Applies `nodeId.param=value` overrides; values are coerced by the param's declared kind.
+ * @throws UsageError for a malformed override or a node id not in the workflow
+ */
+export function applyOverrides(workflow: Workflow, sets: string[], registry: NodeRegistry): void {
+  for (const set of sets) {
+    const eq = set.indexOf('=');
+    const dot = set.indexOf('.');
+    if (eq < 0 || dot < 0 || dot > eq) throw new UsageError(`--set expects <nodeId>.<param>=<value>, got "${set}"`);
+    const nodeId = set.slice(0, dot);
+    const param = set.slice(dot + 1, eq);
+    const raw = set.slice(eq + 1);
+    const node = workflow.nodes.find((n) => n.id === nodeId);
+    if (!node) {
+      throw new UsageError(`--set ${set}: the workflow has no node "${nodeId}" (nodes: ${workflow.nodes.map((n) => n.id).join(', ')})`);
+    }
+    const spec = registry.get(node.type)?.params?.[param];
+    let value: ParamValue = raw;
+    if (spec && (spec.kind === 'int' || spec.kind === 'float' || spec.kind === 'seed')) {
+      value = Number(raw);
+      if (raw.trim() === '' || Number.isNaN(value)) throw new UsageError(`--set ${set}: "${raw}" is not a number`);
+    } else if (spec?.kind === 'boolean') {
+      if (raw !== 'true' && raw !== 'false') throw new UsageError(`--set ${set}: expected true or false`);
+      value = raw === 'true';
+    }
+    node.params = { ...(node.params ?? {}), [param]: value };
+  }
+}
+
+export interface RunCommandOptions {
+  set: string[];
+  out: string;
+  json: boolean;
+  targets: string[];
+}
+
+/** Runs a workflow file; resolves to the process exit code. Never throws for expected failures. */
+export async function runCommand(file: string, registry: NodeRegistry, opts: RunCommandOptions, deps: { models?: object } = {}): Promise<number> {
+  const log = stderrLogger(opts.json);
+  let workflow: Workflow;
+  try {
+    const { doc, migratedFrom } = migrateWorkflow(await readWorkflowFile(file));
+    if (migratedFrom !== undefined) log.info(`${file}: upgraded from workflow format version ${migratedFrom}`);
+    workflow = doc as unknown as Workflow;
+    applyOverrides(workflow, opts.set, registry);
+  } catch (error) {
+    return reportFailure(error, opts.json);
+  }
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(EXIT.interrupted);
+    log.warn('Interrupting… (press Ctrl-C again to quit at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const executor = new Executor(registry, { outputDir: resolve(opts.out), log, models: deps.models ?? {} });
+  const progress = opts.json ? jsonEvents : terminalProgress();
+  try {
+    const result = await executor.run(workflow, { signal: controller.signal, onEvent: progress.onEvent, targets: opts.targets });
+    progress.stop();
+    const files = Object.values(result.outputs).flatMap((ui) => ui.files ?? []);
+    if (!opts.json) {
+      for (const f of files) process.stdout.write(`${f.path}\n`);
+      if (files.length === 0) log.info('Done; the workflow wrote no files.');
+    }
+    return EXIT.ok;
+  } catch (error) {
+    progress.stop();
+    return reportFailure(error, opts.json);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/** Prints an error the way the user needs it and returns its exit code. */
+export function reportFailure(error: unknown, json: boolean): number {
+  let code: number;
+  if (error instanceof Cancelled) code = EXIT.interrupted;
+  else if (error instanceof WorkflowValidationError || error instanceof UsageError) code = EXIT.invalid;
+  else if (error instanceof NodeExecutionError) code = EXIT.failed;
+  else if (error instanceof EngineError) code = EXIT.invalid;
+  else code = EXIT.failed;
+  if (json) {
+    const body: Record<string, unknown> = {
+      type: 'error',
+      data: {
+        code: error instanceof EngineError ? error.code : 'internal',
+        message: error instanceof Error ? error.message : String(error),
+        ...(error instanceof WorkflowValidationError ? { issues: error.issues } : {}),
+        ...(error instanceof NodeExecutionError ? { nodeId: error.nodeId, nodeType: error.nodeType } : {}),
+      },
+    };
+    process.stdout.write(`${JSON.stringify(body)}\n`);
+  } else {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    if (code === EXIT.failed && !(error instanceof EngineError) && error instanceof Error && error.stack) {
+      process.stderr.write(`${error.stack}\n`);
+    }
+  }
+  return code;
+}
+
+interface ProgressSink {
+  onEvent(event: ExecutionEvent): void;
+  stop(): void;
+}
+
+/** Newline-delimited JSON on stdout; preview pixels are left out (their size and frame count stay). */
+const jsonEvents: ProgressSink = {
+  onEvent(event) {
+    if (event.type === 'preview') {
+      const { data, ...preview } = event.data.preview;
+      const body = { type: event.type, data: { ...event.data, preview: { ...preview, bytes: data.byteLength } } };
+      process.stdout.write(`${JSON.stringify(body)}\n`);
+      return;
+    }
+    process.stdout.write(`${JSON.stringify(event)}\n`);
+  },
+  stop() {},
+};
+
+/** A progress bar on a terminal; plain lines when stderr is not one (CI logs). */
+function terminalProgress(): ProgressSink {
+  const tty = Boolean(process.stderr.isTTY);
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        { format: ' {bar} {percentage}% | node {node}/{nodes} {label} | step {step}/{steps}', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  let nodes = 0;
+  let done = 0;
+  let label = '';
+  let started = 0;
+  const update = (step: number, steps: number) => {
+    // The bar moves by node, and within a node by its steps.
+    const fraction = nodes === 0 ? 1 : (done + (steps > 0 ? step / steps : 0)) / nodes;
+    bar?.update(Math.round(fraction * 1000), { node: Math.min(done + 1, nodes), nodes, label, step, steps });
+  };
+  return {
+    onEvent(event) {
+      switch (event.type) {
+        case 'execution_start':
+          nodes = event.data.nodes.length;
+          bar?.start(1000, 0, { node: 0, nodes, label: '', step: 0, steps: 0 });
+          break;
+        case 'executing':
+          label = `${event.data.nodeId} (${event.data.nodeType})`;
+          started = performance.now();
+          update(0, 0);
+          break;
+        case 'progress':
+          update(event.data.step, event.data.total);
+          break;
+        case 'executed':
+          done += 1;
+          update(0, 0);
+          if (!tty) process.stderr.write(`[${done}/${nodes}] ${label} ${((performance.now() - started) / 1000).toFixed(2)} s\n`);
+          break;
+        default:
+          break;
+      }
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
+
+function stderrLogger(json: boolean): Logger {
+  const write = (level: string) => (message: string) => {
+    if (json) process.stdout.write(`${JSON.stringify({ type: 'log', data: { level, message } })}\n`);
+    else process.stderr.write(`${level === 'info' ? '' : `${level}: `}${message}\n`);
+  };
+  return { debug() {}, info: write('info'), warn: write('warn'), error: write('error') };
+}

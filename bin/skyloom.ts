@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// The `skyloom` command: run, validate and list what the engine knows, without a screen.
+
+import { Command, CommanderError, Option } from 'commander';
+import { loadNodePack, validateWorkflow, type NodeRegistry } from '../engine/index.js';
+import { createRegistry } from '../nodes/index.js';
+import { EXIT, readWorkflowFile, reportFailure, runCommand } from './cli-run.js';
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+async function registryWith(packs: string[]): Promise<NodeRegistry> {
+  const registry = createRegistry();
+  for (const pack of packs) await loadNodePack(registry, pack);
+  return registry;
+}
+
+function program(setExit: (code: number) => void): Command {
+  const cli = new Command('skyloom')
+    .description('Text to video through a node graph.')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  cli
+    .command('run')
+    .description('Run a saved workflow file.')
+    .argument('<workflow>', 'workflow JSON file')
+    .option('--set <nodeId.param=value>', 'override a param (repeatable)', collect, [])
+    .option('--out <dir>', 'where output files go', 'output')
+    .option('--json', 'print newline-delimited JSON events on stdout', false)
+    .option('--target <nodeId>', 'run only what this node needs (repeatable)', collect, [])
+    .addOption(new Option('--nodes <module>', 'load a node pack (repeatable; a pack is code: load only what you trust)').argParser(collect).default([]))
+    .action(async (file: string, opts: { set: string[]; out: string; json: boolean; target: string[]; nodes: string[] }) => {
+      try {
+        const registry = await registryWith(opts.nodes);
+        setExit(await runCommand(file, registry, { set: opts.set, out: opts.out, json: opts.json, targets: opts.target }));
+      } catch (error) {
+        setExit(reportFailure(error, opts.json));
+      }
+    });
+
+  cli
+    .command('validate')
+    .description('Check a workflow file; lists every problem with its node id and JSON pointer.')
+    .argument('<workflow>', 'workflow JSON file')
+    .option('--json', 'print the result as JSON', false)
+    .addOption(new Option('--nodes <module>', 'load a node pack (repeatable)').argParser(collect).default([]))
+    .action(async (file: string, opts: { json: boolean; nodes: string[] }) => {
+      try {
+        const registry = await registryWith(opts.nodes);
+        const doc = await readWorkflowFile(file);
+        const validated = await validateWorkflow(doc, registry);
+        const message = `${file}: valid (${validated.nodes.size} nodes${validated.migratedFrom !== undefined ? `, upgraded from format version ${validated.migratedFrom}` : ''})`;
+        if (opts.json) process.stdout.write(`${JSON.stringify({ valid: true, nodes: validated.nodes.size })}\n`);
+        else process.stdout.write(`${message}\n`);
+        setExit(EXIT.ok);
+      } catch (error) {
+        setExit(reportFailure(error, opts.json));
+      }
+    });
+
+  cli
+    .command('nodes')
+    .description('List the node types (the catalog).')
+    .option('--json', 'print the catalog as JSON', false)
+    .addOption(new Option('--nodes <module>', 'load a node pack (repeatable)').argParser(collect).default([]))
+    .action(async (opts: { json: boolean; nodes: string[] }) => {
+      try {
+        const catalog = (await registryWith(opts.nodes)).catalog();
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(catalog, null, 2)}\n`);
+        } else {
+          let category = '';
+          for (const n of catalog) {
+            if (n.category !== category) process.stdout.write(`${(category = n.category)}\n`);
+            const ins = [...n.inputs.map((i) => `${i.name}:${i.type}`), ...n.params.map((p) => `${p.name}=${JSON.stringify(p.default)}`)];
+            const outs = n.outputs.map((o) => `${o.name}:${o.type}`);
+            process.stdout.write(`  ${n.type.padEnd(18)} ${n.description}\n${' '.repeat(21)}(${ins.join(', ')}) → (${outs.join(', ')})\n`);
+          }
+        }
+        setExit(EXIT.ok);
+      } catch (error) {
+        setExit(reportFailure(error, opts.json));
+      }
+    });
+
+  return cli;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  try {
+    await program((c) => (code = c)).parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version are not failures; every other parse problem is a usage error (2).
+      return error.exitCode === 0 ? EXIT.ok : EXIT.invalid;
+    }
+    return reportFailure(error, false);
+  }
+  return code;
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,180 @@
+// The node contract: socket types, parameter specs, node definitions and the context a node runs in.
+
+/**
+ * Socket types name what flows along a link. Built-in names are listed for editors and docs;
+ * node packs may use their own upper-case names. `*` accepts anything.
+ */
+export type SocketType =
+  | 'TEXT'
+  | 'INT'
+  | 'FLOAT'
+  | 'BOOLEAN'
+  | 'CONDITIONING'
+  | 'MODEL'
+  | 'LATENT'
+  | 'VIDEO'
+  | 'IMAGE'
+  | 'UPSCALER'
+  | '*'
+  | (string & {});
+
+export type ParamKind = 'int' | 'float' | 'string' | 'boolean' | 'enum' | 'seed';
+
+interface ParamBase<K extends ParamKind, V> {
+  kind: K;
+  default: V;
+  description?: string;
+  /** Optional params may be left out of a workflow; their default is used. All params have defaults. */
+  label?: string;
+}
+
+export interface IntParam extends ParamBase<'int', number> {
+  min?: number;
+  max?: number;
+  step?: number;
+}
+export interface FloatParam extends ParamBase<'float', number> {
+  min?: number;
+  max?: number;
+  step?: number;
+}
+export interface StringParam extends ParamBase<'string', string> {
+  multiline?: boolean;
+}
+export type BooleanParam = ParamBase<'boolean', boolean>;
+export interface EnumParam extends ParamBase<'enum', string> {
+  choices: readonly string[];
+}
+/** An integer seed in [0, 2^53 - 1]; editors offer "randomize". */
+export type SeedParam = ParamBase<'seed', number>;
+
+export type ParamSpec = IntParam | FloatParam | StringParam | BooleanParam | EnumParam | SeedParam;
+
+/** The socket type a param takes when it is fed from a link instead of a widget. */
+export const PARAM_SOCKET: Record<ParamKind, SocketType> = {
+  int: 'INT',
+  float: 'FLOAT',
+  string: 'TEXT',
+  boolean: 'BOOLEAN',
+  enum: 'TEXT',
+  seed: 'INT',
+};
+
+export interface InputSpec {
+  type: SocketType;
+  optional?: boolean;
+  description?: string;
+}
+
+export interface OutputSpec {
+  type: SocketType;
+  description?: string;
+}
+
+export interface NodeFlags {
+  /** An output node is a sink: plans start from output nodes when no targets are given. */
+  output?: boolean;
+  /** A node that is not idempotent (reads the outside world, draws randomness) always runs. */
+  idempotent?: boolean;
+}
+
+/** What a live preview carries: RGB24 frames packed one after another. */
+export interface Preview {
+  format: 'rgb24';
+  width: number;
+  height: number;
+  frameCount: number;
+  fps?: number;
+  data: Uint8Array;
+}
+
+/** A file an output node wrote, reported to the CLI, the server and the editor. */
+export interface OutputFile {
+  path: string;
+  kind: 'video' | 'image' | 'text' | 'file';
+  mime?: string;
+}
+
+/** What an output node shows the user; carried by `executed` events and kept with cached results. */
+export interface UiOutput {
+  files?: OutputFile[];
+  values?: Record<string, unknown>;
+}
+
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/**
+ * Services the host injects for nodes (model loading, media). The engine knows nothing of them;
+ * node families add their members by declaration merging on this interface.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ModelServices {}
+
+export interface NodeContext {
+  readonly nodeId: string;
+  readonly signal: AbortSignal;
+  /**
+   * Reports progress; also a cancellation checkpoint: it throws `Cancelled` once the run is aborted.
+   * @throws Cancelled
+   */
+  progress(step: number, total: number, preview?: Preview): void;
+  /** Reports what an output node produced (files, values). */
+  output(ui: UiOutput): void;
+  readonly log: Logger;
+  readonly models: ModelServices;
+  /** Where output nodes write their files. */
+  readonly outputDir: string;
+  /** Scratch space for this run (large intermediate values such as frame stores). */
+  readonly tempDir: string;
+}
+
+export type NodeInputs = Record<string, unknown>;
+export type NodeOutputs = Record<string, unknown>;
+
+export interface CheckProblem {
+  param?: string;
+  message: string;
+}
+
+export interface NodeDefinition {
+  type: string;
+  version: number;
+  category: string;
+  description: string;
+  /** Display name; the `type` is the stable key (never the display name). */
+  displayName?: string;
+  inputs?: Record<string, InputSpec>;
+  params?: Record<string, ParamSpec>;
+  outputs?: Record<string, OutputSpec>;
+  flags?: NodeFlags;
+  /**
+   * For idempotent nodes that read the outside world (a file): a fingerprint of that world, mixed
+   * into the cache key, so the node re-runs when the world changed and not otherwise.
+   */
+  fingerprint?: (params: Record<string, unknown>) => string | Promise<string>;
+  /**
+   * Checks made at validation time that need more than ranges: a model or file that must exist.
+   * Each problem names the param at fault. Runs only when every param passed the range checks.
+   */
+  check?: (params: Record<string, unknown>) => CheckProblem[] | Promise<CheckProblem[]>;
+  /** Runs the node. Inputs hold linked inputs and all params (linked or from widgets). */
+  run(inputs: NodeInputs, ctx: NodeContext): NodeOutputs | void | Promise<NodeOutputs | void>;
+}
+
+/** The catalog entry of a node: plain JSON the server sends to the editor. */
+export interface NodeCatalogEntry {
+  type: string;
+  version: number;
+  displayName: string;
+  category: string;
+  description: string;
+  inputs: Array<{ name: string } & InputSpec>;
+  params: Array<{ name: string; socket: SocketType } & ParamSpec>;
+  outputs: Array<{ name: string } & OutputSpec>;
+  flags: Required<NodeFlags>;
+}

@@ -1,0 +1,55 @@
+// The workflow file, version 1: the one shape shared by the editor, the CLI and the API.
+
+export const WORKFLOW_FORMAT = 'skyloom-workflow';
+export const WORKFLOW_VERSION = 1;
+
+/** A link to the named output of another node. */
+export interface Link {
+  node: string;
+  output: string;
+}
+
+export type ParamValue = string | number | boolean;
+
+export interface WorkflowNode {
+  id: string;
+  type: string;
+  typeVersion?: number;
+  title?: string;
+  params?: Record<string, ParamValue>;
+  /** Links into this node, by input name (or by param name, for a param fed from a link). */
+  inputs?: Record<string, Link>;
+  position?: [number, number];
+}
+
+export interface WorkflowGroup {
+  title: string;
+  nodes: string[];
+  color?: string;
+}
+
+export interface WorkflowModelRef {
+  name: string;
+  version?: string;
+  sha256?: string;
+}
+
+export interface Workflow {
+  format: typeof WORKFLOW_FORMAT;
+  version: typeof WORKFLOW_VERSION;
+  title?: string;
+  description?: string;
+  nodes: WorkflowNode[];
+  groups?: WorkflowGroup[];
+  models?: WorkflowModelRef[];
+  extra?: Record<string, unknown>;
+}
+
+/** Escapes one segment of a JSON pointer (RFC 6901). */
+export function pointerSegment(segment: string | number): string {
+  return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+export function pointer(...segments: Array<string | number>): string {
+  return segments.map((s) => `/${pointerSegment(s)}`).join('');
+}
