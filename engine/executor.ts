@@ -106,7 +106,7 @@ export class Executor {
       let ui: UiOutput | undefined;
       let outputs: NodeOutputs;
       try {
-        const ctx = this.#context(node, promptId, signal, emit, (u) => {
+        const ctx = this.#context(node, validated, promptId, signal, emit, (u) => {
           ui = mergeUi(ui, u);
         });
         const result = await node.definition.run(gatherInputs(node, values), ctx);
@@ -156,6 +156,7 @@ export class Executor {
 
   #context(
     node: ResolvedNode,
+    validated: ValidatedWorkflow,
     promptId: string,
     signal: AbortSignal,
     emit: (e: ExecutionEvent) => void,
@@ -165,6 +166,8 @@ export class Executor {
     const tag = `[${node.id}] `;
     return {
       nodeId: node.id,
+      promptId,
+      workflow: validated.workflow,
       signal,
       progress(step: number, total: number, preview?: Preview) {
         if (signal.aborted) throw new Cancelled('Execution was interrupted', node.id);

@@ -1,5 +1,7 @@
 // The node contract: socket types, parameter specs, node definitions and the context a node runs in.
 
+import type { Workflow } from './workflow.js';
+
 /**
  * Socket types name what flows along a link. Built-in names are listed for editors and docs;
  * node packs may use their own upper-case names. `*` accepts anything.
@@ -117,6 +119,9 @@ export interface ModelServices {}
 
 export interface NodeContext {
   readonly nodeId: string;
+  readonly promptId: string;
+  /** The workflow being run, as validated (output nodes embed it in the files they write). */
+  readonly workflow: Workflow;
   readonly signal: AbortSignal;
   /**
    * Reports progress; also a cancellation checkpoint: it throws `Cancelled` once the run is aborted.

@@ -1,0 +1,93 @@
+// A small frame analyser for tests: the colour and motion of the foreground object, from frames alone.
+
+/** The object colours of the default model's training data (models/training/data.py). */
+export const PALETTE: Record<string, [number, number, number]> = {
+  red: [230, 40, 40],
+  green: [40, 200, 60],
+  blue: [50, 90, 255],
+  yellow: [250, 220, 40],
+  white: [245, 245, 245],
+  purple: [160, 60, 220],
+  orange: [255, 140, 20],
+  cyan: [40, 220, 230],
+};
+
+export interface FrameStats {
+  /** Foreground pixels as a share of the frame. */
+  area: number;
+  /** Centroid of the foreground, as a share of width and height (0..1). */
+  cx: number;
+  cy: number;
+}
+
+export interface Analysis {
+  frames: FrameStats[];
+  /** Mean foreground colour over all frames. */
+  meanColour: [number, number, number];
+  colour: string;
+  motion: 'moving left' | 'moving right' | 'moving up' | 'moving down' | 'growing' | 'shrinking' | 'standing still';
+}
+
+/**
+ * Analyses packed RGB24 frames. The background of each row is read from its two outermost pixels
+ * at each end (this handles flat and vertical-gradient backgrounds); pixels far from it are foreground.
+ */
+export function analyseFrames(rgb: Uint8Array, width: number, height: number, frameCount: number): Analysis {
+  const frames: FrameStats[] = [];
+  const sum = [0, 0, 0];
+  let fgTotal = 0;
+  for (let f = 0; f < frameCount; f++) {
+    const base = f * width * height * 3;
+    let n = 0;
+    let sx = 0;
+    let sy = 0;
+    for (let y = 0; y < height; y++) {
+      const row = base + y * width * 3;
+      const bg = [0, 1, 2].map((c) => (rgb[row + c] + rgb[row + 3 + c] + rgb[row + (width - 1) * 3 + c] + rgb[row + (width - 2) * 3 + c]) / 4);
+      for (let x = 0; x < width; x++) {
+        const p = row + x * 3;
+        const d = Math.hypot(rgb[p] - bg[0], rgb[p + 1] - bg[1], rgb[p + 2] - bg[2]);
+        if (d > 60) {
+          n += 1;
+          sx += x;
+          sy += y;
+          sum[0] += rgb[p];
+          sum[1] += rgb[p + 1];
+          sum[2] += rgb[p + 2];
+        }
+      }
+    }
+    fgTotal += n;
+    frames.push({ area: n / (width * height), cx: n ? sx / n / width : 0.5, cy: n ? sy / n / height : 0.5 });
+  }
+  const meanColour = sum.map((s) => (fgTotal ? s / fgTotal : 0)) as [number, number, number];
+  return { frames, meanColour, colour: nearestColour(meanColour), motion: classifyMotion(frames) };
+}
+
+export function nearestColour(rgb: readonly number[]): string {
+  let best = '';
+  let bestD = Infinity;
+  for (const [name, c] of Object.entries(PALETTE)) {
+    const d = Math.hypot(rgb[0] - c[0], rgb[1] - c[1], rgb[2] - c[2]);
+    if (d < bestD) [best, bestD] = [name, d];
+  }
+  return best;
+}
+
+function classifyMotion(frames: FrameStats[]): Analysis['motion'] {
+  // Average the first and last quarter of the clip, so one noisy frame does not decide.
+  const q = Math.max(1, Math.floor(frames.length / 4));
+  const mean = (fs: FrameStats[], k: keyof FrameStats) => fs.reduce((s, f) => s + f[k], 0) / fs.length;
+  const head = frames.slice(0, q);
+  const tail = frames.slice(-q);
+  const dx = mean(tail, 'cx') - mean(head, 'cx');
+  const dy = mean(tail, 'cy') - mean(head, 'cy');
+  const growth = mean(tail, 'area') / Math.max(1e-6, mean(head, 'area'));
+  if (Math.max(Math.abs(dx), Math.abs(dy)) > 0.1) {
+    if (Math.abs(dx) >= Math.abs(dy)) return dx < 0 ? 'moving left' : 'moving right';
+    return dy < 0 ? 'moving up' : 'moving down';
+  }
+  if (growth > 1.35) return 'growing';
+  if (growth < 0.74) return 'shrinking';
+  return 'standing still';
+}
