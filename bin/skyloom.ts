@@ -2,7 +2,9 @@
 // The `skyloom` command: run, validate and list what the engine knows, without a screen.
 
 import { Command, CommanderError, Option } from 'commander';
-import { loadNodePack, validateWorkflow, type NodeRegistry } from '../engine/index.js';
+import { join } from 'node:path';
+import { loadNodePack, packageRoot, validateWorkflow, type NodeRegistry } from '../engine/index.js';
+import { listModels, modelSearchPaths } from '../models/package.js';
 import { createRegistry } from '../nodes/index.js';
 import { EXIT, readWorkflowFile, reportFailure, runCommand } from './cli-run.js';
 
@@ -81,6 +83,49 @@ function program(setExit: (code: number) => void): Command {
       } catch (error) {
         setExit(reportFailure(error, opts.json));
       }
+    });
+
+  cli
+    .command('generate')
+    .description('Make a video from a prompt with the default text-to-video workflow.')
+    .argument('<prompt>', 'what the video should show')
+    .option('--seed <n>', 'noise seed', '42')
+    .addOption(new Option('--aspect <ratio>', 'aspect ratio').choices(['1:1', '16:9', '9:16']).default('1:1'))
+    .option('--seconds <s>', 'length in seconds', '2')
+    .option('--steps <n>', 'sampling steps', '20')
+    .option('--model <name>', 'model package', 'skyloom-tiny')
+    .option('--out <dir>', 'where output files go', 'output')
+    .option('--json', 'print newline-delimited JSON events on stdout', false)
+    .action(async (prompt: string, opts: { seed: string; aspect: string; seconds: string; steps: string; model: string; out: string; json: boolean }) => {
+      const set = [
+        `prompt.text=${prompt}`,
+        `sampler.seed=${opts.seed}`,
+        `sampler.steps=${opts.steps}`,
+        `latent.aspect=${opts.aspect}`,
+        `latent.seconds=${opts.seconds}`,
+        `model.name=${opts.model}`,
+      ];
+      const workflow = join(packageRoot(), 'workflows', 'text-to-video.json');
+      setExit(await runCommand(workflow, createRegistry(), { set, out: opts.out, json: opts.json, targets: [] }));
+    });
+
+  cli
+    .command('models')
+    .description('List the installed model packages and where they are looked for.')
+    .option('--json', 'print the list as JSON', false)
+    .action(async (opts: { json: boolean }) => {
+      const models = await listModels();
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ searchPaths: modelSearchPaths(), models }, null, 2)}\n`);
+      } else {
+        for (const m of models) {
+          process.stdout.write(`${m.name.padEnd(20)} ${(m.version ?? '').padEnd(8)} ${m.kind.padEnd(17)} ${m.dir}\n`);
+          if (m.description) process.stdout.write(`${' '.repeat(21)}${m.description}\n`);
+        }
+        if (models.length === 0) process.stdout.write('No models installed.\n');
+        process.stdout.write(`Searched: ${modelSearchPaths().join(', ')}\n`);
+      }
+      setExit(EXIT.ok);
     });
 
   return cli;

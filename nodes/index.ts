@@ -1,9 +1,23 @@
 // The built-in node families, and a registry holding them.
 
 import { NodeRegistry, type NodeDefinition } from '../engine/index.js';
+import { latentNodes } from './latent.js';
+import { modelNodes } from './model.js';
 import { primitiveNodes } from './primitives.js';
+import { samplingNodes } from './sampling.js';
+import { textNodes } from './text.js';
+import { vaeNodes } from './vae.js';
+import { videoIoNodes } from './video-io.js';
 
-export const builtinNodes: NodeDefinition[] = [...primitiveNodes];
+export const builtinNodes: NodeDefinition[] = [
+  ...primitiveNodes,
+  ...modelNodes,
+  ...textNodes,
+  ...latentNodes,
+  ...samplingNodes,
+  ...vaeNodes,
+  ...videoIoNodes,
+];
 
 /** A registry with every built-in node. */
 export function createRegistry(): NodeRegistry {

@@ -1,0 +1,168 @@
+// skyloom.json: its TypeScript type, its JSON Schema, and validation with errors that name file and pointer.
+import { Ajv } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { ModelLoadError } from './errors.js';
+
+/** Component names of a package. */
+export type ComponentName = 'text_encoder' | 'transformer' | 'vae_encoder' | 'vae_decoder';
+
+/** One ONNX component: its file and the real tensor name behind each role. */
+export interface ComponentManifest {
+  file: string;
+  inputs: Record<string, string>;
+  outputs: Record<string, string>;
+}
+
+/** The latent format (docs/model-package.md). */
+export interface LatentFormat {
+  channels: number;
+  spatialCompression: number;
+  temporalCompression: number;
+  /** "multiple": F = k·T; "causal": F = 1 + k·(T − 1). */
+  frameRule: 'multiple' | 'causal';
+  /** The DiT's patch over (T, h, w). */
+  patchSize: [number, number, number];
+  scalingFactor: number;
+  shiftFactor: number;
+  /** One [r, g, b] row per latent channel. */
+  previewFactors: [number, number, number][];
+  previewBias: [number, number, number];
+}
+
+/** Scheduler types the runtime implements. */
+export type SchedulerType = 'flow-match-euler' | 'euler-discrete';
+
+/** skyloom.json, format version 1. */
+export interface SkyloomManifest {
+  format: 'skyloom-model';
+  formatVersion: 1;
+  name: string;
+  version: string;
+  description?: string;
+  license: string;
+  task: string;
+  tokenizer: { file: string; maxLength: number; padId: number };
+  components: {
+    text_encoder: ComponentManifest;
+    transformer: ComponentManifest;
+    vae_decoder: ComponentManifest;
+    vae_encoder?: ComponentManifest;
+  };
+  latent: LatentFormat;
+  scheduler: { type: SchedulerType; shift: number; numTrainTimesteps: number };
+  conditioning?: { scheme: string; masks: string[] };
+  defaults: { width: number; height: number; frames: number; fps: number; steps: number; guidance: number };
+  sizes?: Record<string, [number, number]>;
+  /** sha256 (hex) of every file in the package but skyloom.json, by relative path. */
+  files: Record<string, string>;
+}
+
+const nameMap = { type: 'object', additionalProperties: { type: 'string', minLength: 1 } } as const;
+const component = {
+  type: 'object',
+  required: ['file', 'inputs', 'outputs'],
+  properties: { file: { type: 'string', minLength: 1 }, inputs: nameMap, outputs: nameMap },
+} as const;
+const positiveInt = { type: 'integer', minimum: 1 } as const;
+const rgb = { type: 'array', items: { type: 'number' }, minItems: 3, maxItems: 3 } as const;
+
+/** JSON Schema (draft-07) of skyloom.json. Unknown top-level fields are allowed for forward compatibility. */
+export const manifestSchema = {
+  $id: 'https://skyloom.dev/schemas/skyloom-model.json',
+  type: 'object',
+  required: ['format', 'formatVersion', 'name', 'version', 'license', 'task', 'tokenizer', 'components', 'latent', 'scheduler', 'defaults', 'files'],
+  properties: {
+    format: { const: 'skyloom-model' },
+    formatVersion: { const: 1 },
+    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
+    version: { type: 'string' },
+    description: { type: 'string' },
+    license: { type: 'string' },
+    task: { type: 'string' },
+    tokenizer: {
+      type: 'object',
+      required: ['file', 'maxLength', 'padId'],
+      properties: { file: { type: 'string' }, maxLength: positiveInt, padId: { type: 'integer', minimum: 0 } },
+    },
+    components: {
+      type: 'object',
+      required: ['text_encoder', 'transformer', 'vae_decoder'],
+      properties: { text_encoder: component, transformer: component, vae_encoder: component, vae_decoder: component },
+      additionalProperties: false,
+    },
+    latent: {
+      type: 'object',
+      required: ['channels', 'spatialCompression', 'temporalCompression', 'frameRule', 'patchSize', 'scalingFactor', 'shiftFactor', 'previewFactors', 'previewBias'],
+      properties: {
+        channels: positiveInt,
+        spatialCompression: positiveInt,
+        temporalCompression: positiveInt,
+        frameRule: { enum: ['multiple', 'causal'] },
+        patchSize: { type: 'array', items: positiveInt, minItems: 3, maxItems: 3 },
+        scalingFactor: { type: 'number', exclusiveMinimum: 0 },
+        shiftFactor: { type: 'number' },
+        previewFactors: { type: 'array', items: rgb },
+        previewBias: rgb,
+      },
+    },
+    scheduler: {
+      type: 'object',
+      required: ['type', 'shift', 'numTrainTimesteps'],
+      properties: {
+        type: { enum: ['flow-match-euler', 'euler-discrete'] },
+        shift: { type: 'number', exclusiveMinimum: 0 },
+        numTrainTimesteps: positiveInt,
+      },
+    },
+    conditioning: {
+      type: 'object',
+      required: ['scheme', 'masks'],
+      properties: { scheme: { type: 'string' }, masks: { type: 'array', items: { type: 'string' } } },
+    },
+    defaults: {
+      type: 'object',
+      required: ['width', 'height', 'frames', 'fps', 'steps', 'guidance'],
+      properties: {
+        width: positiveInt,
+        height: positiveInt,
+        frames: positiveInt,
+        fps: { type: 'number', exclusiveMinimum: 0 },
+        steps: positiveInt,
+        guidance: { type: 'number', minimum: 0 },
+      },
+    },
+    sizes: { type: 'object', additionalProperties: { type: 'array', items: positiveInt, minItems: 2, maxItems: 2 } },
+    files: { type: 'object', additionalProperties: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true }).compile<SkyloomManifest>(manifestSchema);
+
+function describe(error: ErrorObject): string {
+  const pointer = error.instancePath === '' ? '/' : error.instancePath;
+  if (error.keyword === 'required') return `${pointer}: missing required property "${String(error.params['missingProperty'])}"`;
+  if (error.keyword === 'const') return `${pointer}: must be ${JSON.stringify(error.params['allowedValue'])}`;
+  if (error.keyword === 'enum') return `${pointer}: must be one of ${(error.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  return `${pointer}: ${error.message ?? error.keyword}`;
+}
+
+/**
+ * Check a parsed skyloom.json against the schema and the cross-field rules the schema cannot say.
+ * @throws ModelLoadError MANIFEST_INVALID naming `file` and the JSON pointer of each problem.
+ */
+export function validateManifest(value: unknown, file: string): SkyloomManifest {
+  if (!validate(value)) {
+    const problems = (validate.errors ?? []).map(describe);
+    throw new ModelLoadError('MANIFEST_INVALID', file, `${file} is not a valid skyloom.json:\n  ${problems.join('\n  ')}`);
+  }
+  const problems: string[] = [];
+  const rows = value.latent.previewFactors.length;
+  if (rows !== value.latent.channels) problems.push(`/latent/previewFactors: has ${rows} rows but latent.channels is ${value.latent.channels}`);
+  // A file without a hash would load unverified; the contract is a sha256 for every file.
+  const needed = [value.tokenizer.file, ...Object.values(value.components).map((c) => c.file)];
+  for (const path of needed) if (!(path in value.files)) problems.push(`/files: has no sha256 for "${path}"`);
+  if (problems.length > 0) {
+    throw new ModelLoadError('MANIFEST_INVALID', file, `${file} is not a valid skyloom.json:\n  ${problems.join('\n  ')}`);
+  }
+  return value;
+}

@@ -1,0 +1,52 @@
+// The latent family: empty-latent, the size, length and frame rate of a clip on the model's grid.
+
+import { defineNode } from '../engine/index.js';
+import type { LatentValue, ModelValue } from './values.js';
+
+export const ASPECTS = ['1:1', '16:9', '9:16', 'custom'] as const;
+
+export const emptyLatentNode = defineNode({
+  type: 'empty-latent',
+  version: 1,
+  category: 'latent',
+  description:
+    "The size and length of a clip to generate. An aspect preset takes the model's native size for it; " +
+    '"custom" takes width and height, which must fit the model\'s grid.',
+  inputs: { model: { type: 'MODEL' } },
+  params: {
+    aspect: { kind: 'enum', default: '1:1', choices: ASPECTS },
+    width: { kind: 'int', default: 64, min: 16, max: 4096, step: 16, description: 'Used when aspect is "custom".' },
+    height: { kind: 'int', default: 64, min: 16, max: 4096, step: 16, description: 'Used when aspect is "custom".' },
+    seconds: { kind: 'float', default: 2, min: 0.1, max: 120, step: 0.5 },
+    frames: { kind: 'int', default: 0, min: 0, max: 7200, description: 'Exact frame count; 0 takes seconds × fps.' },
+    fps: { kind: 'int', default: 8, min: 1, max: 60 },
+  },
+  outputs: { latent: { type: 'LATENT' } },
+  run: ({ model, aspect, width, height, seconds, frames, fps }, ctx) => {
+    const m = (model as ModelValue).model;
+    let w = width as number;
+    let h = height as number;
+    if (aspect !== 'custom') {
+      const native = m.manifest.sizes?.[aspect as string];
+      if (!native) {
+        const presets = Object.keys(m.manifest.sizes ?? {});
+        throw new Error(`Model ${m.manifest.name} has no native size for aspect ${String(aspect)}; its presets are: ${presets.join(', ') || 'none'} (or use "custom")`);
+      }
+      [w, h] = native;
+    }
+    let count = frames as number;
+    if (count === 0) {
+      // Seconds are rounded to the nearest length the model can make (a multiple of its time step).
+      const step = m.frameCount(2) - m.frameCount(1);
+      const first = m.frameCount(1);
+      const wanted = Math.round((seconds as number) * (fps as number));
+      count = Math.max(first, first + Math.round((wanted - first) / step) * step);
+      if (count !== wanted) ctx.log.info(`${String(seconds)} s at ${String(fps)} fps is ${wanted} frames; using ${count}, the nearest the model makes`);
+    }
+    const shape = m.latentShape(w, h, count);
+    const latent: LatentValue = { shape, width: w, height: h, frames: count, fps: fps as number };
+    return { latent };
+  },
+});
+
+export const latentNodes = [emptyLatentNode];

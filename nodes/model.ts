@@ -1,0 +1,45 @@
+// The model family: load-model, which finds a model package and opens its ONNX sessions.
+
+import { defineNode } from '../engine/index.js';
+import { listModels, modelSearchPaths } from '../models/package.js';
+import { DEVICES, type Device } from '../models/runtime/onnx.js';
+import { VideoModel } from '../models/video-model.js';
+import { ModelValue } from './values.js';
+
+export const DEFAULT_MODEL = 'skyloom-tiny';
+
+export const loadModelNode = defineNode({
+  type: 'load-model',
+  version: 1,
+  category: 'model',
+  description: 'Loads a model package (text encoder, DiT, VAE) by name or folder, checking every file against its sha256.',
+  params: {
+    name: { kind: 'string', default: DEFAULT_MODEL, description: 'A package name from `skyloom models`, or a folder path.' },
+    device: { kind: 'enum', default: 'auto', choices: DEVICES, description: 'auto uses CUDA when it is available and falls back to the CPU.' },
+    threads: { kind: 'int', default: 0, min: 0, max: 256, description: 'CPU threads per session; 0 lets ONNX Runtime choose.' },
+  },
+  outputs: { model: { type: 'MODEL' } },
+  check: async ({ name }) => {
+    const wanted = name as string;
+    if (wanted.includes('/')) return [];
+    const installed = await listModels();
+    if (installed.some((m) => m.name === wanted)) return [];
+    return [
+      {
+        param: 'name',
+        message: `Model "${wanted}" is not installed; installed: ${installed.map((m) => m.name).join(', ') || 'none'} (searched ${modelSearchPaths().join(', ')})`,
+      },
+    ];
+  },
+  run: async ({ name, device, threads }, ctx) => {
+    const model = await VideoModel.load(name as string, {
+      device: device as Device,
+      ...((threads as number) > 0 ? { threads: threads as number } : {}),
+      logger: ctx.log,
+    });
+    ctx.log.info(`loaded ${model.manifest.name} ${model.manifest.version}`);
+    return { model: new ModelValue(model, model.manifest.name) };
+  },
+});
+
+export const modelNodes = [loadModelNode];

@@ -1,0 +1,60 @@
+// The sampling family: dit-sampler, which turns noise into latents guided by the prompt.
+
+import { defineNode } from '../engine/index.js';
+import { SAMPLERS } from '../models/video-model.js';
+import type { ConditioningValue, LatentValue, ModelValue } from './values.js';
+
+export const ditSamplerNode = defineNode({
+  type: 'dit-sampler',
+  version: 1,
+  category: 'sampling',
+  description:
+    'Samples latents with the diffusion transformer: flow matching with classifier-free guidance. ' +
+    'With a latent that already holds samples and denoise below 1 it re-styles them (video to video).',
+  inputs: {
+    model: { type: 'MODEL' },
+    positive: { type: 'CONDITIONING' },
+    negative: { type: 'CONDITIONING', optional: true, description: 'Default: the empty prompt.' },
+    latent: { type: 'LATENT' },
+  },
+  params: {
+    seed: { kind: 'seed', default: 0 },
+    steps: { kind: 'int', default: 20, min: 1, max: 200 },
+    guidance: { kind: 'float', default: 4, min: 1, max: 30, step: 0.5, description: 'Classifier-free guidance; 1 turns it off.' },
+    sampler: { kind: 'enum', default: 'euler', choices: SAMPLERS },
+    shift: { kind: 'float', default: 0, min: 0, max: 20, step: 0.1, description: "Timestep shift; 0 takes the model's own." },
+    denoise: { kind: 'float', default: 1, min: 0.01, max: 1, step: 0.01, description: 'Strength: below 1 keeps part of the input latent.' },
+  },
+  outputs: { latent: { type: 'LATENT' } },
+  run: async ({ model, positive, negative, latent, seed, steps, guidance, sampler, shift, denoise }, ctx) => {
+    const m = (model as ModelValue).model;
+    const input = latent as LatentValue;
+    const cond = positive as ConditioningValue;
+    const uncond = (negative as ConditioningValue | undefined) ?? (guidance !== 1 ? await m.encodeText(['']) : undefined);
+    const strength = denoise as number;
+    if (strength < 1 && !input.samples) {
+      throw new Error(`denoise ${strength} re-styles an input video, but the latent is empty; use vae-encode, or set denoise to 1`);
+    }
+    const samples = await m.denoise({
+      shape: input.shape,
+      ...(input.samples && strength < 1 ? { initLatents: input.samples, denoise: strength } : {}),
+      cond,
+      ...(uncond ? { uncond } : {}),
+      guidance: guidance as number,
+      steps: steps as number,
+      sampler: sampler as (typeof SAMPLERS)[number],
+      ...((shift as number) > 0 ? { shift: shift as number } : {}),
+      seed: seed as number,
+      ...(input.known ? { condLatents: input.known.latents, condMask: input.known.mask } : {}),
+      signal: ctx.signal,
+      onStep: (step, total, x0) => {
+        const p = m.preview(x0);
+        ctx.progress(step, total, { format: 'rgb24', width: p.width, height: p.height, frameCount: p.frames, fps: input.fps / (input.frames / p.frames), data: p.data });
+      },
+    });
+    const out: LatentValue = { ...input, samples };
+    return { latent: out };
+  },
+});
+
+export const samplingNodes = [ditSamplerNode];

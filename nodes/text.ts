@@ -1,0 +1,31 @@
+// The text family: prompt, and text-encode for positive and negative conditioning.
+
+import { defineNode } from '../engine/index.js';
+import type { ConditioningValue, ModelValue } from './values.js';
+
+export const promptNode = defineNode({
+  type: 'prompt',
+  version: 1,
+  category: 'text',
+  description: 'What the video should show, e.g. "a red circle moving left on a black background".',
+  params: { text: { kind: 'string', default: 'a red circle moving left on a black background', multiline: true } },
+  outputs: { text: { type: 'TEXT' } },
+  run: ({ text }) => ({ text: text as string }),
+});
+
+export const textEncodeNode = defineNode({
+  type: 'text-encode',
+  version: 1,
+  category: 'text',
+  description: "Encodes a prompt with the model's text encoder. Use one for the positive prompt and one for the negative; an empty text is the unconditional prompt.",
+  inputs: { model: { type: 'MODEL' } },
+  params: { text: { kind: 'string', default: '', multiline: true, description: 'Usually linked from a prompt node.' } },
+  outputs: { conditioning: { type: 'CONDITIONING' } },
+  run: async ({ model, text }) => {
+    const encoded = await (model as ModelValue).model.encodeText([text as string]);
+    const conditioning: ConditioningValue = { ...encoded, prompt: text as string };
+    return { conditioning };
+  },
+});
+
+export const textNodes = [promptNode, textEncodeNode];

@@ -1,0 +1,51 @@
+// The VAE family: vae-decode (latents → frames, chunk by chunk) and vae-encode (frames → latents).
+
+import { defineNode } from '../engine/index.js';
+import { videoFromChunks, type VideoHandle } from './media/frames.js';
+import type { LatentValue, ModelValue } from './values.js';
+
+export const vaeDecodeNode = defineNode({
+  type: 'vae-decode',
+  version: 1,
+  category: 'vae',
+  description: 'Decodes latents to video frames, a few latent frames at a time, so memory stays flat however long the clip.',
+  inputs: { model: { type: 'MODEL' }, latent: { type: 'LATENT' } },
+  params: { chunk: { kind: 'int', default: 2, min: 1, max: 64, description: 'Latent frames per decoder call.' } },
+  outputs: { video: { type: 'VIDEO' } },
+  run: async ({ model, latent, chunk }, ctx) => {
+    const m = (model as ModelValue).model;
+    const input = latent as LatentValue;
+    if (!input.samples) throw new Error('The latent is empty: connect it through a dit-sampler (or vae-encode) before decoding');
+    const total = input.shape[2];
+    let done = 0;
+    async function* frames() {
+      for await (const part of m.decode(input.samples!, { chunkFrames: chunk as number })) {
+        done = Math.min(total, done + (chunk as number));
+        ctx.progress(done, total);
+        yield part.data;
+      }
+    }
+    const video = await videoFromChunks(frames(), { width: input.width, height: input.height, fps: input.fps }, { dir: ctx.tempDir, signal: ctx.signal });
+    return { video };
+  },
+});
+
+export const vaeEncodeNode = defineNode({
+  type: 'vae-encode',
+  version: 1,
+  category: 'vae',
+  description: "Encodes video frames to latents (the video's size and length must fit the model's grid).",
+  inputs: { model: { type: 'MODEL' }, video: { type: 'VIDEO' } },
+  params: { chunk: { kind: 'int', default: 2, min: 1, max: 64, description: 'Latent frames per encoder call.' } },
+  outputs: { latent: { type: 'LATENT' } },
+  run: async ({ model, video, chunk }) => {
+    const m = (model as ModelValue).model;
+    const v = video as VideoHandle;
+    const data = await v.read(0, v.frameCount);
+    const samples = await m.encode({ frames: v.frameCount, width: v.width, height: v.height, data }, { chunkFrames: chunk as number });
+    const latent: LatentValue = { shape: [...samples.dims], width: v.width, height: v.height, frames: v.frameCount, fps: v.fps, samples };
+    return { latent };
+  },
+});
+
+export const vaeNodes = [vaeDecodeNode, vaeEncodeNode];
