@@ -18,6 +18,10 @@ export interface ExecutorOptions {
   models?: ModelServices;
   log?: Logger;
   outputDir?: string;
+  /** Where relative input paths resolve; default the working directory. */
+  inputDir?: string;
+  /** Refuse input paths outside `inputDir` (servers set this). */
+  confineInputs?: boolean;
   tempDir?: string;
 }
 
@@ -183,6 +187,8 @@ export class Executor {
       },
       models: this.#options.models ?? {},
       outputDir: resolve(this.#options.outputDir ?? 'output'),
+      inputDir: resolve(this.#options.inputDir ?? '.'),
+      confineInputs: this.#options.confineInputs ?? false,
       tempDir: this.#options.tempDir ?? join(tmpdir(), 'skyloom'),
     };
   }

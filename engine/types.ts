@@ -134,6 +134,10 @@ export interface NodeContext {
   readonly models: ModelServices;
   /** Where output nodes write their files. */
   readonly outputDir: string;
+  /** Where relative input paths (load-video, load-image) are resolved: the cwd, or the server's uploads. */
+  readonly inputDir: string;
+  /** When true, input paths must stay inside `inputDir` (a server must not read arbitrary files). */
+  readonly confineInputs: boolean;
   /** Scratch space for this run (large intermediate values such as frame stores). */
   readonly tempDir: string;
 }

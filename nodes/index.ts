@@ -6,6 +6,7 @@ import { modelNodes } from './model.js';
 import { primitiveNodes } from './primitives.js';
 import { samplingNodes } from './sampling.js';
 import { textNodes } from './text.js';
+import { timeNodes } from './time.js';
 import { vaeNodes } from './vae.js';
 import { videoIoNodes } from './video-io.js';
 
@@ -16,6 +17,7 @@ export const builtinNodes: NodeDefinition[] = [
   ...latentNodes,
   ...samplingNodes,
   ...vaeNodes,
+  ...timeNodes,
   ...videoIoNodes,
 ];
 

@@ -1,12 +1,12 @@
 // The video io family: save-video and save-image, which write outputs with their workflow and provenance.
 
 import { createHash } from 'node:crypto';
-import { mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, realpath, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { defineNode, type NodeContext, type Workflow } from '../engine/index.js';
-import { encodeVideo, type VideoFormat } from './media/ffmpeg.js';
+import { decodeVideo, encodeVideo, type VideoFormat } from './media/ffmpeg.js';
 import type { VideoHandle } from './media/frames.js';
-import { saveImage, type ImageFormat } from './media/image.js';
+import { loadImage, resizeImage, resizeVideo, saveImage, type FitMode, type ImageFormat } from './media/image.js';
 
 /** IPTC's digital source type for media made by a trained model. */
 export const TRAINED_ALGORITHMIC_MEDIA = 'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia';
@@ -106,4 +106,80 @@ export const saveImageNode = defineNode({
   },
 });
 
-export const videoIoNodes = [saveVideoNode, saveImageNode];
+/**
+ * Resolves an input path against the context's input folder; with `confineInputs` (servers) a
+ * path that leaves the folder, also through a symlink, is refused.
+ * @throws Error naming the path when it does not exist or is outside the input folder
+ */
+async function resolveInput(ctx: NodeContext, path: string): Promise<string> {
+  if (path.trim() === '') throw new Error('No file given: set the "path" param');
+  const full = resolve(ctx.inputDir, path);
+  let real: string;
+  try {
+    real = await realpath(full);
+  } catch {
+    throw new Error(`File not found: ${full}`);
+  }
+  if (ctx.confineInputs) {
+    const inside = relative(await realpath(ctx.inputDir), real);
+    if (inside.startsWith('..') || isAbsolute(inside)) throw new Error(`"${path}" is outside the input folder; only uploaded files can be read`);
+  }
+  return real;
+}
+
+/** Files change under the same name: their size and modification time are part of the cache key. */
+async function fileFingerprint(path: unknown): Promise<string> {
+  try {
+    const s = await stat(String(path));
+    return `${s.size}:${s.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+export const loadVideoNode = defineNode({
+  type: 'load-video',
+  version: 1,
+  category: 'video io',
+  description: 'Reads a video file (any format ffmpeg reads), frame by frame into a store; optionally resized and resampled on the way in.',
+  params: {
+    path: { kind: 'string', default: '', description: 'A file path, or the name of an uploaded file.' },
+    width: { kind: 'int', default: 0, min: 0, max: 8192, description: '0 keeps the width (with height 0 too).' },
+    height: { kind: 'int', default: 0, min: 0, max: 8192 },
+    fit: { kind: 'enum', default: 'crop', choices: ['crop', 'pad', 'stretch'] },
+    fps: { kind: 'float', default: 0, min: 0, max: 120, description: '0 keeps the frame rate.' },
+  },
+  outputs: { video: { type: 'VIDEO' }, fps: { type: 'FLOAT' }, width: { type: 'INT' }, height: { type: 'INT' }, frames: { type: 'INT' } },
+  fingerprint: ({ path }) => fileFingerprint(path),
+  run: async ({ path, width, height, fit, fps }, ctx) => {
+    const file = await resolveInput(ctx, path as string);
+    let video = await decodeVideo(file, { dir: ctx.tempDir, signal: ctx.signal, ...((fps as number) > 0 ? { fps: fps as number } : {}) });
+    if ((width as number) > 0 && (height as number) > 0 && (video.width !== width || video.height !== height)) {
+      video = await resizeVideo(video, width as number, height as number, { fit: fit as FitMode, dir: ctx.tempDir, signal: ctx.signal });
+    }
+    ctx.log.info(`${file}: ${video.frameCount} frames, ${video.width}×${video.height}, ${video.fps} fps`);
+    return { video, fps: video.fps, width: video.width, height: video.height, frames: video.frameCount };
+  },
+});
+
+export const loadImageNode = defineNode({
+  type: 'load-image',
+  version: 1,
+  category: 'video io',
+  description: 'Reads an image file (PNG, JPEG, WebP, ...) as RGB; optionally resized.',
+  params: {
+    path: { kind: 'string', default: '', description: 'A file path, or the name of an uploaded file.' },
+    width: { kind: 'int', default: 0, min: 0, max: 8192, description: '0 keeps the size (with height 0 too).' },
+    height: { kind: 'int', default: 0, min: 0, max: 8192 },
+    fit: { kind: 'enum', default: 'crop', choices: ['crop', 'pad', 'stretch'] },
+  },
+  outputs: { image: { type: 'IMAGE' }, width: { type: 'INT' }, height: { type: 'INT' } },
+  fingerprint: ({ path }) => fileFingerprint(path),
+  run: async ({ path, width, height, fit }, ctx) => {
+    let image = await loadImage(await resolveInput(ctx, path as string));
+    if ((width as number) > 0 && (height as number) > 0) image = await resizeImage(image, width as number, height as number, fit as FitMode);
+    return { image, width: image.width, height: image.height };
+  },
+});
+
+export const videoIoNodes = [loadVideoNode, loadImageNode, saveVideoNode, saveImageNode];

@@ -1,0 +1,341 @@
+// The server's wire protocol: one JSON Schema per REST body and WebSocket message, each TS type derived from it.
+//
+// Schemas are built with TypeBox, so each is plain JSON Schema data (the server validates bodies
+// with ajv against it, the editor can too) and `Static<typeof X>` is its type: the two cannot
+// drift apart. This module knows nothing of HTTP or WebSocket libraries; the server and the editor
+// both import it.
+
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+// ---- Shared pieces ----
+
+/** One validation problem, as `WorkflowValidationError.issues` holds it. */
+export const IssueSchema = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  pointer: Type.String(),
+  nodeId: Type.Optional(Type.String()),
+});
+export type Issue = Static<typeof IssueSchema>;
+
+/** Every error response: `{ error: { code, message, issues? } }`. */
+export const ErrorBodySchema = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    issues: Type.Optional(Type.Array(IssueSchema)),
+  }),
+});
+export type ErrorBody = Static<typeof ErrorBodySchema>;
+
+/** A file an output node wrote, as clients see it: a path inside the output folder and a URL. */
+export const OutputFileRefSchema = Type.Object({
+  /** Path relative to the output folder, `/`-separated. */
+  filename: Type.String(),
+  kind: Type.Union([Type.Literal('video'), Type.Literal('image'), Type.Literal('text'), Type.Literal('file')]),
+  mime: Type.Optional(Type.String()),
+  /** Where to download it (`/api/outputs/...`); absent for a file written outside the output folder. */
+  url: Type.Optional(Type.String()),
+});
+export type OutputFileRef = Static<typeof OutputFileRefSchema>;
+
+/** What an output node produced, with file paths turned into output-folder references. */
+export const UiOutputRefSchema = Type.Object({
+  files: Type.Optional(Type.Array(OutputFileRefSchema)),
+  values: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export type UiOutputRef = Static<typeof UiOutputRefSchema>;
+
+export const PromptStatusSchema = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('running'),
+  Type.Literal('success'),
+  Type.Literal('error'),
+  Type.Literal('interrupted'),
+  Type.Literal('cancelled'),
+]);
+export type PromptStatus = Static<typeof PromptStatusSchema>;
+
+/** Why a prompt failed. */
+export const PromptErrorSchema = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  nodeId: Type.Optional(Type.String()),
+  nodeType: Type.Optional(Type.String()),
+  issues: Type.Optional(Type.Array(IssueSchema)),
+});
+export type PromptError = Static<typeof PromptErrorSchema>;
+
+// ---- REST bodies ----
+
+/** `POST /api/prompt` */
+export const PromptRequestSchema = Type.Object(
+  {
+    workflow: Type.Object({}, { additionalProperties: true }),
+    clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+export type PromptRequest = Static<typeof PromptRequestSchema>;
+
+export const PromptResponseSchema = Type.Object({ promptId: Type.String(), number: Type.Integer() });
+export type PromptResponse = Static<typeof PromptResponseSchema>;
+
+/** One prompt in `GET /api/queue`. */
+export const QueueItemSchema = Type.Object({
+  promptId: Type.String(),
+  number: Type.Integer(),
+  clientId: Nullable(Type.String()),
+  queuedAt: Type.Number(),
+  startedAt: Nullable(Type.Number()),
+});
+export type QueueItem = Static<typeof QueueItemSchema>;
+
+/** `GET /api/queue`: the running prompt (if any) and those waiting, in the order they will run. */
+export const QueueResponseSchema = Type.Object({
+  running: Type.Array(QueueItemSchema),
+  pending: Type.Array(QueueItemSchema),
+});
+export type QueueResponse = Static<typeof QueueResponseSchema>;
+
+/** `POST /api/interrupt`: without a prompt id, whatever is running is interrupted. */
+export const InterruptRequestSchema = Type.Object(
+  { promptId: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);
+export type InterruptRequest = Static<typeof InterruptRequestSchema>;
+
+export const InterruptResponseSchema = Type.Object({ interrupted: Type.Boolean(), promptId: Nullable(Type.String()) });
+export type InterruptResponse = Static<typeof InterruptResponseSchema>;
+
+/** `DELETE /api/queue/:promptId` */
+export const DeleteQueuedResponseSchema = Type.Object({ deleted: Type.Boolean(), promptId: Type.String() });
+export type DeleteQueuedResponse = Static<typeof DeleteQueuedResponseSchema>;
+
+/** One prompt's record: `GET /api/history/:promptId`, and the items of `GET /api/history`. */
+export const HistoryEntrySchema = Type.Object({
+  promptId: Type.String(),
+  number: Type.Integer(),
+  clientId: Nullable(Type.String()),
+  status: PromptStatusSchema,
+  timings: Type.Object({
+    queuedAt: Type.Number(),
+    startedAt: Nullable(Type.Number()),
+    finishedAt: Nullable(Type.Number()),
+    /** The executor's run time in milliseconds. */
+    ms: Nullable(Type.Number()),
+    /** Milliseconds per node that ran (cached nodes are absent). */
+    nodes: Type.Record(Type.String(), Type.Number()),
+  }),
+  executed: Type.Array(Type.String()),
+  cached: Type.Array(Type.String()),
+  outputs: Type.Record(Type.String(), UiOutputRefSchema),
+  error: Nullable(PromptErrorSchema),
+  workflow: Type.Optional(Type.Object({}, { additionalProperties: true })),
+});
+export type HistoryEntry = Static<typeof HistoryEntrySchema>;
+
+/** `GET /api/history?limit&offset`: newest first, without the workflows. */
+export const HistoryListSchema = Type.Object({
+  items: Type.Array(HistoryEntrySchema),
+  total: Type.Integer(),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+});
+export type HistoryList = Static<typeof HistoryListSchema>;
+
+/** `POST /api/uploads` (multipart/form-data, one file part). */
+export const UploadResponseSchema = Type.Object({
+  /** The stored name: `<sha256>.<ext>` — the same bytes always get the same name. */
+  name: Type.String(),
+  sha256: Type.String(),
+  size: Type.Integer(),
+  mime: Type.String(),
+  kind: Type.Union([Type.Literal('image'), Type.Literal('video')]),
+  url: Type.String(),
+  /** False when the same content had been uploaded before. */
+  created: Type.Boolean(),
+});
+export type UploadResponse = Static<typeof UploadResponseSchema>;
+
+/** `GET /api/workflows` */
+export const WorkflowListSchema = Type.Object({
+  items: Type.Array(Type.Object({ name: Type.String(), size: Type.Integer(), modified: Type.Number() })),
+});
+export type WorkflowList = Static<typeof WorkflowListSchema>;
+
+/** `POST /api/workflows/extract`: name exactly one file, an output or an upload. */
+export const ExtractRequestSchema = Type.Object(
+  {
+    output: Type.Optional(Type.String({ minLength: 1 })),
+    upload: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false, minProperties: 1, maxProperties: 1 },
+);
+export type ExtractRequest = Static<typeof ExtractRequestSchema>;
+
+export const ExtractResponseSchema = Type.Object({
+  workflow: Type.Object({}, { additionalProperties: true }),
+  provenance: Nullable(Type.Record(Type.String(), Type.Unknown())),
+});
+export type ExtractResponse = Static<typeof ExtractResponseSchema>;
+
+/** `GET /api/system` */
+export const SystemInfoSchema = Type.Object({
+  versions: Type.Object({ skyloom: Type.String(), node: Type.String(), protocol: Type.Integer() }),
+  device: Type.Object({
+    platform: Type.String(),
+    arch: Type.String(),
+    cpus: Type.Integer(),
+    totalMemory: Type.Integer(),
+    /** Execution providers Skyloom may use; `cuda` only when its libraries are installed. */
+    devices: Type.Array(Type.String()),
+  }),
+  queue: Type.Object({ running: Type.Integer(), pending: Type.Integer() }),
+});
+export type SystemInfo = Static<typeof SystemInfoSchema>;
+
+// ---- WebSocket: server → client JSON messages ----
+
+/** Bumped when a message changes shape incompatibly. */
+export const PROTOCOL_VERSION = 1;
+
+const message = <K extends string, D extends TSchema>(type: K, data: D) =>
+  Type.Object({ type: Type.Literal(type), data });
+
+/** Queue size; sent to every client on each change, and first to a client that connects (with its `sid`). */
+export const StatusMessageSchema = message(
+  'status',
+  Type.Object({ queueRemaining: Type.Integer(), running: Nullable(Type.String()), sid: Type.Optional(Type.String()) }),
+);
+
+export const ExecutionStartMessageSchema = message(
+  'execution_start',
+  Type.Object({ promptId: Type.String(), timestamp: Type.Number(), nodes: Type.Array(Type.String()) }),
+);
+export const ExecutionCachedMessageSchema = message(
+  'execution_cached',
+  Type.Object({ promptId: Type.String(), nodes: Type.Array(Type.String()) }),
+);
+export const ExecutingMessageSchema = message(
+  'executing',
+  Type.Object({ promptId: Type.String(), nodeId: Type.String(), nodeType: Type.String() }),
+);
+export const ProgressMessageSchema = message(
+  'progress',
+  Type.Object({ promptId: Type.String(), nodeId: Type.String(), step: Type.Integer(), total: Type.Integer() }),
+);
+export const ExecutedMessageSchema = message(
+  'executed',
+  Type.Object({
+    promptId: Type.String(),
+    nodeId: Type.String(),
+    nodeType: Type.String(),
+    ui: Type.Optional(UiOutputRefSchema),
+    ms: Type.Number(),
+  }),
+);
+export const ExecutionSuccessMessageSchema = message(
+  'execution_success',
+  Type.Object({
+    promptId: Type.String(),
+    timestamp: Type.Number(),
+    outputs: Type.Record(Type.String(), UiOutputRefSchema),
+    ms: Type.Number(),
+  }),
+);
+export const ExecutionErrorMessageSchema = message(
+  'execution_error',
+  Type.Object({
+    promptId: Type.String(),
+    nodeId: Type.Optional(Type.String()),
+    nodeType: Type.Optional(Type.String()),
+    code: Type.String(),
+    message: Type.String(),
+    executed: Type.Array(Type.String()),
+  }),
+);
+export const ExecutionInterruptedMessageSchema = message(
+  'execution_interrupted',
+  Type.Object({ promptId: Type.String(), nodeId: Type.Optional(Type.String()), executed: Type.Array(Type.String()) }),
+);
+
+/** Every JSON message the server sends over `/ws`. Previews are binary frames (see below). */
+export const ServerMessageSchema = Type.Union([
+  StatusMessageSchema,
+  ExecutionStartMessageSchema,
+  ExecutionCachedMessageSchema,
+  ExecutingMessageSchema,
+  ProgressMessageSchema,
+  ExecutedMessageSchema,
+  ExecutionSuccessMessageSchema,
+  ExecutionErrorMessageSchema,
+  ExecutionInterruptedMessageSchema,
+]);
+export type ServerMessage = Static<typeof ServerMessageSchema>;
+export type ServerMessageType = ServerMessage['type'];
+/** A typed event map for clients: message type → its `data`. */
+export type ServerMessageMap = { [M in ServerMessage as M['type']]: M['data'] };
+
+// ---- WebSocket: binary preview frames ----
+//
+// Layout (all integers big-endian):
+//   bytes 0..3   uint32  frame type (PREVIEW_WEBP or PREVIEW_JPEG_STRIP)
+//   bytes 4..7   uint32  N, length of the metadata in bytes
+//   bytes 8..8+N         metadata: UTF-8 JSON matching PreviewMetadataSchema
+//   the rest             the image: an animated WebP, or a JPEG strip of the frames side by side
+
+export const PREVIEW_HEADER_BYTES = 8;
+/** An animated WebP of every preview frame. */
+export const PREVIEW_WEBP = 1;
+/** One JPEG holding every frame side by side, left to right. */
+export const PREVIEW_JPEG_STRIP = 2;
+
+export const PreviewMetadataSchema = Type.Object({
+  promptId: Type.String(),
+  nodeId: Type.String(),
+  step: Type.Integer(),
+  total: Type.Integer(),
+  frameCount: Type.Integer(),
+  /** Size of one frame in the image. */
+  width: Type.Integer(),
+  height: Type.Integer(),
+  fps: Type.Number(),
+  mime: Type.Union([Type.Literal('image/webp'), Type.Literal('image/jpeg')]),
+});
+export type PreviewMetadata = Static<typeof PreviewMetadataSchema>;
+
+/** The preview formats a client may ask for with `/ws?preview=`; `none` turns previews off. */
+export const PREVIEW_FORMATS = ['webp', 'jpeg', 'none'] as const;
+export type PreviewFormat = (typeof PREVIEW_FORMATS)[number];
+
+/** Builds one binary preview frame. */
+export function encodePreviewFrame(type: number, metadata: PreviewMetadata, image: Uint8Array): Uint8Array {
+  const meta = new TextEncoder().encode(JSON.stringify(metadata));
+  const out = new Uint8Array(PREVIEW_HEADER_BYTES + meta.byteLength + image.byteLength);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, type);
+  view.setUint32(4, meta.byteLength);
+  out.set(meta, PREVIEW_HEADER_BYTES);
+  out.set(image, PREVIEW_HEADER_BYTES + meta.byteLength);
+  return out;
+}
+
+/**
+ * Splits one binary preview frame into its parts.
+ * @throws RangeError when the frame is shorter than its header says
+ */
+export function decodePreviewFrame(frame: Uint8Array): { type: number; metadata: PreviewMetadata; image: Uint8Array } {
+  if (frame.byteLength < PREVIEW_HEADER_BYTES) throw new RangeError(`A preview frame has at least ${PREVIEW_HEADER_BYTES} bytes, got ${frame.byteLength}`);
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const type = view.getUint32(0);
+  const length = view.getUint32(4);
+  if (PREVIEW_HEADER_BYTES + length > frame.byteLength) {
+    throw new RangeError(`Preview metadata of ${length} bytes does not fit in a frame of ${frame.byteLength} bytes`);
+  }
+  const meta = frame.subarray(PREVIEW_HEADER_BYTES, PREVIEW_HEADER_BYTES + length);
+  const metadata = JSON.parse(new TextDecoder().decode(meta)) as PreviewMetadata;
+  return { type, metadata, image: frame.subarray(PREVIEW_HEADER_BYTES + length) };
+}

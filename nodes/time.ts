@@ -1,0 +1,381 @@
+// The time family: extend, image-to-video, connect, loop, video-to-video's helpers, trim, concat, fps.
+
+import { defineNode, type NodeContext } from '../engine/index.js';
+import { zeros } from '../models/tensor.js';
+import { SAMPLERS, type SamplerName, type VideoModel } from '../models/video-model.js';
+import { videoFromChunks, VideoHandle, VideoWriter } from './media/frames.js';
+import { resizeImage, type RgbImage } from './media/image.js';
+import type { ConditioningValue, ModelValue } from './values.js';
+
+/** Sampling settings shared by every node that generates frames. */
+const samplingParams = {
+  seed: { kind: 'seed', default: 0, description: 'Window n of a long generation uses seed + n.' },
+  steps: { kind: 'int', default: 20, min: 1, max: 200 },
+  guidance: { kind: 'float', default: 4, min: 1, max: 30, step: 0.5 },
+  sampler: { kind: 'enum', default: 'euler', choices: SAMPLERS },
+} as const;
+
+const generationInputs = {
+  model: { type: 'MODEL' },
+  positive: { type: 'CONDITIONING' },
+  negative: { type: 'CONDITIONING', optional: true, description: 'Default: the empty prompt.' },
+} as const;
+
+interface Sampling {
+  model: VideoModel;
+  cond: ConditioningValue;
+  uncond?: ConditioningValue;
+  seed: number;
+  steps: number;
+  guidance: number;
+  sampler: SamplerName;
+}
+
+/** Frames placed at the start or the end of a generation window, held fixed through the mask. */
+interface KnownFrames {
+  at: 'head' | 'tail';
+  /** Packed RGB24 frames; their count must be a multiple of the model's temporal compression. */
+  data: Uint8Array;
+  count: number;
+}
+
+async function samplingFrom(inputs: Record<string, unknown>): Promise<Sampling> {
+  const model = (inputs.model as ModelValue).model;
+  const guidance = inputs.guidance as number;
+  const negative = inputs.negative as ConditioningValue | undefined;
+  const uncond = negative ?? (guidance !== 1 ? { ...(await model.encodeText([''])), prompt: '' } : undefined);
+  return {
+    model,
+    cond: inputs.positive as ConditioningValue,
+    ...(uncond ? { uncond } : {}),
+    seed: inputs.seed as number,
+    steps: inputs.steps as number,
+    guidance,
+    sampler: inputs.sampler as SamplerName,
+  };
+}
+
+/** The model's temporal step (frames per latent frame) and its native window length in frames. */
+function timing(model: VideoModel): { step: number; window: number } {
+  return { step: model.frameCount(2) - model.frameCount(1), window: model.manifest.defaults.frames };
+}
+
+function checkMultiple(what: string, frames: number, step: number): void {
+  if (frames % step !== 0 || frames <= 0) throw new Error(`${what} must be a positive multiple of ${step} frames but is ${frames}`);
+}
+
+function checkModelSize(model: VideoModel, video: { width: number; height: number }, what: string): void {
+  model.latentShape(video.width, video.height, model.frameCount(1));
+  const native = Object.values(model.manifest.sizes ?? {});
+  if (native.length > 0 && !native.some(([w, h]) => w === video.width && h === video.height)) {
+    const sizes = native.map(([w, h]) => `${w}×${h}`).join(', ');
+    throw new Error(`${what} is ${video.width}×${video.height}; the model generates at ${sizes} — resize it first (load-video width/height)`);
+  }
+}
+
+/**
+ * Generates one window of `frames` frames with known frames at its head and/or tail: they are
+ * encoded, placed in the latent with a mask of ones, and the sampler fills in the rest.
+ * @returns the decoded window, packed RGB24
+ */
+async function generateWindow(
+  s: Sampling,
+  size: { width: number; height: number },
+  frames: number,
+  known: KnownFrames[],
+  seed: number,
+  ctx: NodeContext,
+  progress: (step: number, total: number) => void,
+): Promise<Uint8Array> {
+  const m = s.model;
+  const shape = m.latentShape(size.width, size.height, frames);
+  const [, channels, latentFrames, h, w] = shape;
+  const plane = h * w;
+  const cond = zeros('float32', shape);
+  const mask = zeros('float32', [1, 1, latentFrames, h, w]);
+  for (const k of known) {
+    const enc = await m.encode({ frames: k.count, width: size.width, height: size.height, data: k.data });
+    const n = enc.dims[2];
+    const t0 = k.at === 'head' ? 0 : latentFrames - n;
+    // [1, C, T, h, w]: copy each channel's n latent frames into place.
+    for (let c = 0; c < channels; c++) {
+      cond.data.set(enc.data.subarray(c * n * plane, (c + 1) * n * plane), (c * latentFrames + t0) * plane);
+    }
+    mask.data.fill(1, t0 * plane, (t0 + n) * plane);
+  }
+  const samples = await m.denoise({
+    shape,
+    cond: s.cond,
+    ...(s.uncond ? { uncond: s.uncond } : {}),
+    guidance: s.guidance,
+    steps: s.steps,
+    sampler: s.sampler,
+    seed,
+    condLatents: cond,
+    condMask: mask,
+    signal: ctx.signal,
+    onStep: (step, total) => progress(step, total),
+  });
+  const parts: Uint8Array[] = [];
+  for await (const chunk of m.decode(samples)) parts.push(chunk.data);
+  return Buffer.concat(parts);
+}
+
+/**
+ * Generates `count` new frames after (forward) or before (backward) `context`, window by window:
+ * each window holds `context.count` known frames and `window − context` new ones, and the newest
+ * frames become the next window's context. Memory holds one window; frames go to disk.
+ * @returns the new frames only
+ */
+async function extendFrames(
+  s: Sampling,
+  size: { width: number; height: number; fps: number },
+  context: { data: Uint8Array; count: number },
+  count: number,
+  direction: 'forward' | 'backward',
+  ctx: NodeContext,
+): Promise<VideoHandle> {
+  const { window } = timing(s.model);
+  const fresh = window - context.count;
+  if (fresh <= 0) throw new Error(`context of ${context.count} frames leaves no room for new frames in the model's ${window}-frame window`);
+  const frameBytes = size.width * size.height * 3;
+  const windows = Math.ceil(count / fresh);
+  // Forward, new frames append to one store; backward, each window is its own file-backed piece
+  // (a store cannot prepend), joined in reverse at the end. Either way only one window is in memory.
+  const forwardStore = direction === 'forward' ? new VideoWriter(size, { dir: ctx.tempDir }) : undefined;
+  const backwardPieces: VideoHandle[] = [];
+  let known = context.data;
+  let made = 0;
+  try {
+    for (let i = 0; i < windows; i++) {
+      const at = direction === 'forward' ? 'head' : 'tail';
+      const frames = await generateWindow(s, size, window, [{ at, data: known, count: context.count }], s.seed + i, ctx, (step, total) =>
+        ctx.progress(i * total + step, windows * total),
+      );
+      const take = Math.min(fresh, count - made);
+      const newFrames =
+        direction === 'forward'
+          ? frames.subarray(context.count * frameBytes, (context.count + take) * frameBytes)
+          : frames.subarray((fresh - take) * frameBytes, fresh * frameBytes);
+      if (forwardStore) {
+        await forwardStore.append(newFrames);
+      } else {
+        const piece = new VideoWriter(size, { dir: ctx.tempDir, memoryLimitBytes: 0 });
+        await piece.append(newFrames);
+        backwardPieces.push(await piece.finish());
+      }
+      made += take;
+      // The next context is the outermost `context.count` frames of what exists now.
+      const joined = direction === 'forward' ? Buffer.concat([known, newFrames]) : Buffer.concat([newFrames, known]);
+      known = direction === 'forward' ? joined.subarray(joined.length - context.count * frameBytes) : joined.subarray(0, context.count * frameBytes);
+    }
+  } catch (error) {
+    await forwardStore?.discard();
+    await Promise.all(backwardPieces.map((p) => p.dispose()));
+    throw error;
+  }
+  return forwardStore ? forwardStore.finish() : VideoHandle.concat(backwardPieces.reverse());
+}
+
+function framesFor(seconds: number, fps: number, step: number): number {
+  return Math.max(step, Math.round((seconds * fps) / step) * step);
+}
+
+export const extendNode = defineNode({
+  type: 'extend',
+  version: 1,
+  category: 'time',
+  description:
+    'Extends a video forward or backward in time: its last (or first) frames are held fixed as context and new frames are generated window by window, so any length can be reached with flat memory.',
+  inputs: { ...generationInputs, video: { type: 'VIDEO' } },
+  params: {
+    direction: { kind: 'enum', default: 'forward', choices: ['forward', 'backward'] },
+    seconds: { kind: 'float', default: 2, min: 0.5, max: 120, step: 0.5, description: 'How much to add.' },
+    context: { kind: 'int', default: 8, min: 4, max: 64, step: 4, description: 'Frames of the video the model sees (a multiple of the model time step).' },
+    ...samplingParams,
+  },
+  outputs: { video: { type: 'VIDEO' } },
+  run: async (inputs, ctx) => {
+    const s = await samplingFrom(inputs);
+    const video = inputs.video as VideoHandle;
+    const { step } = timing(s.model);
+    const contextCount = inputs.context as number;
+    checkModelSize(s.model, video, 'the video');
+    checkMultiple('context', contextCount, step);
+    if (video.frameCount < contextCount) throw new Error(`the video has ${video.frameCount} frames, fewer than the ${contextCount} context frames`);
+    const forward = inputs.direction === 'forward';
+    const start = forward ? video.frameCount - contextCount : 0;
+    const context = { data: await video.read(start, contextCount), count: contextCount };
+    const added = await extendFrames(s, video, context, framesFor(inputs.seconds as number, video.fps, step), forward ? 'forward' : 'backward', ctx);
+    return { video: VideoHandle.concat(forward ? [video, added] : [added, video]) };
+  },
+});
+
+export const imageToVideoNode = defineNode({
+  type: 'image-to-video',
+  version: 1,
+  category: 'time',
+  description: 'Animates a still image from a prompt: the image is the first frame and the model generates what follows.',
+  inputs: { ...generationInputs, image: { type: 'IMAGE' } },
+  params: {
+    seconds: { kind: 'float', default: 2, min: 0.5, max: 120, step: 0.5 },
+    fps: { kind: 'int', default: 8, min: 1, max: 60 },
+    fit: { kind: 'enum', default: 'crop', choices: ['crop', 'pad', 'stretch'], description: "How the image meets the model's size." },
+    ...samplingParams,
+  },
+  outputs: { video: { type: 'VIDEO' } },
+  run: async (inputs, ctx) => {
+    const s = await samplingFrom(inputs);
+    const { step, window } = timing(s.model);
+    const image = inputs.image as RgbImage;
+    const fps = inputs.fps as number;
+    const [width, height] = nativeSizeFor(s.model, image.width / image.height);
+    const still = await resizeImage(image, width, height, inputs.fit as 'crop' | 'pad' | 'stretch');
+    const total = framesFor(inputs.seconds as number, fps, step);
+    // The still fills the first latent frame (a static run of `step` frames); the model moves it on.
+    const head = Buffer.concat(Array.from({ length: step }, () => still.data));
+    const size = { width, height, fps };
+    const first = await generateWindow(s, size, window, [{ at: 'head', data: head, count: step }], s.seed, ctx, (a, b) => ctx.progress(a, b));
+    const frameBytes = width * height * 3;
+    const firstCount = Math.min(window, total);
+    const opening = await videoFromChunks([first.subarray(0, firstCount * frameBytes)], size, { dir: ctx.tempDir });
+    if (total <= window) return { video: opening };
+    const contextCount = Math.min(window / 2, firstCount);
+    const context = { data: first.subarray((firstCount - contextCount) * frameBytes, firstCount * frameBytes), count: contextCount };
+    const rest = await extendFrames({ ...s, seed: s.seed + 1 }, size, context, total - firstCount, 'forward', ctx);
+    return { video: VideoHandle.concat([opening, rest]) };
+  },
+});
+
+/** The model's native size closest in aspect ratio to `ratio` (width / height). */
+function nativeSizeFor(model: VideoModel, ratio: number): [number, number] {
+  const sizes = Object.values(model.manifest.sizes ?? {});
+  if (sizes.length === 0) return [model.manifest.defaults.width, model.manifest.defaults.height];
+  return sizes.reduce((best, s) => (Math.abs(Math.log(s[0] / s[1] / ratio)) < Math.abs(Math.log(best[0] / best[1] / ratio)) ? s : best));
+}
+
+/** Generates the frames between the end of `a` and the start of `b` (one window). */
+async function transition(s: Sampling, a: VideoHandle, b: VideoHandle, contextCount: number, frames: number, ctx: NodeContext): Promise<VideoHandle> {
+  const { step } = timing(s.model);
+  checkModelSize(s.model, a, 'the first video');
+  if (a.width !== b.width || a.height !== b.height) throw new Error(`the videos differ in size: ${a.width}×${a.height} and ${b.width}×${b.height}`);
+  checkMultiple('context', contextCount, step);
+  checkMultiple('the transition', frames, step);
+  for (const [v, name] of [[a, 'first'], [b, 'second']] as const) {
+    if (v.frameCount < contextCount) throw new Error(`the ${name} video has ${v.frameCount} frames, fewer than the ${contextCount} context frames`);
+  }
+  const window = 2 * contextCount + frames;
+  const known: KnownFrames[] = [
+    { at: 'head', data: await a.read(a.frameCount - contextCount, contextCount), count: contextCount },
+    { at: 'tail', data: await b.read(0, contextCount), count: contextCount },
+  ];
+  const all = await generateWindow(s, a, window, known, s.seed, ctx, (x, y) => ctx.progress(x, y));
+  const frameBytes = a.width * a.height * 3;
+  return videoFromChunks([all.subarray(contextCount * frameBytes, (contextCount + frames) * frameBytes)], a, { dir: ctx.tempDir });
+}
+
+const transitionParams = {
+  context: { kind: 'int', default: 4, min: 4, max: 32, step: 4, description: 'Frames of each side the model sees.' },
+  frames: { kind: 'int', default: 8, min: 4, max: 64, step: 4, description: 'Length of the generated transition.' },
+  ...samplingParams,
+} as const;
+
+export const connectNode = defineNode({
+  type: 'connect',
+  version: 1,
+  category: 'time',
+  description: 'Joins two clips with a generated transition from the end of the first to the start of the second.',
+  inputs: { ...generationInputs, first: { type: 'VIDEO' }, second: { type: 'VIDEO' } },
+  params: transitionParams,
+  outputs: { video: { type: 'VIDEO' } },
+  run: async (inputs, ctx) => {
+    const s = await samplingFrom(inputs);
+    const a = inputs.first as VideoHandle;
+    const b = inputs.second as VideoHandle;
+    const middle = await transition(s, a, b, inputs.context as number, inputs.frames as number, ctx);
+    return { video: VideoHandle.concat([a, middle, b]) };
+  },
+});
+
+export const loopNode = defineNode({
+  type: 'loop',
+  version: 1,
+  category: 'time',
+  description: 'Makes a seamless loop: a transition from the end of the clip back to its start is generated and appended.',
+  inputs: { ...generationInputs, video: { type: 'VIDEO' } },
+  params: transitionParams,
+  outputs: { video: { type: 'VIDEO' } },
+  run: async (inputs, ctx) => {
+    const s = await samplingFrom(inputs);
+    const v = inputs.video as VideoHandle;
+    const closing = await transition(s, v, v, inputs.context as number, inputs.frames as number, ctx);
+    return { video: VideoHandle.concat([v, closing]) };
+  },
+});
+
+export const trimNode = defineNode({
+  type: 'trim',
+  version: 1,
+  category: 'time',
+  description: 'Keeps a part of a video, by seconds (no copying: the frames are shared).',
+  inputs: { video: { type: 'VIDEO' } },
+  params: {
+    start: { kind: 'float', default: 0, min: 0, max: 100000, step: 0.125, description: 'Seconds to skip.' },
+    duration: { kind: 'float', default: 0, min: 0, max: 100000, step: 0.125, description: 'Seconds to keep; 0 keeps the rest.' },
+  },
+  outputs: { video: { type: 'VIDEO' } },
+  run: ({ video, start, duration }) => {
+    const v = video as VideoHandle;
+    const first = Math.round((start as number) * v.fps);
+    if (first >= v.frameCount) throw new Error(`start ${String(start)} s is past the end of the ${v.duration.toFixed(2)} s video`);
+    const count = (duration as number) > 0 ? Math.min(v.frameCount - first, Math.round((duration as number) * v.fps)) : v.frameCount - first;
+    return { video: v.slice(first, Math.max(1, count)) };
+  },
+});
+
+export const concatNode = defineNode({
+  type: 'concat',
+  version: 1,
+  category: 'time',
+  description: 'Plays one video after another (same size and frame rate).',
+  inputs: { first: { type: 'VIDEO' }, second: { type: 'VIDEO' } },
+  outputs: { video: { type: 'VIDEO' } },
+  run: ({ first, second }) => {
+    const a = first as VideoHandle;
+    const b = second as VideoHandle;
+    if (a.width !== b.width || a.height !== b.height) throw new Error(`the videos differ in size: ${a.width}×${a.height} and ${b.width}×${b.height}; resize one first`);
+    if (a.fps !== b.fps) throw new Error(`the videos differ in frame rate: ${a.fps} and ${b.fps} fps; change one with an fps node first`);
+    return { video: VideoHandle.concat([a, b]) };
+  },
+});
+
+export const fpsNode = defineNode({
+  type: 'fps',
+  version: 1,
+  category: 'time',
+  description: 'Changes the frame rate by dropping or repeating frames; the duration stays the same.',
+  inputs: { video: { type: 'VIDEO' } },
+  params: { fps: { kind: 'float', default: 24, min: 1, max: 120 } },
+  outputs: { video: { type: 'VIDEO' } },
+  run: async ({ video, fps }, ctx) => {
+    const v = video as VideoHandle;
+    const target = fps as number;
+    const count = Math.max(1, Math.round((v.frameCount * target) / v.fps));
+    const writer = new VideoWriter({ width: v.width, height: v.height, fps: target }, { dir: ctx.tempDir });
+    try {
+      for (let i = 0; i < count; i++) {
+        if (i % 64 === 0) ctx.progress(i, count);
+        // Output frame i shows the source frame on screen at its time (nearest, never past the end).
+        const source = Math.min(v.frameCount - 1, Math.floor(((i + 0.5) * v.fps) / target));
+        await writer.append(await v.read(source, 1));
+      }
+      return { video: await writer.finish() };
+    } catch (error) {
+      await writer.discard();
+      throw error;
+    }
+  },
+});
+
+export const timeNodes = [extendNode, imageToVideoNode, connectNode, loopNode, trimNode, concatNode, fpsNode];
+
