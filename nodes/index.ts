@@ -7,6 +7,7 @@ import { primitiveNodes } from './primitives.js';
 import { samplingNodes } from './sampling.js';
 import { textNodes } from './text.js';
 import { timeNodes } from './time.js';
+import { upscaleNodes } from './upscale.js';
 import { vaeNodes } from './vae.js';
 import { videoIoNodes } from './video-io.js';
 
@@ -18,6 +19,7 @@ export const builtinNodes: NodeDefinition[] = [
   ...samplingNodes,
   ...vaeNodes,
   ...timeNodes,
+  ...upscaleNodes,
   ...videoIoNodes,
 ];
 
