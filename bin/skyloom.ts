@@ -4,9 +4,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { join } from 'node:path';
 import { loadNodePack, packageRoot, validateWorkflow, type NodeRegistry } from '../engine/index.js';
-import { listModels, modelSearchPaths } from '../models/package.js';
+import { listModels, modelSearchPaths } from '../nodes/model.js';
 import { createRegistry } from '../nodes/index.js';
-import { EXIT, readWorkflowFile, reportFailure, runCommand } from './cli-run.js';
+import { EXIT, readWorkflowFile, reportFailure, runCommand, UsageError } from './cli-run.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -126,6 +126,45 @@ function program(setExit: (code: number) => void): Command {
         process.stdout.write(`Searched: ${modelSearchPaths().join(', ')}\n`);
       }
       setExit(EXIT.ok);
+    });
+
+  cli
+    .command('serve')
+    .description('Serve the REST + WebSocket API (and the editor, when built) with a persistent queue.')
+    .option('--host <address>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
+    .option('--port <n>', 'port (0 picks a free one)', '8188')
+    .option('--token <secret>', 'access token every request must carry (default $SKYLOOM_TOKEN)')
+    .option('--data-dir <dir>', 'queue database, outputs, uploads and saved workflows', 'skyloom-data')
+    .option('--allow-origin <origin>', 'another origin that may use the server, e.g. the editor dev server (repeatable)', collect, [])
+    .addOption(new Option('--nodes <module>', 'load a node pack (repeatable; a pack is code: load only what you trust)').argParser(collect).default([]))
+    .action(async (opts: { host: string; port: string; token?: string; dataDir: string; allowOrigin: string[]; nodes: string[] }) => {
+      const port = Number(opts.port);
+      if (!/^\d+$/.test(opts.port) || port > 65535) {
+        setExit(reportFailure(new UsageError(`--port must be an integer from 0 to 65535, got "${opts.port}"`), false));
+        return;
+      }
+      try {
+        // Loaded here so that run, validate and nodes never load express, ws or SQLite.
+        const { serve } = await import('../server/serve.js');
+        const registry = await registryWith(opts.nodes);
+        const token = opts.token ?? (process.env.SKYLOOM_TOKEN || undefined);
+        const running = await serve({ host: opts.host, port, dataDir: opts.dataDir, registry, allowedOrigins: opts.allowOrigin, ...(token ? { token } : {}) });
+        process.stdout.write(`Skyloom is serving at ${running.url}${token ? ' (token required)' : ''}\n`);
+        await new Promise<void>((resolve) => {
+          let signals = 0;
+          const onSignal = (signal: NodeJS.Signals) => {
+            // A second signal means "now": the queue is safe in SQLite either way.
+            if ((signals += 1) > 1) process.exit(EXIT.interrupted);
+            process.stderr.write(`${signal}: stopping (interrupting the running prompt; queued prompts stay queued; again to quit at once)\n`);
+            void running.stop().then(resolve);
+          };
+          process.on('SIGINT', onSignal);
+          process.on('SIGTERM', onSignal);
+        });
+        setExit(EXIT.ok);
+      } catch (error) {
+        setExit(reportFailure(error, false));
+      }
     });
 
   return cli;

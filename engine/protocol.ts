@@ -182,6 +182,22 @@ export const ExtractResponseSchema = Type.Object({
 });
 export type ExtractResponse = Static<typeof ExtractResponseSchema>;
 
+/** One installed model package, as `models/package.ts` lists it. */
+export const ModelListingSchema = Type.Object({
+  name: Type.String(),
+  /** The package's folder on the server's disk. */
+  dir: Type.String(),
+  kind: Type.Union([Type.Literal('skyloom'), Type.Literal('stable-diffusion')]),
+  version: Type.Optional(Type.String()),
+  description: Type.Optional(Type.String()),
+  license: Type.Optional(Type.String()),
+});
+export type ModelListingRef = Static<typeof ModelListingSchema>;
+
+/** `GET /api/models` */
+export const ModelsResponseSchema = Type.Object({ models: Type.Array(ModelListingSchema) });
+export type ModelsResponse = Static<typeof ModelsResponseSchema>;
+
 /** `GET /api/system` */
 export const SystemInfoSchema = Type.Object({
   versions: Type.Object({ skyloom: Type.String(), node: Type.String(), protocol: Type.Integer() }),

@@ -2,9 +2,12 @@
 
 import { defineNode } from '../engine/index.js';
 import { listModels, modelSearchPaths } from '../models/package.js';
-import { DEVICES, type Device } from '../models/runtime/onnx.js';
+import { availableDevices, DEVICES, type Device } from '../models/runtime/onnx.js';
 import { VideoModel } from '../models/video-model.js';
 import { ModelValue } from './values.js';
+
+// Hosts (the CLI, the server) reach the model layer through the node families.
+export { availableDevices, listModels, modelSearchPaths };
 
 export const DEFAULT_MODEL = 'skyloom-tiny';
 

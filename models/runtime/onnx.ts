@@ -73,6 +73,11 @@ function missingCudaProvider(): string | undefined {
   return existsSync(join(dir, file)) ? undefined : `${file} is not installed in ${dir} (the CPU-only build of onnxruntime-node)`;
 }
 
+/** The devices sessions can run on here: the CPU always, CUDA when its provider is installed and has not failed. */
+export function availableDevices(): ResolvedDevice[] {
+  return cudaUnavailable === undefined ? ['cuda', 'cpu'] : ['cpu'];
+}
+
 /**
  * Check a user-supplied device name.
  * @throws UnsupportedDeviceError listing the valid choices.

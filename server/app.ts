@@ -1,0 +1,296 @@
+// Owns the HTTP surface: createApp() wires the store, worker, hub and REST routes into an express app (no listen).
+
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, Server } from 'node:http';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { WebSocketServer } from 'ws';
+import { Executor, packageRoot, type Logger, type ModelServices, type NodeRegistry } from '../engine/index.js';
+import {
+  ExtractRequestSchema,
+  InterruptRequestSchema,
+  PREVIEW_FORMATS,
+  PROTOCOL_VERSION,
+  PromptRequestSchema,
+  type DeleteQueuedResponse,
+  type HistoryList,
+  type ModelsResponse,
+  type PreviewFormat,
+  type PromptResponse,
+  type SystemInfo,
+} from '../engine/protocol.js';
+import { availableDevices, listModels } from '../nodes/model.js';
+import { createRegistry } from '../nodes/index.js';
+import { checkBody, intQuery } from './body.js';
+import { BadRequestError, ConflictError, errorHandler, errorResponse, NotFoundError } from './errors.js';
+import { Hub } from './hub.js';
+import { resolveInside } from './paths.js';
+import { checkAccess, TOKEN_COOKIE } from './security.js';
+import { Store } from './store.js';
+import { receiveUpload } from './uploads.js';
+import { Worker } from './worker.js';
+import { extractEmbedded, WorkflowLibrary } from './workflows.js';
+
+export interface AppOptions {
+  /** Holds `skyloom.db`, `output/`, `uploads/`, `workflows/` and `tmp/`. */
+  dataDir: string;
+  /** The nodes prompts may use; default every built-in node. */
+  registry?: NodeRegistry;
+  /** When set, every request and the WebSocket must carry it. */
+  token?: string;
+  /** The address the server is bound to (default 127.0.0.1); on loopback only loopback Host names are answered. */
+  host?: string;
+  /** Origins besides the server's own that may use it (the editor's dev server); default none. */
+  allowedOrigins?: readonly string[];
+  models?: ModelServices;
+  log?: Logger;
+  /** Default 512 MiB. */
+  maxUploadBytes?: number;
+  /** Largest JSON body (a workflow); default 8 MiB. */
+  maxJsonBytes?: number;
+  /** At most one preview per client per window; default 250 ms. */
+  previewIntervalMs?: number;
+  /** The editor's built files, served at `/` when the folder exists; default `<package>/editor/dist`. */
+  editorDir?: string;
+  /** Output cache budget of the executor, in bytes. */
+  cacheBytes?: number;
+}
+
+/** What createApp returns: the express app plus the parts tests and `serve` drive. */
+export interface SkyloomApp {
+  app: Express;
+  store: Store;
+  worker: Worker;
+  hub: Hub;
+  executor: Executor;
+  dirs: { data: string; output: string; uploads: string; workflows: string; temp: string };
+  /** Serves the WebSocket endpoint `/ws` on an HTTP server that serves `app`. */
+  attach(server: Server): void;
+  /** Stops the worker (interrupting the running prompt), closes the sockets and the database. */
+  close(): Promise<void>;
+}
+
+const consoleLog: Logger = {
+  debug() {},
+  info: (m) => process.stderr.write(`${m}\n`),
+  warn: (m) => process.stderr.write(`warn: ${m}\n`),
+  error: (m) => process.stderr.write(`error: ${m}\n`),
+};
+
+/** Express 5 rejects a thrown error from an async handler into `next`; this only narrows the types. */
+type Handler = (req: Request, res: Response, next: NextFunction) => Promise<unknown> | unknown;
+
+/**
+ * Builds the server without listening: open the store (marking prompts a dead process left
+ * running as failed), start the worker on what is still queued, and mount the routes.
+ * @throws the SQLite error when the database cannot be opened
+ */
+export function createApp(options: AppOptions): SkyloomApp {
+  const log = options.log ?? consoleLog;
+  const data = resolve(options.dataDir);
+  const dirs = {
+    data,
+    output: join(data, 'output'),
+    uploads: join(data, 'uploads'),
+    workflows: join(data, 'workflows'),
+    temp: join(data, 'tmp'),
+  };
+  for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+  const registry = options.registry ?? createRegistry();
+  const policy = { token: options.token, host: options.host ?? '127.0.0.1', origins: options.allowedOrigins ?? [] };
+  const maxUpload = options.maxUploadBytes ?? 512 * 1024 * 1024;
+
+  const store = new Store(join(data, 'skyloom.db'));
+  for (const id of store.recovered) log.warn(`prompt ${id} was running when the server stopped; marked failed`);
+  const executor = new Executor(registry, {
+    outputDir: dirs.output,
+    // Workflows from clients read only what was uploaded, never arbitrary server files.
+    inputDir: dirs.uploads,
+    confineInputs: true,
+    tempDir: dirs.temp,
+    log,
+    ...(options.models ? { models: options.models } : {}),
+    ...(options.cacheBytes !== undefined ? { cacheBytes: options.cacheBytes } : {}),
+  });
+  const hub = new Hub({ log, ...(options.previewIntervalMs !== undefined ? { previewIntervalMs: options.previewIntervalMs } : {}) });
+  const worker = new Worker(store, executor, hub, { outputDir: dirs.output, log });
+  const library = new WorkflowLibrary(dirs.workflows);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    const { tokenFromQuery } = checkAccess(policy, req.headers, req.originalUrl);
+    if (tokenFromQuery && options.token) {
+      res.cookie(TOKEN_COOKIE, options.token, { httpOnly: true, sameSite: 'strict', path: '/' });
+    }
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
+
+  const api = express.Router();
+  api.use(express.json({ limit: options.maxJsonBytes ?? 8 * 1024 * 1024 }));
+  const route = (fn: Handler) => fn;
+
+  api.get('/nodes', route((_req, res) => res.json(registry.catalog())));
+
+  api.get('/models', route(async (_req, res) => {
+    const out: ModelsResponse = { models: await listModels() };
+    res.json(out);
+  }));
+
+  api.get('/system', route((_req, res) => {
+    const info: SystemInfo = {
+      versions: { skyloom: packageVersion(), node: process.version, protocol: PROTOCOL_VERSION },
+      device: { platform: process.platform, arch: process.arch, cpus: cpus().length, totalMemory: totalmem(), devices: availableDevices() },
+      queue: store.counts(),
+    };
+    res.json(info);
+  }));
+
+  api.post('/prompt', route(async (req, res) => {
+    const body = checkBody(PromptRequestSchema, req.body);
+    // Validated now so the client hears every problem at once; the worker validates again when it
+    // runs it, since a restart may bring other node packs.
+    const validated = await executor.validate(body.workflow);
+    const promptId = randomUUID();
+    const { number } = store.enqueue(promptId, validated.workflow, body.clientId ?? null);
+    worker.notify();
+    worker.broadcastStatus();
+    const out: PromptResponse = { promptId, number };
+    res.json(out);
+  }));
+
+  api.get('/queue', route((_req, res) => res.json(store.queue())));
+
+  api.delete('/queue/:promptId', route((req, res) => {
+    const promptId = String(req.params.promptId);
+    if (store.cancelQueued(promptId)) {
+      worker.broadcastStatus();
+      const out: DeleteQueuedResponse = { deleted: true, promptId };
+      res.json(out);
+      return;
+    }
+    const status = store.status(promptId);
+    if (status === undefined) throw new NotFoundError(`No prompt ${promptId}`);
+    if (status === 'running') throw new ConflictError('prompt_running', `Prompt ${promptId} is running; interrupt it with POST /api/interrupt`);
+    throw new ConflictError('prompt_finished', `Prompt ${promptId} is not queued (it is ${status})`);
+  }));
+
+  api.post('/interrupt', route((req, res) => {
+    const body = checkBody(InterruptRequestSchema, req.body ?? {});
+    res.json(worker.interrupt(body.promptId));
+  }));
+
+  api.get('/history', route((req, res) => {
+    const limit = intQuery(req.query.limit, 'limit', 50, 1000);
+    const offset = intQuery(req.query.offset, 'offset', 0, 1e9);
+    const out: HistoryList = { ...store.history(limit, offset), limit, offset };
+    res.json(out);
+  }));
+
+  api.get('/history/:promptId', route((req, res) => {
+    const entry = store.get(String(req.params.promptId));
+    if (!entry) throw new NotFoundError(`No prompt ${String(req.params.promptId)}`);
+    res.json(entry);
+  }));
+
+  // Range requests (206, Content-Range) come from `send`, which sendFile uses; the path is
+  // confined first, so `send` only ever sees a real file inside the folder.
+  const serveInside = (root: string) =>
+    route(async (req, res, next) => {
+      const file = await resolveInside(root, req.params.splat as unknown as string[]);
+      res.sendFile(file, { dotfiles: 'allow', acceptRanges: true, headers: { 'Cache-Control': 'no-cache' } }, (error) => {
+        if (error && !res.headersSent) next(error);
+      });
+    });
+  api.get('/outputs/*splat', serveInside(dirs.output));
+  api.get('/uploads/*splat', serveInside(dirs.uploads));
+
+  api.post('/uploads', route(async (req, res) => {
+    const out = await receiveUpload(req, dirs.uploads, maxUpload);
+    res.status(out.created ? 201 : 200).json(out);
+  }));
+
+  api.get('/workflows', route(async (_req, res) => res.json(await library.list())));
+  api.post('/workflows/extract', route(async (req, res) => {
+    const body = checkBody(ExtractRequestSchema, req.body);
+    const [root, rel] = body.output !== undefined ? [dirs.output, body.output] : [dirs.uploads, body.upload!];
+    const file = await resolveInside(root, rel.split('/'));
+    res.json(await extractEmbedded(file));
+  }));
+  api.get('/workflows/:name', route(async (req, res) => res.json(await library.get(String(req.params.name)))));
+  api.put('/workflows/:name', route(async (req, res) => {
+    if (req.body === undefined) throw new BadRequestError('invalid_body', 'Send the workflow as JSON with Content-Type: application/json');
+    const { created } = await library.put(String(req.params.name), req.body);
+    res.status(created ? 201 : 200).json({ name: String(req.params.name), created });
+  }));
+  api.delete('/workflows/:name', route(async (req, res) => {
+    await library.delete(String(req.params.name));
+    res.json({ name: String(req.params.name), deleted: true });
+  }));
+
+  api.use(route((req) => {
+    throw new NotFoundError(`No route ${req.method} ${req.baseUrl}${req.path}`);
+  }));
+  app.use('/api', api);
+
+  const editorDir = options.editorDir ?? join(packageRoot(), 'editor', 'dist');
+  if (existsSync(editorDir)) {
+    app.use(express.static(editorDir, { index: 'index.html', dotfiles: 'ignore' }));
+  }
+  app.use(errorHandler((m) => log.error(m)));
+
+  let wss: WebSocketServer | undefined;
+  const attach = (server: Server) => {
+    wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      try {
+        if (url.pathname !== '/ws') throw new NotFoundError(`No WebSocket endpoint at ${url.pathname}; use /ws`);
+        checkAccess(policy, req.headers, req.url ?? '/');
+        const format = (url.searchParams.get('preview') ?? 'webp') as PreviewFormat;
+        if (!PREVIEW_FORMATS.includes(format)) throw new BadRequestError('invalid_query', `preview must be one of ${PREVIEW_FORMATS.join(', ')}`);
+        const clientId = url.searchParams.get('clientId') || randomUUID();
+        if (clientId.length > 128) throw new BadRequestError('invalid_query', 'clientId is at most 128 characters');
+        wss!.handleUpgrade(req, socket, head, (ws) => {
+          hub.add(ws, clientId, format);
+          // Clients only listen; a message from one is ignored rather than parsed.
+          ws.on('error', () => ws.terminate());
+          const { pending, running } = store.counts();
+          ws.send(JSON.stringify({ type: 'status', data: { queueRemaining: pending + running, running: worker.running ?? null, sid: clientId } }));
+        });
+      } catch (error) {
+        const { status, body } = errorResponse(error);
+        const text = JSON.stringify(body);
+        socket.end(
+          `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : 'Bad Request'}\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+        );
+      }
+    });
+  };
+
+  worker.start();
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await worker.stop();
+      hub.close();
+      wss?.close();
+      store.close();
+    })());
+
+  return { app, store, worker, hub, executor, dirs, attach, close };
+}
+
+let version: string | undefined;
+function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return version;
+}

@@ -1,0 +1,282 @@
+// Owns the persistent queue and history: one SQLite table of prompts, from queued to finished.
+
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { EngineError } from '../engine/index.js';
+import type { HistoryEntry, PromptError, PromptStatus, QueueItem, UiOutputRef } from '../engine/protocol.js';
+
+// One row per prompt for its whole life; `number` is the queue order (and never reused, so a
+// client's numbers keep meaning the same prompt across restarts).
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS prompts (
+  number      INTEGER PRIMARY KEY AUTOINCREMENT,
+  id          TEXT    NOT NULL UNIQUE,
+  client_id   TEXT,
+  workflow    TEXT    NOT NULL,
+  status      TEXT    NOT NULL CHECK (status IN ('queued','running','success','error','interrupted','cancelled')),
+  queued_at   INTEGER NOT NULL,
+  started_at  INTEGER,
+  finished_at INTEGER,
+  ms          REAL,
+  node_ms     TEXT    NOT NULL DEFAULT '{}',
+  executed    TEXT    NOT NULL DEFAULT '[]',
+  cached      TEXT    NOT NULL DEFAULT '[]',
+  outputs     TEXT    NOT NULL DEFAULT '{}',
+  error       TEXT
+);
+CREATE INDEX IF NOT EXISTS prompts_status ON prompts (status, number);
+`;
+
+interface Row {
+  number: number;
+  id: string;
+  client_id: string | null;
+  workflow: string;
+  status: PromptStatus;
+  queued_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  ms: number | null;
+  node_ms: string;
+  executed: string;
+  cached: string;
+  outputs: string;
+  error: string | null;
+}
+
+/** A prompt the worker has claimed. */
+export interface ClaimedPrompt {
+  promptId: string;
+  number: number;
+  clientId: string | null;
+  workflow: unknown;
+}
+
+/** How a run ended, as the worker reports it. */
+export interface FinishedRun {
+  status: 'success' | 'error' | 'interrupted';
+  ms?: number;
+  nodeMs?: Record<string, number>;
+  executed?: string[];
+  cached?: string[];
+  outputs?: Record<string, UiOutputRef>;
+  error?: PromptError;
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+function prepareStatements(db: Database.Database) {
+  return {
+    insert: db.prepare(
+      `INSERT INTO prompts (id, client_id, workflow, status, queued_at) VALUES (?, ?, ?, 'queued', ?)`,
+    ),
+    next: db.prepare(`SELECT * FROM prompts WHERE status = 'queued' ORDER BY number LIMIT 1`),
+    start: db.prepare(`UPDATE prompts SET status = 'running', started_at = ? WHERE number = ? AND status = 'queued'`),
+    finish: db.prepare(
+      `UPDATE prompts SET status = @status, finished_at = @finishedAt, ms = @ms, node_ms = @nodeMs, executed = @executed,
+         cached = @cached, outputs = @outputs, error = @error WHERE id = @id AND status = 'running'`,
+    ),
+    cancel: db.prepare(`UPDATE prompts SET status = 'cancelled', finished_at = ? WHERE id = ? AND status = 'queued'`),
+    get: db.prepare(`SELECT * FROM prompts WHERE id = ?`),
+    queue: db.prepare(`SELECT * FROM prompts WHERE status IN ('queued','running') ORDER BY number`),
+    counts: db.prepare(
+      `SELECT SUM(status = 'running') AS running, SUM(status = 'queued') AS pending FROM prompts WHERE status IN ('queued','running')`,
+    ),
+    history: db.prepare(
+      `SELECT * FROM prompts WHERE status NOT IN ('queued','running') ORDER BY number DESC LIMIT ? OFFSET ?`,
+    ),
+    historyCount: db.prepare(`SELECT COUNT(*) AS n FROM prompts WHERE status NOT IN ('queued','running')`),
+    running: db.prepare(`SELECT id, started_at FROM prompts WHERE status = 'running'`),
+    failRunning: db.prepare(
+      `UPDATE prompts SET status = 'error', finished_at = ?, error = ? WHERE id = ? AND status = 'running'`,
+    ),
+  };
+}
+
+/**
+ * Takes `<db>.lock` for this process. A lock whose process is gone (a crash, SIGKILL) is taken
+ * over; one held by a live process is refused, because a second server on the same data dir
+ * would mark the first one's running prompt failed and run queued prompts twice.
+ * @throws EngineError `data_dir_in_use` naming the process that holds it
+ */
+function lock(file: string): () => void {
+  const lockFile = `${file}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockFile, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(lockFile, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const pid = Number(readFileSync(lockFile, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+      throw new EngineError('data_dir_in_use', `The data dir is in use by another Skyloom server (pid ${pid}, lock file ${lockFile}); stop it or use another --data-dir`);
+    }
+    rmSync(lockFile, { force: true });
+  }
+  throw new EngineError('data_dir_in_use', `Cannot take the lock ${lockFile}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else — still alive.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The reason given to a prompt found running when the store opens: the process died under it. */
+export const SERVER_STOPPED = 'server_stopped';
+
+/**
+ * The queue and history in one SQLite file (better-sqlite3 12.x; 13.x crashes on Node 20).
+ * Synchronous on purpose: each call is one short transaction, and the single worker never waits
+ * on another writer.
+ */
+export class Store {
+  readonly #db: Database.Database;
+  readonly #stmts: Statements;
+  readonly #unlock: () => void;
+  /** Prompts found running when the store opened, now marked failed; for logs. */
+  readonly recovered: string[];
+
+  /**
+   * Opens (or creates) the database and marks any prompt left `running` by a dead process as failed.
+   * @throws EngineError `data_dir_in_use` when a live process has the database open
+   * @throws the SQLite error when the file cannot be opened or is not a database
+   */
+  constructor(file: string, now: () => number = Date.now) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.#unlock = file === ':memory:' ? () => {} : lock(file);
+    try {
+      this.#db = new Database(file);
+    } catch (error) {
+      this.#unlock();
+      throw error;
+    }
+    // WAL with synchronous=NORMAL survives a process crash (what a restart must survive) without
+    // an fsync per commit; only a power loss can lose the last few commits.
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma('busy_timeout = 5000');
+    this.#db.exec(SCHEMA);
+    this.#stmts = prepareStatements(this.#db);
+    this.recovered = this.#recover(now());
+  }
+
+  #recover(now: number): string[] {
+    const rows = this.#stmts.running.all() as Array<{ id: string; started_at: number | null }>;
+    const tx = this.#db.transaction(() => {
+      for (const row of rows) {
+        const error: PromptError = {
+          code: SERVER_STOPPED,
+          message: `The server stopped while this prompt was running${row.started_at ? ` (started ${new Date(row.started_at).toISOString()})` : ''}; it was not finished. Queue it again to run it.`,
+        };
+        this.#stmts.failRunning.run(now, JSON.stringify(error), row.id);
+      }
+    });
+    tx();
+    return rows.map((r) => r.id);
+  }
+
+  /** Adds a prompt at the end of the queue; `workflow` is stored as JSON. */
+  enqueue(promptId: string, workflow: unknown, clientId: string | null, now = Date.now()): { number: number } {
+    const info = this.#stmts.insert.run(promptId, clientId, JSON.stringify(workflow), now);
+    return { number: Number(info.lastInsertRowid) };
+  }
+
+  /** Takes the oldest queued prompt and marks it running, in one transaction; undefined when none waits. */
+  claimNext(now = Date.now()): ClaimedPrompt | undefined {
+    return this.#db.transaction(() => {
+      const row = this.#stmts.next.get() as Row | undefined;
+      if (!row) return undefined;
+      this.#stmts.start.run(now, row.number);
+      return { promptId: row.id, number: row.number, clientId: row.client_id, workflow: JSON.parse(row.workflow) as unknown };
+    })();
+  }
+
+  /** Records how a running prompt ended; false when it was not running. */
+  finish(promptId: string, run: FinishedRun, now = Date.now()): boolean {
+    const info = this.#stmts.finish.run({
+      id: promptId,
+      status: run.status,
+      finishedAt: now,
+      ms: run.ms ?? null,
+      nodeMs: JSON.stringify(run.nodeMs ?? {}),
+      executed: JSON.stringify(run.executed ?? []),
+      cached: JSON.stringify(run.cached ?? []),
+      outputs: JSON.stringify(run.outputs ?? {}),
+      error: run.error ? JSON.stringify(run.error) : null,
+    });
+    return info.changes === 1;
+  }
+
+  /** Takes a queued prompt off the queue (it stays in history as `cancelled`); false when it was not queued. */
+  cancelQueued(promptId: string, now = Date.now()): boolean {
+    return this.#stmts.cancel.run(now, promptId).changes === 1;
+  }
+
+  /** A prompt's whole record, workflow included. */
+  get(promptId: string): HistoryEntry | undefined {
+    const row = this.#stmts.get.get(promptId) as Row | undefined;
+    return row ? toEntry(row, true) : undefined;
+  }
+
+  /** The status of one prompt, or undefined when unknown. */
+  status(promptId: string): PromptStatus | undefined {
+    return (this.#stmts.get.get(promptId) as Row | undefined)?.status;
+  }
+
+  /** The running prompt and those waiting, in queue order. */
+  queue(): { running: QueueItem[]; pending: QueueItem[] } {
+    const rows = this.#stmts.queue.all() as Row[];
+    const item = (r: Row): QueueItem => ({ promptId: r.id, number: r.number, clientId: r.client_id, queuedAt: r.queued_at, startedAt: r.started_at });
+    return { running: rows.filter((r) => r.status === 'running').map(item), pending: rows.filter((r) => r.status === 'queued').map(item) };
+  }
+
+  /** How many prompts run and wait. */
+  counts(): { running: number; pending: number } {
+    const c = this.#stmts.counts.get() as { running: number | null; pending: number | null };
+    return { running: c.running ?? 0, pending: c.pending ?? 0 };
+  }
+
+  /** Finished prompts, newest first, without their workflows. */
+  history(limit: number, offset: number): { items: HistoryEntry[]; total: number } {
+    const rows = this.#stmts.history.all(limit, offset) as Row[];
+    const total = (this.#stmts.historyCount.get() as { n: number }).n;
+    return { items: rows.map((r) => toEntry(r, false)), total };
+  }
+
+  close(): void {
+    if (!this.#db.open) return;
+    this.#db.close();
+    this.#unlock();
+  }
+}
+
+function toEntry(row: Row, withWorkflow: boolean): HistoryEntry {
+  const entry: HistoryEntry = {
+    promptId: row.id,
+    number: row.number,
+    clientId: row.client_id,
+    status: row.status,
+    timings: {
+      queuedAt: row.queued_at,
+      startedAt: row.started_at,
+      finishedAt: row.finished_at,
+      ms: row.ms,
+      nodes: JSON.parse(row.node_ms) as Record<string, number>,
+    },
+    executed: JSON.parse(row.executed) as string[],
+    cached: JSON.parse(row.cached) as string[],
+    outputs: JSON.parse(row.outputs) as Record<string, UiOutputRef>,
+    error: row.error ? (JSON.parse(row.error) as PromptError) : null,
+  };
+  if (withWorkflow) entry.workflow = JSON.parse(row.workflow) as Record<string, unknown>;
+  return entry;
+}

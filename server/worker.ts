@@ -1,0 +1,221 @@
+// Owns running the queue: one prompt at a time through one Executor, events to the hub, results to the store.
+
+import {
+  Cancelled,
+  EngineError,
+  NodeExecutionError,
+  WorkflowValidationError,
+  type ExecutionEvent,
+  type Executor,
+  type Logger,
+  type UiOutput,
+} from '../engine/index.js';
+import type { OutputFileRef, PromptError, ServerMessage, UiOutputRef } from '../engine/protocol.js';
+import type { Hub } from './hub.js';
+import { relativeInside } from './paths.js';
+import type { ClaimedPrompt, Store } from './store.js';
+
+/** The URL path under which output files are served. */
+export const OUTPUTS_PATH = '/api/outputs/';
+
+/** Turns an output node's absolute file paths into output-folder names and download URLs. */
+export function toUiRef(ui: UiOutput, outputDir: string): UiOutputRef {
+  const ref: UiOutputRef = {};
+  if (ui.files) {
+    ref.files = ui.files.map((f): OutputFileRef => {
+      const rel = relativeInside(outputDir, f.path);
+      const file: OutputFileRef = { filename: rel ?? f.path.split(/[\\/]/).pop()!, kind: f.kind };
+      if (f.mime) file.mime = f.mime;
+      if (rel !== undefined) file.url = OUTPUTS_PATH + rel.split('/').map(encodeURIComponent).join('/');
+      return file;
+    });
+  }
+  if (ui.values) ref.values = ui.values;
+  return ref;
+}
+
+/**
+ * The single worker. Prompts run strictly in queue order, one at a time, so the executor's output
+ * cache is shared by consecutive prompts (a re-queued similar prompt re-runs only what changed).
+ */
+export class Worker {
+  readonly #store: Store;
+  readonly #executor: Executor;
+  readonly #hub: Hub;
+  readonly #outputDir: string;
+  readonly #log: Logger;
+  #running?: { promptId: string; controller: AbortController };
+  #wake?: () => void;
+  #loop?: Promise<void>;
+  #stopping = false;
+  #statusQueued = false;
+  #closed = false;
+
+  constructor(store: Store, executor: Executor, hub: Hub, options: { outputDir: string; log: Logger }) {
+    this.#store = store;
+    this.#executor = executor;
+    this.#hub = hub;
+    this.#outputDir = options.outputDir;
+    this.#log = options.log;
+  }
+
+  /** Starts taking prompts from the store (those left queued by an earlier process first). */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Tells the worker a prompt was queued. */
+  notify(): void {
+    this.#wake?.();
+  }
+
+  /** The prompt running now, if any. */
+  get running(): string | undefined {
+    return this.#running?.promptId;
+  }
+
+  /** Interrupts the running prompt (only if it is `promptId`, when one is given). */
+  interrupt(promptId?: string): { interrupted: boolean; promptId: string | null } {
+    const r = this.#running;
+    if (!r || (promptId !== undefined && promptId !== r.promptId)) return { interrupted: false, promptId: null };
+    r.controller.abort(new Cancelled('Interrupted by a client'));
+    return { interrupted: true, promptId: r.promptId };
+  }
+
+  /**
+   * Sends the queue size to every client, once per turn of the event loop however often it is
+   * asked: a burst of 200 POSTs then costs a few broadcasts, not 200 × clients messages.
+   */
+  broadcastStatus(): void {
+    if (this.#statusQueued) return;
+    this.#statusQueued = true;
+    setImmediate(() => {
+      this.#statusQueued = false;
+      if (this.#closed) return;
+      const { pending, running } = this.#store.counts();
+      this.#hub.broadcast({ type: 'status', data: { queueRemaining: pending + running, running: this.#running?.promptId ?? null } });
+    });
+  }
+
+  /** Stops after interrupting the running prompt; resolves once it is recorded. Queued prompts stay queued. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#running?.controller.abort(new Cancelled('The server shut down while this prompt ran'));
+    this.#wake?.();
+    await this.#loop;
+    // The store closes after this; a status broadcast still waiting must not read it.
+    this.#closed = true;
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      const claimed = this.#store.claimNext();
+      if (!claimed) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        this.#wake = undefined;
+        continue;
+      }
+      try {
+        await this.#execute(claimed);
+      } catch (error) {
+        // Only a store failure gets here; log it and go on with the next prompt rather than die.
+        this.#log.error(`prompt ${claimed.promptId}: ${(error as Error).stack ?? String(error)}`);
+      }
+    }
+  }
+
+  async #execute(p: ClaimedPrompt): Promise<void> {
+    const controller = new AbortController();
+    this.#running = { promptId: p.promptId, controller };
+    this.broadcastStatus();
+    const nodeMs: Record<string, number> = {};
+    let executed: string[] = [];
+    let cached: string[] = [];
+    let ended = false;
+    let stoppedAt: string | undefined;
+    const send = (m: ServerMessage) => this.#hub.send(p.clientId, m);
+    const onEvent = (e: ExecutionEvent) => {
+      switch (e.type) {
+        case 'preview':
+          this.#hub.preview(p.clientId, e.data);
+          return;
+        case 'executed': {
+          nodeMs[e.data.nodeId] = e.data.ms;
+          const { ui, ...rest } = e.data;
+          send({ type: 'executed', data: ui ? { ...rest, ui: toUiRef(ui, this.#outputDir) } : rest });
+          return;
+        }
+        case 'execution_cached':
+          cached = e.data.nodes;
+          send(e);
+          return;
+        case 'execution_success':
+          ended = true;
+          send({ type: 'execution_success', data: { ...e.data, outputs: this.#outputsRef(e.data.outputs) } });
+          return;
+        case 'execution_error': {
+          ended = true;
+          executed = e.data.executed;
+          // The stack stays in the server's log; clients get the message.
+          const { cause, ...data } = e.data;
+          if (cause) this.#log.error(`prompt ${p.promptId}: ${cause}`);
+          send({ type: 'execution_error', data });
+          return;
+        }
+        case 'execution_interrupted':
+          ended = true;
+          executed = e.data.executed;
+          stoppedAt = e.data.nodeId;
+          send(e);
+          return;
+        default:
+          send(e);
+      }
+    };
+    try {
+      const result = await this.#executor.run(p.workflow, { promptId: p.promptId, signal: controller.signal, onEvent });
+      this.#store.finish(p.promptId, {
+        status: 'success',
+        ms: result.ms,
+        nodeMs,
+        executed: result.executed,
+        cached: result.cached,
+        outputs: this.#outputsRef(result.outputs),
+      });
+    } catch (error) {
+      const failure = describeFailure(error, controller.signal);
+      if (failure.status === 'interrupted' && stoppedAt && !failure.error.nodeId) failure.error.nodeId = stoppedAt;
+      if (!ended) {
+        // Failures before the first node (a workflow that no longer validates after a restart with
+        // other node packs) have no engine event; the client still hears how its prompt ended.
+        if (failure.status === 'interrupted') send({ type: 'execution_interrupted', data: { promptId: p.promptId, executed } });
+        else send({ type: 'execution_error', data: { promptId: p.promptId, code: failure.error.code, message: failure.error.message, executed } });
+      }
+      this.#store.finish(p.promptId, { status: failure.status, nodeMs, executed, cached, error: failure.error });
+    } finally {
+      this.#running = undefined;
+      this.broadcastStatus();
+    }
+  }
+
+  #outputsRef(outputs: Record<string, UiOutput>): Record<string, UiOutputRef> {
+    return Object.fromEntries(Object.entries(outputs).map(([id, ui]) => [id, toUiRef(ui, this.#outputDir)]));
+  }
+}
+
+function describeFailure(error: unknown, signal: AbortSignal): { status: 'error' | 'interrupted'; error: PromptError } {
+  if (error instanceof Cancelled || (signal.aborted && !(error instanceof NodeExecutionError))) {
+    const reason = signal.reason instanceof Error ? signal.reason.message : 'Execution was interrupted';
+    const e: PromptError = { code: 'interrupted', message: reason };
+    if (error instanceof Cancelled && error.nodeId) e.nodeId = error.nodeId;
+    return { status: 'interrupted', error: e };
+  }
+  if (error instanceof WorkflowValidationError) {
+    return { status: 'error', error: { code: error.code, message: error.message, issues: error.issues } };
+  }
+  if (error instanceof NodeExecutionError) {
+    return { status: 'error', error: { code: error.code, message: error.message, nodeId: error.nodeId, nodeType: error.nodeType } };
+  }
+  if (error instanceof EngineError) return { status: 'error', error: { code: error.code, message: error.message } };
+  return { status: 'error', error: { code: 'internal', message: error instanceof Error ? error.message : String(error) } };
+}
