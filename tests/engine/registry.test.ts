@@ -51,7 +51,7 @@ describe('NodeRegistry', () => {
     const reg = createRegistry();
     expect(reg.nearest('txt')).toEqual(['text', 'int']);
     expect(reg.nearest('sed')).toEqual(['seed']);
-    expect(reg.nearest('upscale-video-please')).toEqual([]);
+    expect(reg.nearest('frobnicate-widget')).toEqual([]);
   });
 });
 

@@ -1,0 +1,198 @@
+"""Judge a clip from its frames alone: background, foreground colour(s), shape and motion.
+
+  background  the background model is the per-row median of each frame (objects never cover half
+              a row), classified by nearest (top colour, bottom colour) template — this also
+              recognises the vertical sunset gradient;
+  foreground  pixels that differ from the background model by > 40 (of 255) in some channel;
+  colour      majority vote of the nearest palette colour over confidently-foreground pixels
+              (difference > 80, which skips anti-aliased edges);
+  shape       per-frame features (fill of the bounding box, solidity = area / convex hull area,
+              bottom-heaviness, bbox aspect), median over frames, nearest class centroid; the
+              centroids and feature scales are calibrated on ground-truth renders (calibrate());
+  motion      centroid displacement and area ratio between the first and last three frames.
+
+    python3 analyse.py   # reports the analyser's own accuracy on ground-truth renders
+"""
+import numpy as np
+
+import data
+
+PALETTE_NAMES = list(data.COLOURS)
+PALETTE = np.array([data.COLOURS[c] for c in PALETTE_NAMES], np.float32)
+BG_NAMES = list(data.BACKGROUNDS)
+BG_TEMPLATES = np.array([np.concatenate(data.BACKGROUNDS[b]) for b in BG_NAMES], np.float32)
+
+
+def load_rgb(path, frames, height, width):
+    return np.fromfile(path, np.uint8).reshape(frames, height, width, 3)
+
+
+def background_model(v):
+    """[F,H,W,3] -> per-row median background [F,H,1,3] (float)."""
+    return np.median(v.astype(np.float32), axis=2, keepdims=True)
+
+
+def background_class(bg):
+    H = bg.shape[1]
+    k = max(1, H // 10)
+    top = bg[:, :k].reshape(-1, 3).mean(0)
+    bottom = bg[:, -k:].reshape(-1, 3).mean(0)
+    # Templates hold the gradient end points; the measured rows sit k/2 rows inside them.
+    frac = (k / 2) / H
+    tpl_top = BG_TEMPLATES[:, :3] * (1 - frac) + BG_TEMPLATES[:, 3:] * frac
+    tpl_bot = BG_TEMPLATES[:, 3:] * (1 - frac) + BG_TEMPLATES[:, :3] * frac
+    d = np.abs(tpl_top - top).sum(1) + np.abs(tpl_bot - bottom).sum(1)
+    return BG_NAMES[int(d.argmin())]
+
+
+def nearest_palette(pixels):
+    d = ((pixels[:, None, :] - PALETTE[None]) ** 2).sum(-1)
+    return d.argmin(1)
+
+
+def convex_hull_area(ys, xs):
+    """Area of the convex hull of the given pixels' squares (monotone chain over pixel corners).
+    Only each row's outermost pixels can be hull vertices, which keeps the point set small."""
+    rows = np.unique(ys)
+    left = np.array([xs[ys == r].min() for r in rows])
+    right = np.array([xs[ys == r].max() + 1 for r in rows])
+    pts = np.unique(np.concatenate([np.stack([left, rows], 1), np.stack([left, rows + 1], 1),
+                                    np.stack([right, rows], 1), np.stack([right, rows + 1], 1)]),
+                    axis=0)
+    if len(pts) < 3:
+        return 0.0
+    pts = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
+
+    def half(points):
+        h = []
+        for p in points:
+            while len(h) >= 2 and np.cross(h[-1] - h[-2], p - h[-2]) <= 0:
+                h.pop()
+            h.append(p)
+        return h[:-1]
+
+    hull = np.array(half(pts) + half(pts[::-1]), np.float64)
+    x, y = hull[:, 0], hull[:, 1]
+    return 0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
+
+
+def shape_features(mask):
+    """Per-frame features of a boolean mask, or None if the object is too small to judge."""
+    ys, xs = np.nonzero(mask)
+    if len(ys) < 12:
+        return None
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    area = float(len(ys))
+    fill = area / ((y1 - y0) * (x1 - x0))
+    solidity = area / max(convex_hull_area(ys, xs), 1.0)
+    bottom = ((ys + 0.5).mean() - (y0 + y1) / 2) / (y1 - y0)  # triangles are bottom-heavy
+    aspect = (x1 - x0) / (y1 - y0)
+    return np.array([fill, solidity, bottom, aspect])
+
+
+class Analyser:
+    def __init__(self):
+        self.centroids = None
+        self.scale = None
+
+    def calibrate(self, per_shape=24, seed=777):
+        """Shape centroids from ground-truth single-object renders of every aspect ratio."""
+        rng = np.random.default_rng(seed)
+        feats = {s: [] for s in data.SHAPES}
+        for s in data.SHAPES:
+            for i in range(per_shape):
+                c = PALETTE_NAMES[i % len(PALETTE_NAMES)]
+                m = data.MOTIONS[rng.integers(len(data.MOTIONS))]
+                spec = {"objects": [(c, s, m)], "background": BG_NAMES[i % len(BG_NAMES)]}
+                aspect = list(data.SIZES)[i % 3]
+                v, _ = data.render(spec, aspect, rng)
+                f = self._shape_vector(self.foreground(v)[0])
+                if f is not None:
+                    feats[s].append(f)
+        allf = np.concatenate([np.array(v) for v in feats.values()])
+        self.scale = allf.std(0) + 1e-6
+        self.centroids = np.array([np.mean(feats[s], 0) for s in data.SHAPES]) / self.scale
+        return self
+
+    @staticmethod
+    def foreground(v):
+        bg = background_model(v)
+        diff = np.abs(v.astype(np.float32) - bg).max(-1)
+        return diff > 40, diff > 80, bg
+
+    @staticmethod
+    def _shape_vector(fg):
+        fs = [shape_features(m) for m in fg[::3]]  # every third frame is plenty, and 3x faster
+        fs = [f for f in fs if f is not None]
+        return np.median(fs, 0) if fs else None
+
+    def analyse(self, v):
+        """v: uint8 [F,H,W,3] -> dict of judgements and raw measurements."""
+        F, H, W, _ = v.shape
+        fg, strong, bg = self.foreground(v)
+        out = {"background": background_class(bg)}
+        px = v[strong].astype(np.float32)
+        counts = np.bincount(nearest_palette(px), minlength=len(PALETTE)) if len(px) else \
+            np.zeros(len(PALETTE), int)
+        out["colour"] = PALETTE_NAMES[int(counts.argmax())] if counts.sum() else None
+        share = counts / max(1, counts.sum())
+        out["colours_present"] = [PALETTE_NAMES[i] for i in np.nonzero(share >= 0.08)[0]]
+        f = self._shape_vector(fg)
+        out["shape"] = None if f is None else \
+            data.SHAPES[int(((self.centroids - f / self.scale) ** 2).sum(1).argmin())]
+        area = fg.reshape(F, -1).sum(1).astype(np.float64)
+        ys, xs = np.mgrid[0:H, 0:W]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cx = (fg * xs).reshape(F, -1).sum(1) / area
+            cy = (fg * ys).reshape(F, -1).sum(1) / area
+        if (area > 0).sum() < F // 2:
+            out["motion"] = None
+            return out
+        a0, a1 = np.nanmean(area[:3]), np.nanmean(area[-3:])
+        dx = (np.nanmean(cx[-3:]) - np.nanmean(cx[:3])) / W
+        dy = (np.nanmean(cy[-3:]) - np.nanmean(cy[:3])) / H
+        ratio = a1 / max(a0, 1.0)
+        out.update(dx=float(dx), dy=float(dy), area_ratio=float(ratio))
+        if max(abs(dx), abs(dy)) > 0.12:
+            if abs(dx) >= abs(dy):
+                out["motion"] = "moving right" if dx > 0 else "moving left"
+            else:
+                out["motion"] = "moving down" if dy > 0 else "moving up"
+        elif ratio > 1.4:
+            out["motion"] = "growing"
+        elif ratio < 1 / 1.4:
+            out["motion"] = "shrinking"
+        else:
+            out["motion"] = "standing still"
+        return out
+
+
+def score(spec, result):
+    """Per-attribute pass/fail of an analysis against the spec that prompted it."""
+    objs = spec["objects"]
+    s = {"background": result["background"] == spec["background"]}
+    if len(objs) == 1:
+        c, sh, m = objs[0]
+        s.update(colour=result["colour"] == c, shape=result["shape"] == sh,
+                 motion=result["motion"] == m)
+    else:
+        s["both_colours"] = all(o[0] in result["colours_present"] for o in objs)
+    return s
+
+
+def main():
+    """Accuracy of the analyser itself on ground-truth held-out renders (upper bound for eval)."""
+    an = Analyser().calibrate()
+    rng = np.random.default_rng(4242)
+    tallies = {}
+    for i in range(240):
+        spec = data.sample_spec(rng, heldout=True, n_objects=1 if i % 4 else 2)
+        v, _ = data.render(spec, list(data.SIZES)[i % 3], rng)
+        for k, ok in score(spec, an.analyse(v)).items():
+            tallies.setdefault(k, []).append(ok)
+    for k, v in tallies.items():
+        print(f"{k}: {np.mean(v) * 100:.1f}% of {len(v)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""The three networks of skyloom-tiny: a 3D VAE, a word-level text encoder and a DiT.
+
+All shapes that vary at run time (batch, latent frames T, latent height h / width w, text length L)
+are read from the input tensors inside forward(), never baked in as Python ints, so the traced
+ONNX graphs accept every aspect ratio and clip length.
+"""
+import math
+import os
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+LATENT_CHANNELS = 8
+WIDTH = 128  # text encoder and DiT width
+HEADS = 4
+
+
+def setup_torch(seed):
+    torch.set_num_threads(int(os.environ.get("SKYLOOM_THREADS", "2")))
+    torch.manual_seed(seed)
+
+
+def n_params(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+class Norm(nn.Module):
+    """LayerNorm without learned affine, written with explicit unit weight / zero bias buffers:
+    torch 1.13 exports LayerNorm(elementwise_affine=False) in a form onnx.checker rejects."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+        self.register_buffer("one", torch.ones(dim), persistent=False)
+        self.register_buffer("zero", torch.zeros(dim), persistent=False)
+
+    def forward(self, x):
+        return F.layer_norm(x, (self.dim,), self.one, self.zero, 1e-6)
+
+
+# ----------------------------------------------------------------------------------------- VAE
+class Res3d(nn.Module):
+    """Residual block (3x3x3, or 1x3x3 at the costly high resolutions). GroupNorm is avoided (per-clip statistics would make the latent of a
+    clip depend on how it is chunked); plain convs + SiLU are enough for this data."""
+
+    def __init__(self, ch, k=(3, 3, 3)):
+        super().__init__()
+        pad = tuple(i // 2 for i in k)
+        self.c1 = nn.Conv3d(ch, ch, k, padding=pad)
+        self.c2 = nn.Conv3d(ch, ch, k, padding=pad)
+        nn.init.zeros_(self.c2.weight)
+        nn.init.zeros_(self.c2.bias)
+
+    def forward(self, x):
+        return x + self.c2(F.silu(self.c1(F.silu(x))))
+
+
+class Encoder(nn.Module):
+    """[B,3,F,H,W] in [-1,1] -> raw latents [B,8,F/4,H/8,W/8].
+    Down-sampling uses non-overlapping strided convs (kernel = stride), so the costly
+    full-resolution layers touch each pixel once."""
+
+    def __init__(self, ch=(24, 48, 96)):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv3d(3, ch[0], (2, 2, 2), stride=(2, 2, 2)),   # F/2, H/2
+            Res3d(ch[0], (1, 3, 3)),
+            nn.Conv3d(ch[0], ch[1], (2, 2, 2), stride=(2, 2, 2)),  # F/4, H/4
+            Res3d(ch[1]),
+            nn.Conv3d(ch[1], ch[2], (1, 2, 2), stride=(1, 2, 2)),  # F/4, H/8
+            Res3d(ch[2]), Res3d(ch[2]),
+            nn.SiLU(),
+            nn.Conv3d(ch[2], LATENT_CHANNELS, 1),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """Raw latents [B,8,T,h,w] -> video [B,3,4T,8h,8w] in [-1,1] (tanh keeps the range)."""
+
+    def __init__(self, ch=(96, 48, 24)):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv3d(LATENT_CHANNELS, ch[0], 1),
+            Res3d(ch[0]), Res3d(ch[0]),
+            nn.SiLU(),
+            nn.ConvTranspose3d(ch[0], ch[1], (1, 2, 2), stride=(1, 2, 2)),
+            Res3d(ch[1]),
+            nn.SiLU(),
+            nn.ConvTranspose3d(ch[1], ch[2], (2, 2, 2), stride=(2, 2, 2)),
+            Res3d(ch[2], (1, 3, 3)),
+            nn.SiLU(),
+            nn.ConvTranspose3d(ch[2], 8, (2, 2, 2), stride=(2, 2, 2)),
+            nn.SiLU(),
+            # One cheap full-resolution 1x3x3 conv smooths the seams of the non-overlapping
+            # up-sampling (otherwise 2x2 block artefacts show on diagonal edges). It is kept this
+            # narrow because its backward pass is the slowest op of the whole VAE on CPU.
+            nn.Conv3d(8, 3, (1, 3, 3), padding=(0, 1, 1)),
+        )
+
+    def forward(self, z):
+        return torch.tanh(self.net(z))
+
+
+class VAE(nn.Module):
+    """A deterministic autoencoder with a small latent L2 penalty (see train_vae.py); 'VAE' is the
+    role name the package layout uses."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = Encoder()
+        self.decoder = Decoder()
+
+
+# ------------------------------------------------------------------------ attention building blocks
+def attention(q, k, v, bias=None):
+    """q [B,H,N,d], k/v [B,H,M,d], bias broadcastable to [B,H,N,M] (0 keep / -1e4 drop).
+    A finite -1e4 instead of -inf keeps fully masked rows finite."""
+    a = q @ k.transpose(-1, -2) * (q.shape[-1] ** -0.5)
+    if bias is not None:
+        a = a + bias
+    return a.softmax(-1) @ v
+
+
+class MHA(nn.Module):
+    def __init__(self, dim, heads=HEADS, kv_dim=None):
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(kv_dim or dim, 2 * dim)
+        self.o = nn.Linear(dim, dim)
+
+    def split(self, x):
+        b, n, _ = x.shape
+        return x.reshape(b, n, self.heads, -1).transpose(1, 2)
+
+    def forward(self, x, ctx, bias=None):
+        k, v = self.kv(ctx).chunk(2, -1)
+        y = attention(self.split(self.q(x)), self.split(k), self.split(v), bias)
+        return self.o(y.transpose(1, 2).flatten(2))
+
+
+def mask_bias(mask):
+    """[B,M] 1/0 mask -> additive attention bias [B,1,1,M]."""
+    return ((1.0 - mask.float()) * -1e4)[:, None, None, :]
+
+
+def sincos(pos, dim, max_period=10000.0):
+    """Sinusoidal embedding of float positions [...] -> [..., dim]."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    ang = pos[..., None].float() * freqs
+    return torch.cat([ang.sin(), ang.cos()], -1)
+
+
+# ---------------------------------------------------------------------------------- text encoder
+class TextEncoder(nn.Module):
+    """Word embeddings + sinusoidal positions + 2 pre-norm transformer layers.
+    input_ids/attention_mask int64 [B,L] -> last_hidden_state [B,L,128]."""
+
+    def __init__(self, vocab_size, dim=WIDTH, layers=2):
+        super().__init__()
+        self.dim = dim
+        self.embed = nn.Embedding(vocab_size, dim)
+        self.layers = nn.ModuleList()
+        for _ in range(layers):
+            self.layers.append(nn.ModuleDict({
+                "n1": nn.LayerNorm(dim), "attn": MHA(dim),
+                "n2": nn.LayerNorm(dim),
+                "mlp": nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim)),
+            }))
+        self.out_norm = nn.LayerNorm(dim)
+
+    def forward(self, input_ids, attention_mask):
+        pos = torch.arange(input_ids.shape[1])
+        x = self.embed(input_ids) + sincos(pos, self.dim)[None]
+        bias = mask_bias(attention_mask)
+        for l in self.layers:
+            h = l["n1"](x)
+            x = x + l["attn"](h, h, bias)
+            x = x + l["mlp"](l["n2"](x))
+        return self.out_norm(x)
+
+
+# ------------------------------------------------------------------------------------------- DiT
+def modulate(x, shift, scale):
+    return x * (1 + scale[:, None]) + shift[:, None]
+
+
+class DiTBlock(nn.Module):
+    """adaLN-Zero block: self-attention over spacetime tokens, cross-attention to text, MLP."""
+
+    def __init__(self, dim, text_dim):
+        super().__init__()
+        self.n1, self.n2, self.n3 = Norm(dim), Norm(dim), Norm(dim)
+        self.attn = MHA(dim)
+        self.cross = MHA(dim, kv_dim=text_dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+        self.ada = nn.Linear(dim, 9 * dim)
+        nn.init.zeros_(self.ada.weight)
+        nn.init.zeros_(self.ada.bias)
+
+    def forward(self, x, c, text, text_bias):
+        s1, g1, b1, s2, g2, b2, s3, g3, b3 = self.ada(F.silu(c)).chunk(9, -1)
+        h = modulate(self.n1(x), s1, g1)
+        x = x + b1[:, None] * self.attn(h, h)
+        x = x + b2[:, None] * self.cross(modulate(self.n2(x), s2, g2), text, text_bias)
+        x = x + b3[:, None] * self.mlp(modulate(self.n3(x), s3, g3))
+        return x
+
+
+class DiT(nn.Module):
+    """Velocity model v(x_t, t | text, known frames) over [B,C,T,h,w] latents.
+
+    Input is the channel concat [x_t, cond_latents * cond_mask, cond_mask] (2C+1 channels),
+    patched 1x2x2 into tokens with 3D sinusoidal positions computed from the input's own shape.
+    A learned null token is always present in the cross-attention keys and in the text pooling,
+    so an all-zero text mask (the unconditional branch of guidance) still gives finite outputs."""
+
+    def __init__(self, dim=WIDTH, depth=6, text_dim=WIDTH, channels=LATENT_CHANNELS):
+        super().__init__()
+        self.dim, self.channels = dim, channels
+        self.patch = nn.Conv3d(2 * channels + 1, dim, (1, 2, 2), stride=(1, 2, 2))
+        self.t_mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.null = nn.Parameter(torch.randn(1, 1, text_dim) * 0.02)
+        self.pool_proj = nn.Sequential(nn.Linear(text_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.blocks = nn.ModuleList(DiTBlock(dim, text_dim) for _ in range(depth))
+        self.out_norm = Norm(dim)
+        self.out_ada = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, 4 * channels)
+        for m in (self.out_ada, self.out):
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def pos_embed(self, T, h, w):
+        """[T*h*w, dim] sinusoidal positions: dims split 32 / 48 / 48 over (t, y, x)."""
+        dt, ds = self.dim // 4, 3 * self.dim // 8
+        t = sincos(torch.arange(T), dt)[:, None, None, :].expand(T, h, w, dt)
+        y = sincos(torch.arange(h), ds)[None, :, None, :].expand(T, h, w, ds)
+        x = sincos(torch.arange(w), ds)[None, None, :, :].expand(T, h, w, ds)
+        return torch.cat([t, y, x], -1).reshape(T * h * w, self.dim)
+
+    def forward(self, hidden_states, timestep, encoder_hidden_states, encoder_attention_mask,
+                cond_latents, cond_mask):
+        B, C, T, H, W = hidden_states.shape
+        x = torch.cat([hidden_states, cond_latents * cond_mask, cond_mask], 1)
+        x = self.patch(x)  # [B, D, T, H/2, W/2]
+        h, w = x.shape[3], x.shape[4]
+        x = x.flatten(2).transpose(1, 2) + self.pos_embed(T, h, w)[None]
+
+        # Text: prepend the null token (always attended, always pooled).
+        null = self.null.expand(B, 1, self.null.shape[-1])
+        text = torch.cat([null, encoder_hidden_states], 1)
+        m = torch.cat([torch.ones_like(encoder_attention_mask[:, :1]), encoder_attention_mask], 1)
+        m = m.float()
+        pooled = (text * m[..., None]).sum(1) / m.sum(1, keepdim=True)
+        c = self.t_mlp(sincos(timestep, self.dim)) + self.pool_proj(pooled)
+
+        bias = mask_bias(m)
+        for blk in self.blocks:
+            x = blk(x, c, text, bias)
+        shift, scale = self.out_ada(F.silu(c)).chunk(2, -1)
+        x = self.out(modulate(self.out_norm(x), shift, scale))  # [B, N, 4C]
+        # Unpatchify: token (t, i, j) holds a 2x2 block of C channels ordered (C, 2, 2).
+        x = x.reshape(B, T, h, w, C, 2, 2).permute(0, 4, 1, 2, 5, 3, 6)
+        return x.reshape(B, C, T, H, W)

@@ -1,0 +1,146 @@
+"""Stage 3: train the text encoder and the DiT jointly by rectified flow on the encoded latents.
+
+  x_t = (1 - t) x0 + t * noise,  t = sigmoid(randn)  (logit-normal: most steps at mid noise)
+  target v = noise - x0
+
+Known-frame conditioning is trained with random masks over latent frames: none, head (1-3 frames),
+tail (1-2), head+tail (1 each); known frames carry the clean latents in cond_latents, and the loss
+covers only the unknown frames (the sampler copies the known ones back at the end). 10% of
+captions are dropped (text mask all zeros) so classifier-free guidance works. EMA weights of both
+networks are what export.py ships. Batches rotate over the aspect ratios.
+
+    python3 train_dit.py --steps 4000 --max-minutes 42
+
+As in train_vae.py, the run ends at --steps or --max-minutes of training time, whichever comes
+first, and the learning-rate schedule follows that progress fraction.
+"""
+import argparse
+import copy
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+import data
+from nets import DiT, TextEncoder, n_params, setup_torch
+
+MASK_KINDS = ["none", "head", "tail", "head+tail"]
+MASK_PROBS = [0.4, 0.25, 0.15, 0.2]
+
+
+def random_cond_mask(rng, B, T):
+    """[B,1,T,1,1] float mask of known latent frames."""
+    m = np.zeros((B, 1, T, 1, 1), np.float32)
+    kinds = rng.choice(len(MASK_KINDS), B, p=MASK_PROBS)
+    for i, k in enumerate(kinds):
+        if MASK_KINDS[k] == "head":
+            m[i, :, :rng.integers(1, min(3, T - 1) + 1)] = 1
+        elif MASK_KINDS[k] == "tail":
+            m[i, :, T - rng.integers(1, min(2, T - 1) + 1):] = 1
+        elif MASK_KINDS[k] == "head+tail":
+            m[i, :, 0] = 1
+            m[i, :, T - 1] = 1
+    return torch.from_numpy(m)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--max-minutes", type=float, default=42.0)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--work", default=os.path.join(os.path.dirname(__file__), ".work"))
+    args = ap.parse_args()
+    setup_torch(args.seed)
+    ckpt_path = os.path.join(args.work, "dit.pt")
+
+    lat = np.load(os.path.join(args.work, "latents.npz"))
+    aspects = list(data.SIZES)
+    Z = {a: torch.from_numpy(lat[f"z_{a}"]) for a in aspects}
+    IDS = {a: torch.from_numpy(lat[f"ids_{a}"]) for a in aspects}
+
+    te = TextEncoder(len(data.VOCAB))
+    dit = DiT()
+    params = list(te.parameters()) + list(dit.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    ema_te, ema_dit = copy.deepcopy(te), copy.deepcopy(dit)
+    step, elapsed = 0, 0.0
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path)
+        te.load_state_dict(ck["te"])
+        dit.load_state_dict(ck["dit"])
+        ema_te.load_state_dict(ck["ema_te"])
+        ema_dit.load_state_dict(ck["ema_dit"])
+        opt.load_state_dict(ck["opt"])
+        step, elapsed = ck["step"], ck["elapsed"]
+        print(f"resumed at step {step}", flush=True)
+    print(f"params: text encoder {n_params(te):,} DiT {n_params(dit):,}", flush=True)
+
+    def progress():
+        return min(1.0, max(step / args.steps, (elapsed + time.time() - t0) / (60 * args.max_minutes)))
+
+    t0, window = time.time(), []
+    while progress() < 1.0:
+        # Warm-up over 200 steps, then cosine decay to 10% of the peak rate.
+        lr = args.lr * min(1.0, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress())))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        rng = np.random.default_rng(args.seed * 1_000_003 + step)
+        torch.manual_seed(args.seed * 1_000_003 + step)
+        aspect = aspects[step % 3]
+        idx = torch.from_numpy(rng.integers(0, len(Z[aspect]), args.batch))
+        x0, ids = Z[aspect][idx], IDS[aspect][idx]
+        text_mask = (ids > 0).long()
+        drop = torch.from_numpy(rng.random(args.batch) < 0.1)
+        text_mask[drop] = 0
+
+        B, C, T = x0.shape[:3]
+        t = torch.sigmoid(torch.randn(B))
+        noise = torch.randn_like(x0)
+        tb = t[:, None, None, None, None]
+        xt = (1 - tb) * x0 + tb * noise
+        cmask = random_cond_mask(rng, B, T).expand(B, 1, T, *x0.shape[3:]).contiguous()
+
+        text = te(ids, text_mask)
+        v = dit(xt, t * 1000, text, text_mask, x0 * cmask, cmask)
+        w = 1 - cmask
+        loss = (w * (v - (noise - x0)) ** 2).sum() / (w.sum() * C)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for e, m in ((ema_te, te), (ema_dit, dit)):
+                for pe, pm in zip(e.parameters(), m.parameters()):
+                    pe.mul_(decay).add_(pm, alpha=1 - decay)
+        window.append(loss.item())
+        done = progress() >= 1.0
+        if step % 50 == 0 or done:
+            now = time.time()
+            elapsed += now - t0
+            t0 = now
+            print(f"dit step {step}/{args.steps} loss {np.mean(window):.4f} "
+                  f"lr {lr:.2e} s/step {elapsed / step:.2f} "
+                  f"elapsed {elapsed / 60:.1f} min", flush=True)
+            window = []
+            if step % 250 == 0 or done:
+                torch.save({"te": te.state_dict(), "dit": dit.state_dict(),
+                            "ema_te": ema_te.state_dict(), "ema_dit": ema_dit.state_dict(),
+                            "opt": opt.state_dict(),
+                            "step": step, "elapsed": elapsed}, ckpt_path + ".tmp")
+                os.replace(ckpt_path + ".tmp", ckpt_path)
+                t0 = time.time()
+    with open(os.path.join(args.work, "dit_stats.json"), "w") as f:
+        json.dump({"steps": step, "seconds": elapsed, "s_per_step": elapsed / step,
+                   "batch": args.batch, "params_text_encoder": n_params(te),
+                   "params_dit": n_params(dit)}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Stage 1: train the 3D VAE on freshly rendered training clips (held-out triples never appear).
+
+Loss: foreground-weighted MSE + L1 (foreground pixels count 10x: with plain MSE the background
+dominates and shapes blur to blobs) plus a tiny latent L2 that keeps the latent scale bounded.
+Batches rotate over the three aspect ratios. Each step's data comes from default_rng(seed + step),
+so a resumed run sees exactly the batches an uninterrupted one would.
+
+    python3 train_vae.py --steps 1200 --max-minutes 42 [--work .work]
+
+The run ends at --steps or after --max-minutes of training time, whichever comes first, and the
+learning-rate schedule follows that same progress fraction: on a busy shared CPU the run still
+completes its full warm-up/decay schedule within the time budget (with fewer steps).
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+import data
+from nets import VAE, n_params, setup_torch
+
+ASPECTS = list(data.SIZES)
+
+
+def batch(rng, aspect, n, heldout=False):
+    clips, fgs = [], []
+    for _ in range(n):
+        frames, fg = data.render(data.sample_spec(rng, heldout=heldout), aspect, rng)
+        clips.append(data.to_model(frames))
+        fgs.append(fg)
+    return torch.from_numpy(np.stack(clips)), torch.from_numpy(np.stack(fgs))[:, None]
+
+
+def psnr(a, b):
+    mse = ((a - b) ** 2).mean().item() / 4.0  # [-1,1] range -> [0,1]
+    return 10 * np.log10(1.0 / max(mse, 1e-12))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=1200)
+    ap.add_argument("--max-minutes", type=float, default=42.0)
+    ap.add_argument("--batch", type=int, default=6)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--work", default=os.path.join(os.path.dirname(__file__), ".work"))
+    args = ap.parse_args()
+    setup_torch(args.seed)
+    os.makedirs(args.work, exist_ok=True)
+    ckpt_path = os.path.join(args.work, "vae.pt")
+
+    vae = VAE()
+    opt = torch.optim.AdamW(vae.parameters(), lr=args.lr, weight_decay=0.0)
+    step, elapsed = 0, 0.0
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path)
+        vae.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, elapsed = ck["step"], ck["elapsed"]
+        print(f"resumed at step {step}", flush=True)
+    print(f"VAE params: encoder {n_params(vae.encoder):,} decoder {n_params(vae.decoder):,}",
+          flush=True)
+
+    # Fixed held-out batch (one per aspect) for progress reports.
+    val_rng = np.random.default_rng(12345)
+    val = [batch(val_rng, a, 4, heldout=True)[0] for a in ASPECTS]
+
+    def progress():
+        return min(1.0, max(step / args.steps, (elapsed + time.time() - t0) / (60 * args.max_minutes)))
+
+    t0, window = time.time(), []
+    while progress() < 1.0:
+        # Warm-up over 100 steps, then cosine decay to 5% of the peak rate.
+        lr = args.lr * min(1.0, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * progress())))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        rng = np.random.default_rng(args.seed * 1_000_003 + step)
+        x, fg = batch(rng, ASPECTS[step % 3], args.batch)
+        z = vae.encoder(x)
+        y = vae.decoder(z)
+        w = 1.0 + 9.0 * fg
+        d = y - x
+        loss = (w * d * d).mean() + 0.5 * (w * d.abs()).mean() + 1e-4 * (z * z).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        step += 1
+        window.append(loss.item())
+        done = progress() >= 1.0
+        if step % 25 == 0 or done:
+            now = time.time()
+            elapsed += now - t0
+            t0 = now
+            msg = f"vae step {step}/{args.steps} loss {np.mean(window):.4f} lr {lr:.1e} " \
+                  f"s/step {elapsed / step:.2f} elapsed {elapsed / 60:.1f} min"
+            window = []
+            if step % 100 == 0 or done:
+                with torch.no_grad():
+                    p = [psnr(vae.decoder(vae.encoder(v)), v) for v in val]
+                msg += " heldout-PSNR " + " ".join(f"{a}:{q:.1f}" for a, q in zip(ASPECTS, p))
+                torch.save({"model": vae.state_dict(), "opt": opt.state_dict(),
+                            "step": step, "elapsed": elapsed},
+                           ckpt_path + ".tmp")
+                os.replace(ckpt_path + ".tmp", ckpt_path)
+                t0 = time.time()  # validation and saving are not training time
+            print(msg, flush=True)
+    with open(os.path.join(args.work, "vae_stats.json"), "w") as f:
+        json.dump({"steps": step, "seconds": elapsed, "s_per_step": elapsed / step,
+                   "batch": args.batch, "params_encoder": n_params(vae.encoder),
+                   "params_decoder": n_params(vae.decoder)}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+// The main job end to end through the CLI with the shipped default model: a prompt becomes an
+// mp4 that ffprobe accepts and whose frames show what the prompt says.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeVideo, probe } from '../../nodes/media/ffmpeg.js';
+import { analyseFrames } from '../support/frame-analyser.js';
+
+const root = resolve(import.meta.dirname, '../..');
+
+function skyloom(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bin/skyloom.ts'), ...args], { cwd: root, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function generate(prompt: string, seed: number, aspect = '1:1'): Promise<{ path: string; frames: Uint8Array }> {
+  const out = mkdtempSync(join(tmpdir(), 'skyloom-generate-'));
+  const workflow = { '1:1': 'text-to-video', '16:9': 'text-to-video-16x9', '9:16': 'text-to-video-9x16' }[aspect]!;
+  const r = skyloom('run', `workflows/${workflow}.json`, '--set', `prompt.text=${prompt}`, '--set', `sampler.seed=${seed}`, '--out', out);
+  expect(r.stderr).not.toMatch(/error/i);
+  expect(r.code).toBe(0);
+  const path = r.stdout.trim();
+  expect(path).toBe(join(out, 'skyloom_00001.mp4'));
+  const video = await decodeVideo(path);
+  return { path, frames: await video.read(0, video.frameCount) };
+}
+
+describe('skyloom run workflows/text-to-video.json with the default model', () => {
+  it('writes a browser-playable mp4: H.264, yuv420p, 64×64, 16 frames at 8 fps', async () => {
+    const { path } = await generate('a red circle moving left on a black background', 42);
+    expect(await probe(path)).toMatchObject({ codec: 'h264', pixFmt: 'yuv420p', width: 64, height: 64, frameCount: 16, fps: 8 });
+  });
+
+  it('the same seed gives the same frames; another seed or prompt gives others', async () => {
+    const a = await generate('a green star growing on a gray background', 3);
+    const b = await generate('a green star growing on a gray background', 3);
+    const c = await generate('a green star growing on a gray background', 4);
+    const d = await generate('a green triangle growing on a gray background', 3);
+    expect(Buffer.from(a.frames).equals(Buffer.from(b.frames))).toBe(true);
+    expect(Buffer.from(a.frames).equals(Buffer.from(c.frames))).toBe(false);
+    expect(Buffer.from(a.frames).equals(Buffer.from(d.frames))).toBe(false);
+  });
+
+  const cases: Array<[string, string, string, string, [number, number]]> = [
+    ['a red circle moving left on a black background', '1:1', 'red', 'moving left', [64, 64]],
+    ['a yellow circle moving right on a navy background', '16:9', 'yellow', 'moving right', [112, 64]],
+    ['a blue square moving up on a gray background', '9:16', 'blue', 'moving up', [64, 112]],
+    ['a cyan star moving down on a black background', '1:1', 'cyan', 'moving down', [64, 64]],
+  ];
+  for (const [prompt, aspect, colour, motion, [w, h]] of cases) {
+    it(`"${prompt}" (${aspect}) shows a ${colour} object ${motion}`, async () => {
+      const { frames } = await generate(prompt, 42, aspect);
+      const a = analyseFrames(frames, w, h, 16);
+      expect({ colour: a.colour, motion: a.motion }).toEqual({ colour, motion });
+    });
+  }
+
+  it('skyloom generate is the shorthand for the default workflow', () => {
+    const out = mkdtempSync(join(tmpdir(), 'skyloom-generate-'));
+    const r = skyloom('generate', 'a white square shrinking on a dark green background', '--out', out, '--steps', '8');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(join(out, 'skyloom_00001.mp4'));
+  });
+});
