@@ -1,0 +1,62 @@
+// Owns what the server offers: the node catalog, the installed models and its system description.
+
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import type { SystemInfo } from '../../../engine/protocol.js';
+import type { NodeCatalogEntry } from '../../../engine/types.js';
+import { api, type ModelListing } from '../api/client';
+
+export const useCatalogStore = defineStore('catalog', () => {
+  const entries = shallowRef<NodeCatalogEntry[]>([]);
+  const models = shallowRef<ModelListing[] | undefined>(undefined);
+  const loaded = ref(false);
+  const system = shallowRef<SystemInfo | undefined>();
+  const error = ref<string | undefined>();
+
+  const byType = computed(() => new Map(entries.value.map((e) => [e.type, e])));
+  const categories = computed(() => {
+    const map = new Map<string, NodeCatalogEntry[]>();
+    for (const e of entries.value) {
+      let list = map.get(e.category);
+      if (!list) map.set(e.category, (list = []));
+      list.push(e);
+    }
+    return [...map.entries()].sort(([a], [b]) => a.localeCompare(b));
+  });
+  const modelNames = computed(() => models.value?.map((m) => m.name));
+
+  async function load(): Promise<void> {
+    try {
+      const [nodes, list] = await Promise.all([api.nodes(), api.models().catch(() => ({ models: [] as ModelListing[] }))]);
+      entries.value = nodes;
+      models.value = list.models;
+      void api.system().then((info) => (system.value = info), () => {});
+      loaded.value = true;
+      error.value = undefined;
+    } catch (e) {
+      error.value = (e as Error).message;
+      throw e;
+    }
+  }
+
+  /** Entries matching a search, best first: name starts, then name contains, then category or description. */
+  function search(text: string): NodeCatalogEntry[] {
+    const q = text.trim().toLowerCase();
+    if (!q) return entries.value;
+    const scored: Array<[number, NodeCatalogEntry]> = [];
+    for (const e of entries.value) {
+      const name = e.displayName.toLowerCase();
+      const type = e.type.toLowerCase();
+      let score = -1;
+      if (name.startsWith(q) || type.startsWith(q)) score = 0;
+      else if (name.includes(q) || type.includes(q)) score = 1;
+      else if (e.category.toLowerCase().includes(q)) score = 2;
+      else if (e.description.toLowerCase().includes(q)) score = 3;
+      else if ([...e.inputs, ...e.outputs].some((s) => s.type.toLowerCase() === q)) score = 4;
+      if (score >= 0) scored.push([score, e]);
+    }
+    return scored.sort((a, b) => a[0] - b[0] || a[1].displayName.localeCompare(b[1].displayName)).map(([, e]) => e);
+  }
+
+  return { entries, models, modelNames, system, loaded, error, byType, categories, load, search };
+});
