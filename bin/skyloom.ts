@@ -136,8 +136,9 @@ function program(setExit: (code: number) => void): Command {
     .option('--token <secret>', 'access token every request must carry (default $SKYLOOM_TOKEN)')
     .option('--data-dir <dir>', 'queue database, outputs, uploads and saved workflows', 'skyloom-data')
     .option('--allow-origin <origin>', 'another origin that may use the server, e.g. the editor dev server (repeatable)', collect, [])
+    .option('--queue <url>', 'put prompts on BullMQ in Redis (redis://host:port) for `skyloom worker` processes; default the embedded queue')
     .addOption(new Option('--nodes <module>', 'load a node pack (repeatable; a pack is code: load only what you trust)').argParser(collect).default([]))
-    .action(async (opts: { host: string; port: string; token?: string; dataDir: string; allowOrigin: string[]; nodes: string[] }) => {
+    .action(async (opts: { host: string; port: string; token?: string; dataDir: string; allowOrigin: string[]; nodes: string[]; queue?: string }) => {
       const port = Number(opts.port);
       if (!/^\d+$/.test(opts.port) || port > 65535) {
         setExit(reportFailure(new UsageError(`--port must be an integer from 0 to 65535, got "${opts.port}"`), false));
@@ -148,8 +149,16 @@ function program(setExit: (code: number) => void): Command {
         const { serve } = await import('../server/serve.js');
         const registry = await registryWith(opts.nodes);
         const token = opts.token ?? (process.env.SKYLOOM_TOKEN || undefined);
-        const running = await serve({ host: opts.host, port, dataDir: opts.dataDir, registry, allowedOrigins: opts.allowOrigin, ...(token ? { token } : {}) });
-        process.stdout.write(`Skyloom is serving at ${running.url}${token ? ' (token required)' : ''}\n`);
+        const running = await serve({
+          host: opts.host,
+          port,
+          dataDir: opts.dataDir,
+          registry,
+          allowedOrigins: opts.allowOrigin,
+          ...(token ? { token } : {}),
+          ...(opts.queue ? { queue: opts.queue } : {}),
+        });
+        process.stdout.write(`Skyloom is serving at ${running.url}${token ? ' (token required)' : ''}${opts.queue ? ` (queue ${opts.queue})` : ''}\n`);
         await new Promise<void>((resolve) => {
           let signals = 0;
           const onSignal = (signal: NodeJS.Signals) => {
@@ -157,6 +166,59 @@ function program(setExit: (code: number) => void): Command {
             if ((signals += 1) > 1) process.exit(EXIT.interrupted);
             process.stderr.write(`${signal}: stopping (interrupting the running prompt; queued prompts stay queued; again to quit at once)\n`);
             void running.stop().then(resolve);
+          };
+          process.on('SIGINT', onSignal);
+          process.on('SIGTERM', onSignal);
+        });
+        setExit(EXIT.ok);
+      } catch (error) {
+        setExit(reportFailure(error, false));
+      }
+    });
+
+  cli
+    .command('worker')
+    .description('Run prompts from a server\'s queue engine (one worker per GPU or machine); outputs go to the shared data dir.')
+    .requiredOption('--queue <url>', 'the Redis the server queues on: redis://host:port')
+    .option('--data-dir <dir>', "the server's data dir, shared or mounted (outputs must land where the server serves them)", 'skyloom-data')
+    .addOption(new Option('--device <device>', 'where models run').choices(['auto', 'cpu', 'cuda']).default('auto'))
+    .option('--concurrency <n>', 'prompts at once in this process', '1')
+    .option('--id <name>', 'the name shown in history and /api/system (default <host>-<pid>)')
+    .option('--lock-ms <ms>', "a job's lock; a killed worker's job is retried elsewhere after about this long", '30000')
+    .addOption(new Option('--nodes <module>', 'load a node pack (repeatable; a pack is code: load only what you trust)').argParser(collect).default([]))
+    .action(async (opts: { queue: string; dataDir: string; device: 'auto' | 'cpu' | 'cuda'; concurrency: string; id?: string; lockMs: string; nodes: string[] }) => {
+      const concurrency = Number(opts.concurrency);
+      const lockMs = Number(opts.lockMs);
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+        setExit(reportFailure(new UsageError(`--concurrency must be an integer from 1 to 64, got "${opts.concurrency}"`), false));
+        return;
+      }
+      if (!Number.isInteger(lockMs) || lockMs < 500) {
+        setExit(reportFailure(new UsageError(`--lock-ms must be an integer of at least 500, got "${opts.lockMs}"`), false));
+        return;
+      }
+      try {
+        const { RemoteWorker } = await import('../server/remote-worker.js');
+        const registry = await registryWith(opts.nodes);
+        const log = {
+          debug() {},
+          info: (m: string) => process.stderr.write(`${m}\n`),
+          warn: (m: string) => process.stderr.write(`warn: ${m}\n`),
+          error: (m: string) => process.stderr.write(`error: ${m}\n`),
+        };
+        const worker = new RemoteWorker({ url: opts.queue, dataDir: opts.dataDir, registry, device: opts.device, concurrency, lockMs, log, ...(opts.id ? { id: opts.id } : {}) });
+        await worker.start();
+        process.stdout.write(`Skyloom worker ${worker.id} is taking prompts from ${opts.queue} (${worker.capabilities.join(', ')})\n`);
+        await new Promise<void>((resolve) => {
+          let signals = 0;
+          const onSignal = (signal: NodeJS.Signals) => {
+            if ((signals += 1) > 1) {
+              // Abandoned jobs are retried by another worker once their locks expire.
+              void worker.stop(true).then(() => process.exit(EXIT.interrupted));
+              return;
+            }
+            process.stderr.write(`${signal}: stopping after the running prompts (again to quit at once; they are then retried elsewhere)\n`);
+            void worker.stop().then(resolve);
           };
           process.on('SIGINT', onSignal);
           process.on('SIGTERM', onSignal);

@@ -75,6 +75,16 @@ export const PromptRequestSchema = Type.Object(
   {
     workflow: Type.Object({}, { additionalProperties: true }),
     clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    /**
+     * Fan-out: run the workflow once per seed, `param` (`nodeId.param`) set to each value; one
+     * history entry collects them. Only with a queue engine (`serve --queue redis://…`).
+     */
+    seeds: Type.Optional(
+      Type.Object(
+        { param: Type.String({ pattern: '^[^.]+\\.[^.]+$' }), values: Type.Array(Type.Integer(), { minItems: 1, maxItems: 256 }) },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -133,6 +143,12 @@ export const HistoryEntrySchema = Type.Object({
   cached: Type.Array(Type.String()),
   outputs: Type.Record(Type.String(), UiOutputRefSchema),
   error: Nullable(PromptErrorSchema),
+  /** The worker that ran it, when a queue engine spread prompts over worker processes. */
+  worker: Type.Optional(Type.String()),
+  /** For a seeds fan-out: each seed's prompt, in request order (their outputs are merged into `outputs`). */
+  seeds: Type.Optional(
+    Type.Array(Type.Object({ seed: Type.Integer(), promptId: Type.String(), status: PromptStatusSchema, worker: Type.Optional(Type.String()) })),
+  ),
   workflow: Type.Optional(Type.Object({}, { additionalProperties: true })),
 });
 export type HistoryEntry = Static<typeof HistoryEntrySchema>;
@@ -198,6 +214,27 @@ export type ModelListingRef = Static<typeof ModelListingSchema>;
 export const ModelsResponseSchema = Type.Object({ models: Type.Array(ModelListingSchema) });
 export type ModelsResponse = Static<typeof ModelsResponseSchema>;
 
+/**
+ * What a worker process announces (to Redis, refreshed while it lives): where it runs, what it can
+ * run — capabilities are `device:<cpu|cuda>` and `model:<package name>` — and what it runs now.
+ */
+export const WorkerAnnouncementSchema = Type.Object(
+  {
+    id: Type.String(),
+    host: Type.String(),
+    pid: Type.Integer(),
+    device: Type.String(),
+    concurrency: Type.Integer(),
+    capabilities: Type.Array(Type.String()),
+    running: Type.Array(Type.String()),
+    startedAt: Type.Number(),
+    /** When it last refreshed this; a worker silent for longer than its `ttlMs` is gone. */
+    seenAt: Type.Number(),
+    ttlMs: Type.Integer(),
+  },
+);
+export type WorkerAnnouncement = Static<typeof WorkerAnnouncementSchema>;
+
 /** `GET /api/system` */
 export const SystemInfoSchema = Type.Object({
   versions: Type.Object({ skyloom: Type.String(), node: Type.String(), protocol: Type.Integer() }),
@@ -210,6 +247,10 @@ export const SystemInfoSchema = Type.Object({
     devices: Type.Array(Type.String()),
   }),
   queue: Type.Object({ running: Type.Integer(), pending: Type.Integer() }),
+  /** `embedded` (SQLite, one worker in the server) or `redis` (BullMQ, worker processes). */
+  queueEngine: Type.Optional(Type.Union([Type.Literal('embedded'), Type.Literal('redis')])),
+  /** With a queue engine: the workers alive now, as they announced themselves. */
+  workers: Type.Optional(Type.Array(WorkerAnnouncementSchema)),
 });
 export type SystemInfo = Static<typeof SystemInfoSchema>;
 

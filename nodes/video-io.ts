@@ -1,7 +1,7 @@
 // The video io family: save-video and save-image, which write outputs with their workflow and provenance.
 
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, realpath, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { defineNode, type NodeContext, type Workflow } from '../engine/index.js';
 import { decodeVideo, encodeVideo, type VideoFormat } from './media/ffmpeg.js';
@@ -33,19 +33,44 @@ export function provenanceOf(workflow: Workflow): Provenance {
   };
 }
 
-/** The next free `<prefix>_NNNNN.<ext>` in the output folder, counting up like other tools users know. */
-async function nextOutputPath(dir: string, prefix: string, ext: string): Promise<string> {
+/**
+ * Claims the next free `<prefix>_NNNNN.<ext>` in the output folder, counting up like other tools
+ * users know. The name is claimed with an exclusive create, so two workers saving at once never
+ * pick the same file; the caller replaces the empty claim (or removes it on failure).
+ */
+async function claimOutputPath(dir: string, prefix: string, ext: string): Promise<string> {
   if (!/^[\w.-]+$/.test(prefix) || prefix.startsWith('.')) {
     throw new Error(`filename_prefix "${prefix}" may hold only letters, digits, "_", "-" and "." and must not start with "."`);
   }
   await mkdir(dir, { recursive: true });
   const pattern = new RegExp(`^${prefix.replace(/[.]/g, '\\.')}_(\\d{5})\\.`);
-  let highest = 0;
+  let next = 1;
   for (const name of await readdir(dir)) {
     const m = pattern.exec(name);
-    if (m) highest = Math.max(highest, Number(m[1]));
+    if (m) next = Math.max(next, Number(m[1]) + 1);
   }
-  return join(dir, `${prefix}_${String(highest + 1).padStart(5, '0')}.${ext}`);
+  for (;;) {
+    const path = join(dir, `${prefix}_${String(next).padStart(5, '0')}.${ext}`);
+    try {
+      await (await open(path, 'wx')).close();
+      return path;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      next += 1;
+    }
+  }
+}
+
+/** Writes an output through `write`, removing the claimed name if writing fails or is interrupted. */
+async function writeOutput(dir: string, prefix: string, ext: string, write: (path: string) => Promise<void>): Promise<string> {
+  const path = await claimOutputPath(dir, prefix, ext);
+  try {
+    await write(path);
+  } catch (error) {
+    await rm(path, { force: true });
+    throw error;
+  }
+  return path;
 }
 
 function metadataOf(ctx: NodeContext): Record<string, string> {
@@ -75,8 +100,9 @@ export const saveVideoNode = defineNode({
     const v = video as VideoHandle;
     const fmt = format as VideoFormat;
     if (fmt === 'mp4' && (crf as number) > 51) throw new Error(`crf ${String(crf)} is above 51, the highest H.264 takes`);
-    const path = await nextOutputPath(ctx.outputDir, filename_prefix as string, fmt);
-    await encodeVideo(v, path, { format: fmt, crf: crf as number, metadata: metadataOf(ctx), signal: ctx.signal });
+    const path = await writeOutput(ctx.outputDir, filename_prefix as string, fmt, (p) =>
+      encodeVideo(v, p, { format: fmt, crf: crf as number, metadata: metadataOf(ctx), signal: ctx.signal }),
+    );
     ctx.log.info(`wrote ${path} (${v.frameCount} frames, ${v.width}×${v.height}, ${v.fps} fps)`);
     ctx.output({ files: [{ path, kind: fmt === 'gif' ? 'image' : 'video', mime: MIME[fmt] }] });
   },
@@ -99,9 +125,10 @@ export const saveImageNode = defineNode({
     const index = (frame as number) < 0 ? v.frameCount + (frame as number) : (frame as number);
     if (index < 0 || index >= v.frameCount) throw new Error(`frame ${String(frame)} is outside the video's ${v.frameCount} frames`);
     const fmt = format as ImageFormat;
-    const path = await nextOutputPath(ctx.outputDir, filename_prefix as string, fmt === 'jpeg' ? 'jpg' : fmt);
     const data = await v.read(index, 1);
-    await saveImage({ width: v.width, height: v.height, data }, path, { format: fmt, ...(fmt === 'png' ? { text: metadataOf(ctx) } : {}) });
+    const path = await writeOutput(ctx.outputDir, filename_prefix as string, fmt === 'jpeg' ? 'jpg' : fmt, (p) =>
+      saveImage({ width: v.width, height: v.height, data }, p, { format: fmt, ...(fmt === 'png' ? { text: metadataOf(ctx) } : {}) }),
+    );
     ctx.output({ files: [{ path, kind: 'image', mime: `image/${fmt}` }] });
   },
 });

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { WebSocketServer } from 'ws';
-import { Executor, packageRoot, type Logger, type ModelServices, type NodeRegistry } from '../engine/index.js';
+import { Executor, NodeRegistry, packageRoot, type Logger, type ModelServices } from '../engine/index.js';
 import {
   ExtractRequestSchema,
   InterruptRequestSchema,
@@ -25,8 +25,10 @@ import {
 import { availableDevices, listModels } from '../nodes/model.js';
 import { createRegistry } from '../nodes/index.js';
 import { checkBody, intQuery } from './body.js';
-import { BadRequestError, ConflictError, errorHandler, errorResponse, NotFoundError } from './errors.js';
+import { BadRequestError, errorHandler, errorResponse, NotFoundError } from './errors.js';
 import { Hub } from './hub.js';
+import { EmbeddedQueue, type PromptQueue } from './queue.js';
+import { RedisQueue, seededWorkflow, splitParam } from './queue-redis.js';
 import { resolveInside } from './paths.js';
 import { checkAccess, TOKEN_COOKIE } from './security.js';
 import { Store } from './store.js';
@@ -57,13 +59,22 @@ export interface AppOptions {
   editorDir?: string;
   /** Output cache budget of the executor, in bytes. */
   cacheBytes?: number;
+  /**
+   * `redis://host:port`: prompts go on BullMQ queues for `skyloom worker` processes that share
+   * this data dir; default the embedded SQLite queue with one worker inside the server.
+   */
+  queue?: string;
 }
 
 /** What createApp returns: the express app plus the parts tests and `serve` drive. */
 export interface SkyloomApp {
   app: Express;
   store: Store;
-  worker: Worker;
+  queue: PromptQueue;
+  /** The in-process worker; absent with a queue engine (workers are other processes). */
+  worker?: Worker;
+  /** Resolves once the queue delivers prompts; rejects when the queue engine is unreachable. */
+  ready: Promise<void>;
   hub: Hub;
   executor: Executor;
   dirs: { data: string; output: string; uploads: string; workflows: string; temp: string };
@@ -103,7 +114,8 @@ export function createApp(options: AppOptions): SkyloomApp {
   const policy = { token: options.token, host: options.host ?? '127.0.0.1', origins: options.allowedOrigins ?? [] };
   const maxUpload = options.maxUploadBytes ?? 512 * 1024 * 1024;
 
-  const store = new Store(join(data, 'skyloom.db'));
+  const remote = options.queue !== undefined;
+  const store = new Store(join(data, 'skyloom.db'), Date.now, { recoverRunning: !remote });
   for (const id of store.recovered) log.warn(`prompt ${id} was running when the server stopped; marked failed`);
   const executor = new Executor(registry, {
     outputDir: dirs.output,
@@ -116,7 +128,13 @@ export function createApp(options: AppOptions): SkyloomApp {
     ...(options.cacheBytes !== undefined ? { cacheBytes: options.cacheBytes } : {}),
   });
   const hub = new Hub({ log, ...(options.previewIntervalMs !== undefined ? { previewIntervalMs: options.previewIntervalMs } : {}) });
-  const worker = new Worker(store, executor, hub, { outputDir: dirs.output, log });
+  const worker = remote ? undefined : new Worker(store, executor, hub, { outputDir: dirs.output, log });
+  const queue: PromptQueue = worker
+    ? new EmbeddedQueue(store, worker)
+    : new RedisQueue({ url: options.queue!, store, hub, outputDir: dirs.output, log });
+  // With workers elsewhere, which models are installed is theirs to say (capability routing);
+  // the server checks everything else about a workflow.
+  const validator = remote ? new Executor(withoutModelChecks(registry)) : executor;
   const library = new WorkflowLibrary(dirs.workflows);
 
   const app = express();
@@ -143,12 +161,14 @@ export function createApp(options: AppOptions): SkyloomApp {
     res.json(out);
   }));
 
-  api.get('/system', route((_req, res) => {
+  api.get('/system', route(async (_req, res) => {
     const info: SystemInfo = {
       versions: { skyloom: packageVersion(), node: process.version, protocol: PROTOCOL_VERSION },
       device: { platform: process.platform, arch: process.arch, cpus: cpus().length, totalMemory: totalmem(), devices: availableDevices() },
-      queue: store.counts(),
+      queue: queue.counts(),
+      queueEngine: queue.engine,
     };
+    if (queue.engine === 'redis') info.workers = await queue.workers();
     res.json(info);
   }));
 
@@ -156,45 +176,39 @@ export function createApp(options: AppOptions): SkyloomApp {
     const body = checkBody(PromptRequestSchema, req.body);
     // Validated now so the client hears every problem at once; the worker validates again when it
     // runs it, since a restart may bring other node packs.
-    const validated = await executor.validate(body.workflow);
-    const promptId = randomUUID();
-    const { number } = store.enqueue(promptId, validated.workflow, body.clientId ?? null);
-    worker.notify();
-    worker.broadcastStatus();
-    const out: PromptResponse = { promptId, number };
+    const validated = await validator.validate(body.workflow);
+    if (body.seeds) {
+      // Each seed's workflow must be valid too (the value in the param's range), before any is queued.
+      const { nodeId, name } = splitParam(body.seeds.param, validated.workflow);
+      for (const seed of new Set(body.seeds.values)) await validator.validate(seededWorkflow(validated.workflow, nodeId, name, seed));
+    }
+    const out: PromptResponse = await queue.enqueue(randomUUID(), validated.workflow, body.clientId ?? null, body.seeds);
     res.json(out);
   }));
 
-  api.get('/queue', route((_req, res) => res.json(store.queue())));
+  api.get('/queue', route((_req, res) => res.json(queue.queue())));
 
-  api.delete('/queue/:promptId', route((req, res) => {
+  api.delete('/queue/:promptId', route(async (req, res) => {
     const promptId = String(req.params.promptId);
-    if (store.cancelQueued(promptId)) {
-      worker.broadcastStatus();
-      const out: DeleteQueuedResponse = { deleted: true, promptId };
-      res.json(out);
-      return;
-    }
-    const status = store.status(promptId);
-    if (status === undefined) throw new NotFoundError(`No prompt ${promptId}`);
-    if (status === 'running') throw new ConflictError('prompt_running', `Prompt ${promptId} is running; interrupt it with POST /api/interrupt`);
-    throw new ConflictError('prompt_finished', `Prompt ${promptId} is not queued (it is ${status})`);
+    await queue.remove(promptId);
+    const out: DeleteQueuedResponse = { deleted: true, promptId };
+    res.json(out);
   }));
 
-  api.post('/interrupt', route((req, res) => {
+  api.post('/interrupt', route(async (req, res) => {
     const body = checkBody(InterruptRequestSchema, req.body ?? {});
-    res.json(worker.interrupt(body.promptId));
+    res.json(await queue.interrupt(body.promptId));
   }));
 
   api.get('/history', route((req, res) => {
     const limit = intQuery(req.query.limit, 'limit', 50, 1000);
     const offset = intQuery(req.query.offset, 'offset', 0, 1e9);
-    const out: HistoryList = { ...store.history(limit, offset), limit, offset };
+    const out: HistoryList = { ...queue.history(limit, offset), limit, offset };
     res.json(out);
   }));
 
   api.get('/history/:promptId', route((req, res) => {
-    const entry = store.get(String(req.params.promptId));
+    const entry = queue.get(String(req.params.promptId));
     if (!entry) throw new NotFoundError(`No prompt ${String(req.params.promptId)}`);
     res.json(entry);
   }));
@@ -261,8 +275,8 @@ export function createApp(options: AppOptions): SkyloomApp {
           hub.add(ws, clientId, format);
           // Clients only listen; a message from one is ignored rather than parsed.
           ws.on('error', () => ws.terminate());
-          const { pending, running } = store.counts();
-          ws.send(JSON.stringify({ type: 'status', data: { queueRemaining: pending + running, running: worker.running ?? null, sid: clientId } }));
+          const { pending, running } = queue.counts();
+          ws.send(JSON.stringify({ type: 'status', data: { queueRemaining: pending + running, running: queue.running(), sid: clientId } }));
         });
       } catch (error) {
         const { status, body } = errorResponse(error);
@@ -275,18 +289,31 @@ export function createApp(options: AppOptions): SkyloomApp {
     });
   };
 
-  worker.start();
+  const ready = queue.start();
+  // Callers that never await `ready` (tests of the embedded queue) must not see an unhandled rejection.
+  ready.catch(() => undefined);
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      await worker.stop();
+      await ready.catch(() => undefined);
+      await queue.close();
       hub.close();
       wss?.close();
       store.close();
     })());
 
-  return { app, store, worker, hub, executor, dirs, attach, close };
+  return { app, store, queue, ...(worker ? { worker } : {}), ready, hub, executor, dirs, attach, close };
+}
+
+/** The same nodes, less load-model's "is it installed here" check (queue engine: workers have the models). */
+function withoutModelChecks(registry: NodeRegistry): NodeRegistry {
+  const copy = new NodeRegistry();
+  for (const type of registry.types()) {
+    const d = registry.get(type)!;
+    copy.register(type === 'load-model' ? { ...d, check: undefined } : d);
+  }
+  return copy;
 }
 
 let version: string | undefined;

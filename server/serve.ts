@@ -21,11 +21,18 @@ export interface RunningServer {
 /**
  * Creates the app and listens.
  * @throws EngineError `token_required` for a non-loopback host without a token (before anything opens)
+ * @throws QueueConnectionError when `queue` names a Redis that does not answer
  * @throws the listen error (address in use, permission denied)
  */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
   checkBind(options.host, options.token);
   const sky = createApp(options);
+  try {
+    await sky.ready;
+  } catch (error) {
+    await sky.close();
+    throw error;
+  }
   const http = createServer(sky.app);
   sky.attach(http);
   try {

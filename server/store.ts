@@ -28,6 +28,12 @@ CREATE TABLE IF NOT EXISTS prompts (
 CREATE INDEX IF NOT EXISTS prompts_status ON prompts (status, number);
 `;
 
+// Columns added after the first release; added to older databases on open.
+const LATER_COLUMNS: Array<[string, string]> = [
+  ['worker', 'TEXT'],
+  ['seeds', 'TEXT'],
+];
+
 interface Row {
   number: number;
   id: string;
@@ -43,6 +49,16 @@ interface Row {
   cached: string;
   outputs: string;
   error: string | null;
+  worker?: string | null;
+  seeds?: string | null;
+}
+
+/** One seed of a fan-out, as its parent's record keeps it. */
+export interface SeedRun {
+  seed: number;
+  promptId: string;
+  status: PromptStatus;
+  worker?: string;
 }
 
 /** A prompt the worker has claimed. */
@@ -62,6 +78,8 @@ export interface FinishedRun {
   cached?: string[];
   outputs?: Record<string, UiOutputRef>;
   error?: PromptError;
+  /** The worker process that ran it (queue engine only). */
+  worker?: string;
 }
 
 type Statements = ReturnType<typeof prepareStatements>;
@@ -88,6 +106,13 @@ function prepareStatements(db: Database.Database) {
     ),
     historyCount: db.prepare(`SELECT COUNT(*) AS n FROM prompts WHERE status NOT IN ('queued','running')`),
     running: db.prepare(`SELECT id, started_at FROM prompts WHERE status = 'running'`),
+    markRunning: db.prepare(`UPDATE prompts SET status = 'running', started_at = ?, worker = ? WHERE id = ? AND status IN ('queued','running')`),
+    record: db.prepare(
+      `UPDATE prompts SET status = @status, finished_at = @finishedAt, ms = @ms, node_ms = @nodeMs, executed = @executed,
+         cached = @cached, outputs = @outputs, error = @error, worker = @worker WHERE id = @id AND status IN ('queued','running')`,
+    ),
+    unfinished: db.prepare(`SELECT id, status, seeds FROM prompts WHERE status IN ('queued','running') ORDER BY number`),
+    setSeeds: db.prepare(`UPDATE prompts SET seeds = ? WHERE id = ?`),
     failRunning: db.prepare(
       `UPDATE prompts SET status = 'error', finished_at = ?, error = ? WHERE id = ? AND status = 'running'`,
     ),
@@ -150,7 +175,7 @@ export class Store {
    * @throws EngineError `data_dir_in_use` when a live process has the database open
    * @throws the SQLite error when the file cannot be opened or is not a database
    */
-  constructor(file: string, now: () => number = Date.now) {
+  constructor(file: string, now: () => number = Date.now, options: { recoverRunning?: boolean } = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.#unlock = file === ':memory:' ? () => {} : lock(file);
     try {
@@ -165,8 +190,12 @@ export class Store {
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.exec(SCHEMA);
+    const have = new Set((this.#db.pragma('table_info(prompts)') as Array<{ name: string }>).map((c) => c.name));
+    for (const [name, type] of LATER_COLUMNS) if (!have.has(name)) this.#db.exec(`ALTER TABLE prompts ADD COLUMN ${name} ${type}`);
     this.#stmts = prepareStatements(this.#db);
-    this.recovered = this.#recover(now());
+    // With a queue engine the prompt runs in another process that outlives this one: whether it
+    // finished is asked of the engine (RedisQueue reconciles), not assumed failed.
+    this.recovered = options.recoverRunning === false ? [] : this.#recover(now());
   }
 
   #recover(now: number): string[] {
@@ -214,6 +243,42 @@ export class Store {
       error: run.error ? JSON.stringify(run.error) : null,
     });
     return info.changes === 1;
+  }
+
+  /** Marks a prompt running on `worker` (queue engine); false when it had already ended. */
+  markRunning(promptId: string, worker: string | null, now = Date.now()): boolean {
+    return this.#stmts.markRunning.run(now, worker, promptId).changes === 1;
+  }
+
+  /**
+   * Records how a queued or running prompt ended (queue engine: a remote worker may finish a
+   * prompt before the server heard that it started); false when it had already ended.
+   */
+  record(promptId: string, run: FinishedRun, now = Date.now()): boolean {
+    const info = this.#stmts.record.run({
+      id: promptId,
+      status: run.status,
+      finishedAt: now,
+      ms: run.ms ?? null,
+      nodeMs: JSON.stringify(run.nodeMs ?? {}),
+      executed: JSON.stringify(run.executed ?? []),
+      cached: JSON.stringify(run.cached ?? []),
+      outputs: JSON.stringify(run.outputs ?? {}),
+      error: run.error ? JSON.stringify(run.error) : null,
+      worker: run.worker ?? null,
+    });
+    return info.changes === 1;
+  }
+
+  /** Queued and running prompts, in queue order, with their fan-out seeds (if any). */
+  unfinished(): Array<{ promptId: string; status: PromptStatus; seeds: SeedRun[] | null }> {
+    const rows = this.#stmts.unfinished.all() as Array<{ id: string; status: PromptStatus; seeds: string | null }>;
+    return rows.map((r) => ({ promptId: r.id, status: r.status, seeds: r.seeds ? (JSON.parse(r.seeds) as SeedRun[]) : null }));
+  }
+
+  /** Stores the seeds of a fan-out prompt and their states. */
+  setSeeds(promptId: string, seeds: SeedRun[]): void {
+    this.#stmts.setSeeds.run(JSON.stringify(seeds), promptId);
   }
 
   /** Takes a queued prompt off the queue (it stays in history as `cancelled`); false when it was not queued. */
@@ -277,6 +342,8 @@ function toEntry(row: Row, withWorkflow: boolean): HistoryEntry {
     outputs: JSON.parse(row.outputs) as Record<string, UiOutputRef>,
     error: row.error ? (JSON.parse(row.error) as PromptError) : null,
   };
+  if (row.worker) entry.worker = row.worker;
+  if (row.seeds) entry.seeds = JSON.parse(row.seeds) as SeedRun[];
   if (withWorkflow) entry.workflow = JSON.parse(row.workflow) as Record<string, unknown>;
   return entry;
 }

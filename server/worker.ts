@@ -8,12 +8,13 @@ import {
   type ExecutionEvent,
   type Executor,
   type Logger,
+  type Preview,
   type UiOutput,
 } from '../engine/index.js';
 import type { OutputFileRef, PromptError, ServerMessage, UiOutputRef } from '../engine/protocol.js';
 import type { Hub } from './hub.js';
 import { relativeInside } from './paths.js';
-import type { ClaimedPrompt, Store } from './store.js';
+import type { ClaimedPrompt, FinishedRun, Store } from './store.js';
 
 /** The URL path under which output files are served. */
 export const OUTPUTS_PATH = '/api/outputs/';
@@ -128,78 +129,96 @@ export class Worker {
     const controller = new AbortController();
     this.#running = { promptId: p.promptId, controller };
     this.broadcastStatus();
-    const nodeMs: Record<string, number> = {};
-    let executed: string[] = [];
-    let cached: string[] = [];
-    let ended = false;
-    let stoppedAt: string | undefined;
-    const send = (m: ServerMessage) => this.#hub.send(p.clientId, m);
-    const onEvent = (e: ExecutionEvent) => {
-      switch (e.type) {
-        case 'preview':
-          this.#hub.preview(p.clientId, e.data);
-          return;
-        case 'executed': {
-          nodeMs[e.data.nodeId] = e.data.ms;
-          const { ui, ...rest } = e.data;
-          send({ type: 'executed', data: ui ? { ...rest, ui: toUiRef(ui, this.#outputDir) } : rest });
-          return;
-        }
-        case 'execution_cached':
-          cached = e.data.nodes;
-          send(e);
-          return;
-        case 'execution_success':
-          ended = true;
-          send({ type: 'execution_success', data: { ...e.data, outputs: this.#outputsRef(e.data.outputs) } });
-          return;
-        case 'execution_error': {
-          ended = true;
-          executed = e.data.executed;
-          // The stack stays in the server's log; clients get the message.
-          const { cause, ...data } = e.data;
-          if (cause) this.#log.error(`prompt ${p.promptId}: ${cause}`);
-          send({ type: 'execution_error', data });
-          return;
-        }
-        case 'execution_interrupted':
-          ended = true;
-          executed = e.data.executed;
-          stoppedAt = e.data.nodeId;
-          send(e);
-          return;
-        default:
-          send(e);
-      }
-    };
     try {
-      const result = await this.#executor.run(p.workflow, { promptId: p.promptId, signal: controller.signal, onEvent });
-      this.#store.finish(p.promptId, {
-        status: 'success',
-        ms: result.ms,
-        nodeMs,
-        executed: result.executed,
-        cached: result.cached,
-        outputs: this.#outputsRef(result.outputs),
+      const run = await runPrompt(this.#executor, p, {
+        signal: controller.signal,
+        send: (m) => this.#hub.send(p.clientId, m),
+        preview: (data) => this.#hub.preview(p.clientId, data),
+        outputDir: this.#outputDir,
+        log: this.#log,
       });
-    } catch (error) {
-      const failure = describeFailure(error, controller.signal);
-      if (failure.status === 'interrupted' && stoppedAt && !failure.error.nodeId) failure.error.nodeId = stoppedAt;
-      if (!ended) {
-        // Failures before the first node (a workflow that no longer validates after a restart with
-        // other node packs) have no engine event; the client still hears how its prompt ended.
-        if (failure.status === 'interrupted') send({ type: 'execution_interrupted', data: { promptId: p.promptId, executed } });
-        else send({ type: 'execution_error', data: { promptId: p.promptId, code: failure.error.code, message: failure.error.message, executed } });
-      }
-      this.#store.finish(p.promptId, { status: failure.status, nodeMs, executed, cached, error: failure.error });
+      this.#store.finish(p.promptId, run);
     } finally {
       this.#running = undefined;
       this.broadcastStatus();
     }
   }
+}
 
-  #outputsRef(outputs: Record<string, UiOutput>): Record<string, UiOutputRef> {
-    return Object.fromEntries(Object.entries(outputs).map(([id, ui]) => [id, toUiRef(ui, this.#outputDir)]));
+/** Where one run's messages go: the embedded worker sends them to the hub, a remote worker through Redis. */
+export interface RunIo {
+  signal: AbortSignal;
+  send(message: ServerMessage): void;
+  preview(data: { promptId: string; nodeId: string; step: number; total: number; preview: Preview }): void;
+  outputDir: string;
+  log: Logger;
+}
+
+/**
+ * Runs one prompt through an executor, turning engine events into client messages (output files
+ * become output-folder references), and says how it ended. Never throws for a failed run: a
+ * failure is a result, recorded like a success.
+ */
+export async function runPrompt(executor: Executor, p: { promptId: string; workflow: unknown }, io: RunIo): Promise<FinishedRun> {
+  const { signal, send, log, outputDir } = io;
+  const outputsRef = (outputs: Record<string, UiOutput>) =>
+    Object.fromEntries(Object.entries(outputs).map(([id, ui]) => [id, toUiRef(ui, outputDir)]));
+  const nodeMs: Record<string, number> = {};
+  let executed: string[] = [];
+  let cached: string[] = [];
+  let ended = false;
+  let stoppedAt: string | undefined;
+  const onEvent = (e: ExecutionEvent) => {
+    switch (e.type) {
+      case 'preview':
+        io.preview(e.data);
+        return;
+      case 'executed': {
+        nodeMs[e.data.nodeId] = e.data.ms;
+        const { ui, ...rest } = e.data;
+        send({ type: 'executed', data: ui ? { ...rest, ui: toUiRef(ui, outputDir) } : rest });
+        return;
+      }
+      case 'execution_cached':
+        cached = e.data.nodes;
+        send(e);
+        return;
+      case 'execution_success':
+        ended = true;
+        send({ type: 'execution_success', data: { ...e.data, outputs: outputsRef(e.data.outputs) } });
+        return;
+      case 'execution_error': {
+        ended = true;
+        executed = e.data.executed;
+        // The stack stays in the server's log; clients get the message.
+        const { cause, ...data } = e.data;
+        if (cause) log.error(`prompt ${p.promptId}: ${cause}`);
+        send({ type: 'execution_error', data });
+        return;
+      }
+      case 'execution_interrupted':
+        ended = true;
+        executed = e.data.executed;
+        stoppedAt = e.data.nodeId;
+        send(e);
+        return;
+      default:
+        send(e);
+    }
+  };
+  try {
+    const result = await executor.run(p.workflow, { promptId: p.promptId, signal, onEvent });
+    return { status: 'success', ms: result.ms, nodeMs, executed: result.executed, cached: result.cached, outputs: outputsRef(result.outputs) };
+  } catch (error) {
+    const failure = describeFailure(error, signal);
+    if (failure.status === 'interrupted' && stoppedAt && !failure.error.nodeId) failure.error.nodeId = stoppedAt;
+    if (!ended) {
+      // Failures before the first node (a workflow that no longer validates after a restart with
+      // other node packs) have no engine event; the client still hears how its prompt ended.
+      if (failure.status === 'interrupted') send({ type: 'execution_interrupted', data: { promptId: p.promptId, executed } });
+      else send({ type: 'execution_error', data: { promptId: p.promptId, code: failure.error.code, message: failure.error.message, executed } });
+    }
+    return { status: failure.status, nodeMs, executed, cached, error: failure.error };
   }
 }
 

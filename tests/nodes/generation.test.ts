@@ -76,6 +76,14 @@ describe('text to video on a tiny model', () => {
     expect(second.cached).toEqual(expect.arrayContaining(['model', 'positive', 'negative', 'latent']));
   });
 
+  it('two runs saving at once with the same prefix never pick the same file', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'skyloom-out-'));
+    const runs = [1, 2].map((seed) => new Executor(createRegistry(), { outputDir: out }).run(textToVideo({ sampler: { seed, steps: 2 } })));
+    const paths = (await Promise.all(runs)).map((r) => r.outputs.save.files![0].path).sort();
+    expect(paths).toEqual([join(out, 'skyloom_00001.mp4'), join(out, 'skyloom_00002.mp4')]);
+    for (const p of paths) expect((await probe(p)).frameCount).toBe(16);
+  });
+
   it('save-image writes a PNG frame carrying the workflow', async () => {
     const out = mkdtempSync(join(tmpdir(), 'skyloom-out-'));
     const wf = textToVideo();

@@ -1,0 +1,85 @@
+// The queue engine's pure parts: reading --queue, what a workflow requires, routing names, seeded workflows; and the embedded queue refusing a fan-out.
+
+import { describe, expect, it } from 'vitest';
+import { canRun, QueueConnectionError, redisOptions, requirementsOf, routeName, seededWorkflow, splitParam } from '../../server/queue-redis.js';
+import { postJson, startServer, workflow } from './helpers.js';
+import { freePort } from './redis.js';
+
+const model = (name: string, device = 'auto') => ({ id: `m-${name}`, type: 'load-model', params: { name, device } });
+
+describe('redisOptions', () => {
+  it('reads host, port, db and credentials from a redis:// URL', () => {
+    expect(redisOptions('redis://u:p%40ss@10.0.0.5:6380/3')).toMatchObject({ host: '10.0.0.5', port: 6380, db: 3, username: 'u', password: 'p@ss', maxRetriesPerRequest: null });
+    expect(redisOptions('redis://127.0.0.1')).toMatchObject({ host: '127.0.0.1', port: 6379 });
+  });
+
+  it('refuses anything that is not redis://, naming what it got', () => {
+    expect(() => redisOptions('127.0.0.1:6379')).toThrow(QueueConnectionError);
+    expect(() => redisOptions('http://127.0.0.1:6379')).toThrow('--queue must be a redis:// URL (BullMQ on Redis), got "http://127.0.0.1:6379"');
+    expect(() => redisOptions('redis://127.0.0.1:6379/x')).toThrow('The database in redis://127.0.0.1:6379/x must be a number');
+  });
+});
+
+describe('serve --queue', () => {
+  it('refuses to start when Redis does not answer, naming the URL', async () => {
+    const port = await freePort();
+    await expect(startServer({ queue: `redis://127.0.0.1:${port}` })).rejects.toThrow(`Cannot reach Redis at redis://127.0.0.1:${port}`);
+  });
+});
+
+describe('capabilities and routes', () => {
+  it('a workflow requires each model it loads by name, and CUDA only when a node insists on it', () => {
+    expect(requirementsOf(workflow({ id: 'a', type: 'test/number', params: { value: 1 } }))).toEqual([]);
+    expect(requirementsOf(workflow(model('zeta'), model('alpha', 'cuda'), model('/abs/folder')))).toEqual(['device:cuda', 'model:alpha', 'model:zeta']);
+    // load-model without a name loads the default model.
+    expect(requirementsOf(workflow({ id: 'm', type: 'load-model' }))).toEqual(['model:skyloom-tiny']);
+  });
+
+  it('names one queue per set of requirements, whatever their order', () => {
+    expect(routeName([])).toBe('prompts');
+    expect(routeName(['model:a', 'device:cuda'])).toBe(routeName(['device:cuda', 'model:a']));
+    expect(routeName(['model:a'])).not.toBe(routeName(['model:b']));
+    expect(routeName(['model:a'])).toMatch(/^prompts-[0-9a-f]{16}$/);
+  });
+
+  it('a worker can run a prompt when it has every capability the prompt needs', () => {
+    expect(canRun(['device:cpu', 'model:a'], ['model:a'])).toBe(true);
+    expect(canRun(['device:cpu', 'model:a'], ['model:a', 'device:cuda'])).toBe(false);
+    expect(canRun([], [])).toBe(true);
+  });
+});
+
+describe('seeds fan-out', () => {
+  const w = workflow(
+    { id: 'a', type: 'test/number', params: { value: 0 } },
+    { id: 'save', type: 'save-video', params: { filename_prefix: 'clip' } },
+  );
+
+  it('sets the param and keeps each seed\'s files apart', () => {
+    const s = seededWorkflow(w, 'a', 'value', 7);
+    expect(s.nodes.map((n) => n.params)).toEqual([{ value: 7 }, { filename_prefix: 'clip-seed7' }]);
+    expect(w.nodes[0]!.params).toEqual({ value: 0 });
+  });
+
+  it('names a missing node', () => {
+    expect(() => splitParam('nope.seed', w)).toThrow('seeds.param names node "nope", which is not in the workflow');
+    expect(splitParam('a.value', w)).toEqual({ nodeId: 'a', name: 'value' });
+  });
+
+  it('is refused by the embedded queue with the way to get it', async () => {
+    const s = await startServer();
+    try {
+      const r = await postJson<{ error: { code: string; message: string } }>(s.base, '/api/prompt', {
+        workflow: workflow({ id: 'a', type: 'test/number', params: { value: 0 } }, { id: 'out', type: 'test/collect', inputs: { value: { node: 'a', output: 'value' } } }),
+        seeds: { param: 'a.value', values: [1, 2] },
+      });
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe('seeds_unsupported');
+      expect(r.body.error.message).toContain('--queue redis://host:port');
+      const q = await (await fetch(`${s.base}/api/queue`)).json();
+      expect(q).toEqual({ running: [], pending: [] });
+    } finally {
+      await s.stop();
+    }
+  });
+});
