@@ -238,6 +238,9 @@ export const imageToVideoNode = defineNode({
     const first = await generateWindow(s, size, window, [{ at: 'head', data: head, count: step }], s.seed, ctx, (a, b) => ctx.progress(a, b));
     const frameBytes = width * height * 3;
     const firstCount = Math.min(window, total);
+    // The still itself is the first frame: the VAE only approximates it, and users expect their
+    // image back exactly where the clip starts.
+    first.set(still.data, 0);
     const opening = await videoFromChunks([first.subarray(0, firstCount * frameBytes)], size, { dir: ctx.tempDir });
     if (total <= window) return { video: opening };
     const contextCount = Math.min(window / 2, firstCount);
