@@ -40,7 +40,6 @@ export const loadModelNode = defineNode({
       ...((threads as number) > 0 ? { threads: threads as number } : {}),
       logger: ctx.log,
     });
-    ctx.log.info(`loaded ${model.manifest.name} ${model.manifest.version}`);
     return { model: new ModelValue(model, model.manifest.name) };
   },
 });
