@@ -231,18 +231,7 @@ export class Store {
 
   /** Records how a running prompt ended; false when it was not running. */
   finish(promptId: string, run: FinishedRun, now = Date.now()): boolean {
-    const info = this.#stmts.finish.run({
-      id: promptId,
-      status: run.status,
-      finishedAt: now,
-      ms: run.ms ?? null,
-      nodeMs: JSON.stringify(run.nodeMs ?? {}),
-      executed: JSON.stringify(run.executed ?? []),
-      cached: JSON.stringify(run.cached ?? []),
-      outputs: JSON.stringify(run.outputs ?? {}),
-      error: run.error ? JSON.stringify(run.error) : null,
-    });
-    return info.changes === 1;
+    return this.#stmts.finish.run(endingRow(promptId, run, now)).changes === 1;
   }
 
   /** Marks a prompt running on `worker` (queue engine); false when it had already ended. */
@@ -255,19 +244,7 @@ export class Store {
    * prompt before the server heard that it started); false when it had already ended.
    */
   record(promptId: string, run: FinishedRun, now = Date.now()): boolean {
-    const info = this.#stmts.record.run({
-      id: promptId,
-      status: run.status,
-      finishedAt: now,
-      ms: run.ms ?? null,
-      nodeMs: JSON.stringify(run.nodeMs ?? {}),
-      executed: JSON.stringify(run.executed ?? []),
-      cached: JSON.stringify(run.cached ?? []),
-      outputs: JSON.stringify(run.outputs ?? {}),
-      error: run.error ? JSON.stringify(run.error) : null,
-      worker: run.worker ?? null,
-    });
-    return info.changes === 1;
+    return this.#stmts.record.run({ ...endingRow(promptId, run, now), worker: run.worker ?? null }).changes === 1;
   }
 
   /** Queued and running prompts, in queue order, with their fan-out seeds (if any). */
@@ -346,4 +323,19 @@ function toEntry(row: Row, withWorkflow: boolean): HistoryEntry {
   if (row.seeds) entry.seeds = JSON.parse(row.seeds) as SeedRun[];
   if (withWorkflow) entry.workflow = JSON.parse(row.workflow) as Record<string, unknown>;
   return entry;
+}
+
+/** The columns that say how a prompt ended, as the finish and record statements bind them. */
+function endingRow(promptId: string, run: FinishedRun, now: number) {
+  return {
+    id: promptId,
+    status: run.status,
+    finishedAt: now,
+    ms: run.ms ?? null,
+    nodeMs: JSON.stringify(run.nodeMs ?? {}),
+    executed: JSON.stringify(run.executed ?? []),
+    cached: JSON.stringify(run.cached ?? []),
+    outputs: JSON.stringify(run.outputs ?? {}),
+    error: run.error ? JSON.stringify(run.error) : null,
+  };
 }
