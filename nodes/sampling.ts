@@ -1,8 +1,22 @@
 // The sampling family: dit-sampler, which turns noise into latents guided by the prompt.
 
 import { defineNode } from '../engine/index.js';
-import { SAMPLERS } from '../models/video-model.js';
+import { SAMPLERS, type VideoModel } from '../models/video-model.js';
 import type { ConditioningValue, LatentValue, ModelValue } from './values.js';
+
+/** Sampling settings shared by every node that generates frames (here and in the time family). */
+export const samplingParams = {
+  seed: { kind: 'seed', default: 0 },
+  steps: { kind: 'int', default: 20, min: 1, max: 200 },
+  guidance: { kind: 'float', default: 4, min: 1, max: 30, step: 0.5, description: 'Classifier-free guidance; 1 turns it off.' },
+  sampler: { kind: 'enum', default: 'euler', choices: SAMPLERS },
+} as const;
+
+/** The unconditional side of guidance: the negative prompt, or the empty prompt; none without guidance. */
+export async function unconditional(model: VideoModel, negative: unknown, guidance: number): Promise<ConditioningValue | undefined> {
+  if (negative) return negative as ConditioningValue;
+  return guidance !== 1 ? { ...(await model.encodeText([''])), prompt: '' } : undefined;
+}
 
 export const ditSamplerNode = defineNode({
   type: 'dit-sampler',
@@ -18,10 +32,7 @@ export const ditSamplerNode = defineNode({
     latent: { type: 'LATENT' },
   },
   params: {
-    seed: { kind: 'seed', default: 0 },
-    steps: { kind: 'int', default: 20, min: 1, max: 200 },
-    guidance: { kind: 'float', default: 4, min: 1, max: 30, step: 0.5, description: 'Classifier-free guidance; 1 turns it off.' },
-    sampler: { kind: 'enum', default: 'euler', choices: SAMPLERS },
+    ...samplingParams,
     shift: { kind: 'float', default: 0, min: 0, max: 20, step: 0.1, description: "Timestep shift; 0 takes the model's own." },
     denoise: { kind: 'float', default: 1, min: 0.01, max: 1, step: 0.01, description: 'Strength: below 1 keeps part of the input latent.' },
   },
@@ -30,7 +41,7 @@ export const ditSamplerNode = defineNode({
     const m = (model as ModelValue).model;
     const input = latent as LatentValue;
     const cond = positive as ConditioningValue;
-    const uncond = (negative as ConditioningValue | undefined) ?? (guidance !== 1 ? await m.encodeText(['']) : undefined);
+    const uncond = await unconditional(m, negative, guidance as number);
     const strength = denoise as number;
     if (strength < 1 && !input.samples) {
       throw new Error(`denoise ${strength} re-styles an input video, but the latent is empty; use vae-encode, or set denoise to 1`);

@@ -2,17 +2,15 @@
 
 import { defineNode, type NodeContext } from '../engine/index.js';
 import { zeros } from '../models/tensor.js';
-import { SAMPLERS, type SamplerName, type VideoModel } from '../models/video-model.js';
+import type { SamplerName, VideoModel } from '../models/video-model.js';
 import { videoFromChunks, VideoHandle, VideoWriter } from './media/frames.js';
 import { resizeImage, type RgbImage } from './media/image.js';
+import { samplingParams as baseSamplingParams, unconditional } from './sampling.js';
 import type { ConditioningValue, ModelValue } from './values.js';
 
-/** Sampling settings shared by every node that generates frames. */
 const samplingParams = {
-  seed: { kind: 'seed', default: 0, description: 'Window n of a long generation uses seed + n.' },
-  steps: { kind: 'int', default: 20, min: 1, max: 200 },
-  guidance: { kind: 'float', default: 4, min: 1, max: 30, step: 0.5 },
-  sampler: { kind: 'enum', default: 'euler', choices: SAMPLERS },
+  ...baseSamplingParams,
+  seed: { ...baseSamplingParams.seed, description: 'Window n of a long generation uses seed + n.' },
 } as const;
 
 const generationInputs = {
@@ -42,8 +40,7 @@ interface KnownFrames {
 async function samplingFrom(inputs: Record<string, unknown>): Promise<Sampling> {
   const model = (inputs.model as ModelValue).model;
   const guidance = inputs.guidance as number;
-  const negative = inputs.negative as ConditioningValue | undefined;
-  const uncond = negative ?? (guidance !== 1 ? { ...(await model.encodeText([''])), prompt: '' } : undefined);
+  const uncond = await unconditional(model, inputs.negative, guidance);
   return {
     model,
     cond: inputs.positive as ConditioningValue,

@@ -58,6 +58,7 @@ export class Hub {
   #sent = 0;
   #dropped = 0;
   #errors = 0;
+  #statusQueued = false;
 
   constructor(options: HubOptions = {}) {
     this.#interval = options.previewIntervalMs ?? 250;
@@ -96,6 +97,21 @@ export class Hub {
   broadcast(message: ServerMessage): void {
     const text = JSON.stringify(message);
     for (const set of this.#clients.values()) for (const c of set) sendText(c.ws, text);
+  }
+
+  /**
+   * Sends the queue size to every client, once per turn of the event loop however often it is
+   * asked: a burst of 200 POSTs then costs a few broadcasts, not 200 × clients messages. `read`
+   * runs when the broadcast goes out (so it sees the latest counts); `undefined` skips it.
+   */
+  broadcastStatus(read: () => Extract<ServerMessage, { type: 'status' }>['data'] | undefined): void {
+    if (this.#statusQueued) return;
+    this.#statusQueued = true;
+    setImmediate(() => {
+      this.#statusQueued = false;
+      const data = read();
+      if (data) this.broadcast({ type: 'status', data });
+    });
   }
 
   /**

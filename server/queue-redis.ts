@@ -235,7 +235,6 @@ export class RedisQueue implements PromptQueue {
   #outputId = '';
   #sweeper?: NodeJS.Timeout;
   readonly #adding = new Set<string>();
-  #statusQueued = false;
   #closed = false;
 
   constructor(options: RedisQueueOptions) {
@@ -370,13 +369,10 @@ export class RedisQueue implements PromptQueue {
   }
 
   broadcastStatus(): void {
-    if (this.#statusQueued) return;
-    this.#statusQueued = true;
-    setImmediate(() => {
-      this.#statusQueued = false;
-      if (this.#closed) return;
+    this.#hub.broadcastStatus(() => {
+      if (this.#closed) return undefined;
       const { pending, running } = this.#store.counts();
-      this.#hub.broadcast({ type: 'status', data: { queueRemaining: pending + running, running: this.running() } });
+      return { queueRemaining: pending + running, running: this.running() };
     });
   }
 

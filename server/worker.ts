@@ -49,7 +49,6 @@ export class Worker {
   #wake?: () => void;
   #loop?: Promise<void>;
   #stopping = false;
-  #statusQueued = false;
   #closed = false;
 
   constructor(store: Store, executor: Executor, hub: Hub, options: { outputDir: string; log: Logger }) {
@@ -83,18 +82,12 @@ export class Worker {
     return { interrupted: true, promptId: r.promptId };
   }
 
-  /**
-   * Sends the queue size to every client, once per turn of the event loop however often it is
-   * asked: a burst of 200 POSTs then costs a few broadcasts, not 200 × clients messages.
-   */
+  /** Sends the queue size to every client (coalesced by the hub). */
   broadcastStatus(): void {
-    if (this.#statusQueued) return;
-    this.#statusQueued = true;
-    setImmediate(() => {
-      this.#statusQueued = false;
-      if (this.#closed) return;
+    this.#hub.broadcastStatus(() => {
+      if (this.#closed) return undefined;
       const { pending, running } = this.#store.counts();
-      this.#hub.broadcast({ type: 'status', data: { queueRemaining: pending + running, running: this.#running?.promptId ?? null } });
+      return { queueRemaining: pending + running, running: this.#running?.promptId ?? null };
     });
   }
 
