@@ -5,6 +5,7 @@ import { zeros } from '../models/tensor.js';
 import type { SamplerName, VideoModel } from '../models/video-model.js';
 import { videoFromChunks, VideoHandle, VideoWriter } from './media/frames.js';
 import { resizeImage, type RgbImage } from './media/image.js';
+import { matchSeams, type SeamAnchor } from './media/seam.js';
 import { samplingParams as baseSamplingParams, unconditional } from './sampling.js';
 import type { ConditioningValue, ModelValue } from './values.js';
 
@@ -35,6 +36,11 @@ interface KnownFrames {
   /** Packed RGB24 frames; their count must be a multiple of the model's temporal compression. */
   data: Uint8Array;
   count: number;
+  /**
+   * The frame of the block (0-based) the output shows exactly, with the VAE's error there carried
+   * into the generated frames (see media/seam.ts). Default: the frame next to the generated ones.
+   */
+  anchor?: number;
 }
 
 async function samplingFrom(inputs: Record<string, unknown>): Promise<Sampling> {
@@ -72,7 +78,8 @@ function checkModelSize(model: VideoModel, video: { width: number; height: numbe
 
 /**
  * Generates one window of `frames` frames with known frames at its head and/or tail: they are
- * encoded, placed in the latent with a mask of ones, and the sampler fills in the rest.
+ * encoded, placed in the latent with a mask of ones, and the sampler fills in the rest. The
+ * decoded window is then seam-matched to each block's anchor frame (media/seam.ts).
  * @returns the decoded window, packed RGB24
  */
 async function generateWindow(
@@ -115,7 +122,15 @@ async function generateWindow(
   });
   const parts: Uint8Array[] = [];
   for await (const chunk of m.decode(samples)) parts.push(chunk.data);
-  return Buffer.concat(parts);
+  const window = Buffer.concat(parts);
+  const frameBytes = size.width * size.height * 3;
+  const anchors: SeamAnchor[] = known.map((k) => {
+    const inBlock = k.anchor ?? (k.at === 'head' ? k.count - 1 : 0);
+    const first = k.at === 'head' ? 0 : frames - k.count;
+    return { index: first + inBlock, original: k.data.subarray(inBlock * frameBytes, (inBlock + 1) * frameBytes) };
+  });
+  matchSeams(window, frameBytes, anchors);
+  return window;
 }
 
 /**
@@ -232,12 +247,11 @@ export const imageToVideoNode = defineNode({
     // The still fills the first latent frame (a static run of `step` frames); the model moves it on.
     const head = Buffer.concat(Array.from({ length: step }, () => still.data));
     const size = { width, height, fps };
-    const first = await generateWindow(s, size, window, [{ at: 'head', data: head, count: step }], s.seed, ctx, (a, b) => ctx.progress(a, b));
+    // The still itself is the first frame (the seam anchor): the VAE only approximates it, and
+    // users expect their image back exactly where the clip starts.
+    const first = await generateWindow(s, size, window, [{ at: 'head', data: head, count: step, anchor: 0 }], s.seed, ctx, (a, b) => ctx.progress(a, b));
     const frameBytes = width * height * 3;
     const firstCount = Math.min(window, total);
-    // The still itself is the first frame: the VAE only approximates it, and users expect their
-    // image back exactly where the clip starts.
-    first.set(still.data, 0);
     const opening = await videoFromChunks([first.subarray(0, firstCount * frameBytes)], size, { dir: ctx.tempDir });
     if (total <= window) return { video: opening };
     const contextCount = Math.min(window / 2, firstCount);

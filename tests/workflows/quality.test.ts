@@ -1,6 +1,7 @@
 // What the video operations promise, on frames from the default model: kept frames come back
-// unchanged and a still becomes the first frame. (How smooth the joins are depends on the model's
-// training; models/training/EVAL.md measures the extension seam.)
+// unchanged, a still becomes the first frame, and joins are no bigger a jump than the frame steps
+// of the video around them (without seam matching, nodes/media/seam.ts, the VAE's error alone made
+// the extension seam 10 grey levels against steps of 2-6 elsewhere).
 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,13 +38,47 @@ function diff(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < a.length; i++) s += Math.abs(a[i] - b[i]);
   return s / a.length;
 }
+/** Mean absolute difference of each frame from the next. */
+function steps(data: Uint8Array): number[] {
+  const n = data.length / frameBytes;
+  return Array.from({ length: n - 1 }, (_, i) => diff(frame(data, i), frame(data, i + 1)));
+}
+/** The step at `join` (from frame join to join + 1) and the largest step everywhere else. */
+function joinAndElsewhere(data: Uint8Array, join: number): { join: number; elsewhere: number } {
+  const d = steps(data);
+  return { join: d[join], elsewhere: Math.max(...d.filter((_, i) => i !== join)) };
+}
 
 describe('video operations on the default model', () => {
-  it('extend forward returns the original frames unchanged (within codec tolerance)', async () => {
+  it('extend forward returns the original frames unchanged (within codec tolerance) and joins them without a seam', async () => {
     const original = await frames([{ id: 'result', type: 'trim', inputs: { video: { node: 'clip', output: 'video' } } }]);
     const extended = await frames([{ id: 'result', type: 'extend', params: { seconds: 2, context: 8, steps: 10, guidance: 6 }, inputs: { ...gen, video: { node: 'clip', output: 'video' } } }]);
     expect(extended.length).toBe(32 * frameBytes);
     expect(diff(extended.subarray(0, 16 * frameBytes), original)).toBeLessThan(1.5);
+    const seam = joinAndElsewhere(extended, 15);
+    expect(seam.join).toBeLessThanOrEqual(seam.elsewhere);
+  });
+
+  it('extend backward keeps the original frames and joins them without a seam', async () => {
+    const original = await frames([{ id: 'result', type: 'trim', inputs: { video: { node: 'clip', output: 'video' } } }]);
+    const extended = await frames([{ id: 'result', type: 'extend', params: { direction: 'backward', seconds: 2, context: 8, steps: 10, guidance: 6 }, inputs: { ...gen, video: { node: 'clip', output: 'video' } } }]);
+    expect(extended.length).toBe(32 * frameBytes);
+    expect(diff(extended.subarray(16 * frameBytes), original)).toBeLessThan(1.5);
+    const seam = joinAndElsewhere(extended, 15);
+    expect(seam.join).toBeLessThanOrEqual(seam.elsewhere);
+  });
+
+  it('loop: the clip is kept, and the step from the last frame back to the first is a normal frame step', async () => {
+    const original = await frames([{ id: 'result', type: 'trim', inputs: { video: { node: 'clip', output: 'video' } } }]);
+    const looped = await frames([{ id: 'result', type: 'loop', params: { context: 4, frames: 8, steps: 10, guidance: 6 }, inputs: { ...gen, video: { node: 'clip', output: 'video' } } }]);
+    expect(looped.length).toBe(24 * frameBytes);
+    expect(diff(looped.subarray(0, 16 * frameBytes), original)).toBeLessThan(1.5);
+    // Played twice: frame 23 is followed by frame 0.
+    const twice = Buffer.concat([looped, looped]);
+    const wrap = joinAndElsewhere(twice, 23);
+    expect(wrap.join).toBeLessThanOrEqual(wrap.elsewhere);
+    const into = joinAndElsewhere(looped, 15);
+    expect(into.join).toBeLessThanOrEqual(into.elsewhere);
   });
 
   it('image-to-video starts from the image', async () => {
@@ -67,5 +102,14 @@ describe('video operations on the default model', () => {
     expect(joined.length).toBe(40 * frameBytes);
     expect(diff(joined.subarray(0, 16 * frameBytes), a)).toBeLessThan(1.5);
     expect(diff(joined.subarray(24 * frameBytes), b)).toBeLessThan(1.5);
+    // The ends match: the transition's first frame is nearer A's last frame than B's first, and its
+    // last frame nearer B's first than A's last (the clips differ by 13 grey levels there).
+    const aLast = frame(joined, 15);
+    const bFirst = frame(joined, 24);
+    expect(diff(frame(joined, 16), aLast)).toBeLessThan(diff(frame(joined, 16), bFirst) / 2);
+    expect(diff(frame(joined, 23), bFirst)).toBeLessThan(diff(frame(joined, 23), aLast));
+    // The join into the transition is no bigger a jump than the transition's own frame steps.
+    const j = joinAndElsewhere(joined, 15);
+    expect(j.join).toBeLessThanOrEqual(j.elsewhere);
   });
 });
