@@ -23,7 +23,10 @@ import {
 
 // fluent-ffmpeg is not used here: its ffprobe wrapper parses ffprobe's line-based output, which cuts
 // a multi-line tag value (e.g. a 'parameters' text) at its first newline; `-of json` keeps it whole.
-// Encode and decode need raw pipes with backpressure and a kill on abort, which plain spawn gives.
+// Its run() first spawns `ffmpeg -formats` and `ffmpeg -encoders` and caches the answers for the
+// whole process whatever binary is configured later, so $SKYLOOM_FFMPEG could not be changed
+// between encodes. Encode and decode need raw pipes with backpressure and a kill on abort, which
+// plain spawn gives in a few lines.
 
 /** The ffmpeg binary: `$SKYLOOM_FFMPEG`, else the static build shipped by @ffmpeg-installer/ffmpeg. */
 export function ffmpegPath(): string {
