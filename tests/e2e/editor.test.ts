@@ -84,12 +84,11 @@ describe('the editor', () => {
     await page.waitForSelector('[data-node-id="sampler"] [data-testid="node-progress"]', { timeout: 60_000 });
     await page.waitForSelector('[data-node-id="sampler"] [data-testid="live-preview"]', { timeout: 60_000 });
     await shot(page, '02-running-live-preview');
-    const preview = await node(page, 'sampler').locator('[data-testid="live-preview"]').evaluate(async (img: HTMLImageElement) => {
-      await img.decode().catch(() => {});
-      return { w: img.naturalWidth, h: img.naturalHeight, src: img.src };
-    });
-    expect(preview.src).toMatch(/^blob:/);
-    expect(preview.w).toBeGreaterThan(0);
+    // Previews replace each other several times a second (each revoking the last blob URL), so
+    // one may be swapped out before it decodes: wait until one is shown decoded.
+    const live = node(page, 'sampler').locator('[data-testid="live-preview"]');
+    await expect.poll(() => live.evaluate((img: HTMLImageElement) => (img.complete ? img.naturalWidth : 0)), { timeout: 30_000 }).toBeGreaterThan(0);
+    expect(await live.evaluate((img: HTMLImageElement) => img.src)).toMatch(/^blob:/);
 
     const video = node(page, 'save').locator('[data-testid="output-video"]');
     await video.waitFor({ timeout: 120_000 });
