@@ -1,7 +1,12 @@
 """Stage 3: train the text encoder and the DiT jointly by rectified flow on the encoded latents.
 
-  x_t = (1 - t) x0 + t * noise,  t = sigmoid(randn)  (logit-normal: most steps at mid noise)
-  target v = noise - x0
+  x_t = (1 - t) x0 + t * noise,  target v = noise - x0
+  t ~ --t-dist: "logit-normal" (sigmoid(randn): most steps at mid noise, where detail is learned)
+        or "high-mix" (half uniform on [0,1], half logit-normal shifted by 3 as in SD3,
+        t' = 3t / (1 + 2t)): about 12% of steps above t = 0.9, where the sampler's first steps
+        decide layout and motion, against 1.4% under plain logit-normal.
+  --motion-loss λ adds λ·|Δ_t err|² (the error's difference between neighbouring generated latent
+        frames) to the loss: the same minimiser, with the temporal part of the error weighed more.
 
 Known-frame conditioning is trained with random masks over latent frames: none, head (1-3 frames),
 tail (1-2), head+tail (1 each); known frames carry the clean latents in cond_latents, and the loss
@@ -10,6 +15,13 @@ captions are dropped (text mask all zeros) so classifier-free guidance works. EM
 networks are what export.py ships. Batches rotate over the aspect ratios.
 
     python3 train_dit.py --steps 4000 --max-minutes 42
+    python3 train_dit.py --init .work/dit.pt --latents .work/latents.npz --work .work/ft \
+        --t-dist high-mix --motion-loss 2 --lr 3e-4 --warmup 100 --max-minutes 45
+
+The second form is a fine-tune (see EVAL.md, "Continuation experiments"): --init starts from
+another run's weights (text encoder, DiT and their EMA) with a fresh optimiser and schedule, and
+--latents reads the latents from elsewhere (default: <work>/latents.npz). run_all.sh runs only
+the first form; the shipped weights come from it.
 
 As in train_vae.py, the run ends at --steps or --max-minutes of training time, whichever comes
 first, and the learning-rate schedule follows that progress fraction.
@@ -53,12 +65,19 @@ def main():
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--t-dist", choices=["logit-normal", "high-mix"], default="logit-normal")
+    ap.add_argument("--init", help="start from this checkpoint's weights (fresh optimiser)")
+    ap.add_argument("--motion-loss", type=float, default=0.0,
+                    help="weight of the frame-difference term (see the module docstring)")
+    ap.add_argument("--latents", help="latents.npz (default: <work>/latents.npz)")
     ap.add_argument("--work", default=os.path.join(os.path.dirname(__file__), ".work"))
     args = ap.parse_args()
     setup_torch(args.seed)
+    os.makedirs(args.work, exist_ok=True)
     ckpt_path = os.path.join(args.work, "dit.pt")
 
-    lat = np.load(os.path.join(args.work, "latents.npz"))
+    lat = np.load(args.latents or os.path.join(args.work, "latents.npz"))
     aspects = list(data.SIZES)
     Z = {a: torch.from_numpy(lat[f"z_{a}"]) for a in aspects}
     IDS = {a: torch.from_numpy(lat[f"ids_{a}"]) for a in aspects}
@@ -78,6 +97,13 @@ def main():
         opt.load_state_dict(ck["opt"])
         step, elapsed = ck["step"], ck["elapsed"]
         print(f"resumed at step {step}", flush=True)
+    elif args.init:
+        ck = torch.load(args.init)
+        te.load_state_dict(ck["te"])
+        dit.load_state_dict(ck["dit"])
+        ema_te.load_state_dict(ck["ema_te"])
+        ema_dit.load_state_dict(ck["ema_dit"])
+        print(f"initialised from {args.init} (step {ck['step']})", flush=True)
     print(f"params: text encoder {n_params(te):,} DiT {n_params(dit):,}", flush=True)
 
     def progress():
@@ -85,8 +111,8 @@ def main():
 
     t0, window = time.time(), []
     while progress() < 1.0:
-        # Warm-up over 200 steps, then cosine decay to 10% of the peak rate.
-        lr = args.lr * min(1.0, (step + 1) / 200) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress())))
+        # Warm-up over --warmup steps, then cosine decay to 10% of the peak rate.
+        lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress())))
         for g in opt.param_groups:
             g["lr"] = lr
         rng = np.random.default_rng(args.seed * 1_000_003 + step)
@@ -100,6 +126,9 @@ def main():
 
         B, C, T = x0.shape[:3]
         t = torch.sigmoid(torch.randn(B))
+        if args.t_dist == "high-mix":
+            shifted = 3 * t / (1 + 2 * t)
+            t = torch.where(torch.rand(B) < 0.5, torch.rand(B), shifted)
         noise = torch.randn_like(x0)
         tb = t[:, None, None, None, None]
         xt = (1 - tb) * x0 + tb * noise
@@ -108,13 +137,23 @@ def main():
         text = te(ids, text_mask)
         v = dit(xt, t * 1000, text, text_mask, x0 * cmask, cmask)
         w = 1 - cmask
-        loss = (w * (v - (noise - x0)) ** 2).sum() / (w.sum() * C)
+        err = v - (noise - x0)
+        loss = (w * err ** 2).sum() / (w.sum() * C)
+        if args.motion_loss > 0:
+            # Frame-difference term: the error's change from one latent frame to the next, where
+            # both are generated. Same minimiser as the plain loss; it only weighs the temporal
+            # part of the error more, which the plain loss barely sees (a moving object shifts
+            # less than a third of its size per latent frame).
+            wd = w[:, :, 1:] * w[:, :, :-1]
+            derr = err[:, :, 1:] - err[:, :, :-1]
+            loss = loss + args.motion_loss * (wd * derr ** 2).sum() / (wd.sum() * C).clamp(min=1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         step += 1
-        decay = min(args.ema, (1 + step) / (10 + step))
+        # EMA warm-up only for a fresh run: a fine-tune starts from trained EMA weights.
+        decay = args.ema if args.init else min(args.ema, (1 + step) / (10 + step))
         with torch.no_grad():
             for e, m in ((ema_te, te), (ema_dit, dit)):
                 for pe, pm in zip(e.parameters(), m.parameters()):
