@@ -93,6 +93,23 @@ export type PromptRequest = Static<typeof PromptRequestSchema>;
 export const PromptResponseSchema = Type.Object({ promptId: Type.String(), number: Type.Integer() });
 export type PromptResponse = Static<typeof PromptResponseSchema>;
 
+/** `POST /api/validate`: check a workflow without queueing it. */
+export const ValidateRequestSchema = Type.Object(
+  { workflow: Type.Object({}, { additionalProperties: true }) },
+  { additionalProperties: false },
+);
+export type ValidateRequest = Static<typeof ValidateRequestSchema>;
+
+/**
+ * `valid` with the workflow as it would run (an older format version upgraded), or every issue
+ * with its node id and JSON pointer.
+ */
+export const ValidateResponseSchema = Type.Union([
+  Type.Object({ valid: Type.Literal(true), workflow: Type.Object({}, { additionalProperties: true }) }),
+  Type.Object({ valid: Type.Literal(false), issues: Type.Array(IssueSchema) }),
+]);
+export type ValidateResponse = Static<typeof ValidateResponseSchema>;
+
 /** One prompt in `GET /api/queue`. */
 export const QueueItemSchema = Type.Object({
   promptId: Type.String(),

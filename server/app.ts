@@ -8,19 +8,21 @@ import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { WebSocketServer } from 'ws';
-import { Executor, NodeRegistry, packageRoot, type Logger, type ModelServices } from '../engine/index.js';
+import { Executor, NodeRegistry, packageRoot, WorkflowValidationError, type Logger, type ModelServices } from '../engine/index.js';
 import {
   ExtractRequestSchema,
   InterruptRequestSchema,
   PREVIEW_FORMATS,
   PROTOCOL_VERSION,
   PromptRequestSchema,
+  ValidateRequestSchema,
   type DeleteQueuedResponse,
   type HistoryList,
   type ModelsResponse,
   type PreviewFormat,
   type PromptResponse,
   type SystemInfo,
+  type ValidateResponse,
 } from '../engine/protocol.js';
 import { availableDevices, listModels } from '../nodes/model.js';
 import { createRegistry } from '../nodes/index.js';
@@ -183,6 +185,19 @@ export function createApp(options: AppOptions): SkyloomApp {
       for (const seed of new Set(body.seeds.values)) await validator.validate(seededWorkflow(validated.workflow, nodeId, name, seed));
     }
     const out: PromptResponse = await queue.enqueue(randomUUID(), validated.workflow, body.clientId ?? null, body.seeds);
+    res.json(out);
+  }));
+
+  // A dry run of POST /prompt's checks: the answer is 200 either way, since the request was fine.
+  api.post('/validate', route(async (req, res) => {
+    const body = checkBody(ValidateRequestSchema, req.body);
+    let out: ValidateResponse;
+    try {
+      out = { valid: true, workflow: (await validator.validate(body.workflow)).workflow };
+    } catch (error) {
+      if (!(error instanceof WorkflowValidationError)) throw error;
+      out = { valid: false, issues: error.issues };
+    }
     res.json(out);
   }));
 

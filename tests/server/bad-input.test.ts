@@ -3,9 +3,10 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Ajv } from 'ajv';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorBody, UploadResponse } from '../../engine/protocol.js';
+import { ValidateResponseSchema, type ErrorBody, type UploadResponse, type ValidateResponse } from '../../engine/protocol.js';
 import { checkBind } from '../../server/security.js';
 import { serve } from '../../server/serve.js';
 import { Client, getJson, postJson, quietLog, raw, startServer, tempDir, testRegistry, workflow } from './helpers.js';
@@ -78,6 +79,28 @@ describe('malformed and invalid requests', () => {
     const queue = await getJson<{ pending: unknown[] }>(server.base, '/api/queue');
     expect(queue.body.pending).toEqual([]);
     await stillServing();
+  });
+
+  it('POST /api/validate answers every issue without queueing, or the workflow as it would run', async () => {
+    const bad = workflow({ id: 'a', type: 'test/number', params: { value: 5000 } }, { id: 'b', type: 'test/nope' });
+    const r = await postJson<ValidateResponse>(server.base, '/api/validate', { workflow: bad });
+    expect(r.status).toBe(200);
+    expect(r.body.valid).toBe(false);
+    const issues = r.body.valid ? [] : r.body.issues;
+    expect(issues.map((i) => [i.nodeId, i.pointer, i.code]).sort()).toEqual([
+      ['a', '/nodes/0/params/value', 'param_range'],
+      ['b', '/nodes/1/type', 'unknown_node_type'],
+    ]);
+    const good = workflow({ id: 'a', type: 'test/number', params: { value: 2 } });
+    const ok = await postJson<ValidateResponse>(server.base, '/api/validate', { workflow: good });
+    const conforms = new Ajv({ strict: false }).compile(ValidateResponseSchema);
+    expect([conforms(r.body), conforms(ok.body)]).toEqual([true, true]);
+    expect(ok.body).toEqual({ valid: true, workflow: expect.objectContaining({ format: 'skyloom-workflow', version: 1, nodes: good.nodes }) });
+    // A body that is not a workflow request is still the client's mistake.
+    const notBody = await postJson<ErrorBody>(server.base, '/api/validate', { flow: good });
+    expect(notBody.status).toBe(400);
+    expect(notBody.body.error.code).toBe('invalid_body');
+    expect((await getJson<{ pending: unknown[] }>(server.base, '/api/queue')).body.pending).toEqual([]);
   });
 
   it('a JSON body over the limit is a 413', async () => {
