@@ -2,12 +2,13 @@
 
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
-import { execFile, spawn } from 'node:child_process';
+import ffmpeg, { type FfmpegCommand } from 'fluent-ffmpeg';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { MediaError } from './errors.js';
 import {
   checkVideoInfo,
@@ -21,12 +22,14 @@ import {
   type VideoInfo,
 } from './frames.js';
 
-// fluent-ffmpeg is not used here: its ffprobe wrapper parses ffprobe's line-based output, which cuts
-// a multi-line tag value (e.g. a 'parameters' text) at its first newline; `-of json` keeps it whole.
-// Its run() first spawns `ffmpeg -formats` and `ffmpeg -encoders` and caches the answers for the
-// whole process whatever binary is configured later, so $SKYLOOM_FFMPEG could not be changed
-// between encodes. Encode and decode need raw pipes with backpressure and a kill on abort, which
-// plain spawn gives in a few lines.
+// Encoding goes through fluent-ffmpeg, kept thin: it builds the command line (raw frames in on
+// stdin, codec and metadata options, the output file), checks that the binary can mux the format
+// and has the encoder, and runs it. Probing and decoding stay on plain execFile / spawn: its
+// ffprobe wrapper parses ffprobe's line-based output, which cuts a multi-line tag value (e.g. a
+// 'parameters' text) at its first newline (`-of json` keeps it whole), and decoding reads raw
+// frames from stdout, which it only offers as a pipe into a stream of our own.
+// Its format / encoder lists are probed once per process (`ffmpeg -formats`, `-encoders`) from the
+// binary in use then; the binary itself is read from $SKYLOOM_FFMPEG at every encode.
 
 /** The ffmpeg binary: `$SKYLOOM_FFMPEG`, else the static build shipped by @ffmpeg-installer/ffmpeg. */
 export function ffmpegPath(): string {
@@ -100,28 +103,26 @@ const METADATA_KEY = /^[A-Za-z0-9_]+$/;
 // 2018 static build: its reader cuts every value at about 1 KiB (measured).
 const MAX_ARG_BYTES = 128 * 1024 - 1;
 
-interface FfmpegRun {
+interface DecodeRun {
   args: string[];
-  /** Streamed to ffmpeg's stdin with backpressure: a slow ffmpeg slows the producer. */
-  input?: AsyncIterable<Uint8Array>;
   /** Must read stdout to its end. */
-  output?: (stdout: Readable) => Promise<void>;
+  output: (stdout: Readable) => Promise<void>;
   signal?: AbortSignal;
   /** The file the run is about, named in errors. */
   path: string;
 }
 
-// Precedence of outcomes: abort > ffmpeg's own failure > a failure of our side of the pipes (we
-// killed ffmpeg because the frame source or the consumer threw) > success.
-async function runFfmpeg(run: FfmpegRun): Promise<void> {
+// Precedence of outcomes: abort > ffmpeg's own failure > a failure of our side of the pipe (we
+// killed ffmpeg because the consumer threw) > success.
+async function runDecode(run: DecodeRun): Promise<void> {
   run.signal?.throwIfAborted();
   const binary = ffmpegPath();
   const child = spawn(binary, ['-hide_banner', '-nostats', '-loglevel', 'error', ...run.args], {
-    stdio: [run.input ? 'pipe' : 'ignore', run.output ? 'pipe' : 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (text: string) => {
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => {
     stderr = (stderr + text).slice(-STDERR_TAIL_CHARS);
   });
 
@@ -140,17 +141,13 @@ async function runFfmpeg(run: FfmpegRun): Promise<void> {
     child.once('error', reject);
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
-  const sides: Promise<void>[] = [];
-  // pipeline() writes an async iterable chunk by chunk and waits for 'drain' whenever write() says
-  // the pipe is full, so at most one chunk plus the kernel's pipe buffer is in flight.
-  if (run.input && child.stdin) sides.push(pipeline(run.input, child.stdin).catch(stop));
-  if (run.output && child.stdout) sides.push(run.output(child.stdout).catch(stop));
+  const reading = run.output(child.stdout).catch(stop);
 
   try {
     const exit = await exited.catch((err: Error) => {
       throw new MediaError('FFMPEG_FAILED', `cannot start ffmpeg (${binary}): ${err.message}`, run.path, { cause: err });
     });
-    await Promise.all(sides);
+    await reading;
     if (run.signal?.aborted) throw run.signal.reason;
     if (exit.code !== 0 && exit.code !== null) {
       throw new MediaError('FFMPEG_FAILED', `ffmpeg exited with code ${exit.code}: ${stderr.trim()}`, run.path);
@@ -164,15 +161,78 @@ async function runFfmpeg(run: FfmpegRun): Promise<void> {
   }
 }
 
-function rawInputArgs(info: VideoInfo): string[] {
-  return [
-    '-f', 'rawvideo',
-    '-pix_fmt', 'rgb24',
-    '-s', `${info.width}x${info.height}`,
-    // ffmpeg turns a decimal rate into the nearest rational (29.97002997 → 30000/1001).
-    '-framerate', String(info.fps),
-    '-i', 'pipe:0',
-  ];
+interface EncodeRun {
+  info: VideoInfo;
+  /** Whole RGB24 frames, the command's first input. */
+  frames: AsyncIterable<Uint8Array>;
+  /** Adds what follows the raw frames: other inputs, filters, the output file and its options. */
+  finish: (command: FfmpegCommand) => FfmpegCommand;
+  signal?: AbortSignal;
+  /** The file the run is about, named in errors. */
+  path: string;
+}
+
+/** fluent-ffmpeg's error: exits and kills read "ffmpeg exited with code 1", a source failure carries it. */
+type FluentError = Error & { inputStreamError?: unknown; code?: string };
+
+// Precedence of outcomes: abort > a failure of the frame source (ffmpeg is killed because of it) >
+// ffmpeg's own failure > success.
+async function runEncode(run: EncodeRun): Promise<void> {
+  run.signal?.throwIfAborted();
+  const binary = ffmpegPath();
+  const { width, height, fps } = run.info;
+  // Object mode counts chunks: one chunk waits in the readable while ffmpeg's stdin is full, and
+  // pipe() waits for 'drain', so a slow ffmpeg slows the producer and memory stays at a chunk or two.
+  const frames = Readable.from(run.frames, { highWaterMark: 1 });
+  const command = run.finish(
+    ffmpeg()
+      .setFfmpegPath(binary)
+      .input(frames)
+      .inputFormat('rawvideo')
+      // ffmpeg turns a decimal rate into the nearest rational (29.97002997 → 30000/1001).
+      .inputOptions('-hide_banner', '-nostats', '-loglevel', 'error', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-framerate', String(fps)),
+  );
+  const onAbort = (): void => void command.kill('SIGKILL');
+  run.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await access(binary, constants.X_OK).catch((err: Error) => {
+      throw new MediaError('FFMPEG_FAILED', `cannot start ffmpeg (${binary}): ${err.message}`, run.path, { cause: err });
+    });
+    await new Promise<void>((resolve, reject) => {
+      const fail = (err: FluentError, stderr: string): void => {
+        if (run.signal?.aborted) reject(run.signal.reason);
+        else if (err.inputStreamError !== undefined) reject(err.inputStreamError);
+        else reject(encodeFailure(err, stderr, binary, run.path));
+      };
+      command.once('end', () => resolve());
+      command.once('error', (err: FluentError, _stdout: string | null, stderr: string | null) => fail(err, stderr ?? ''));
+      command.once('start', () => {
+        const child = (command as FfmpegCommand & { ffmpegProc: ChildProcess }).ffmpegProc;
+        // fluent-ffmpeg 2.1.3's own listener for a failed spawn (EAGAIN, ENOMEM, ...) throws a
+        // TypeError out of the event (it reads stderr buffers that do not exist yet), which would
+        // take the whole process down; ours reports it as this encode's failure instead.
+        child.removeAllListeners('error');
+        child.once('error', (err: FluentError) => fail(err, ''));
+        // kill() before ffmpeg starts (fluent-ffmpeg first lists the binary's formats and
+        // encoders) reaches no process, so an abort is acted on again here.
+        if (run.signal?.aborted) onAbort();
+      });
+      command.run();
+    });
+  } finally {
+    run.signal?.removeEventListener('abort', onAbort);
+    frames.destroy(); // ends the producer when ffmpeg stopped reading early
+  }
+}
+
+function encodeFailure(err: FluentError, stderr: string, binary: string, file: string): MediaError {
+  const exit = /^ffmpeg (exited with code \d+|was killed with signal \w+)/.exec(err.message);
+  if (exit) return new MediaError('FFMPEG_FAILED', `${exit[0]}: ${stderr.trim().slice(-STDERR_TAIL_CHARS)}`, file);
+  if (err.code === 'ENOENT' || err.code === 'EACCES') {
+    return new MediaError('FFMPEG_FAILED', `cannot start ffmpeg (${binary}): ${err.message}`, file, { cause: err });
+  }
+  // fluent-ffmpeg's own checks: "Video codec libx264 is not available", "Output format mp4 is not available".
+  return new MediaError('FFMPEG_FAILED', `${err.message} in ${binary}`, file, { cause: err });
 }
 
 // Convert with the BT.709 matrix and tag the stream as such: players guess between BT.601 and
@@ -182,24 +242,24 @@ const YUV420_BT709 = [
   '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709',
 ];
 
-function codecArgs(format: 'mp4' | 'webm', crf: number | undefined): string[] {
+function codecOf(format: 'mp4' | 'webm', crf: number | undefined): { codec: string; options: string[] } {
   if (format === 'mp4') {
-    return [
-      ...YUV420_BT709,
-      '-c:v', 'libx264', '-preset', 'medium', '-crf', String(crf ?? 18),
-      // faststart: the index goes first so a browser starts playing before the download ends.
-      // use_metadata_tags: without it the mp4 muxer keeps only its fixed keys (title, comment, ...).
-      '-movflags', '+faststart+use_metadata_tags',
-      '-f', 'mp4',
-    ];
+    return {
+      codec: 'libx264',
+      options: [
+        ...YUV420_BT709,
+        '-preset', 'medium', '-crf', String(crf ?? 18),
+        // faststart: the index goes first so a browser starts playing before the download ends.
+        // use_metadata_tags: without it the mp4 muxer keeps only its fixed keys (title, comment, ...).
+        '-movflags', '+faststart+use_metadata_tags',
+      ],
+    };
   }
-  return [
-    ...YUV420_BT709,
+  return {
     // VP9 in the 2018 static build (libvpx 1.7) works; `-b:v 0` makes crf a pure quality target.
-    '-c:v', 'libvpx-vp9', '-crf', String(crf ?? 32), '-b:v', '0',
-    '-deadline', 'good', '-cpu-used', '4', '-row-mt', '1',
-    '-f', 'webm',
-  ];
+    codec: 'libvpx-vp9',
+    options: [...YUV420_BT709, '-crf', String(crf ?? 32), '-b:v', '0', '-deadline', 'good', '-cpu-used', '4', '-row-mt', '1'],
+  };
 }
 
 function checkEncodeOptions(info: VideoInfo, options: EncodeOptions): void {
@@ -287,14 +347,15 @@ export async function encodeVideo(source: VideoHandle | FrameStream, outPath: st
       scratch.push(palette);
       await encodeGif(source, info, palette, partial, options, outPath);
     } else {
-      await runFfmpeg({
-        args: [
-          ...rawInputArgs(info),
-          ...metadataArgs(options.metadata ?? {}),
-          ...codecArgs(options.format, options.crf),
-          '-y', partial,
-        ],
-        input: source instanceof VideoHandle ? source.chunks() : checkedChunks(source),
+      const { codec, options: codecOptions } = codecOf(options.format, options.crf);
+      const format = options.format;
+      await runEncode({
+        info,
+        frames: source instanceof VideoHandle ? source.chunks() : checkedChunks(source),
+        // Options go in one call with several arguments: given a single string, fluent-ffmpeg
+        // splits it at a space, which would cut a metadata value in two.
+        finish: (command) =>
+          command.output(partial).videoCodec(codec).outputOptions(...codecOptions, ...metadataArgs(options.metadata ?? {})).format(format),
         signal: options.signal,
         path: outPath,
       });
@@ -319,15 +380,17 @@ async function encodeGif(
   const { signal } = options;
   const video = source instanceof VideoHandle ? source : await videoFromChunks(checkedChunks(source), info, options);
   try {
-    await runFfmpeg({
-      args: [...rawInputArgs(info), '-vf', 'palettegen', '-f', 'image2', '-y', palette],
-      input: video.chunks(),
+    await runEncode({
+      info,
+      frames: video.chunks(),
+      finish: (command) => command.output(palette).outputOptions('-vf', 'palettegen').format('image2'),
       signal,
       path: outPath,
     });
-    await runFfmpeg({
-      args: [...rawInputArgs(info), '-i', palette, '-lavfi', '[0:v][1:v]paletteuse', '-f', 'gif', '-y', partial],
-      input: video.chunks(),
+    await runEncode({
+      info,
+      frames: video.chunks(),
+      finish: (command) => command.input(palette).complexFilter('[0:v][1:v]paletteuse').output(partial).format('gif'),
       signal,
       path: outPath,
     });
@@ -423,7 +486,7 @@ export async function decodeVideo(file: string, options: DecodeOptions = {}): Pr
   const writer = new VideoWriter(info, options); // validates size
   const rate = fps !== undefined ? String(fps) : `${probed.fpsFraction.num}/${probed.fpsFraction.den}`;
   try {
-    await runFfmpeg({
+    await runDecode({
       args: [
         '-i', path.resolve(file), // absolute, so a name starting with '-' is not read as an option
         '-map', '0:v:0', '-an', '-sn',

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,17 @@ const handles: VideoHandle[] = [];
 afterEach(async () => {
   await Promise.all(handles.splice(0).map((h) => h.dispose()));
 });
+
+/**
+ * A stand-in ffmpeg that runs `script` for an encode. fluent-ffmpeg first asks the binary for its
+ * formats and encoders (once per process), and those questions go to the real ffmpeg.
+ */
+async function fakeFfmpeg(name: string, script: string): Promise<string> {
+  const file = path.join(dir, name);
+  const real = ffmpegPath();
+  await writeFile(file, `#!/bin/sh\ncase "$1" in -formats|-encoders) exec '${real}' "$@";; esac\n${script}\n`, { mode: 0o755 });
+  return file;
+}
 
 async function decoded(file: string, options: Parameters<typeof decodeVideo>[1] = {}): Promise<VideoHandle> {
   const video = await decodeVideo(file, { dir, ...options });
@@ -147,8 +158,7 @@ describe('encodeVideo + probe + decodeVideo', () => {
     // A stand-in ffmpeg that never reads its stdin: only what fits in the kernel's buffer for the
     // pipe (a ~208 KiB socket pair under libuv) and one chunk may leave the producer: about 23
     // frames of 9 KiB, not all 1000.
-    const stalled = path.join(dir, 'stalled-ffmpeg.sh');
-    await writeFile(stalled, '#!/bin/sh\nsleep 1\necho "gave up" >&2\nexit 1\n', { mode: 0o755 });
+    const stalled = await fakeFfmpeg('stalled-ffmpeg.sh', 'sleep 1\necho "gave up" >&2\nexit 1');
     let produced = 0;
     const bytes = W * H * 3;
     const source: FrameStream = {
@@ -281,8 +291,7 @@ describe('failures leave nothing behind', () => {
   });
 
   it('reports an ffmpeg failure with its stderr and the output path, and a missing binary by its path', async () => {
-    const fake = path.join(dir, 'fake-ffmpeg.sh');
-    await writeFile(fake, "#!/bin/sh\necho \"Unknown encoder 'libx264'\" >&2\nexit 1\n", { mode: 0o755 });
+    const fake = await fakeFfmpeg('fake-ffmpeg.sh', "echo \"Unknown encoder 'libx264'\" >&2\nexit 1");
     const out = path.join(dir, 'fail', 'x.mp4');
     const saved = process.env.SKYLOOM_FFMPEG;
     try {
@@ -296,6 +305,15 @@ describe('failures leave nothing behind', () => {
       await expect(encodeVideo(stream(), out, { format: 'mp4' })).rejects.toMatchObject({
         code: 'FFMPEG_FAILED',
         message: expect.stringContaining('no-such-ffmpeg'),
+      });
+      // A folder passes the execute-permission check and then fails to spawn (EACCES): the encode
+      // fails with the path instead of taking the process down.
+      const folder = path.join(dir, 'a-folder-not-ffmpeg');
+      await mkdir(folder, { recursive: true });
+      process.env.SKYLOOM_FFMPEG = folder;
+      await expect(encodeVideo(stream(), out, { format: 'mp4' })).rejects.toMatchObject({
+        code: 'FFMPEG_FAILED',
+        message: expect.stringMatching(/cannot start ffmpeg \(.*a-folder-not-ffmpeg\).*EACCES/),
       });
     } finally {
       if (saved === undefined) delete process.env.SKYLOOM_FFMPEG;
