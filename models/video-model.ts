@@ -223,7 +223,8 @@ export class VideoModel {
   /**
    * Sample latents. Rectified flow for skyloom packages: x_σ = (1 − σ)·x0 + σ·noise, the DiT
    * predicts v = noise − x0, the cond and uncond branches run as one batch of 2B per DiT call, and
-   * known frames (condLatents/condMask) are fed every step and restored in the result.
+   * known frames (condLatents/condMask) are fed every step, noised to its σ as in training, and
+   * restored exactly in the result.
    * Stable Diffusion packages use ε-prediction with the euler-discrete scheduler.
    * @returns normalised latents of the requested shape.
    * @throws the AbortSignal's `reason` (the caller's own error, e.g. the engine's `Cancelled`; a
@@ -291,8 +292,14 @@ export class VideoModel {
     }
     const runBatch = useCfg ? 2 * batch : batch;
 
-    const velocityAt = async (sample: Float32Array, _sigma: number, timestep: number): Promise<Float32Array> => {
-      const latents = twice(tensor('float32', dims, sample));
+    // Known frames enter x_σ as they did in training, noised to the step's σ with this run's noise:
+    // x_σ = (1 − σ)·x0 + σ·noise. Left to the sampler they would follow the DiT's velocity there,
+    // which training never fits (its loss skips known frames), and the new frames attend to them.
+    const condLatents = known ? options.condLatents : undefined;
+    const condMask = known ? options.condMask : undefined;
+    const velocityAt = async (sample: Float32Array, sigma: number, timestep: number): Promise<Float32Array> => {
+      const input = condLatents && condMask ? this.putKnown(sample, condLatents, condMask, dims, sigma, noise.data) : sample;
+      const latents = twice(tensor('float32', dims, input));
       const t = tensor('float32', [runBatch], new Float32Array(runBatch).fill(timestep));
       const out = await this.pkg.run('transformer', { ...fixed, latents, timestep: t });
       const v = (out['velocity'] as Tensor<'float32'>).data;
@@ -308,12 +315,20 @@ export class VideoModel {
       x = prevSample;
       await options.onStep?.(i + 1, total, tensor('float32', dims, denoised));
     }
-    if (known && options.condLatents && options.condMask) x = this.restoreKnown(x, options.condLatents, options.condMask, dims);
+    // The result takes the known frames back exactly (σ = 0).
+    if (condLatents && condMask) x = this.putKnown(x, condLatents, condMask, dims, 0, noise.data);
     return tensor('float32', dims, x);
   }
 
-  // The sampler only approximates the known frames; the result takes them back exactly.
-  private restoreKnown(x: Float32Array, cond: Tensor<'float32'>, mask: Tensor<'float32'>, dims: readonly number[]): Float32Array {
+  /** `x` with the known frames (mask 1) replaced by (1 − σ)·cond + σ·noise. */
+  private putKnown(
+    x: Float32Array,
+    cond: Tensor<'float32'>,
+    mask: Tensor<'float32'>,
+    dims: readonly number[],
+    sigma: number,
+    noise: Float32Array,
+  ): Float32Array {
     const [batch = 1, channels = 1] = dims;
     const plane = size(dims.slice(2));
     const out = new Float32Array(x);
@@ -321,8 +336,10 @@ export class VideoModel {
       for (let c = 0; c < channels; c++) {
         for (let p = 0; p < plane; p++) {
           const m = mask.data[b * plane + p];
+          if (m === 0) continue;
           const i = (b * channels + c) * plane + p;
-          out[i] = x[i] * (1 - m) + cond.data[i] * m;
+          const known = (1 - sigma) * cond.data[i] + sigma * noise[i];
+          out[i] = x[i] * (1 - m) + known * m;
         }
       }
     }

@@ -17,6 +17,7 @@
 //
 // Noise: mulberry32(seed) uniform numbers, Box-Muller pairs -> N(0, 1), filled in [C, T, h, w]
 // order. Sigmas: s_i = 1 - i / steps (i = 0..steps), shifted s' = shift*s / (1 + (shift-1)*s).
+// Known latent frames are set to (1 - s) * z + s * noise before every step, as in training.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,7 +150,15 @@ export class Pipeline {
     const condT = new ort.Tensor('float32', dup(cond), [2, C, T, h, w]);
     const maskT = new ort.Tensor('float32', dup(cmask), [2, 1, T, h, w]);
     const sig = sigmas(steps, shift);
+    // Known frames enter x noised to the step's sigma, as in training: (1 - s) * z_known + s * noise.
+    const noise = Float32Array.from(x);
+    const putKnown = (s) => {
+      for (let c = 0; c < C; c++)
+        for (let j = 0; j < T * plane; j++)
+          if (cmask[j]) x[c * T * plane + j] = (1 - s) * cond[c * T * plane + j] + s * noise[c * T * plane + j];
+    };
     for (let i = 0; i < steps; i++) {
+      putKnown(sig[i]);
       const { velocity } = await this.run('transformer', {
         latents: new ort.Tensor('float32', dup(x), [2, C, T, h, w]),
         timestep: new ort.Tensor('float32', Float32Array.of(sig[i] * 1000, sig[i] * 1000), [2]),
@@ -158,9 +167,7 @@ export class Pipeline {
       const v = velocity.data, dt = sig[i + 1] - sig[i];
       for (let j = 0; j < n; j++) x[j] += dt * (v[n + j] + guidance * (v[j] - v[n + j]));
     }
-    for (let c = 0; c < C; c++)
-      for (let j = 0; j < T * plane; j++)
-        if (cmask[j]) x[c * T * plane + j] = cond[c * T * plane + j];
+    putKnown(0);
     return this.decode(x, T, h, w);
   }
 }

@@ -1,4 +1,4 @@
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, beforeAll, vi } from 'vitest';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +126,38 @@ describe('VideoModel (skyloom package)', () => {
     expect(Array.from(slice(firstX0[0]!, 2, 0, 1).data)).not.toEqual(Array.from(slice(firstX0[1]!, 2, 0, 1).data));
     // ... while frame 1 (unknown; the fixture DiT is per-position) is sampled as without conditioning.
     expect(Array.from(slice(x, 2, 1, 2).data)).toEqual(Array.from(slice(free, 2, 1, 2).data));
+  });
+
+  it('feeds the known frames noised to each step\'s sigma, as training did, with the run\'s own noise', async () => {
+    const cond = await model.encodeText(['a blue square']);
+    const shape = model.latentShape(16, 16, 8); // [1, 4, 2, 2, 2]: frame 0 is values 0-3 of each 8 per channel
+    const condLatents = tensor('float32', shape, randn(77, 32));
+    const condMask = float32([1, 1, 2, 2, 2], [1, 1, 1, 1, 0, 0, 0, 0]);
+    const noise = randn(5, 32);
+    const fed: { sigma: number; latents: Float32Array }[] = [];
+    const run = model.pkg.run.bind(model.pkg);
+    const spy = vi.spyOn(model.pkg, 'run').mockImplementation(async (component, feeds) => {
+      if (component === 'transformer') fed.push({ sigma: feeds['timestep']!.data[0] as number / 1000, latents: Float32Array.from(feeds['latents']!.data as Float32Array) });
+      return run(component, feeds);
+    });
+    try {
+      await model.denoise({ shape, cond, guidance: 1, steps: 4, seed: 5, condLatents, condMask });
+    } finally {
+      spy.mockRestore();
+    }
+    // diffusers' flow-match timesteps: linspace(1000, 1, 4), sigma = timestep / 1000.
+    expect(fed.map((f) => f.sigma)).toEqual([1, 0.667, 0.334, 0.001]);
+    for (const { sigma, latents } of fed) {
+      for (let c = 0; c < 4; c++) {
+        for (let p = 0; p < 4; p++) {
+          const i = c * 8 + p;
+          expect(latents[i], `sigma ${sigma}, channel ${c}`).toBeCloseTo((1 - sigma) * condLatents.data[i]! + sigma * noise[i]!, 5);
+        }
+      }
+    }
+    // The unknown frame starts from the same noise and then follows the sampler.
+    expect(Array.from(fed[0]!.latents.slice(4, 8))).toEqual(Array.from(noise.slice(4, 8)));
+    expect(Array.from(fed[2]!.latents.slice(4, 8))).not.toEqual(Array.from(noise.slice(4, 8)));
   });
 
   it('starts part-way from init latents for denoise < 1', async () => {
