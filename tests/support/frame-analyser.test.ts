@@ -32,4 +32,19 @@ describe('analyseFrames', () => {
     const s = analyseFrames(clip(64, 64, 16, [40, 220, 230], [0, 0, 0], () => ({ x: 20, y: 20, s: 16 })), 64, 64, 16);
     expect([s.colour, s.motion]).toEqual(['cyan', 'standing still']);
   });
+
+  it('names the colour of the object, not of the edges that blend it into the background', () => {
+    // A yellow core of 8x8 inside a 4-pixel ring a quarter of the way from navy to yellow (foreground,
+    // but blended): the ring has three times the core's pixels and drags the foreground's mean away.
+    const yellow = [250, 220, 40];
+    const navy = [15, 25, 90];
+    const ring = yellow.map((c, i) => Math.round(navy[i]! + (c - navy[i]!) / 4));
+    const square = clip(64, 64, 4, ring, navy, () => ({ x: 24, y: 24, s: 16 }));
+    const core = clip(64, 64, 4, yellow, navy, () => ({ x: 28, y: 28, s: 8 }));
+    const frames = square.map((v, i) => (core[i] !== navy[i % 3] ? core[i]! : v));
+    const a = analyseFrames(frames, 64, 64, 4);
+    expect(a.colour).toBe('yellow');
+    expect(a.meanColour[1]).toBeLessThan(120); // the blended mean: yellow's green channel is 220
+    expect(a.frames[0]!.area).toBeCloseTo((16 * 16) / (64 * 64)); // the ring is foreground
+  });
 });

@@ -24,9 +24,17 @@ export interface Analysis {
   frames: FrameStats[];
   /** Mean foreground colour over all frames. */
   meanColour: [number, number, number];
+  /**
+   * The palette colour most of the clearly-foreground pixels (far from the background, so not the
+   * edges that blend into it) are nearest to: the vote the training evaluation uses (analyse.py).
+   */
   colour: string;
   motion: 'moving left' | 'moving right' | 'moving up' | 'moving down' | 'growing' | 'shrinking' | 'standing still';
 }
+
+// Distances from the background (RGB, Euclidean): foreground, and foreground clear of blended edges.
+const FOREGROUND = 60;
+const CLEAR_FOREGROUND = 120;
 
 /**
  * Analyses packed RGB24 frames. The background of each row is read from its two outermost pixels
@@ -35,6 +43,7 @@ export interface Analysis {
 export function analyseFrames(rgb: Uint8Array, width: number, height: number, frameCount: number): Analysis {
   const frames: FrameStats[] = [];
   const sum = [0, 0, 0];
+  const votes = new Map<string, number>();
   let fgTotal = 0;
   for (let f = 0; f < frameCount; f++) {
     const base = f * width * height * 3;
@@ -47,7 +56,11 @@ export function analyseFrames(rgb: Uint8Array, width: number, height: number, fr
       for (let x = 0; x < width; x++) {
         const p = row + x * 3;
         const d = Math.hypot(rgb[p] - bg[0], rgb[p + 1] - bg[1], rgb[p + 2] - bg[2]);
-        if (d > 60) {
+        if (d > FOREGROUND) {
+          if (d > CLEAR_FOREGROUND) {
+            const name = nearestColour([rgb[p], rgb[p + 1], rgb[p + 2]]);
+            votes.set(name, (votes.get(name) ?? 0) + 1);
+          }
           n += 1;
           sx += x;
           sy += y;
@@ -61,7 +74,8 @@ export function analyseFrames(rgb: Uint8Array, width: number, height: number, fr
     frames.push({ area: n / (width * height), cx: n ? sx / n / width : 0.5, cy: n ? sy / n / height : 0.5 });
   }
   const meanColour = sum.map((s) => (fgTotal ? s / fgTotal : 0)) as [number, number, number];
-  return { frames, meanColour, colour: nearestColour(meanColour), motion: classifyMotion(frames) };
+  const voted = [...votes].sort((a, b) => b[1] - a[1])[0]?.[0];
+  return { frames, meanColour, colour: voted ?? nearestColour(meanColour), motion: classifyMotion(frames) };
 }
 
 export function nearestColour(rgb: readonly number[]): string {
