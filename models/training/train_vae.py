@@ -57,6 +57,9 @@ def main():
     step, elapsed = 0, 0.0
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path)
+        if ck["opt"] is None:
+            raise SystemExit(f"{ckpt_path} was restored from the package by vae_from_package.py and "
+                             "cannot be resumed; delete it to train a new VAE")
         vae.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, elapsed = ck["step"], ck["elapsed"]
