@@ -56,6 +56,22 @@ describe('skyloom run workflows/text-to-video.json with the default model', () =
     }
   });
 
+  it('the motion in the frames follows the prompt: left, right, up, down, growing', async () => {
+    const prompts = [
+      ['a red circle moving left on a black background', 'red', 'moving left'],
+      ['a yellow square moving right on a navy background', 'yellow', 'moving right'],
+      ['a white star moving up on a gray background', 'white', 'moving up'],
+      ['a cyan triangle moving down on a black background', 'cyan', 'moving down'],
+      ['a green circle growing on a navy background', 'green', 'growing'],
+    ] as const;
+    const seen = [];
+    for (const [prompt] of prompts) {
+      const { colour, motion } = analyseFrames((await generate(prompt, 42)).frames, 64, 64, 16);
+      seen.push([prompt, colour, motion]);
+    }
+    expect(seen).toEqual(prompts);
+  });
+
   it('skyloom generate is the shorthand for the default workflow', () => {
     const out = mkdtempSync(join(tmpdir(), 'skyloom-generate-'));
     const r = skyloom('generate', 'a white square shrinking on a dark green background', '--out', out, '--steps', '8');
