@@ -172,7 +172,10 @@ interface EncodeRun {
   path: string;
 }
 
-/** fluent-ffmpeg's error: exits and kills read "ffmpeg exited with code 1", a source failure carries it. */
+/**
+ * What fluent-ffmpeg emits: the message says how ffmpeg ended ("ffmpeg exited with code 1"), a
+ * failure of the frame source is kept as inputStreamError, and a failed spawn has its errno code.
+ */
 type FluentError = Error & { inputStreamError?: unknown; code?: string };
 
 // Precedence of outcomes: abort > a failure of the frame source (ffmpeg is killed because of it) >
