@@ -189,7 +189,7 @@ def main():
             p = os.path.join(dp, fn)
             files[os.path.relpath(p, tmp)] = sha256(p)
     manifest = {
-        "format": "skyloom-model", "formatVersion": 1, "name": "skyloom-tiny", "version": "1.1.0",
+        "format": "skyloom-model", "formatVersion": 1, "name": "skyloom-tiny", "version": "1.2.0",
         "description": "Tiny text-to-video model trained on procedural videos of coloured shapes "
                        "(circle, square, triangle, star) moving over plain or sunset backgrounds. "
                        "Trained on CPU by models/training/.",

@@ -2,8 +2,8 @@
 # Reproduce skyloom-tiny end to end on a CPU: VAE -> latents -> DiT -> export -> parity -> eval.
 # Finished stages are skipped (each leaves a marker in .work/); an interrupted training stage
 # resumes from its last checkpoint. Progress goes to stdout and .work/<stage>.log.
-#   models/training/run_all.sh                      (from anywhere; ~3 h on 2 cores)
-#   SKYLOOM_VAE=package models/training/run_all.sh  (keep the shipped VAE; ~2 h)
+#   models/training/run_all.sh                      (from anywhere; ≤ 4 h on 2 shared cores)
+#   SKYLOOM_VAE=package models/training/run_all.sh  (keep the shipped VAE; ≤ 3 h)
 set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p .work
@@ -39,7 +39,7 @@ fi
 stage latents  $PY latents.py --per-aspect 3000
 # High-noise t sampling and the frame-difference loss are what made the DiT learn motion
 # (EVAL.md, "Continuation experiments"); the plain recipe gave 12% held-out motion.
-stage dit      $PY train_dit.py --t-dist high-mix --motion-loss 2 --steps 9000 --max-minutes 130
+stage dit      $PY train_dit.py --t-dist high-mix --motion-loss 2 --steps 9000 --max-minutes 170
 stage export   $PY export.py
 stage parity   node parity.mjs            # exits 1 (stopping here) on any mismatch
 stage eval     $PY evaluate.py

@@ -14,12 +14,12 @@ covers only the unknown frames (the sampler copies the known ones back at the en
 captions are dropped (text mask all zeros) so classifier-free guidance works. EMA weights of both
 networks are what export.py ships. Batches rotate over the aspect ratios.
 
-    python3 train_dit.py --t-dist high-mix --motion-loss 2 --steps 9000 --max-minutes 130
+    python3 train_dit.py --t-dist high-mix --motion-loss 2 --steps 9000 --max-minutes 170
     python3 train_dit.py --steps 4000 --max-minutes 42
     python3 train_dit.py --init .work/dit.pt --latents .work/latents.npz --work .work/ft \
         --t-dist high-mix --motion-loss 2 --lr 3e-4 --warmup 100 --max-minutes 45
 
-run_all.sh runs the first form; the shipped weights (model 1.1) come from it. The second made
+run_all.sh runs the first form; the shipped weights (model 1.2) come from it. The second made
 model 1.0, which learned colours but no motion (EVAL.md, "Continuation experiments"). The third
 fine-tunes: --init starts from another run's weights (text encoder, DiT and their EMA) with a
 fresh optimiser and schedule; fine-tunes of 1.0 did not bring motion. --latents reads the latents
