@@ -275,11 +275,11 @@ export class VideoModel {
 
     const [batch = 1, , frames = 1, h = 1, w = 1] = dims;
     const maskDims = [batch, 1, frames, h, w];
-    if (options.condLatents !== undefined) checkDims('condLatents', options.condLatents, dims);
-    if (options.condMask !== undefined) checkDims('condMask', options.condMask, maskDims);
-    const known = options.condLatents !== undefined && options.condMask !== undefined;
+    const { condLatents, condMask } = options;
+    if (condLatents !== undefined) checkDims('condLatents', condLatents, dims);
+    if (condMask !== undefined) checkDims('condMask', condMask, maskDims);
     const mapsCond = this.manifest.components.transformer.inputs['cond_latents'] !== undefined;
-    if (known && !mapsCond) throw new ModelInputError(`model ${this.manifest.name} cannot take known frames (no cond_latents input)`);
+    if (condLatents && condMask && !mapsCond) throw new ModelInputError(`model ${this.manifest.name} cannot take known frames (no cond_latents input)`);
 
     // Everything but x_t and the timestep is the same on every step: build the 2B batch once.
     const twice = <T extends 'float32' | 'int64'>(t: Tensor<T>): Tensor<T> => (useCfg ? concat([t, t], 0) : t);
@@ -287,19 +287,18 @@ export class VideoModel {
     const textMask = useCfg && options.uncond ? concat([options.cond.mask, options.uncond.mask], 0) : options.cond.mask;
     const fixed: Record<string, Tensor> = { text, text_mask: textMask };
     if (mapsCond) {
-      fixed['cond_latents'] = twice(options.condLatents ?? zeros('float32', dims));
-      fixed['cond_mask'] = twice(options.condMask ?? zeros('float32', maskDims));
+      fixed['cond_latents'] = twice(condLatents ?? zeros('float32', dims));
+      fixed['cond_mask'] = twice(condMask ?? zeros('float32', maskDims));
     }
     const runBatch = useCfg ? 2 * batch : batch;
 
     // Known frames enter x_σ as they did in training, noised to the step's σ with this run's noise:
     // x_σ = (1 − σ)·x0 + σ·noise. Left to the sampler they would follow the DiT's velocity there,
     // which training never fits (its loss skips known frames), and the new frames attend to them.
-    const condLatents = known ? options.condLatents : undefined;
-    const condMask = known ? options.condMask : undefined;
+    const withKnown = (sample: Float32Array, sigma: number): Float32Array =>
+      condLatents && condMask ? this.putKnown(sample, condLatents, condMask, dims, sigma, noise.data) : sample;
     const velocityAt = async (sample: Float32Array, sigma: number, timestep: number): Promise<Float32Array> => {
-      const input = condLatents && condMask ? this.putKnown(sample, condLatents, condMask, dims, sigma, noise.data) : sample;
-      const latents = twice(tensor('float32', dims, input));
+      const latents = twice(tensor('float32', dims, withKnown(sample, sigma)));
       const t = tensor('float32', [runBatch], new Float32Array(runBatch).fill(timestep));
       const out = await this.pkg.run('transformer', { ...fixed, latents, timestep: t });
       const v = (out['velocity'] as Tensor<'float32'>).data;
@@ -316,8 +315,7 @@ export class VideoModel {
       await options.onStep?.(i + 1, total, tensor('float32', dims, denoised));
     }
     // The result takes the known frames back exactly (σ = 0).
-    if (condLatents && condMask) x = this.putKnown(x, condLatents, condMask, dims, 0, noise.data);
-    return tensor('float32', dims, x);
+    return tensor('float32', dims, withKnown(x, 0));
   }
 
   /** `x` with the known frames (mask 1) replaced by (1 − σ)·cond + σ·noise. */
