@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Executor, packageRoot, type Workflow } from '../engine/index.js';
-import { probe } from '../nodes/media/ffmpeg.js';
+import { probe } from '../media/ffmpeg.js';
 import { createRegistry } from '../nodes/index.js';
 
 async function runOnce(file: string, sets: Record<string, Record<string, number | string>>): Promise<void> {

@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot, type Logger, type Workflow } from '../engine/index.js';
-import type { HistoryEntry, PromptResponse, SystemInfo } from '../engine/protocol.js';
+import type { HistoryEntry, PromptResponse, SystemInfo } from '../protocol/index.js';
 import { listModels } from '../nodes/model.js';
 import { createRegistry } from '../nodes/index.js';
 import { serve, type RunningServer } from '../server/serve.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { defineNode, Executor, NodeRegistry, type Logger, type Workflow } from '../engine/index.js';
-import type { HistoryEntry, PromptResponse, ServerMessage } from '../engine/protocol.js';
+import type { HistoryEntry, PromptResponse, ServerMessage } from '../protocol/index.js';
 import { createApp, type AppOptions } from '../server/app.js';
 import { nodes as testNodes } from '../tests/fixtures/test-pack.js';
 

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { Executor, packageRoot, type Workflow } from '../engine/index.js';
 import { gaussianNoise } from '../models/random.js';
 import { VideoModel } from '../models/video-model.js';
-import { encodeVideo } from '../nodes/media/ffmpeg.js';
-import { videoFromChunks } from '../nodes/media/frames.js';
+import { encodeVideo } from '../media/ffmpeg.js';
+import { videoFromChunks } from '../media/frames.js';
 import { createRegistry } from '../nodes/index.js';
 
 const MODEL = 'skyloom-tiny';

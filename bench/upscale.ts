@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { randn } from '../models/random.js';
 import { SessionCache } from '../models/session-cache.js';
 import { Upscaler } from '../models/upscale/esrgan.js';
-import { resizeImage, type RgbImage } from '../nodes/media/image.js';
+import { resizeImage, type RgbImage } from '../media/image.js';
 
 const FRAMES = Number(process.argv[2] ?? 2);
 const CONFIGS = (process.argv[3] ?? 'esrgan-slim-4x@480x270,esrgan-slim-2x@960x540,esrgan-medium-2x@960x540').split(',').map((c) => {

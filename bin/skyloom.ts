@@ -198,7 +198,7 @@ function program(setExit: (code: number) => void): Command {
         return;
       }
       try {
-        const { RemoteWorker } = await import('../server/remote-worker.js');
+        const { RemoteWorker } = await import('../server/redis/worker.js');
         const registry = await registryWith(opts.nodes);
         const log = {
           debug() {},

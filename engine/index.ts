@@ -8,7 +8,6 @@ export * from './executor.js';
 export * from './migrate.js';
 export * from './paths.js';
 export * from './plan.js';
-export * from './protocol.js';
 export * from './registry.js';
 export * from './types.js';
 export * from './validate.js';

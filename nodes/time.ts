@@ -3,9 +3,9 @@
 import { defineNode, type NodeContext } from '../engine/index.js';
 import { zeros } from '../models/tensor.js';
 import type { SamplerName, VideoModel } from '../models/video-model.js';
-import { videoFromChunks, VideoHandle, VideoWriter } from './media/frames.js';
-import { resizeImage, type RgbImage } from './media/image.js';
-import { matchSeams, type SeamAnchor } from './media/seam.js';
+import { videoFromChunks, VideoHandle, VideoWriter } from '../media/frames.js';
+import { resizeImage, type RgbImage } from '../media/image.js';
+import { matchSeams, type SeamAnchor } from '../media/seam.js';
 import { samplingParams as baseSamplingParams, unconditional } from './sampling.js';
 import type { ConditioningValue, ModelValue } from './values.js';
 

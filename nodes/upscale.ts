@@ -3,8 +3,8 @@
 import { defineNode } from '../engine/index.js';
 import { DEVICES, type Device } from '../models/runtime/onnx.js';
 import { UPSCALE_MODEL_NAMES, Upscaler, findUpscaleModel } from '../models/upscale/esrgan.js';
-import { videoFromChunks, type VideoHandle } from './media/frames.js';
-import { resizeImage, type FitMode } from './media/image.js';
+import { videoFromChunks, type VideoHandle } from '../media/frames.js';
+import { resizeImage, type FitMode } from '../media/image.js';
 
 /** Target sizes offered by `resize`; `custom` uses the width and height params. */
 export const RESIZE_PRESETS = ['custom', '1920x1080', '1080x1920', '1280x720', '720x1280', '1080x1080', '3840x2160', '2160x3840'] as const;

@@ -1,7 +1,7 @@
 // The VAE family: vae-decode (latents → frames, chunk by chunk) and vae-encode (frames → latents).
 
 import { defineNode } from '../engine/index.js';
-import { videoFromChunks, type VideoHandle } from './media/frames.js';
+import { videoFromChunks, type VideoHandle } from '../media/frames.js';
 import type { LatentValue, ModelValue } from './values.js';
 
 export const vaeDecodeNode = defineNode({

@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { defineNode, type NodeContext, type Workflow } from '../engine/index.js';
-import { decodeVideo, encodeVideo, type VideoFormat } from './media/ffmpeg.js';
-import type { VideoHandle } from './media/frames.js';
-import { loadImage, resizeImage, resizeVideo, saveImage, type FitMode, type ImageFormat } from './media/image.js';
+import { decodeVideo, encodeVideo, type VideoFormat } from '../media/ffmpeg.js';
+import type { VideoHandle } from '../media/frames.js';
+import { loadImage, resizeImage, resizeVideo, saveImage, type FitMode, type ImageFormat } from '../media/image.js';
 
 /** IPTC's digital source type for media made by a trained model. */
 export const TRAINED_ALGORITHMIC_MEDIA = 'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia';

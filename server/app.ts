@@ -23,19 +23,19 @@ import {
   type PromptResponse,
   type SystemInfo,
   type ValidateResponse,
-} from '../engine/protocol.js';
+} from '../protocol/index.js';
 import { availableDevices, listModels } from '../nodes/model.js';
 import { createRegistry } from '../nodes/index.js';
 import { checkBody, intQuery } from './body.js';
 import { BadRequestError, errorHandler, errorResponse, NotFoundError } from './errors.js';
 import { Hub } from './hub.js';
 import { EmbeddedQueue, type PromptQueue } from './queue.js';
-import { RedisQueue, seededWorkflow, splitParam } from './queue-redis.js';
+import { RedisQueue, seededWorkflow, splitParam } from './redis/queue.js';
 import { resolveInside } from './paths.js';
 import { checkAccess, TOKEN_COOKIE } from './security.js';
 import { Store } from './store.js';
 import { receiveUpload } from './uploads.js';
-import { Worker } from './worker.js';
+import { LocalRunner } from './local-runner.js';
 import { extractEmbedded, WorkflowLibrary } from './workflows.js';
 
 export interface AppOptions {
@@ -74,7 +74,7 @@ export interface SkyloomApp {
   store: Store;
   queue: PromptQueue;
   /** The in-process worker; absent with a queue engine (workers are other processes). */
-  worker?: Worker;
+  worker?: LocalRunner;
   /** Resolves once the queue delivers prompts; rejects when the queue engine is unreachable. */
   ready: Promise<void>;
   hub: Hub;
@@ -130,7 +130,7 @@ export function createApp(options: AppOptions): SkyloomApp {
     ...(options.cacheBytes !== undefined ? { cacheBytes: options.cacheBytes } : {}),
   });
   const hub = new Hub({ log, ...(options.previewIntervalMs !== undefined ? { previewIntervalMs: options.previewIntervalMs } : {}) });
-  const worker = remote ? undefined : new Worker(store, executor, hub, { outputDir: dirs.output, log });
+  const worker = remote ? undefined : new LocalRunner(store, executor, hub, { outputDir: dirs.output, log });
   const queue: PromptQueue = worker
     ? new EmbeddedQueue(store, worker)
     : new RedisQueue({ url: options.queue!, store, hub, outputDir: dirs.output, log });

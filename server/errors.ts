@@ -2,7 +2,7 @@
 
 import type { ErrorRequestHandler } from 'express';
 import { EngineError, NodeExecutionError, WorkflowValidationError } from '../engine/index.js';
-import type { ErrorBody } from '../engine/protocol.js';
+import type { ErrorBody } from '../protocol/index.js';
 
 /** A request the server cannot read: malformed JSON, a body that breaks its schema, a bad query. */
 export class BadRequestError extends EngineError {

@@ -9,8 +9,8 @@ import {
   type PreviewFormat,
   type PreviewMetadata,
   type ServerMessage,
-} from '../engine/protocol.js';
-import { framesToAnimatedWebp, framesToJpegStrip } from '../nodes/media/image.js';
+} from '../protocol/index.js';
+import { framesToAnimatedWebp, framesToJpegStrip } from '../media/image.js';
 
 export interface HubOptions {
   /** At most one preview per client in this window; newer previews replace waiting ones. Default 250 ms. */

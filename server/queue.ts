@@ -1,10 +1,10 @@
 // Owns the queue contract: PromptQueue, the one interface the routes use, and its embedded (SQLite, in-process worker) implementation.
 
 import type { Workflow } from '../engine/index.js';
-import type { HistoryEntry, InterruptResponse, PromptResponse, QueueResponse, WorkerAnnouncement } from '../engine/protocol.js';
+import type { HistoryEntry, InterruptResponse, PromptResponse, QueueResponse, WorkerAnnouncement } from '../protocol/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
 import type { Store } from './store.js';
-import type { Worker } from './worker.js';
+import type { LocalRunner } from './local-runner.js';
 
 /** A fan-out request: run the workflow once per value, with `param` (`nodeId.param`) set to it. */
 export interface SeedFanOut {
@@ -62,9 +62,9 @@ export function notRemovable(store: Store, promptId: string): never {
 export class EmbeddedQueue implements PromptQueue {
   readonly engine = 'embedded' as const;
   readonly #store: Store;
-  readonly #worker: Worker;
+  readonly #worker: LocalRunner;
 
-  constructor(store: Store, worker: Worker) {
+  constructor(store: Store, worker: LocalRunner) {
     this.#store = store;
     this.#worker = worker;
   }

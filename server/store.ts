@@ -4,7 +4,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { EngineError } from '../engine/index.js';
-import type { HistoryEntry, PromptError, PromptStatus, QueueItem, UiOutputRef } from '../engine/protocol.js';
+import type { HistoryEntry, PromptError, PromptStatus, QueueItem, UiOutputRef } from '../protocol/index.js';
 
 // One row per prompt for its whole life; `number` is the queue order (and never reused, so a
 // client's numbers keep meaning the same prompt across restarts).

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Request } from 'express';
 import busboy from 'busboy';
 import { fileTypeFromBuffer } from 'file-type';
-import type { UploadResponse } from '../engine/protocol.js';
+import type { UploadResponse } from '../protocol/index.js';
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaError } from './errors.js';
 
 /** What may be uploaded, by the type its bytes show (never by its name or label). */

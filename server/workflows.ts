@@ -4,10 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { open, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { migrateWorkflow, workflowSchemaValidator, WorkflowValidationError, type ValidationIssue } from '../engine/index.js';
-import type { WorkflowList } from '../engine/protocol.js';
-import { MediaError } from '../nodes/media/errors.js';
-import { probe } from '../nodes/media/ffmpeg.js';
-import { readPngText } from '../nodes/media/image.js';
+import type { WorkflowList } from '../protocol/index.js';
+import { MediaError } from '../media/errors.js';
+import { probe } from '../media/ffmpeg.js';
+import { readPngText } from '../media/image.js';
 import { BadRequestError, NotFoundError, UnsupportedMediaError } from './errors.js';
 
 // Letters, digits, space, "_", "-", "." and no leading dot: a name can never be a path or a hidden file.

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeVideo, probe } from '../../nodes/media/ffmpeg.js';
+import { decodeVideo, probe } from '../../media/ffmpeg.js';
 import { analyseFrames, PALETTE } from '../support/frame-analyser.js';
 
 const root = resolve(import.meta.dirname, '../..');

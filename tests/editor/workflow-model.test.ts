@@ -24,7 +24,7 @@ import {
   removeNodes,
   setLink,
 } from '../../editor/src/lib/workflow-model';
-import { encodePreviewFrame, PREVIEW_WEBP } from '../../engine/protocol.js';
+import { encodePreviewFrame, PREVIEW_WEBP } from '../../protocol/index.js';
 
 const catalog = new Map<string, NodeCatalogEntry>(createRegistry().catalog().map((e) => [e.type, e]));
 const defaultWorkflow = (): Workflow => JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'workflows', 'text-to-video.json'), 'utf8')) as Workflow;

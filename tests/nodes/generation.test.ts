@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Executor, NodeExecutionError, type ExecutionEvent, type Workflow } from '../../engine/index.js';
-import { decodeVideo, probe } from '../../nodes/media/ffmpeg.js';
-import { readPngText } from '../../nodes/media/image.js';
+import { decodeVideo, probe } from '../../media/ffmpeg.js';
+import { readPngText } from '../../media/image.js';
 import { createRegistry } from '../../nodes/index.js';
 import { writeSkyloomPackage } from '../models/fixtures/tiny-packages.js';
 

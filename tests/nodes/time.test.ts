@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Executor, type Workflow, type WorkflowNode } from '../../engine/index.js';
-import { decodeVideo, encodeVideo, probe } from '../../nodes/media/ffmpeg.js';
-import { saveImage } from '../../nodes/media/image.js';
+import { decodeVideo, encodeVideo, probe } from '../../media/ffmpeg.js';
+import { saveImage } from '../../media/image.js';
 import { createRegistry } from '../../nodes/index.js';
 import { writeSkyloomPackage } from '../models/fixtures/tiny-packages.js';
 

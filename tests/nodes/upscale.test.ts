@@ -14,8 +14,8 @@ import {
   type Workflow,
   type WorkflowNode,
 } from '../../engine/index.js';
-import { videoFromChunks, type VideoHandle } from '../../nodes/media/frames.js';
-import { resizeImage } from '../../nodes/media/image.js';
+import { videoFromChunks, type VideoHandle } from '../../media/frames.js';
+import { resizeImage } from '../../media/image.js';
 import { resizeTarget, upscaleNodes } from '../../nodes/upscale.js';
 
 const W = 32;

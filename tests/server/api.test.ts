@@ -16,7 +16,7 @@ import {
   type HistoryEntry,
   type PromptResponse,
   type QueueResponse,
-} from '../../engine/protocol.js';
+} from '../../protocol/index.js';
 import { Client, getJson, postJson, raw, settled, startServer, workflow } from './helpers.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ValidateResponseSchema, type ErrorBody, type UploadResponse, type ValidateResponse } from '../../engine/protocol.js';
+import { ValidateResponseSchema, type ErrorBody, type UploadResponse, type ValidateResponse } from '../../protocol/index.js';
 import { checkBind } from '../../server/security.js';
 import { serve } from '../../server/serve.js';
 import { Client, getJson, postJson, quietLog, raw, startServer, tempDir, testRegistry, workflow } from './helpers.js';

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineNode, type Workflow } from '../../engine/index.js';
-import type { ErrorBody, ExtractResponse, HistoryEntry, PromptResponse, UploadResponse } from '../../engine/protocol.js';
-import { videoFromChunks } from '../../nodes/media/frames.js';
+import type { ErrorBody, ExtractResponse, HistoryEntry, PromptResponse, UploadResponse } from '../../protocol/index.js';
+import { videoFromChunks } from '../../media/frames.js';
 import { saveImageNode, saveVideoNode } from '../../nodes/video-io.js';
 import { postJson, raw, settled, startServer, testRegistry, workflow } from './helpers.js';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { NodeRegistry, type Logger, type NodeDefinition, type Workflow, type WorkflowNode } from '../../engine/index.js';
-import { decodePreviewFrame, type PreviewMetadata, type ServerMessage } from '../../engine/protocol.js';
+import { decodePreviewFrame, type PreviewMetadata, type ServerMessage } from '../../protocol/index.js';
 import { primitiveNodes } from '../../nodes/primitives.js';
 import { serve, type RunningServer, type ServeOptions } from '../../server/serve.js';
 import { nodes as testNodes } from '../fixtures/test-pack.js';

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
 import { describe, expect, it } from 'vitest';
-import { decodePreviewFrame, PREVIEW_JPEG_STRIP } from '../../engine/protocol.js';
+import { decodePreviewFrame, PREVIEW_JPEG_STRIP } from '../../protocol/index.js';
 import { Hub } from '../../server/hub.js';
 
 class FakeSocket extends EventEmitter {

@@ -1,7 +1,7 @@
 // Load: 200 trivial prompts queued from 10 concurrent clients all complete, in queue order, none lost, none misrouted.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HistoryEntry, HistoryList, PromptResponse } from '../../engine/protocol.js';
+import type { HistoryEntry, HistoryList, PromptResponse } from '../../protocol/index.js';
 import { Client, getJson, postJson, startServer, workflow } from './helpers.js';
 
 let server: Awaited<ReturnType<typeof startServer>>;

@@ -11,7 +11,7 @@ import {
   PromptRequestSchema,
   ServerMessageSchema,
   type PreviewMetadata,
-} from '../../engine/protocol.js';
+} from '../../protocol/index.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { HistoryEntry, HistoryList, PromptResponse } from '../../engine/protocol.js';
+import type { HistoryEntry, HistoryList, PromptResponse } from '../../protocol/index.js';
 import { Client, getJson, postJson, settled, tempDir, workflow } from './helpers.js';
 
 const root = resolve(import.meta.dirname, '../..');

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HistoryEntry, PromptResponse, SystemInfo, WorkerAnnouncement } from '../../engine/protocol.js';
+import type { HistoryEntry, PromptResponse, SystemInfo, WorkerAnnouncement } from '../../protocol/index.js';
 import { writeSkyloomPackage } from '../models/fixtures/tiny-packages.js';
 import { Client, getJson, postJson, settled, tempDir, workflow } from './helpers.js';
 import { refusedWorker, startRedis, startServe, startWorker, type Proc, type RedisProcess } from './redis.js';

@@ -1,6 +1,6 @@
 // What the video operations promise, on frames from the default model: kept frames come back
 // unchanged, a still becomes the first frame, and joins are no bigger a jump than the frame steps
-// of the video around them (without seam matching, nodes/media/seam.ts, the VAE's error alone made
+// of the video around them (without seam matching, media/seam.ts, the VAE's error alone made
 // the extension seam 10 grey levels against steps of 2-6 elsewhere).
 
 import { mkdtempSync } from 'node:fs';
@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Executor, type Workflow, type WorkflowNode } from '../../engine/index.js';
-import { decodeVideo } from '../../nodes/media/ffmpeg.js';
-import { loadImage } from '../../nodes/media/image.js';
+import { decodeVideo } from '../../media/ffmpeg.js';
+import { loadImage } from '../../media/image.js';
 import { createRegistry } from '../../nodes/index.js';
 
 const root = resolve(import.meta.dirname, '../..');

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Executor, type Workflow } from '../../engine/index.js';
-import { probe } from '../../nodes/media/ffmpeg.js';
+import { probe } from '../../media/ffmpeg.js';
 import { createRegistry } from '../../nodes/index.js';
 
 const root = resolve(import.meta.dirname, '../..');

@@ -18,7 +18,8 @@ import type {
   SystemInfo,
   UploadResponse,
   WorkflowList,
-} from '../../../engine/protocol.js';
+} from '../../../protocol/index.js';
+import { decodePreviewFrame } from '../../../protocol/preview.js';
 import type { NodeCatalogEntry } from '../../../engine/types.js';
 import type { Workflow } from '../../../engine/workflow.js';
 
@@ -103,22 +104,13 @@ export type ClientEventMap = ServerMessageMap & {
 export type ClientEventType = keyof ClientEventMap;
 type Listener<K extends ClientEventType> = (data: ClientEventMap[K]) => void;
 
-// The frame layout of engine/protocol.ts (type, metadata length, metadata, image); decoded here
-// rather than imported because the editor takes only types from the engine.
-const PREVIEW_HEADER_BYTES = 8;
-
 /**
- * Splits one binary preview frame.
+ * Splits one binary preview frame (the codec of protocol/preview.ts, shared with the server).
  * @throws RangeError for a frame shorter than its header says
  */
 export function decodePreview(buffer: ArrayBuffer): PreviewFrame {
-  const view = new DataView(buffer);
-  if (buffer.byteLength < PREVIEW_HEADER_BYTES) throw new RangeError(`A preview frame has at least ${PREVIEW_HEADER_BYTES} bytes`);
-  const length = view.getUint32(4);
-  if (PREVIEW_HEADER_BYTES + length > buffer.byteLength) throw new RangeError('Preview metadata overruns its frame');
-  const metadata = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, PREVIEW_HEADER_BYTES, length))) as PreviewMetadata;
-  const blob = new Blob([new Uint8Array(buffer, PREVIEW_HEADER_BYTES + length)], { type: metadata.mime });
-  return { metadata, blob };
+  const { metadata, image } = decodePreviewFrame(new Uint8Array(buffer));
+  return { metadata, blob: new Blob([image as Uint8Array<ArrayBuffer>], { type: metadata.mime }) };
 }
 
 /** The `/ws` connection: reconnects with backoff, and dispatches each message to its typed listeners. */

@@ -2,7 +2,7 @@
 
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
-import type { SystemInfo } from '../../../engine/protocol.js';
+import type { SystemInfo } from '../../../protocol/index.js';
 import type { NodeCatalogEntry } from '../../../engine/types.js';
 import { api, type ModelListing } from '../api/client';
 

@@ -2,7 +2,7 @@
 
 import { defineStore } from 'pinia';
 import { ref, shallowRef } from 'vue';
-import type { WorkflowList } from '../../../engine/protocol.js';
+import type { WorkflowList } from '../../../protocol/index.js';
 import type { Workflow } from '../../../engine/workflow.js';
 import { api } from '../api/client';
 import { useGraphStore } from './graph';

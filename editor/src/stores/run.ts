@@ -2,7 +2,7 @@
 
 import { defineStore } from 'pinia';
 import { computed, reactive, ref, shallowRef } from 'vue';
-import type { HistoryEntry, Issue, PreviewMetadata, QueueResponse, UiOutputRef } from '../../../engine/protocol.js';
+import type { HistoryEntry, Issue, PreviewMetadata, QueueResponse, UiOutputRef } from '../../../protocol/index.js';
 import { api, ApiError, SkyloomSocket } from '../api/client';
 import { randomSeed } from '../lib/widgets';
 import { issueSlot } from '../lib/workflow-model';

@@ -1,13 +1,13 @@
 import { readdir, stat } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MediaError } from '../../../nodes/media/errors.js';
+import { MediaError } from '../../media/errors.js';
 import {
   DEFAULT_MEMORY_LIMIT_BYTES,
   VideoHandle,
   VideoWriter,
   videoFromChunks,
   wholeFrames,
-} from '../../../nodes/media/frames.js';
+} from '../../media/frames.js';
 import { tempDir } from './fixtures.js';
 
 // A frame whose every byte depends on its index and position, so a misplaced or repeated frame shows.

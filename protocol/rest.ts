@@ -1,13 +1,12 @@
-// The server's wire protocol: one JSON Schema per REST body and WebSocket message, each TS type derived from it.
+// The server's REST bodies and worker announcements: one JSON Schema each, each TS type derived from it.
 //
 // Schemas are built with TypeBox, so each is plain JSON Schema data (the server validates bodies
 // with ajv against it, the editor can too) and `Static<typeof X>` is its type: the two cannot
-// drift apart. This module knows nothing of HTTP or WebSocket libraries; the server and the editor
-// both import it.
+// drift apart. This module knows nothing of HTTP libraries; the server and the editor both import it.
 
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 // ---- Shared pieces ----
 
@@ -270,146 +269,3 @@ export const SystemInfoSchema = Type.Object({
   workers: Type.Optional(Type.Array(WorkerAnnouncementSchema)),
 });
 export type SystemInfo = Static<typeof SystemInfoSchema>;
-
-// ---- WebSocket: server → client JSON messages ----
-
-/** Bumped when a message changes shape incompatibly. */
-export const PROTOCOL_VERSION = 1;
-
-const message = <K extends string, D extends TSchema>(type: K, data: D) =>
-  Type.Object({ type: Type.Literal(type), data });
-
-/** Queue size; sent to every client on each change, and first to a client that connects (with its `sid`). */
-export const StatusMessageSchema = message(
-  'status',
-  Type.Object({ queueRemaining: Type.Integer(), running: Nullable(Type.String()), sid: Type.Optional(Type.String()) }),
-);
-
-export const ExecutionStartMessageSchema = message(
-  'execution_start',
-  Type.Object({ promptId: Type.String(), timestamp: Type.Number(), nodes: Type.Array(Type.String()) }),
-);
-export const ExecutionCachedMessageSchema = message(
-  'execution_cached',
-  Type.Object({ promptId: Type.String(), nodes: Type.Array(Type.String()) }),
-);
-export const ExecutingMessageSchema = message(
-  'executing',
-  Type.Object({ promptId: Type.String(), nodeId: Type.String(), nodeType: Type.String() }),
-);
-export const ProgressMessageSchema = message(
-  'progress',
-  Type.Object({ promptId: Type.String(), nodeId: Type.String(), step: Type.Integer(), total: Type.Integer() }),
-);
-export const ExecutedMessageSchema = message(
-  'executed',
-  Type.Object({
-    promptId: Type.String(),
-    nodeId: Type.String(),
-    nodeType: Type.String(),
-    ui: Type.Optional(UiOutputRefSchema),
-    ms: Type.Number(),
-  }),
-);
-export const ExecutionSuccessMessageSchema = message(
-  'execution_success',
-  Type.Object({
-    promptId: Type.String(),
-    timestamp: Type.Number(),
-    outputs: Type.Record(Type.String(), UiOutputRefSchema),
-    ms: Type.Number(),
-  }),
-);
-export const ExecutionErrorMessageSchema = message(
-  'execution_error',
-  Type.Object({
-    promptId: Type.String(),
-    nodeId: Type.Optional(Type.String()),
-    nodeType: Type.Optional(Type.String()),
-    code: Type.String(),
-    message: Type.String(),
-    executed: Type.Array(Type.String()),
-  }),
-);
-export const ExecutionInterruptedMessageSchema = message(
-  'execution_interrupted',
-  Type.Object({ promptId: Type.String(), nodeId: Type.Optional(Type.String()), executed: Type.Array(Type.String()) }),
-);
-
-/** Every JSON message the server sends over `/ws`. Previews are binary frames (see below). */
-export const ServerMessageSchema = Type.Union([
-  StatusMessageSchema,
-  ExecutionStartMessageSchema,
-  ExecutionCachedMessageSchema,
-  ExecutingMessageSchema,
-  ProgressMessageSchema,
-  ExecutedMessageSchema,
-  ExecutionSuccessMessageSchema,
-  ExecutionErrorMessageSchema,
-  ExecutionInterruptedMessageSchema,
-]);
-export type ServerMessage = Static<typeof ServerMessageSchema>;
-export type ServerMessageType = ServerMessage['type'];
-/** A typed event map for clients: message type → its `data`. */
-export type ServerMessageMap = { [M in ServerMessage as M['type']]: M['data'] };
-
-// ---- WebSocket: binary preview frames ----
-//
-// Layout (all integers big-endian):
-//   bytes 0..3   uint32  frame type (PREVIEW_WEBP or PREVIEW_JPEG_STRIP)
-//   bytes 4..7   uint32  N, length of the metadata in bytes
-//   bytes 8..8+N         metadata: UTF-8 JSON matching PreviewMetadataSchema
-//   the rest             the image: an animated WebP, or a JPEG strip of the frames side by side
-
-export const PREVIEW_HEADER_BYTES = 8;
-/** An animated WebP of every preview frame. */
-export const PREVIEW_WEBP = 1;
-/** One JPEG holding every frame side by side, left to right. */
-export const PREVIEW_JPEG_STRIP = 2;
-
-export const PreviewMetadataSchema = Type.Object({
-  promptId: Type.String(),
-  nodeId: Type.String(),
-  step: Type.Integer(),
-  total: Type.Integer(),
-  frameCount: Type.Integer(),
-  /** Size of one frame in the image. */
-  width: Type.Integer(),
-  height: Type.Integer(),
-  fps: Type.Number(),
-  mime: Type.Union([Type.Literal('image/webp'), Type.Literal('image/jpeg')]),
-});
-export type PreviewMetadata = Static<typeof PreviewMetadataSchema>;
-
-/** The preview formats a client may ask for with `/ws?preview=`; `none` turns previews off. */
-export const PREVIEW_FORMATS = ['webp', 'jpeg', 'none'] as const;
-export type PreviewFormat = (typeof PREVIEW_FORMATS)[number];
-
-/** Builds one binary preview frame. */
-export function encodePreviewFrame(type: number, metadata: PreviewMetadata, image: Uint8Array): Uint8Array {
-  const meta = new TextEncoder().encode(JSON.stringify(metadata));
-  const out = new Uint8Array(PREVIEW_HEADER_BYTES + meta.byteLength + image.byteLength);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, type);
-  view.setUint32(4, meta.byteLength);
-  out.set(meta, PREVIEW_HEADER_BYTES);
-  out.set(image, PREVIEW_HEADER_BYTES + meta.byteLength);
-  return out;
-}
-
-/**
- * Splits one binary preview frame into its parts.
- * @throws RangeError when the frame is shorter than its header says
- */
-export function decodePreviewFrame(frame: Uint8Array): { type: number; metadata: PreviewMetadata; image: Uint8Array } {
-  if (frame.byteLength < PREVIEW_HEADER_BYTES) throw new RangeError(`A preview frame has at least ${PREVIEW_HEADER_BYTES} bytes, got ${frame.byteLength}`);
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  const type = view.getUint32(0);
-  const length = view.getUint32(4);
-  if (PREVIEW_HEADER_BYTES + length > frame.byteLength) {
-    throw new RangeError(`Preview metadata of ${length} bytes does not fit in a frame of ${frame.byteLength} bytes`);
-  }
-  const meta = frame.subarray(PREVIEW_HEADER_BYTES, PREVIEW_HEADER_BYTES + length);
-  const metadata = JSON.parse(new TextDecoder().decode(meta)) as PreviewMetadata;
-  return { type, metadata, image: frame.subarray(PREVIEW_HEADER_BYTES + length) };
-}

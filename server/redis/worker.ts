@@ -6,9 +6,9 @@ import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker as BullWorker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { Cancelled, Executor, type Logger, type NodeRegistry, type Workflow } from '../engine/index.js';
-import type { WorkerAnnouncement } from '../engine/protocol.js';
-import { availableDevices, listModels } from '../nodes/model.js';
+import { Cancelled, Executor, type Logger, type NodeRegistry, type Workflow } from '../../engine/index.js';
+import type { WorkerAnnouncement } from '../../protocol/index.js';
+import { availableDevices, listModels } from '../../nodes/model.js';
 import {
   canRun,
   connect,
@@ -25,8 +25,8 @@ import {
   type JobData,
   type JobResult,
   type WorkerEnvelope,
-} from './queue-redis.js';
-import { runPrompt } from './worker.js';
+} from './wire.js';
+import { runPrompt } from '../local-runner.js';
 
 export type WorkerDevice = 'auto' | 'cpu' | 'cuda';
 

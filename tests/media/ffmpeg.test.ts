@@ -3,9 +3,9 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MediaError } from '../../../nodes/media/errors.js';
-import { decodeVideo, encodeVideo, ffmpegPath, probe, type FrameStream } from '../../../nodes/media/ffmpeg.js';
-import { videoFromChunks, type VideoHandle } from '../../../nodes/media/frames.js';
+import { MediaError } from '../../media/errors.js';
+import { decodeVideo, encodeVideo, ffmpegPath, probe, type FrameStream } from '../../media/ffmpeg.js';
+import { videoFromChunks, type VideoHandle } from '../../media/frames.js';
 import { expectedCentre, meanAbsError, redCentroid, redSquareFrames, tempDir } from './fixtures.js';
 
 // Tiny on purpose: the CPU is shared, and 64x48 x 24 frames exercises every path.

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { videoFromChunks } from '../../../nodes/media/frames.js';
+import { videoFromChunks } from '../../media/frames.js';
 import {
   addPngText,
   encodeImage,
@@ -15,7 +15,7 @@ import {
   resizeVideo,
   saveImage,
   type RgbImage,
-} from '../../../nodes/media/image.js';
+} from '../../media/image.js';
 import { expectedCentre, meanAbsError, redCentroid, redSquareFrames, tempDir } from './fixtures.js';
 
 let dir: string;

@@ -1,7 +1,8 @@
 // The queue engine's pure parts: reading --queue, what a workflow requires, routing names, seeded workflows; and the embedded queue refusing a fan-out.
 
 import { describe, expect, it } from 'vitest';
-import { canRun, QueueConnectionError, redisOptions, requirementsOf, routeName, seededWorkflow, splitParam } from '../../server/queue-redis.js';
+import { seededWorkflow, splitParam } from '../../server/redis/queue.js';
+import { canRun, QueueConnectionError, redisOptions, requirementsOf, routeName } from '../../server/redis/wire.js';
 import { postJson, startServer, workflow } from './helpers.js';
 import { freePort } from './redis.js';
 

@@ -11,7 +11,7 @@ import {
   type Preview,
   type UiOutput,
 } from '../engine/index.js';
-import type { OutputFileRef, PromptError, ServerMessage, UiOutputRef } from '../engine/protocol.js';
+import type { OutputFileRef, PromptError, ServerMessage, UiOutputRef } from '../protocol/index.js';
 import type { Hub } from './hub.js';
 import { relativeInside } from './paths.js';
 import type { ClaimedPrompt, FinishedRun, Store } from './store.js';
@@ -39,7 +39,7 @@ export function toUiRef(ui: UiOutput, outputDir: string): UiOutputRef {
  * The single worker. Prompts run strictly in queue order, one at a time, so the executor's output
  * cache is shared by consecutive prompts (a re-queued similar prompt re-runs only what changed).
  */
-export class Worker {
+export class LocalRunner {
   readonly #store: Store;
   readonly #executor: Executor;
   readonly #hub: Hub;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matchSeams, seamWeights } from '../../../nodes/media/seam.js';
+import { matchSeams, seamWeights } from '../../media/seam.js';
 
 // One "frame" is 4 bytes here: enough to see per-pixel behaviour without images.
 const FB = 4;
