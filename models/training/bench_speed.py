@@ -38,7 +38,7 @@ def main():
     for r in range(args.rounds):
         for b, m, v in (plan if r % 2 == 0 else plan[::-1]):
             cmd = [builds[b], os.path.join(HERE, "bench_step.py"), "--model", m, "--variant", v,
-                   "--steps", str(args.steps), "--warmup", "3" if v == "compile" else "2"]
+                   "--steps", str(args.steps), "--warmup", "2" if v == "compile" else "1"]
             p = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE)
             line = (p.stdout.strip().splitlines() or [""])[-1]
             try:

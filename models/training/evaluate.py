@@ -33,8 +33,10 @@ ASPECTS = list(data.SIZES)
 BGS = list(data.BACKGROUNDS)
 GUIDANCES = [1.5, 3.0, 4.5, 6.0]
 SEEDS = 3
-TARGETS = {"vae_psnr_db": 30.0, "colour": 0.90, "motion": 0.85, "background": 0.90,
-           "shape": 0.70, "both_colours": 0.70}
+# 2.0's targets (issue 19); motion is judged by the strict judge (the lenient one is reported
+# beside it with the same target, for comparison with 1.x).
+TARGETS = {"vae_psnr_db": 30.0, "colour": 0.95, "motion": 0.85, "background": 1.0,
+           "shape": 0.70, "both_colours": 0.80}
 
 
 def job(jid, spec, aspect, seed, **extra):
@@ -292,7 +294,8 @@ def write_report(r):
         tk = TARGETS["motion" if k.startswith("motion") else k]
         rows.append((f"held-out single-object {name}", pct(hs[k]), f"≥ {pct(tk)}",
                      hs[k] >= tk, f"{100 * (tk - hs[k]):.1f} points"))
-    rows.append(("held-out two-object: both colours", pct(ht["both_colours"]), "≥ 70.0%",
+    rows.append(("held-out two-object: both colours", pct(ht["both_colours"]),
+                 f"≥ {pct(TARGETS['both_colours'])}",
                  ht["both_colours"] >= TARGETS["both_colours"],
                  f"{100 * (TARGETS['both_colours'] - ht['both_colours']):.1f} points"))
     lines = ["# skyloom-tiny evaluation", "",
