@@ -27,6 +27,8 @@ def main():
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--debian-python", default="/usr/bin/python3")
     ap.add_argument("--pip-python", default="/tmp/tiny2-venv/bin/python")
+    ap.add_argument("--plan", help="instead of the full matrix: build:model:variant,... "
+                    "(e.g. debian:vae:eager,pip:vae:eager)")
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--out", default=os.path.join(HERE, ".work", "speed.json"))
     args = ap.parse_args()
@@ -34,6 +36,8 @@ def main():
     builds = {k: v for k, v in builds.items() if os.path.exists(v)}
     plan = [(b, m, v) for m in args.models.split(",") for b in builds for v in args.variants.split(",")
             if not (b == "debian" and v == "compile")]  # torch 1.13 has no torch.compile
+    if args.plan:
+        plan = [tuple(p.split(":")) for p in args.plan.split(",")]
     runs = []
     for r in range(args.rounds):
         for b, m, v in (plan if r % 2 == 0 else plan[::-1]):
