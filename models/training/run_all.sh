@@ -28,6 +28,10 @@ fi
 mkdir -p "$W"
 
 PY=/usr/bin/python3                       # Debian's python3 with python3-torch, not the first on PATH
+# The two training stages may run under another interpreter (pip's torch 2.x in a venv measured
+# faster per step, EVAL.md "Training speed"); export, parity and evaluation stay on Debian's torch
+# 1.13, whose ONNX exporter made the shipped graphs. Checkpoints load across the two.
+TRAIN_PY=${SKYLOOM_TRAIN_PYTHON:-$PY}
 export SKYLOOM_THREADS="${SKYLOOM_THREADS:-2}"
 # OpenMP threads that spin-wait are descheduled on a shared CPU and stall each other: measured here,
 # a DiT step took 30-55 s with the default policy and 1.5 s with PASSIVE while other jobs ran.
@@ -40,6 +44,7 @@ else
   export MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=68719476736 MALLOC_TOP_PAD_=1073741824
 fi
 
+echo "== training with $("$TRAIN_PY" -c 'import torch; print("torch", torch.__version__)') ($TRAIN_PY)"
 stage() {  # stage <name> <command...>; <work>/<name>.done marks a finished stage
   local name=$1; shift
   if [[ -e $W/$name.done ]]; then echo "== $name: done ($W/$name.done), skipping"; return; fi
@@ -54,7 +59,7 @@ if [[ ${SKYLOOM_VAE:-train} == package ]]; then
   stage vae    $PY vae_from_package.py --work "$W"
 else
   # 2.0: causal streaming VAE, edge + frame-step loss terms, 40% pattern clips (the defaults).
-  stage vae    $PY train_vae.py --work "$W" "${VAE_ARGS[@]}"
+  stage vae    "$TRAIN_PY" train_vae.py --work "$W" "${VAE_ARGS[@]}"
   stage vae-eval $PY eval_vae.py --work "$W" "${EVAL_VAE_ARGS[@]}"
   stage vae-stream $PY export_vae_stream.py --work "$W"
   stage vae-stream-parity node parity_stream.mjs "$W/vae_stream"   # exits 1 on a mismatch
@@ -63,7 +68,7 @@ stage latents  $PY latents.py --work "$W" "${LAT_ARGS[@]}"
 # High-noise t sampling and the frame-difference loss are what made the DiT learn motion
 # (EVAL.md, "Continuation experiments"); the plain recipe gave 12% held-out motion. The time cap
 # is the final one from the first step, so the learning-rate schedule decays exactly once.
-stage dit      $PY train_dit.py --work "$W" --t-dist high-mix --motion-loss 2 "${DIT_ARGS[@]}"
+stage dit      "$TRAIN_PY" train_dit.py --work "$W" --t-dist high-mix --motion-loss 2 "${DIT_ARGS[@]}"
 stage export   $PY export.py --work "$W" --out "$OUT"
 stage parity   node parity.mjs "$W" "$OUT"  # exits 1 (stopping here) on any mismatch
 stage eval     $PY evaluate.py --work "$W" --package "$OUT" "${EVAL_ARGS[@]}"

@@ -147,7 +147,7 @@ def main():
         # Warm-up over 100 steps, then cosine decay to 5% of the peak rate.
         lr = args.lr * min(1.0, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * progress())))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = float(lr)  # a numpy scalar would tie the checkpoint to one numpy major version
         rng = np.random.default_rng(args.seed * 1_000_003 + step)
         x, fg = batch(rng, ASPECTS[step % 3], args.batch, pattern_share=args.pattern_share)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
