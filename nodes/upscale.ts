@@ -3,7 +3,7 @@
 import { defineNode } from '../engine/index.js';
 import { DEVICES, type Device } from '../models/runtime/onnx.js';
 import { UPSCALE_MODEL_NAMES, Upscaler, findUpscaleModel } from '../models/upscale/esrgan.js';
-import { videoFromChunks, type VideoHandle } from '../media/frames.js';
+import { carryAudio, videoFromChunks, type VideoHandle } from '../media/frames.js';
 import { resizeImage, type FitMode } from '../media/image.js';
 
 /** Target sizes offered by `resize`; `custom` uses the width and height params. */
@@ -59,7 +59,7 @@ export const upscaleNode = defineNode({
     }
     ctx.log.info(`upscale ${model as string}: ${input.width}x${input.height} → ${input.width * s}x${input.height * s}, ${total} frames`);
     const out = await videoFromChunks(frames(), { width: input.width * s, height: input.height * s, fps: input.fps }, { dir: ctx.tempDir, signal: ctx.signal });
-    return { video: out };
+    return { video: await carryAudio(out, input) };
   },
 });
 
@@ -107,7 +107,7 @@ export const resizeNode = defineNode({
       }
     }
     const out = await videoFromChunks(frames(), { ...target, fps: input.fps }, { dir: ctx.tempDir, signal: ctx.signal });
-    return { video: out };
+    return { video: await carryAudio(out, input) };
   },
 });
 

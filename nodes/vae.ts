@@ -1,7 +1,7 @@
 // The VAE family: vae-decode (latents → frames, chunk by chunk) and vae-encode (frames → latents).
 
 import { defineNode } from '../engine/index.js';
-import { videoFromChunks, type VideoHandle } from '../media/frames.js';
+import { carryAudio, videoFromChunks, type VideoHandle } from '../media/frames.js';
 import type { LatentValue, ModelValue } from './values.js';
 
 export const vaeDecodeNode = defineNode({
@@ -26,7 +26,7 @@ export const vaeDecodeNode = defineNode({
       }
     }
     const video = await videoFromChunks(frames(), { width: input.width, height: input.height, fps: input.fps }, { dir: ctx.tempDir, signal: ctx.signal });
-    return { video };
+    return { video: await carryAudio(video, input) };
   },
 });
 
@@ -43,7 +43,7 @@ export const vaeEncodeNode = defineNode({
     const v = video as VideoHandle;
     const data = await v.read(0, v.frameCount);
     const samples = await m.encode({ frames: v.frameCount, width: v.width, height: v.height, data }, { chunkFrames: chunk as number });
-    const latent: LatentValue = { shape: [...samples.dims], width: v.width, height: v.height, frames: v.frameCount, fps: v.fps, samples };
+    const latent: LatentValue = { shape: [...samples.dims], width: v.width, height: v.height, frames: v.frameCount, fps: v.fps, samples, ...(v.audio ? { audio: v.audio } : {}) };
     return { latent };
   },
 });

@@ -1,6 +1,7 @@
 // The values that flow along MODEL, CONDITIONING and LATENT links, shared by the node families.
 
 import { byteSize, type Sized } from '../engine/index.js';
+import type { AudioTrack } from '../media/audio.js';
 import type { Tensor } from '../models/tensor.js';
 import type { TextConditioning, VideoModel } from '../models/video-model.js';
 
@@ -40,4 +41,6 @@ export interface LatentValue {
   /** Normalised latents; absent for an empty latent. */
   samples?: Tensor<'float32'>;
   known?: KnownLatents;
+  /** The sound of the encoded video (video to video), put back under the decoded frames. */
+  audio?: AudioTrack;
 }

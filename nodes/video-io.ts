@@ -5,7 +5,7 @@ import { mkdir, open, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { defineNode, type NodeContext, type Workflow } from '../engine/index.js';
 import { decodeVideo, encodeVideo, type VideoFormat } from '../media/ffmpeg.js';
-import type { VideoHandle } from '../media/frames.js';
+import { carryAudio, type VideoHandle } from '../media/frames.js';
 import { loadImage, resizeImage, resizeVideo, saveImage, type FitMode, type ImageFormat } from '../media/image.js';
 
 /** IPTC's digital source type for media made by a trained model. */
@@ -95,15 +95,17 @@ export const saveVideoNode = defineNode({
     filename_prefix: { kind: 'string', default: 'skyloom' },
     format: { kind: 'enum', default: 'mp4', choices: ['mp4', 'webm', 'gif'] },
     crf: { kind: 'int', default: 18, min: 0, max: 63, description: 'Quality for mp4 (0–51) and webm (0–63); lower is better.' },
+    strip_audio: { kind: 'boolean', default: false, description: "Write no sound. Otherwise the video's sound goes in as AAC (mp4) or Opus (webm); gif has none." },
   },
-  run: async ({ video, filename_prefix, format, crf }, ctx) => {
+  run: async ({ video, filename_prefix, format, crf, strip_audio }, ctx) => {
     const v = video as VideoHandle;
     const fmt = format as VideoFormat;
     if (fmt === 'mp4' && (crf as number) > 51) throw new Error(`crf ${String(crf)} is above 51, the highest H.264 takes`);
     const path = await writeOutput(ctx.outputDir, filename_prefix as string, fmt, (p) =>
-      encodeVideo(v, p, { format: fmt, crf: crf as number, metadata: metadataOf(ctx), signal: ctx.signal }),
+      encodeVideo(v, p, { format: fmt, crf: crf as number, metadata: metadataOf(ctx), signal: ctx.signal, ...(strip_audio === true ? { audio: null } : {}) }),
     );
-    ctx.log.info(`wrote ${path} (${v.frameCount} frames, ${v.width}×${v.height}, ${v.fps} fps)`);
+    const sound = v.audio && strip_audio !== true && fmt !== 'gif' ? ', with sound' : '';
+    ctx.log.info(`wrote ${path} (${v.frameCount} frames, ${v.width}×${v.height}, ${v.fps} fps${sound})`);
     ctx.output({ files: [{ path, kind: fmt === 'gif' ? 'image' : 'video', mime: MIME[fmt] }] });
   },
 });
@@ -168,7 +170,7 @@ export const loadVideoNode = defineNode({
   type: 'load-video',
   version: 1,
   category: 'video io',
-  description: 'Reads a video file (any format ffmpeg reads), frame by frame into a store; optionally resized and resampled on the way in.',
+  description: 'Reads a video file (any format ffmpeg reads), frame by frame into a store, with its sound (nodes that keep the timeline carry it to save-video); optionally resized and resampled on the way in.',
   params: {
     path: { kind: 'string', default: '', description: 'A file path, or the name of an uploaded file.' },
     width: { kind: 'int', default: 0, min: 0, max: 8192, description: '0 keeps the width (with height 0 too).' },
@@ -180,9 +182,10 @@ export const loadVideoNode = defineNode({
   fingerprint: ({ path }) => fileFingerprint(path),
   run: async ({ path, width, height, fit, fps }, ctx) => {
     const file = await resolveInput(ctx, path as string);
-    let video = await decodeVideo(file, { dir: ctx.tempDir, signal: ctx.signal, ...((fps as number) > 0 ? { fps: fps as number } : {}) });
+    let video = await decodeVideo(file, { dir: ctx.tempDir, signal: ctx.signal, audio: true, ...((fps as number) > 0 ? { fps: fps as number } : {}) });
     if ((width as number) > 0 && (height as number) > 0 && (video.width !== width || video.height !== height)) {
-      video = await resizeVideo(video, width as number, height as number, { fit: fit as FitMode, dir: ctx.tempDir, signal: ctx.signal });
+      const resized = await resizeVideo(video, width as number, height as number, { fit: fit as FitMode, dir: ctx.tempDir, signal: ctx.signal });
+      video = await carryAudio(resized, video);
     }
     ctx.log.info(`${file}: ${video.frameCount} frames, ${video.width}×${video.height}, ${video.fps} fps`);
     return { video, fps: video.fps, width: video.width, height: video.height, frames: video.frameCount };
