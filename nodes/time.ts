@@ -198,7 +198,7 @@ export const extendNode = defineNode({
   version: 1,
   category: 'time',
   description:
-    'Extends a video forward or backward in time: its last (or first) frames are held fixed as context and new frames are generated window by window, so any length can be reached with flat memory. The video's sound stays under its frames; the new frames are silent.',
+    'Extends a video forward or backward in time: its last (or first) frames are held fixed as context and new frames are generated window by window, so any length can be reached with flat memory. The sound of the video stays under its frames; the new frames are silent.',
   inputs: { ...generationInputs, video: { type: 'VIDEO' } },
   params: {
     direction: { kind: 'enum', default: 'forward', choices: ['forward', 'backward'] },
