@@ -82,7 +82,34 @@ export interface DecodeOptions extends FrameStoreOptions {
    * 48 kHz stereo, aligned with the frames, cut or padded with silence to their length). Default false.
    */
   audio?: boolean;
+  /** What transparent pixels (a PNG, a VP9 with alpha) are composited onto; default black. */
+  background?: Rgb;
   signal?: AbortSignal;
+}
+
+/** A colour, 0–255 per channel. */
+export interface Rgb {
+  r: number;
+  g: number;
+  b: number;
+}
+
+// Pixel formats ffmpeg decodes with an alpha channel (palettes may hold transparent entries).
+const ALPHA_PIX_FMT = /^(yuva|gbrap|ya\d|pal8$)|rgba|bgra|argb|abgr/;
+
+function hasAlpha(pixFmt: string): boolean {
+  return ALPHA_PIX_FMT.test(pixFmt);
+}
+
+// RGBA → RGB24 over a solid colour: out = a·c + (1 − a)·background.
+function overBackground(rgba: Uint8Array, bg: Rgb): Uint8Array {
+  const out = new Uint8Array((rgba.byteLength / 4) * 3);
+  const back = [bg.r, bg.g, bg.b];
+  for (let p = 0, q = 0; p < rgba.byteLength; p += 4, q += 3) {
+    const a = rgba[p + 3]!;
+    for (let c = 0; c < 3; c++) out[q + c] = Math.round((rgba[p + c]! * a + back[c]! * (255 - a)) / 255);
+  }
+  return out;
 }
 
 export interface ProbeResult {
@@ -514,7 +541,9 @@ export async function probe(file: string, options: { signal?: AbortSignal } = {}
 /**
  * Decodes the first video stream of any file ffmpeg reads into a {@link VideoHandle} of RGB24
  * frames, streaming: frames go from ffmpeg's stdout into the store a chunk at a time (to disk when
- * large). The frame rate is made constant (`fps` filter) so the handle's fps is exact.
+ * large). The frame rate is made constant (`fps` filter) so the handle's fps is exact; a clip
+ * shorter than one frame at that rate (a still, one frame at another rate) keeps its frame.
+ * Transparency is composited onto `background`.
  * @throws {MediaError} NOT_FOUND when the file is missing; UNREADABLE when it is not a video;
  *   FFMPEG_FAILED when decoding fails part-way; INVALID_ARGUMENT for a bad `fps` or `size`.
  * @throws the signal's reason when `options.signal` aborts (ffmpeg is killed, nothing is kept).
@@ -533,22 +562,30 @@ export async function decodeVideo(file: string, options: DecodeOptions = {}): Pr
   };
   const writer = new VideoWriter(info, options); // validates size
   const rate = fps !== undefined ? String(fps) : `${probed.fpsFraction.num}/${probed.fpsFraction.den}`;
-  try {
-    await runDecode({
+  const background = options.background ?? { r: 0, g: 0, b: 0 };
+  const alpha = hasAlpha(probed.pixFmt);
+  const pixels = info.width * info.height;
+  const pass = (fpsFilter: string) =>
+    runDecode({
       args: [
         '-i', path.resolve(file), // absolute, so a name starting with '-' is not read as an option
         '-map', '0:v:0', '-an', '-sn',
-        '-vf', `fps=${rate},scale=${info.width}:${info.height}:flags=lanczos`,
-        '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
+        '-vf', `${fpsFilter},scale=${info.width}:${info.height}:flags=lanczos`,
+        '-f', 'rawvideo', '-pix_fmt', alpha ? 'rgba' : 'rgb24', 'pipe:1',
       ],
       output: async (stdout) => {
-        for await (const chunk of wholeFrames(stdout, writer.frameBytes, defaultChunkFrames(info))) {
-          await writer.append(chunk);
+        for await (const chunk of wholeFrames(stdout, alpha ? pixels * 4 : writer.frameBytes, defaultChunkFrames(info))) {
+          await writer.append(alpha ? overBackground(chunk, background) : chunk);
         }
       },
       signal,
       path: file,
     });
+  try {
+    await pass(`fps=${rate}`);
+    // A clip shorter than one output frame (one frame at 25 fps resampled to 8, a still) rounds
+    // to none; passing its last frame on at the end keeps it as a 1-frame video.
+    if (writer.frameCount === 0) await pass(`fps=${rate}:eof_action=pass`);
     const video = await writer.finish();
     if (!options.audio) return video;
     try {

@@ -6,7 +6,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { defineNode, type NodeContext, type Workflow } from '../engine/index.js';
 import { decodeVideo, encodeVideo, type VideoFormat } from '../media/ffmpeg.js';
 import { carryAudio, type VideoHandle } from '../media/frames.js';
-import { loadImage, resizeImage, resizeVideo, saveImage, type FitMode, type ImageFormat } from '../media/image.js';
+import { loadImage, parseColour, resizeImage, resizeVideo, saveImage, type FitMode, type ImageFormat } from '../media/image.js';
 
 /** IPTC's digital source type for media made by a trained model. */
 export const TRAINED_ALGORITHMIC_MEDIA = 'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia';
@@ -166,6 +166,21 @@ async function fileFingerprint(path: unknown): Promise<string> {
   }
 }
 
+const BACKGROUND_PARAM = {
+  kind: 'string',
+  default: '#000000',
+  description: 'What transparent pixels are composited onto, as #rrggbb; default #000000 (black).',
+} as const;
+
+function colourProblems(background: unknown): Array<{ param: string; message: string }> {
+  try {
+    parseColour(String(background));
+    return [];
+  } catch (error) {
+    return [{ param: 'background', message: (error as Error).message }];
+  }
+}
+
 export const loadVideoNode = defineNode({
   type: 'load-video',
   version: 1,
@@ -176,13 +191,16 @@ export const loadVideoNode = defineNode({
     width: { kind: 'int', default: 0, min: 0, max: 8192, description: '0 keeps the width (with height 0 too).' },
     height: { kind: 'int', default: 0, min: 0, max: 8192 },
     fit: { kind: 'enum', default: 'crop', choices: ['crop', 'pad', 'stretch'] },
-    fps: { kind: 'float', default: 0, min: 0, max: 120, description: '0 keeps the frame rate.' },
+    fps: { kind: 'float', default: 0, min: 0, max: 120, description: '0 keeps the frame rate. A clip shorter than one frame at this rate (a still) keeps its one frame.' },
+    background: BACKGROUND_PARAM,
   },
   outputs: { video: { type: 'VIDEO' }, fps: { type: 'FLOAT' }, width: { type: 'INT' }, height: { type: 'INT' }, frames: { type: 'INT' } },
   fingerprint: ({ path }) => fileFingerprint(path),
-  run: async ({ path, width, height, fit, fps }, ctx) => {
+  check: ({ background }) => colourProblems(background),
+  run: async ({ path, width, height, fit, fps, background }, ctx) => {
     const file = await resolveInput(ctx, path as string);
-    let video = await decodeVideo(file, { dir: ctx.tempDir, signal: ctx.signal, audio: true, ...((fps as number) > 0 ? { fps: fps as number } : {}) });
+    const bg = parseColour(background as string);
+    let video = await decodeVideo(file, { dir: ctx.tempDir, signal: ctx.signal, audio: true, background: bg, ...((fps as number) > 0 ? { fps: fps as number } : {}) });
     if ((width as number) > 0 && (height as number) > 0 && (video.width !== width || video.height !== height)) {
       const resized = await resizeVideo(video, width as number, height as number, { fit: fit as FitMode, dir: ctx.tempDir, signal: ctx.signal });
       video = await carryAudio(resized, video);
@@ -202,11 +220,13 @@ export const loadImageNode = defineNode({
     width: { kind: 'int', default: 0, min: 0, max: 8192, description: '0 keeps the size (with height 0 too).' },
     height: { kind: 'int', default: 0, min: 0, max: 8192 },
     fit: { kind: 'enum', default: 'crop', choices: ['crop', 'pad', 'stretch'] },
+    background: BACKGROUND_PARAM,
   },
   outputs: { image: { type: 'IMAGE' }, width: { type: 'INT' }, height: { type: 'INT' } },
   fingerprint: ({ path }) => fileFingerprint(path),
-  run: async ({ path, width, height, fit }, ctx) => {
-    let image = await loadImage(await resolveInput(ctx, path as string));
+  check: ({ background }) => colourProblems(background),
+  run: async ({ path, width, height, fit, background }, ctx) => {
+    let image = await loadImage(await resolveInput(ctx, path as string), { background: parseColour(background as string) });
     if ((width as number) > 0 && (height as number) > 0) image = await resizeImage(image, width as number, height as number, fit as FitMode);
     return { image, width: image.width, height: image.height };
   },
