@@ -55,7 +55,10 @@ export interface DenoiseOptions {
   shift?: number;
   /** Noise seed, an integer in [0, 2^53 − 1]. */
   seed: number;
-  /** Strength in (0, 1]: with `initLatents`, how far back towards noise to start. Default 1. */
+  /**
+   * Strength in [0, 1]: with `initLatents`, how far back towards noise to start; 0 returns them
+   * unchanged. Default 1.
+   */
   denoise?: number;
   /** Known latents [B, C, T, h, w] (normalised) for extend / image-to-video / connect / loop. */
   condLatents?: Tensor<'float32'>;
@@ -251,6 +254,7 @@ export class VideoModel {
       if (options.uncond === undefined) throw new ModelInputError(`guidance ${guidance} needs an unconditional text (uncond)`);
       checkDims('uncond.hidden', options.uncond.hidden, options.cond.hidden.dims);
     }
+    if (options.denoise === 0 && options.initLatents !== undefined) return this.unchanged(options.initLatents);
     const noise = gaussianNoise(dims, options.seed);
     return this.pkg.kind === 'skyloom'
       ? this.denoiseFlow(options, dims, noise, guidance, useCfg)
@@ -316,6 +320,14 @@ export class VideoModel {
     }
     // The result takes the known frames back exactly (σ = 0).
     return tensor('float32', dims, withKnown(x, 0));
+  }
+
+  /**
+   * Strength 0: the input latents as they are, so decoding them gives the input's VAE round trip
+   * (the limit every strength above 0 tends to) without a DiT call.
+   */
+  private unchanged(initLatents: Tensor<'float32'>): Tensor<'float32'> {
+    return tensor('float32', initLatents.dims, Float32Array.from(initLatents.data));
   }
 
   /** `x` with the known frames (mask 1) replaced by (1 − σ)·cond + σ·noise. */

@@ -24,7 +24,10 @@ export const ditSamplerNode = defineNode({
   category: 'sampling',
   description:
     'Samples latents with the diffusion transformer: flow matching with classifier-free guidance. ' +
-    'With a latent that already holds samples and denoise below 1 it re-styles them (video to video).',
+    'With a latent that already holds samples and denoise below 1 it re-styles them (video to video): ' +
+    "denoise 0 returns the input's VAE round trip (encode then decode), and the higher it is, the more changes. " +
+    "The model's VAE bounds how faithfully outside footage comes back: even at denoise 0 you get what its VAE makes of the input, " +
+    'which for footage unlike its training data (the default model saw only shapes on plain backgrounds) shifts colours and loses detail.',
   inputs: {
     model: { type: 'MODEL' },
     positive: { type: 'CONDITIONING' },
@@ -34,7 +37,14 @@ export const ditSamplerNode = defineNode({
   params: {
     ...samplingParams,
     shift: { kind: 'float', default: 0, min: 0, max: 20, step: 0.1, description: "Timestep shift; 0 takes the model's own." },
-    denoise: { kind: 'float', default: 1, min: 0.01, max: 1, step: 0.01, description: 'Strength: below 1 keeps part of the input latent.' },
+    denoise: {
+      kind: 'float',
+      default: 1,
+      min: 0,
+      max: 1,
+      step: 0.01,
+      description: "Strength: below 1 keeps part of the input latent; 0 returns it unchanged (the input's VAE round trip).",
+    },
   },
   outputs: { latent: { type: 'LATENT' } },
   run: async ({ model, positive, negative, latent, seed, steps, guidance, sampler, shift, denoise }, ctx) => {
