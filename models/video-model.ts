@@ -224,6 +224,14 @@ export class VideoModel {
   }
 
   /**
+   * The words of a prompt this model's text encoder never sees (out of its vocabulary), as
+   * written; empty when it knows them all or its tokenizer covers any text (byte-level BPE).
+   */
+  unknownWords(text: string): string[] {
+    return this.pkg.tokenizer.unknownWords(text);
+  }
+
+  /**
    * Sample latents. Rectified flow for skyloom packages: x_σ = (1 − σ)·x0 + σ·noise, the DiT
    * predicts v = noise − x0, the cond and uncond branches run as one batch of 2B per DiT call, and
    * known frames (condLatents/condMask) are fed every step, noised to its σ as in training, and
