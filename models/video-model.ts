@@ -408,35 +408,56 @@ export class VideoModel {
   /**
    * Decode normalised latents [1, C, T, h, w] to RGB frames, `chunkFrames` latent frames per VAE
    * call, yielding each chunk as soon as it is ready so memory stays flat over the video length.
-   * A causal VAE decodes each chunk with the previous latent frame in front and drops its first
-   * frame, so the frame count is 1 + k·(T − 1) as in one call.
+   * Each chunk is decoded with {@link decoderContext} latent frames around it and the frames they
+   * produce are dropped, so the result equals a whole-clip decode (no seams at chunk borders) while
+   * each call still holds at most chunk + context latent frames. A causal VAE has at least the
+   * previous latent frame in front, so the frame count is 1 + k·(T − 1) as in one call.
    * @throws ModelInputError for a wrong shape or chunk size.
    * @throws ModelRunError when the decoder fails.
    */
   async *decode(latents: Tensor<'float32'>, options: ChunkOptions = {}): AsyncGenerator<VideoChunk> {
     const frames = this.checkLatents(latents);
     const chunk = this.chunkSize(options);
-    const { scalingFactor, shiftFactor, frameRule } = this.latent;
+    const [before, after] = this.decoderContext();
     let startFrame = 0;
     for (let start = 0; start < frames; start += chunk) {
       const end = Math.min(frames, start + chunk);
-      const overlap = frameRule === 'causal' && start > 0 ? 1 : 0;
-      const part = slice(latents, 2, start - overlap, end);
-      const raw = tensor('float32', part.dims, part.data.map((v) => v / scalingFactor + shiftFactor));
-      let video: Tensor<'float32'>;
-      if (this.pkg.kind === 'stable-diffusion') {
-        const [, c = 4, , h = 1, w = 1] = raw.dims;
-        const out = (await this.pkg.run('vae_decoder', { latents: reshape(raw, [1, c, h, w]) }))['video'] as Tensor<'float32'>;
-        const [, , H = 1, W = 1] = out.dims;
-        video = reshape(out, [1, 3, 1, H, W]);
-      } else {
-        video = (await this.pkg.run('vae_decoder', { latents: raw }))['video'] as Tensor<'float32'>;
-      }
-      if (overlap > 0) video = slice(video, 2, 1, video.dims[2]);
+      const from = Math.max(0, start - before);
+      const to = Math.min(frames, end + after);
+      let video = await this.decodeLatents(slice(latents, 2, from, to));
+      // Keep the frames of [start, end) only: those of the context are decoded again by their own chunk.
+      const skip = from < start ? this.frameCount(start - from) : 0;
+      const keep = start === 0 ? this.frameCount(end) : this.frameCount(end) - this.frameCount(start);
+      video = slice(video, 2, skip, skip + keep);
       const rgb = videoToRgb(video, startFrame);
       startFrame += rgb.frames;
       yield rgb;
     }
+  }
+
+  /**
+   * Latent frames [before, after] of context each decoded chunk needs to come out as it would in
+   * a whole-clip decode (the manifest's `latent.decoderContext`).
+   */
+  decoderContext(): [number, number] {
+    const causal = this.latent.frameRule === 'causal';
+    const [before, after] = this.latent.decoderContext ?? [causal ? 1 : 0, 0];
+    // A causal decoder turns the first latent frame of a call into one frame, not k: a later
+    // chunk needs at least the latent frame before it to come out with its k frames.
+    return [causal ? Math.max(1, before) : before, after];
+  }
+
+  // One VAE decoder call on normalised latents [1, C, t, h, w] → [1, 3, F, H, W] in [-1, 1].
+  private async decodeLatents(part: Tensor<'float32'>): Promise<Tensor<'float32'>> {
+    const { scalingFactor, shiftFactor } = this.latent;
+    const raw = tensor('float32', part.dims, part.data.map((v) => v / scalingFactor + shiftFactor));
+    if (this.pkg.kind === 'stable-diffusion') {
+      const [, c = 4, , h = 1, w = 1] = raw.dims;
+      const out = (await this.pkg.run('vae_decoder', { latents: reshape(raw, [1, c, h, w]) }))['video'] as Tensor<'float32'>;
+      const [, , H = 1, W = 1] = out.dims;
+      return reshape(out, [1, 3, 1, H, W]);
+    }
+    return (await this.pkg.run('vae_decoder', { latents: raw }))['video'] as Tensor<'float32'>;
   }
 
   /**
