@@ -2,6 +2,8 @@
 
 import { defineNode } from '../engine/index.js';
 import { SAMPLERS, type VideoModel } from '../models/video-model.js';
+import { denoiseWindowed, needsWindows } from '../models/windowed.js';
+import type { Tensor } from '../models/tensor.js';
 import type { ConditioningValue, LatentValue, ModelValue } from './values.js';
 
 /** Sampling settings shared by every node that generates frames (here and in the time family). */
@@ -56,23 +58,39 @@ export const ditSamplerNode = defineNode({
     if (strength < 1 && !input.samples) {
       throw new Error(`denoise ${strength} re-styles an input video, but the latent is empty; use vae-encode, or set denoise to 1`);
     }
-    const samples = await m.denoise({
-      shape: input.shape,
-      ...(input.samples && strength < 1 ? { initLatents: input.samples, denoise: strength } : {}),
-      cond,
-      ...(uncond ? { uncond } : {}),
-      guidance: guidance as number,
-      steps: steps as number,
-      sampler: sampler as (typeof SAMPLERS)[number],
-      ...((shift as number) > 0 ? { shift: shift as number } : {}),
-      seed: seed as number,
-      ...(input.known ? { condLatents: input.known.latents, condMask: input.known.mask } : {}),
-      signal: ctx.signal,
-      onStep: (step, total, x0) => {
-        const p = m.preview(x0);
-        ctx.progress(step, total, { format: 'rgb24', width: p.width, height: p.height, frameCount: p.frames, fps: input.fps / (input.frames / p.frames), data: p.data });
-      },
-    });
+    const onStep = (step: number, total: number, x0: Tensor<'float32'>) => {
+      const p = m.preview(x0);
+      ctx.progress(step, total, { format: 'rgb24', width: p.width, height: p.height, frameCount: p.frames, fps: input.fps / (input.frames / p.frames), data: p.data });
+    };
+    const fromNoise = !(input.samples && strength < 1) && !input.known;
+    // Longer than the model's window: window by window (models/windowed.ts), never one long DiT call.
+    const samples = fromNoise && needsWindows(m, input.shape, input.width, input.height)
+      ? await denoiseWindowed(m, input.width, input.height, {
+          shape: input.shape,
+          cond,
+          ...(uncond ? { uncond } : {}),
+          guidance: guidance as number,
+          steps: steps as number,
+          sampler: sampler as (typeof SAMPLERS)[number],
+          ...((shift as number) > 0 ? { shift: shift as number } : {}),
+          seed: seed as number,
+          signal: ctx.signal,
+          onStep,
+        })
+      : await m.denoise({
+          shape: input.shape,
+          ...(input.samples && strength < 1 ? { initLatents: input.samples, denoise: strength } : {}),
+          cond,
+          ...(uncond ? { uncond } : {}),
+          guidance: guidance as number,
+          steps: steps as number,
+          sampler: sampler as (typeof SAMPLERS)[number],
+          ...((shift as number) > 0 ? { shift: shift as number } : {}),
+          seed: seed as number,
+          ...(input.known ? { condLatents: input.known.latents, condMask: input.known.mask } : {}),
+          signal: ctx.signal,
+          onStep,
+        });
     const out: LatentValue = { ...input, samples };
     return { latent: out };
   },
