@@ -29,7 +29,8 @@ export const ditSamplerNode = defineNode({
     'With a latent that already holds samples and denoise below 1 it re-styles them (video to video): ' +
     "denoise 0 returns the input's VAE round trip (encode then decode), and the higher it is, the more changes. " +
     "The model's VAE bounds how faithfully outside footage comes back: even at denoise 0 you get what its VAE makes of the input, " +
-    'which for footage unlike its training data (the default model saw only shapes on plain backgrounds) shifts colours and loses detail.',
+    'which for footage unlike its training data (the default model saw only shapes on plain backgrounds) shifts colours and loses detail. ' +
+    "From noise, a latent longer than the model's native window is sampled window by window, each held to the last latent frames of the one before.",
   inputs: {
     model: { type: 'MODEL' },
     positive: { type: 'CONDITIONING' },
