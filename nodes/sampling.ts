@@ -60,7 +60,8 @@ export const ditSamplerNode = defineNode({
     }
     const onStep = (step: number, total: number, x0: Tensor<'float32'>) => {
       const p = m.preview(x0);
-      ctx.progress(step, total, { format: 'rgb24', width: p.width, height: p.height, frameCount: p.frames, fps: input.fps / (input.frames / p.frames), data: p.data });
+      // A preview shows latent frames (of one window when sampling window by window): one per k frames.
+      ctx.progress(step, total, { format: 'rgb24', width: p.width, height: p.height, frameCount: p.frames, fps: (input.fps * p.frames) / m.frameCount(p.frames), data: p.data });
     };
     const fromNoise = !(input.samples && strength < 1) && !input.known;
     // Longer than the model's window: window by window (models/windowed.ts), never one long DiT call.
