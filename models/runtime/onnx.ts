@@ -295,6 +295,12 @@ export async function runSession(
   return (await thread.request(request, transfer, options.signal)) as Record<string, Tensor>;
 }
 
+/** Whether a live session runs on the worker thread (false: on the thread that created it; undefined: released). */
+export function sessionOnWorker(session: OnnxSession): boolean | undefined {
+  const handle = live.get(session);
+  return handle === undefined ? undefined : handle.where === 'thread';
+}
+
 /** Release a session's native memory. Releasing twice is a no-op. */
 export async function releaseSession(session: OnnxSession): Promise<void> {
   const handle = live.get(session);
