@@ -2,7 +2,8 @@
 // against on the main thread (SKYLOOM_ORT_THREAD=0, the reference), measured in the same run.
 // Each side runs in its own process: a real server on a port runs `skyloom generate --seconds 30`'s
 // workflow (text-to-video.json, 20 steps) while perf_hooks.monitorEventLoopDelay samples the main
-// thread and a client in the same process polls GET /api/queue every 25 ms. Sides alternate over the rounds.
+// thread and a client in the same process polls GET /api/queue every 25 ms. Sides alternate over
+// the rounds. Last, what crossing to the worker costs one DiT call of that clip.
 // Run: npx tsx bench/event-loop-lag.ts [rounds=3]        (needs models/packages/skyloom-tiny)
 
 import { execFileSync } from 'node:child_process';
@@ -14,6 +15,9 @@ import { packageRoot, type Logger, type ParamValue, type Workflow } from '../eng
 import { probe } from '../media/ffmpeg.js';
 import { createRegistry } from '../nodes/index.js';
 import type { HistoryEntry, PromptResponse } from '../protocol/index.js';
+import { createSession, releaseSession, runSession, type OnnxSession } from '../models/runtime/onnx.js';
+import { tensor, type Tensor } from '../models/tensor.js';
+import { VideoModel } from '../models/video-model.js';
 import { serve } from '../server/serve.js';
 
 const SECONDS = 30;
@@ -33,6 +37,7 @@ interface Side {
   frames: number;
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 
 async function child(): Promise<Side> {
@@ -92,10 +97,48 @@ function measure(offThread: boolean): Side {
   return JSON.parse(out) as Side;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/**
+ * What the crossing costs: one guided DiT call of the 30-s clip (batch 2, latent [2, 8, 60, 8, 8]),
+ * median of `calls`, on a session of each placement, alternating, in this process.
+ */
+async function perCall(calls: number): Promise<{ mainMs: number; workerMs: number }> {
+  const model = await VideoModel.load('skyloom-tiny', { device: 'cpu', verify: false });
+  const [, channels = 8, frames = 1, h = 1, w = 1] = model.latentShape(64, 64, SECONDS * 8);
+  const { hidden, mask } = await model.encodeText(['a red circle moving left', '']);
+  const path = model.pkg.componentPath('transformer');
+  const names = model.manifest.components.transformer.inputs;
+  const n = 2 * channels * frames * h * w;
+  const latent = tensor('float32', [2, channels, frames, h, w], Float32Array.from({ length: n }, (_, i) => Math.sin(i)));
+  const feeds: Record<string, Tensor> = {
+    [names['latents']!]: latent,
+    [names['timestep']!]: tensor('float32', [2], Float32Array.of(500, 500)),
+    [names['text']!]: hidden,
+    [names['text_mask']!]: mask,
+  };
+  if (names['cond_latents']) feeds[names['cond_latents']] = tensor('float32', latent.dims, new Float32Array(n));
+  if (names['cond_mask']) feeds[names['cond_mask']] = tensor('float32', [2, 1, frames, h, w], new Float32Array(n / channels));
+  const open = async (offThread: boolean): Promise<OnnxSession> => {
+    process.env['SKYLOOM_ORT_THREAD'] = offThread ? '1' : '0';
+    return createSession(path, { device: 'cpu' });
+  };
+  const sessions = { main: await open(false), worker: await open(true) };
+  const times: Record<'main' | 'worker', number[]> = { main: [], worker: [] };
+  for (let i = 0; i < calls + 2; i++) {
+    for (const side of i % 2 === 0 ? (['main', 'worker'] as const) : (['worker', 'main'] as const)) {
+      const t0 = performance.now();
+      await runSession(sessions[side], feeds);
+      if (i >= 2) times[side].push(performance.now() - t0); // the first two warm the arenas
+    }
+  }
+  await releaseSession(sessions.main);
+  await releaseSession(sessions.worker);
+  return { mainMs: median(times.main), workerMs: median(times.worker) };
+}
 
 if (process.argv[2] === 'child') {
   process.stdout.write(JSON.stringify(await child()));
+} else if (process.argv[2] === 'per-call') {
+  process.stdout.write(JSON.stringify(await perCall(Number(process.argv[3]))));
 } else {
   const rounds = Number(process.argv[2] ?? 3);
   console.log(`${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the start`);
@@ -118,4 +161,6 @@ if (process.argv[2] === 'child') {
     const w = med(sides.worker, k);
     console.log(`  ${k.padEnd(11)} main ${m.toFixed(1).padStart(7)}  worker ${w.toFixed(1).padStart(7)}  worker/main ${(w / m).toFixed(3)}`);
   }
+  const call = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', import.meta.filename, 'per-call', '30'], { encoding: 'utf8' })) as { mainMs: number; workerMs: number };
+  console.log(`\none guided DiT call of the 30-s clip, median of 30: main thread ${call.mainMs.toFixed(1)} ms, worker thread ${call.workerMs.toFixed(1)} ms (worker/main ${(call.workerMs / call.mainMs).toFixed(3)})`);
 }
