@@ -8,6 +8,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -37,6 +38,22 @@ interface Side {
   frames: number;
 }
 
+/**
+ * GET over a fresh connection each time: a reused keep-alive socket can be closed by the server
+ * just as a stalled loop wakes up and sends on it (ECONNRESET), which would end the measurement.
+ */
+function getJson(url: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve(JSON.parse(body)));
+    });
+    req.on('error', reject);
+  });
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 
@@ -56,12 +73,12 @@ async function child(): Promise<Side> {
     let entry: HistoryEntry;
     for (let i = 0; ; i++) {
       const t0 = performance.now();
-      await (await fetch(`${base}/api/queue`)).json();
+      await getJson(`${base}/api/queue`);
       queueMs.push(performance.now() - t0);
       // Paced, not back to back: the same request rate on both sides, so the poller's own CPU does not skew the wall time.
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
       if (i % 10 === 0) {
-        const h = (await (await fetch(`${base}/api/history/${promptId}`)).json()) as HistoryEntry;
+        const h = (await getJson(`${base}/api/history/${promptId}`)) as HistoryEntry;
         if (h.status !== 'queued' && h.status !== 'running') {
           entry = h;
           break;

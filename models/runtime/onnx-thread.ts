@@ -191,7 +191,14 @@ export class RuntimeThread {
       });
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#hold();
-      worker.postMessage({ ...body, id }, transfer);
+      try {
+        worker.postMessage({ ...body, id }, transfer);
+      } catch (error) {
+        // A value structured clone refuses: settle now, or the held worker would keep the process alive.
+        this.#pending.get(id)?.reject(new ModelRunError(body.path, `${body.path}: cannot send the request to the ONNX Runtime worker thread (${(error as Error).message})`, error));
+        this.#pending.delete(id);
+        this.#hold();
+      }
     });
   }
 

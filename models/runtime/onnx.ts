@@ -59,11 +59,12 @@ export interface OnnxSession {
 }
 
 /** Options of {@link runSession}. */
-export interface RunOptions {
+export interface SessionRunOptions {
   /**
-   * Aborting rejects the call with `signal.reason` at once. Off the main thread the native call
-   * cannot be stopped (ORT's `terminate` run option is WebAssembly-only), so it finishes in the
-   * worker and its result is dropped; the next call waits for it there.
+   * Aborting rejects the call with `signal.reason` at once. The native call itself cannot be
+   * stopped (ORT's `terminate` run option is WebAssembly-only), so on the worker it finishes and
+   * its result is dropped; the next call waits for it there. On the calling thread
+   * (SKYLOOM_ORT_THREAD=0) the signal is only checked before the call.
    */
   signal?: AbortSignal;
 }
@@ -279,7 +280,7 @@ export async function runSession(
   session: OnnxSession,
   feeds: Readonly<Record<string, Tensor>>,
   outputNames?: readonly string[],
-  options: RunOptions = {},
+  options: SessionRunOptions = {},
 ): Promise<Record<string, Tensor>> {
   const handle = live.get(session);
   if (handle === undefined) throw new Error(`${session.path}: session was released`);
@@ -358,7 +359,12 @@ export function serveSessions(port: MessagePort): void {
       } catch (error) {
         reply = { id: req.id, ok: false, error: toWireError(error) };
       }
-      port.postMessage(reply, transfer);
+      try {
+        port.postMessage(reply, transfer);
+      } catch (error) {
+        // An answer structured clone refuses must still settle the caller's promise.
+        port.postMessage({ id: req.id, ok: false, error: toWireError(error) } satisfies ThreadReply);
+      }
     });
   });
 }
