@@ -121,6 +121,29 @@ export function transferableOutputs(tensors: Record<string, Tensor>): ArrayBuffe
   return transfer;
 }
 
+/**
+ * The exit gate, one Int32 shared with the worker: IDLE, BUSY while the worker is inside a native
+ * ORT call, CLOSED once the process exits. A worker torn down while a native call is running
+ * aborts the whole process when the call returns (onnxruntime-node throws a C++ Napi::Error into
+ * a terminated environment), so exit waits for the running call and bars new ones.
+ */
+export const GATE_IDLE = 0;
+export const GATE_BUSY = 1;
+export const GATE_CLOSED = 2;
+
+/** How long process exit waits for a running model call; a longer one is cut (and ORT's binding aborts). */
+export const EXIT_WAIT_MS = 30_000;
+
+function closeGate(gate: Int32Array): void {
+  const deadline = Date.now() + EXIT_WAIT_MS;
+  for (;;) {
+    if (Atomics.compareExchange(gate, 0, GATE_IDLE, GATE_CLOSED) !== GATE_BUSY) return;
+    const left = deadline - Date.now();
+    if (left <= 0) return;
+    Atomics.wait(gate, 0, GATE_BUSY, left);
+  }
+}
+
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
@@ -205,7 +228,11 @@ export class RuntimeThread {
   #start(): Worker {
     if (this.#worker !== undefined) return this.#worker;
     const entry = workerEntry();
-    const worker = new Worker(entry.script, { eval: entry.eval });
+    const gate = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(entry.script, { eval: entry.eval, workerData: { gate } });
+    // 'exit' runs before Node tears workers down, on a natural exit and on process.exit() alike.
+    const onExit = () => closeGate(gate);
+    process.once('exit', onExit);
     this.#firstId = this.#nextId;
     worker.on('message', (reply: ThreadReply) => {
       const p = this.#pending.get(reply.id);
@@ -218,6 +245,7 @@ export class RuntimeThread {
     const fail = (why: string) => {
       if (this.#worker !== worker) return;
       this.#worker = undefined;
+      process.off('exit', onExit);
       for (const [id, p] of this.#pending) {
         this.#pending.delete(id);
         p.reject(new ModelRunError(p.path, `${p.path}: the ONNX Runtime worker thread stopped (${why}); load the model again`, undefined));

@@ -8,7 +8,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { ModelLoadError, ModelRunError, UnsupportedDeviceError } from '../errors.js';
 import type { Tensor, TensorDataMap, TensorType } from '../tensor.js';
-import { RuntimeThread, toWireError, transferableCopies, transferableOutputs } from './onnx-thread.js';
+import { GATE_BUSY, GATE_IDLE, RuntimeThread, toWireError, transferableCopies, transferableOutputs } from './onnx-thread.js';
 import type { ThreadReply, ThreadRequest } from './onnx-thread.js';
 
 /** What a user asks for. */
@@ -319,7 +319,7 @@ export async function releaseSession(session: OnnxSession): Promise<void> {
  * create / run / release requests from `port`, one at a time in arrival order — a release queued
  * behind a run must not free the session under it.
  */
-export function serveSessions(port: MessagePort): void {
+export function serveSessions(port: MessagePort, gate: Int32Array): void {
   const sessions = new Map<number, { session: OnnxSession; inner: ort.InferenceSession }>();
   const missing = (id: number, path: string) => new ModelRunError(path, `${path}: no session ${id} in the ONNX Runtime worker thread`, undefined);
   const handle = async (req: ThreadRequest): Promise<{ value: unknown; transfer?: ArrayBuffer[] }> => {
@@ -352,12 +352,17 @@ export function serveSessions(port: MessagePort): void {
     queue = queue.then(async () => {
       let reply: ThreadReply;
       let transfer: ArrayBuffer[] = [];
+      // No native call may start once the process is exiting (see GATE_CLOSED in onnx-thread.ts).
+      if (Atomics.compareExchange(gate, 0, GATE_IDLE, GATE_BUSY) !== GATE_IDLE) return;
       try {
         const done = await handle(req);
         reply = { id: req.id, ok: true, value: done.value };
         transfer = done.transfer ?? [];
       } catch (error) {
         reply = { id: req.id, ok: false, error: toWireError(error) };
+      } finally {
+        Atomics.store(gate, 0, GATE_IDLE);
+        Atomics.notify(gate, 0);
       }
       try {
         port.postMessage(reply, transfer);

@@ -58,6 +58,20 @@ function recorder(): ModelLogger & { warnings: string[] } {
   return { warnings, info: () => {}, warn: (m) => warnings.push(m) };
 }
 
+/** Runs a TypeScript file in a new Node process with sessions on the worker thread. */
+function runChild(script: string, args: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    // A held worker would keep the child running; the kill turns that hang into a failed exit code.
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, env: { ...process.env, SKYLOOM_ORT_THREAD: '1' }, timeout: 45_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
 /** Runs the enclosed tests with new sessions on the worker thread (the default) or on the calling thread. */
 function placed(offThread: boolean): void {
   let saved: string | undefined;
@@ -214,6 +228,32 @@ describe('runtime/onnx on the worker thread', () => {
     expect(worker.frames).toEqual(caller.frames);
   });
 
+  it('exits cleanly, by process.exit() or by running out of work, while an abandoned call still runs on the worker', async () => {
+    const script = join(dir, 'exit-mid-call.mts');
+    const onnx = pathToFileURL(join(root, 'models/runtime/onnx.ts')).href;
+    await writeFile(
+      script,
+      [
+        `import { createSession, runSession } from ${JSON.stringify(onnx)};`,
+        `const s = await createSession(${JSON.stringify(slowPath)}, { device: 'cpu', intraOpNumThreads: 1 });`,
+        `const controller = new AbortController();`,
+        `const x = { type: 'float32', dims: [8192, 256], data: new Float32Array(8192 * 256) };`,
+        `runSession(s, { x }, undefined, { signal: controller.signal }).catch((e) => console.log(e.message));`,
+        `setImmediate(() => {`,
+        `  controller.abort(new Error('interrupted'));`,
+        `  if (process.argv[2] === 'exit') process.exit(130); else process.exitCode = 130;`,
+        `});`,
+      ].join('\n'),
+    );
+    for (const how of ['exit', 'natural']) {
+      const result = await runChild(script, [how]);
+      // Torn down mid-call, the worker would abort the process (134, "terminate called … Napi::Error").
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(130);
+      expect(result.stdout).toBe(how === 'exit' ? '' : 'interrupted\n');
+    }
+  });
+
   it('does not keep a process alive once its calls are done, even with sessions still open', async () => {
     const script = join(dir, 'leave-open.mts');
     const onnx = pathToFileURL(join(root, 'models/runtime/onnx.ts')).href;
@@ -227,16 +267,7 @@ describe('runtime/onnx on the worker thread', () => {
         `console.log(JSON.stringify({ onWorker: sessionOnWorker(s), y: Array.from(out.y.data), n: String(out.n.data[0]) }));`,
       ].join('\n'),
     );
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
-      // A held worker would keep the child running; the kill turns that hang into a failed exit code.
-      const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env: { ...process.env, SKYLOOM_ORT_THREAD: '1' }, timeout: 45_000 });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d));
-      child.stderr.on('data', (d: Buffer) => (stderr += d));
-      child.on('error', fail);
-      child.on('close', (code) => done({ code, stdout, stderr }));
-    });
+    const result = await runChild(script);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ onWorker: true, y: [3, 3, 3], n: '8' });
