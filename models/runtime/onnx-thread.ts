@@ -106,8 +106,9 @@ export function transferableCopies(tensors: Readonly<Record<string, Tensor>>): {
 }
 
 /**
- * Plain tensors ready to hand over without a copy when they own their whole buffer (ORT's outputs
- * do); a view into a shared or larger buffer is copied first.
+ * Make `tensors` ready to hand over: those owning their whole buffer (ORT's outputs do) go as they
+ * are, a view into a shared or larger buffer (or one already listed) is copied first. Returns the
+ * buffers to transfer; the entries of `tensors` are replaced where copied.
  */
 export function transferableOutputs(tensors: Record<string, Tensor>): ArrayBuffer[] {
   const transfer: ArrayBuffer[] = [];

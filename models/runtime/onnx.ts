@@ -67,6 +67,13 @@ export interface SessionRunOptions {
    * (SKYLOOM_ORT_THREAD=0) the signal is only checked before the call.
    */
   signal?: AbortSignal;
+  /**
+   * Hand the feeds' buffers to the worker instead of copying them: the caller's typed arrays are
+   * detached (length 0) afterwards. For large feeds used once, such as a streaming VAE's caches
+   * fed back from the previous call's outputs. Views into a larger buffer are still copied; on the
+   * calling thread (SKYLOOM_ORT_THREAD=0) nothing is detached.
+   */
+  transferFeeds?: boolean;
 }
 
 type Handle = { where: 'here'; inner: ort.InferenceSession } | { where: 'thread'; id: number };
@@ -268,9 +275,15 @@ async function runHere(
   }
 }
 
+/** The feeds themselves, their whole buffers listed for transfer (see {@link SessionRunOptions.transferFeeds}). */
+function handOver(feeds: Readonly<Record<string, Tensor>>): { tensors: Record<string, Tensor>; transfer: ArrayBuffer[] } {
+  const tensors = { ...feeds };
+  return { tensors, transfer: transferableOutputs(tensors) };
+}
+
 /**
  * Run a session. Returned tensors are plain; feeds are not modified (off-thread they are copied
- * once into transferred buffers, so callers may keep using them).
+ * once into transferred buffers, so callers may keep using them) unless `options.transferFeeds`.
  * @throws ModelRunError (naming the file) when ORT rejects the feeds or fails while running, or
  *   when the worker thread died since the session was created.
  * @throws Error when the session was already released.
@@ -291,7 +304,7 @@ export async function runSession(
   if (thread === undefined || !thread.owns(handle.id)) {
     throw new ModelRunError(session.path, `${session.path}: the ONNX Runtime worker thread stopped since this session was created; load the model again`, undefined);
   }
-  const { tensors, transfer } = transferableCopies(feeds);
+  const { tensors, transfer } = options.transferFeeds ? handOver(feeds) : transferableCopies(feeds);
   const request = { op: 'run' as const, session: handle.id, path: session.path, feeds: tensors, outputNames: outputNames && [...outputNames] };
   return (await thread.request(request, transfer, options.signal)) as Record<string, Tensor>;
 }

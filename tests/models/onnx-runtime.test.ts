@@ -201,6 +201,23 @@ describe('runtime/onnx on the worker thread', () => {
     await releaseSession(session);
   });
 
+  it('hands feeds over without a copy when asked: the caller\'s arrays are detached, views are copied', async () => {
+    const session = await createSession(addPath, { device: 'cpu' });
+    const a = float32([1, 3], [1, 2, 3]);
+    const backing = Float32Array.of(7, 10, 20, 30);
+    const b = float32([1, 3], backing.subarray(1));
+    const out = await runSession(session, { a, b, ids: int64([1], [21]) }, undefined, { transferFeeds: true });
+    expect(out['y'].data).toEqual(Float32Array.of(11, 22, 33));
+    expect(out['n'].data).toEqual(BigInt64Array.of(42n));
+    expect(a.data.length).toBe(0);
+    expect(Array.from(backing)).toEqual([7, 10, 20, 30]);
+    // Outputs own their buffers, so feeding them back costs no copy either.
+    const again = await runSession(session, { a: out['y'], b: out['y'], ids: out['n'] }, undefined, { transferFeeds: true });
+    expect(again['y'].data).toEqual(Float32Array.of(22, 44, 66));
+    expect(out['y'].data.length).toBe(0);
+    await releaseSession(session);
+  });
+
   it('gives the shipped model the same latents and frames as the calling thread', async () => {
     const generate = async (offThread: boolean) => {
       const saved = process.env['SKYLOOM_ORT_THREAD'];
