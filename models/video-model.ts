@@ -65,7 +65,10 @@ export interface DenoiseOptions {
   condLatents?: Tensor<'float32'>;
   /** [B, 1, T, h, w], 1 where the latent frame is known. */
   condMask?: Tensor<'float32'>;
-  /** Checked before every step; an aborted run throws `signal.reason` (see {@link VideoModel.denoise}). */
+  /**
+   * Checked before every step and passed to every denoiser call, so an abort lands within the call
+   * running now; an aborted run throws `signal.reason` (see {@link VideoModel.denoise}).
+   */
   signal?: AbortSignal;
   /** Called after each step with the normalised clean-latent estimate, for previews. */
   onStep?: (step: number, total: number, x0Estimate: Tensor<'float32'>) => void | Promise<void>;
@@ -240,7 +243,8 @@ export class VideoModel {
    * Stable Diffusion packages use ε-prediction with the euler-discrete scheduler.
    * @returns normalised latents of the requested shape.
    * @throws the AbortSignal's `reason` (the caller's own error, e.g. the engine's `Cancelled`; a
-   *   DOMException "AbortError" when aborted without one) when `signal` is aborted between steps.
+   *   DOMException "AbortError" when aborted without one) when `signal` is aborted, between steps or
+   *   during a denoiser call (which then finishes on the worker thread, its result dropped).
    * @throws ModelInputError for inconsistent shapes, a missing uncond, an unknown sampler, a bad seed.
    * @throws ModelRunError when a model fails.
    */
@@ -314,7 +318,7 @@ export class VideoModel {
     const velocityAt = async (sample: Float32Array, sigma: number, timestep: number): Promise<Float32Array> => {
       const latents = twice(tensor('float32', dims, withKnown(sample, sigma)));
       const t = tensor('float32', [runBatch], new Float32Array(runBatch).fill(timestep));
-      const out = await this.pkg.run('transformer', { ...fixed, latents, timestep: t });
+      const out = await this.pkg.run('transformer', { ...fixed, latents, timestep: t }, { signal: options.signal });
       const v = (out['velocity'] as Tensor<'float32'>).data;
       return useCfg ? guide(v, guidance) : v;
     };
@@ -399,7 +403,7 @@ export class VideoModel {
       const scaled = tensor('float32', imageDims, scheduler.scaleModelInput(x, sigma));
       // As diffusers' ONNX pipeline: one timestep, broadcast by the UNet over the batch.
       const timestep = timestepType === 'int64' ? tensor('int64', [1], BigInt64Array.of(BigInt(Math.round(t)))) : tensor('float32', [1], Float32Array.of(t));
-      const out = await this.pkg.run('transformer', { latents: useCfg ? concat([scaled, scaled], 0) : scaled, timestep, text });
+      const out = await this.pkg.run('transformer', { latents: useCfg ? concat([scaled, scaled], 0) : scaled, timestep, text }, { signal: options.signal });
       const eps = (out['noise'] as Tensor<'float32'>).data;
       const { prevSample, denoised } = scheduler.step(useCfg ? guide(eps, guidance) : eps, x, schedule, i);
       x = prevSample;
