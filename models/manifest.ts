@@ -4,7 +4,7 @@ import type { ErrorObject } from 'ajv';
 import { ModelLoadError } from './errors.js';
 
 /** Component names of a package. */
-export type ComponentName = 'text_encoder' | 'transformer' | 'vae_encoder' | 'vae_decoder';
+export type ComponentName = 'text_encoder' | 'transformer' | 'vae_encoder' | 'vae_decoder' | 'vae_decoder_init';
 
 /** One ONNX component: its file and the real tensor name behind each role. */
 export interface ComponentManifest {
@@ -36,6 +36,8 @@ export type SchedulerType = 'flow-match-euler' | 'euler-discrete';
 export interface SkyloomManifest {
   format: 'skyloom-model';
   formatVersion: 1;
+  /** The model family (models/families/<family>.ts); absent means "skyloom". */
+  family?: string;
   name: string;
   version: string;
   description?: string;
@@ -47,6 +49,8 @@ export interface SkyloomManifest {
     transformer: ComponentManifest;
     vae_decoder: ComponentManifest;
     vae_encoder?: ComponentManifest;
+    /** A streaming decoder's graph for latent frame 0 (vae_decoder is then the step graph). */
+    vae_decoder_init?: ComponentManifest;
   };
   latent: LatentFormat;
   scheduler: { type: SchedulerType; shift: number; numTrainTimesteps: number };
@@ -74,6 +78,7 @@ export const manifestSchema = {
   properties: {
     format: { const: 'skyloom-model' },
     formatVersion: { const: 1 },
+    family: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
     name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
     version: { type: 'string' },
     description: { type: 'string' },
@@ -87,7 +92,7 @@ export const manifestSchema = {
     components: {
       type: 'object',
       required: ['text_encoder', 'transformer', 'vae_decoder'],
-      properties: { text_encoder: component, transformer: component, vae_encoder: component, vae_decoder: component },
+      properties: { text_encoder: component, transformer: component, vae_encoder: component, vae_decoder: component, vae_decoder_init: component },
       additionalProperties: false,
     },
     latent: {

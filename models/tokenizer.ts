@@ -32,12 +32,14 @@ export class TextTokenizer {
   readonly maxLength: number;
   readonly padId: number;
   private readonly tokenizer: Tokenizer;
+  private readonly unkId: number | undefined;
 
   constructor(tokenizerJson: object, options: TokenizerOptions) {
     if (!Number.isInteger(options.maxLength) || options.maxLength < 1) {
       throw new ModelInputError(`maxLength must be a positive integer but is ${options.maxLength}`);
     }
     this.tokenizer = new Tokenizer(tokenizerJson, {});
+    this.unkId = unknownTokenId(tokenizerJson);
     this.maxLength = options.maxLength;
     this.padId = options.padId;
   }
@@ -98,6 +100,21 @@ export class TextTokenizer {
     };
   }
 
+  /**
+   * Words of `text` (split on whitespace) that the vocabulary can only spell with its unknown token,
+   * in order, without repeats; empty for a tokenizer without an unknown token (byte-level BPE, Unigram
+   * over all characters).
+   */
+  unknownWords(text: string): string[] {
+    if (this.unkId === undefined) return [];
+    const out: string[] = [];
+    for (const word of text.split(/\s+/)) {
+      if (word === '' || out.includes(word)) continue;
+      if (this.tokenizer.encode(word, { add_special_tokens: false }).ids.includes(this.unkId)) out.push(word);
+    }
+    return out;
+  }
+
   private truncate(text: string, withSpecials: number[], maxLength: number): number[] {
     const body = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
     const prefix = findPrefixLength(withSpecials, body);
@@ -116,6 +133,18 @@ export class TextTokenizer {
 function findPrefixLength(whole: number[], body: number[]): number | undefined {
   for (let start = 0; start + body.length <= whole.length; start++) {
     if (body.every((id, i) => whole[start + i] === id)) return start;
+  }
+  return undefined;
+}
+
+// The id of the model's unknown token: WordPiece/BPE name it (`unk_token`), Unigram gives its index (`unk_id`).
+function unknownTokenId(json: object): number | undefined {
+  const model = (json as { model?: { unk_token?: unknown; unk_id?: unknown; vocab?: unknown } }).model;
+  if (model === undefined) return undefined;
+  if (typeof model.unk_id === 'number') return model.unk_id;
+  if (typeof model.unk_token === 'string' && model.vocab !== null && typeof model.vocab === 'object' && !Array.isArray(model.vocab)) {
+    const id = (model.vocab as Record<string, unknown>)[model.unk_token];
+    return typeof id === 'number' ? id : undefined;
   }
   return undefined;
 }
