@@ -203,7 +203,7 @@ export async function loadModelPackage(dirOrName: string, options: LoadOptions =
 
   const sessions = options.sessions ?? defaultSessionCache();
   const device = options.device ?? 'auto';
-  const sessionKey: SessionKey = { device, threads: options.threads };
+  const sessionKey: SessionKey = { device, threads: options.threads, ...(family.sessionOptions?.memoryPattern === false ? { memoryPattern: false } : {}) };
   const logger = options.logger ?? silentLogger;
   const metadata = await family.inspect({ dir, kind, manifest, sessions, sessionKey, device });
   logger.info(`loaded model ${manifest.name} (${family.name}) from ${dir}`);

@@ -48,6 +48,8 @@ export interface CostEstimate {
 /** Everything that differs between model architectures; the nodes and the engine call only this. */
 export interface ModelFamily {
   readonly name: string;
+  /** Session settings the family needs (e.g. no memory pattern for the Wan graphs on CUDA). */
+  readonly sessionOptions?: { memoryPattern?: boolean };
   /** Check every component of a loaded manifest; returns each one's inputs and outputs. */
   inspect(ctx: LoadContext): Promise<Map<ComponentName, GraphIo>>;
   /** What the package can do. */

@@ -3,11 +3,12 @@ import { ModelLoadError } from '../errors.js';
 import type { ModelFamily } from './family.js';
 import { skyloomFamily } from './skyloom.js';
 import { stableDiffusionFamily } from './stable-diffusion.js';
+import { wanFamily } from './wan.js';
 
 
 /** Every family, by the name skyloom.json's `family` field uses. */
 export const FAMILIES: ReadonlyMap<string, ModelFamily> = new Map(
-  [skyloomFamily, stableDiffusionFamily].map((f) => [f.name, f]),
+  [skyloomFamily, stableDiffusionFamily, wanFamily].map((f) => [f.name, f]),
 );
 
 /**
