@@ -29,6 +29,8 @@ export type { ModelListing, PackageKind, SearchOptions } from './package/discove
 export { sha256File, verifyFiles } from './package/verify.js';
 export { synthesizeSdManifest } from './package/optimum-sd.js';
 export { synthesizeWannxManifest, wanManifest } from './package/wannx.js';
+export { addModelFolder } from './package/add.js';
+export type { AddOptions, AddProgress } from './package/add.js';
 
 /** Options of {@link loadModelPackage}. */
 export interface LoadOptions extends SearchOptions {
