@@ -99,7 +99,7 @@ export class VideoModel {
 
   /** What the model can make (t2v, i2v, extend, v2v). */
   capabilities(): Capability[] {
-    return this.family.capabilities(this.pkg);
+    return this.family.capabilities(this.pkg.manifest);
   }
 
   /** The negative prompt the family uses when guidance is on and none is given. */

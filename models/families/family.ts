@@ -52,8 +52,8 @@ export interface ModelFamily {
   readonly sessionOptions?: { memoryPattern?: boolean };
   /** Check every component of a loaded manifest; returns each one's inputs and outputs. */
   inspect(ctx: LoadContext): Promise<Map<ComponentName, GraphIo>>;
-  /** What the package can do. */
-  capabilities(pkg: ModelPackage): Capability[];
+  /** What a package of this family can do, from its manifest alone (listing does not load models). */
+  capabilities(manifest: SkyloomManifest): Capability[];
   /** The negative prompt used when guidance is on and none is given. */
   defaultNegativePrompt(pkg: ModelPackage): string;
   /** Video frames made by T latent frames. */

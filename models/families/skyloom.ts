@@ -2,7 +2,6 @@
 import { join } from 'node:path';
 import { ModelInputError, ModelLoadError } from '../errors.js';
 import type { ComponentName } from '../manifest.js';
-import type { ModelPackage } from '../package.js';
 import { exists } from '../package/files.js';
 import { checkSignature, f32, i64 } from '../package/signature.js';
 import type { GraphIo, Signature } from '../package/signature.js';
@@ -92,11 +91,11 @@ export const skyloomFamily: ModelFamily = {
 
   inspect: (ctx) => inspectBySessions(ctx, SIGNATURES, 'skyloom'),
 
-  capabilities(pkg: ModelPackage): Capability[] {
+  capabilities(manifest): Capability[] {
     const caps: Capability[] = ['t2v'];
-    const known = pkg.manifest.components.transformer.inputs['cond_latents'] !== undefined;
-    if (pkg.has('vae_encoder')) caps.push('v2v');
-    if (known && pkg.has('vae_encoder')) caps.push('i2v', 'extend');
+    const encoder = manifest.components.vae_encoder !== undefined;
+    if (encoder && manifest.components.transformer.inputs['cond_latents'] !== undefined) caps.push('i2v', 'extend');
+    if (encoder) caps.push('v2v');
     return caps;
   },
 

@@ -27,7 +27,7 @@ export const stableDiffusionFamily: ModelFamily = {
 
   inspect: (ctx) => inspectBySessions(ctx, SIGNATURES, 'stable-diffusion'),
 
-  capabilities: (pkg) => (pkg.has('vae_encoder') ? ['t2v', 'v2v'] : ['t2v']),
+  capabilities: (manifest) => (manifest.components.vae_encoder !== undefined ? ['t2v', 'v2v'] : ['t2v']),
 
   defaultNegativePrompt: () => '',
 

@@ -196,7 +196,7 @@ export const wanFamily: ModelFamily & { sessionOptions: { memoryPattern: boolean
     return metadata;
   },
 
-  capabilities: (pkg): Capability[] => (pkg.has('vae_encoder') ? ['t2v', 'i2v', 'extend', 'v2v'] : ['t2v']),
+  capabilities: (manifest): Capability[] => (manifest.components.vae_encoder !== undefined ? ['t2v', 'i2v', 'extend', 'v2v'] : ['t2v']),
 
   defaultNegativePrompt: () => WAN_DEFAULT_NEGATIVE_PROMPT,
 
