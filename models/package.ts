@@ -1,17 +1,19 @@
 // A loaded model package (ModelPackage) and loadModelPackage; discovery, verification and the format readers live in models/package/.
+import { stat } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ModelLoadError } from './errors.js';
-import { familyNamed } from './families/index.js';
+import { FAMILIES, familyNamed } from './families/index.js';
 import type { ModelFamily } from './families/family.js';
 import { validateManifest } from './manifest.js';
 import type { ComponentManifest, ComponentName, SkyloomManifest } from './manifest.js';
-import { familyOfLayout, packageKind, resolveModelDir } from './package/discovery.js';
+import { familyOfLayout, packageKind, resolveModelDir, setListingDescriber } from './package/discovery.js';
 import type { PackageKind, SearchOptions } from './package/discovery.js';
 import { exists, readJson } from './package/files.js';
 import { synthesizeSdManifest } from './package/optimum-sd.js';
 import type { GraphIo } from './package/signature.js';
 import { verifyFiles } from './package/verify.js';
+import { folderFiles } from './package/add.js';
 import { synthesizeWannxManifest } from './package/wannx.js';
 import { silentLogger } from './runtime/onnx.js';
 import type { Device, ModelLogger, ValueInfo } from './runtime/onnx.js';
@@ -43,6 +45,20 @@ export interface LoadOptions extends SearchOptions {
   /** Sessions are shared through this cache (default: one process-wide cache, half the RAM). */
   sessions?: SessionCache;
 }
+
+// Listings carry what each package can do and its size on disk (`skyloom models`, GET /api/models).
+setListingDescriber(async (listing) => {
+  const family = FAMILIES.get(listing.family ?? 'skyloom');
+  let manifest: SkyloomManifest | undefined;
+  if (listing.kind === 'skyloom') manifest = validateManifest(await readJson(join(listing.dir, 'skyloom.json')), join(listing.dir, 'skyloom.json'));
+  else if (listing.kind === 'stable-diffusion') manifest = (await synthesizeSdManifest(listing.dir)).manifest;
+  else manifest = await synthesizeWannxManifest(listing.dir);
+  if (family !== undefined) listing.capabilities = family.capabilities(manifest);
+  const files = Object.keys(manifest.files).length > 0 ? Object.keys(manifest.files) : await folderFiles(listing.dir);
+  let bytes = 0;
+  for (const f of files) bytes += (await stat(join(listing.dir, f))).size;
+  listing.sizeBytes = bytes;
+});
 
 let defaultCache: SessionCache | undefined;
 

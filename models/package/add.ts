@@ -18,12 +18,13 @@ export interface AddProgress {
 
 /** Options of {@link addModelFolder}. */
 export interface AddOptions {
-  /** The package name (default: the folder's name, made safe). */
+  /** The package name (default: "wan2.1-t2v-14b" for the wannx bundle, else the folder's name made safe). */
   name?: string;
   onProgress?: (progress: AddProgress) => void;
 }
 
-async function listFiles(dir: string): Promise<string[]> {
+/** Every file under a folder (relative, '/'-separated, sorted), but skyloom.json and hidden files. */
+export async function folderFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (at: string): Promise<void> => {
     for (const entry of await readdir(at, { withFileTypes: true })) {
@@ -56,7 +57,8 @@ export async function addModelFolder(dir: string, options: AddOptions = {}): Pro
   }
   const manifest = kind === 'wannx' ? await synthesizeWannxManifest(dir) : (await synthesizeSdManifest(dir)).manifest;
   if (options.name !== undefined) manifest.name = options.name;
-  const files = await listFiles(dir);
+  else if (kind === 'wannx') manifest.name = 'wan2.1-t2v-14b';
+  const files = await folderFiles(dir);
   const sizes = await Promise.all(files.map(async (f) => (await stat(join(dir, f))).size));
   const total = sizes.reduce((a, b) => a + b, 0);
   let before = 0;

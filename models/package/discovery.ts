@@ -1,5 +1,5 @@
 // Package discovery: the search paths, listing installed packages, and resolving a name or folder.
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,26 @@ export interface ModelListing {
   version?: string;
   description?: string;
   license?: string;
+  /** Bytes of the files the manifest lists (a skyloom.json package) or of the whole folder. */
+  sizeBytes?: number;
+  /** What it can make: t2v, i2v, extend, v2v (from its family and manifest). */
+  capabilities?: string[];
+}
+
+/** Fills in a listing's size and capabilities (set by the families registry, which discovery must not import). */
+let describe: ((listing: ModelListing) => Promise<void>) | undefined;
+
+/** Called once by models/package.ts so that listings carry family capabilities and sizes. */
+export function setListingDescriber(fn: (listing: ModelListing) => Promise<void>): void {
+  describe = fn;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Where packages are looked up. */
@@ -72,7 +92,10 @@ export async function listModels(options: SearchOptions = {}): Promise<ModelList
   for (const root of options.searchPaths ?? modelSearchPaths()) {
     let names: string[];
     try {
-      names = (await readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+      // A symlink to a folder counts: `skyloom models add` links a downloaded folder into ~/.skyloom/models.
+      const entries = await readdir(root, { withFileTypes: true });
+      names = [];
+      for (const d of entries) if (d.isDirectory() || (d.isSymbolicLink() && (await isDirectory(join(root, d.name))))) names.push(d.name);
     } catch {
       continue; // a search path that does not exist is normal (~/.skyloom/models on a fresh machine)
     }
@@ -88,6 +111,13 @@ export async function listModels(options: SearchOptions = {}): Promise<ModelList
           if (typeof raw['version'] === 'string') listing.version = raw['version'];
           if (typeof raw['description'] === 'string') listing.description = raw['description'];
           if (typeof raw['license'] === 'string') listing.license = raw['license'];
+        } catch {
+          // listed anyway; loading it reports the problem with its path
+        }
+      }
+      if (describe !== undefined) {
+        try {
+          await describe(listing);
         } catch {
           // listed anyway; loading it reports the problem with its path
         }
