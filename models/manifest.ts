@@ -30,7 +30,7 @@ export interface LatentFormat {
 }
 
 /** Scheduler types the runtime implements. */
-export type SchedulerType = 'flow-match-euler' | 'euler-discrete';
+export type SchedulerType = 'flow-match-euler' | 'flow-match-unipc' | 'euler-discrete';
 
 /** skyloom.json, format version 1. */
 export interface SkyloomManifest {
@@ -114,7 +114,7 @@ export const manifestSchema = {
       type: 'object',
       required: ['type', 'shift', 'numTrainTimesteps'],
       properties: {
-        type: { enum: ['flow-match-euler', 'euler-discrete'] },
+        type: { enum: ['flow-match-euler', 'flow-match-unipc', 'euler-discrete'] },
         shift: { type: 'number', exclusiveMinimum: 0 },
         numTrainTimesteps: positiveInt,
       },

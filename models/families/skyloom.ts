@@ -8,6 +8,7 @@ import type { GraphIo, Signature } from '../package/signature.js';
 import { FlowMatchEulerScheduler } from '../schedulers/flow-match-euler.js';
 import type { FlowSampler } from '../schedulers/flow-match-euler.js';
 import { FlowMatchHeunScheduler } from '../schedulers/flow-match-heun.js';
+import { FlowMatchUniPCScheduler } from '../schedulers/flow-match-unipc.js';
 import { concat, size, tensor, zeros } from '../tensor.js';
 import type { Tensor } from '../tensor.js';
 import type { DenoiseOptions, TextConditioning } from '../video-model.js';
@@ -83,6 +84,7 @@ function putKnown(x: Float32Array, cond: Tensor<'float32'>, mask: Tensor<'float3
 export function flowSampler(name: string, config: { numTrainTimesteps: number; shift: number }): FlowSampler {
   if (name === 'euler') return new FlowMatchEulerScheduler(config);
   if (name === 'heun') return new FlowMatchHeunScheduler(config);
+  if (name === 'unipc') return new FlowMatchUniPCScheduler(config);
   throw new ModelInputError(`Unsupported sampler "${name}". Should be one of: ${SAMPLERS.join(', ')}`);
 }
 
@@ -164,9 +166,10 @@ export const skyloomFamily: ModelFamily = {
     const sigma0 = schedule.sigmas[0];
     let x = options.initLatents ? mix(options.initLatents.data, 1 - sigma0, noise.data, sigma0) : noise.data;
     const total = schedule.timesteps.length;
+    const state = sampler.createState();
     for (let i = 0; i < total; i++) {
       options.signal?.throwIfAborted();
-      const { prevSample, denoised } = await sampler.step(velocityAt, x, schedule, i);
+      const { prevSample, denoised } = await sampler.step(velocityAt, x, schedule, i, state);
       x = prevSample;
       await options.onStep?.(i + 1, total, tensor('float32', dims, denoised));
     }

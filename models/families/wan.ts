@@ -9,6 +9,7 @@ import { checkCpuOps, scanOnnx } from '../package/onnx-scan.js';
 import { checkSignature } from '../package/signature.js';
 import type { GraphIo, RoleSpec, Signature } from '../package/signature.js';
 import { availableDevices } from '../runtime/onnx.js';
+import { UMT5_TEXT_LENGTH, Umt5Tokenizer } from '../tokenizers/umt5.js';
 import { size, slice, tensor } from '../tensor.js';
 import type { Tensor } from '../tensor.js';
 import type { DenoiseOptions, TextConditioning, VideoChunk } from '../video-model.js';
@@ -25,7 +26,7 @@ export const WAN_DEFAULT_NEGATIVE_PROMPT =
   '色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走';
 
 /** umT5's text length: the DiT is fed [1, 512, 4096] and does not pad. */
-export const WAN_TEXT_LENGTH = 512;
+export const WAN_TEXT_LENGTH = UMT5_TEXT_LENGTH;
 
 // Element types a wannx graph may report: `--fp16` keeps float32 I/O, `--native-fp16` makes it float16.
 const float = (rank: number): RoleSpec => ({ types: ['float32', 'float16'], rank });
@@ -101,16 +102,21 @@ async function enterStage(pkg: ModelPackage, stage: Stage): Promise<void> {
   await pkg.release(others);
 }
 
+// umT5 tokenizers by package folder, read and checked at load (TOKENIZER_INVALID before any run).
+const tokenizers = new Map<string, Umt5Tokenizer>();
+
 /**
- * umT5 tokenization: ids and mask [1, 512], truncated to 511 tokens + `</s>` (as Hugging Face
- * truncation keeps the post-processor's `</s>`), padded with 0. Kept behind one function so the
- * shared umT5 tokenizer module can replace it.
+ * umT5 tokenization (models/tokenizers/umt5.ts): Wan's prompt cleaning, ids and mask [1, 512],
+ * 511 tokens + `</s>` at most (as Hugging Face truncation keeps it), padded with 0.
  */
-export function tokenizeUmt5(pkg: ModelPackage, prompt: string): { ids: Tensor<'int64'>; mask: Tensor<'int64'>; length: number } {
-  const { inputIds, attentionMask } = pkg.tokenizer.encode([prompt], WAN_TEXT_LENGTH);
-  let length = 0;
-  for (const v of attentionMask.data) length += Number(v);
-  return { ids: inputIds, mask: attentionMask, length };
+export async function tokenizeUmt5(pkg: ModelPackage, prompt: string): Promise<{ ids: Tensor<'int64'>; mask: Tensor<'int64'>; length: number }> {
+  let tokenizer = tokenizers.get(pkg.dir);
+  if (tokenizer === undefined) {
+    tokenizer = await Umt5Tokenizer.load(join(pkg.dir, pkg.manifest.tokenizer.file), { textLength: WAN_TEXT_LENGTH });
+    tokenizers.set(pkg.dir, tokenizer);
+  }
+  const e = tokenizer.encode(prompt);
+  return { ids: tensor('int64', [1, WAN_TEXT_LENGTH], e.ids), mask: tensor('int64', [1, WAN_TEXT_LENGTH], e.mask), length: e.length };
 }
 
 /** Whether the DiT takes a batch of 2 (one call for cond and uncond) or is fixed at 1 (two calls). */
@@ -193,6 +199,7 @@ export const wanFamily: ModelFamily & { sessionOptions: { memoryPattern: boolean
       peak = Math.max(peak, bytes);
     }
     stageBytes.set(ctx.dir, peak);
+    tokenizers.set(ctx.dir, await Umt5Tokenizer.load(join(ctx.dir, ctx.manifest.tokenizer.file), { textLength: WAN_TEXT_LENGTH }));
     return metadata;
   },
 
@@ -222,7 +229,7 @@ export const wanFamily: ModelFamily & { sessionOptions: { memoryPattern: boolean
     }
     if (prompts.length !== 1) throw new ModelInputError(`Wan encodes one prompt at a time (its graphs have batch 1) but got ${prompts.length}`);
     await enterStage(pkg, 'text');
-    const { ids, mask, length } = tokenizeUmt5(pkg, prompts[0]);
+    const { ids, mask, length } = await tokenizeUmt5(pkg, prompts[0]);
     const out = (await pkg.run('text_encoder', { input_ids: ids, attention_mask: mask }))['hidden_states'] as Tensor<'float32'>;
     const [, rows = 0, width = 0] = out.dims;
     const hidden = new Float32Array(out.data);
@@ -238,7 +245,8 @@ export const wanFamily: ModelFamily & { sessionOptions: { memoryPattern: boolean
   async denoise(pkg, options: DenoiseOptions, dims, noise, guidance, useCfg) {
     const manifest = pkg.manifest;
     if (dims[0] !== 1) throw new ModelInputError(`Wan samples one video at a time (batch 1) but the latent has batch ${dims[0]}`);
-    const sampler = flowSampler(options.sampler ?? 'euler', { numTrainTimesteps: manifest.scheduler.numTrainTimesteps, shift: manifest.scheduler.shift });
+    // UniPC is Wan's own sampler (and the manifest's default scheduler); euler and heun are there too.
+    const sampler = flowSampler(options.sampler ?? (manifest.scheduler.type === 'flow-match-unipc' ? 'unipc' : 'euler'), { numTrainTimesteps: manifest.scheduler.numTrainTimesteps, shift: manifest.scheduler.shift });
     const schedule = sampler.setTimesteps(options.steps ?? manifest.defaults.steps, { shift: options.shift, denoise: options.denoise });
     const { condLatents, condMask } = options;
     if (condLatents !== undefined) checkDims('condLatents', condLatents, dims);
@@ -271,9 +279,10 @@ export const wanFamily: ModelFamily & { sessionOptions: { memoryPattern: boolean
     const sigma0 = schedule.sigmas[0];
     let x = options.initLatents ? mix(options.initLatents.data, 1 - sigma0, noise.data, sigma0) : noise.data;
     const total = schedule.timesteps.length;
+    const state = sampler.createState();
     for (let i = 0; i < total; i++) {
       options.signal?.throwIfAborted();
-      const { prevSample, denoised } = await sampler.step(velocityAt, x, schedule, i);
+      const { prevSample, denoised } = await sampler.step(velocityAt, x, schedule, i, state);
       x = prevSample;
       await options.onStep?.(i + 1, total, tensor('float32', dims, denoised));
     }

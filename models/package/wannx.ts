@@ -120,7 +120,8 @@ export function wanManifest(name: string, components: SkyloomManifest['component
       previewFactors: WAN_PREVIEW_FACTORS,
       previewBias: WAN_PREVIEW_BIAS,
     },
-    scheduler: { type: 'flow-match-euler', shift: 5, numTrainTimesteps: 1000 },
+    // wannx's default: flow-matching UniPC (order 2, bh2), shift 5 (README; 3.0 is diffusers' and the i2v value).
+    scheduler: { type: 'flow-match-unipc', shift: 5, numTrainTimesteps: 1000 },
     defaults: { width: 832, height: 480, frames: 81, fps: 16, steps: 50, guidance: 5 },
     sizes: { '16:9': [832, 480], '9:16': [480, 832] },
     files: {},

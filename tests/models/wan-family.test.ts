@@ -100,14 +100,14 @@ describe('wan family on the wannx layout', () => {
     await rm(root, { recursive: true });
   });
 
-  it('tokenizes like Python tokenizers: </s> closes the prompt, 600-token prompts keep </s> at 511, pad 0', () => {
-    const short = tokenizeUmt5(model.pkg, ref.prompt);
+  it('tokenizes like Python tokenizers: </s> closes the prompt, 600-token prompts keep </s> at 511, pad 0', async () => {
+    const short = await tokenizeUmt5(model.pkg, ref.prompt);
     expect(short.length).toBe(ref.promptIds.length);
     expect(Array.from(short.ids.data.slice(0, short.length), Number)).toEqual(ref.promptIds);
     expect(short.ids.dims).toEqual([1, 512]);
     expect(Number(short.ids.data[short.length])).toBe(0);
     expect(Array.from(short.mask.data, Number).reduce((a, b) => a + b)).toBe(short.length);
-    const long = tokenizeUmt5(model.pkg, ref.longPrompt);
+    const long = await tokenizeUmt5(model.pkg, ref.longPrompt);
     expect(long.length).toBe(512);
     expect(Array.from(long.ids.data, Number)).toEqual(ref.longPromptIds);
     expect(Number(long.ids.data[511])).toBe(1);
@@ -147,7 +147,7 @@ describe('wan family on the wannx layout', () => {
     const other = await sample({ uncond: await model.encodeText(['a red ball']) });
     expect(maxDiff(other.data, latents.data)).toBeGreaterThan(1e-2);
     // A dropped mask: T5 over all 512 positions, padding rows kept.
-    const { ids } = tokenizeUmt5(model.pkg, ref.prompt);
+    const { ids } = await tokenizeUmt5(model.pkg, ref.prompt);
     const ones = tensor('int64', [1, 512], new BigInt64Array(512).fill(1n));
     const unmasked = (await model.pkg.run('text_encoder', { input_ids: ids, attention_mask: ones }))['hidden_states'] as Tensor<'float32'>;
     const dropped = await sample({ cond: { hidden: unmasked, mask: ones } });

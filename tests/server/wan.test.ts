@@ -17,7 +17,7 @@ const BUNDLE = join(root, 'tests', 'fixtures', 'wan', 'bundle');
 
 function wanWorkflow(model: string): Workflow {
   const wf = JSON.parse(readFileSync(join(root, 'workflows', 'wan', 'text-to-video-480p.json'), 'utf8')) as Workflow;
-  const set: Record<string, Record<string, unknown>> = {
+  const set: Record<string, Record<string, string | number>> = {
     model: { name: model, device: 'cpu' },
     latent: { aspect: 'custom', width: 48, height: 32, frames: 13 },
     sampler: { steps: 2, seed: 5 },
