@@ -10,7 +10,7 @@ import { probe } from '../../media/ffmpeg.js';
 import { createRegistry } from '../../nodes/index.js';
 import type { HistoryEntry, PromptResponse } from '../../protocol/index.js';
 import type { Workflow } from '../../engine/index.js';
-import { Client, postJson, settled, startServer } from './helpers.js';
+import { Client, getJson, postJson, startServer } from './helpers.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const BUNDLE = join(root, 'tests', 'fixtures', 'wan', 'bundle');
@@ -40,7 +40,10 @@ describe('the Wan workflow through the server', () => {
     await client.opened;
     const { status, body } = await postJson<PromptResponse>(server.base, '/api/prompt', { workflow: wanWorkflow(BUNDLE), clientId: 'wan' });
     expect(status).toBe(200);
-    const entry = await settled<HistoryEntry>(server.base, body.promptId, 120_000);
+    // Waiting on the WebSocket, not by polling: onnxruntime's run() holds the event loop (issue 15,
+    // item 4), and a polled keep-alive socket can be reset meanwhile.
+    await client.ended(body.promptId);
+    const entry = (await getJson<HistoryEntry>(server.base, `/api/history/${body.promptId}`)).body;
     expect(entry.status).toBe('success');
     const file = entry.outputs['save']!.files![0]!;
     const info = await probe(join(server.dataDir, 'output', file.filename));
@@ -57,8 +60,12 @@ describe('the Wan workflow through the server', () => {
     await cp(BUNDLE, dir, { recursive: true });
     await cp(join(root, 'tests', 'fixtures', 'wan', 'gpu-only', 'vae_decoder.onnx'), join(dir, 'vae_decoder.onnx'));
     await writeFile(join(dir, 'README.txt'), 'a broken copy');
-    const { body } = await postJson<PromptResponse>(server.base, '/api/prompt', { workflow: wanWorkflow(dir) });
-    const entry = await settled<HistoryEntry>(server.base, body.promptId, 60_000);
+    const client = new Client(server.base, { clientId: 'wan-bad' });
+    await client.opened;
+    const { body } = await postJson<PromptResponse>(server.base, '/api/prompt', { workflow: wanWorkflow(dir), clientId: 'wan-bad' });
+    await client.ended(body.promptId);
+    client.ws.close();
+    const entry = (await getJson<HistoryEntry>(server.base, `/api/history/${body.promptId}`)).body;
     expect(entry.status).toBe('error');
     expect(JSON.stringify(entry.error)).toContain(`${join(dir, 'vae_decoder.onnx')} uses operator GroupNorm (com.microsoft)`);
     expect(entry.executed).not.toContain('sampler');
