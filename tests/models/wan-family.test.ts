@@ -341,3 +341,36 @@ describe('skyloom models add', () => {
     await expect(addModelFolder(dir)).rejects.toThrow(`${join(dir, 'skyloom.json')} already exists`);
   });
 });
+
+describe('wan family with a vae_encoder graph', () => {
+  it('encodes video (input_video → latent), and then re-styles it and keeps known frames', async () => {
+    const dir = await copyBundle();
+    await cp(join(FIXTURES, 'with-encoder', 'vae_encoder.onnx'), join(dir, 'vae_encoder.onnx'));
+    const m = await VideoModel.load(dir, { device: 'cpu' });
+    expect(m.capabilities()).toEqual(['t2v', 'i2v', 'extend', 'v2v']);
+    const video = (seed: number) => {
+      const data = new Uint8Array(9 * 48 * 32 * 3);
+      for (let i = 0; i < data.length; i++) data[i] = (i * seed * 31 + (i >> 7)) % 256;
+      return { frames: 9, width: 48, height: 32, data };
+    };
+    const a = await m.encode(video(3));
+    const b = await m.encode(video(5));
+    expect(a.dims).toEqual([1, 16, 3, 4, 6]);
+    expect(maxDiff(a.data, b.data)).toBeGreaterThan(1e-3);
+    await expect(m.encode({ ...video(3), frames: 8, data: video(3).data.subarray(0, 8 * 48 * 32 * 3) })).rejects.toThrow('Wan needs 4k+1 frames');
+    const c = await m.encodeText(['a cat']);
+    const u = await m.encodeText(['']);
+    const base = { shape: a.dims, cond: c, uncond: u, steps: 3, seed: 9, sampler: 'unipc' as const };
+    const restyled = await m.denoise({ ...base, initLatents: a, denoise: 0.5 });
+    const fresh = await m.denoise(base);
+    expect(maxDiff(restyled.data, fresh.data)).toBeGreaterThan(1e-2);
+    // Extend: latent frame 0 known (mask 1) comes back exactly; the others are sampled.
+    const mask = tensor('float32', [1, 1, 3, 4, 6], Float32Array.from({ length: 72 }, (_, i) => (i < 24 ? 1 : 0)));
+    const extended = await m.denoise({ ...base, condLatents: a, condMask: mask });
+    const plane = 3 * 4 * 6;
+    for (let ch = 0; ch < 16; ch++) {
+      for (let p = 0; p < 24; p++) expect(extended.data[ch * plane + p]).toBeCloseTo(a.data[ch * plane + p]!, 6);
+    }
+    expect(maxDiff(extended.data.subarray(24, 72), a.data.subarray(24, 72))).toBeGreaterThan(1e-2);
+  });
+});
