@@ -35,13 +35,18 @@ interface Entry {
   lastUsed: number;
 }
 
-/** Estimate a session's memory from its files: `model.onnx` plus its external `model.onnx_data`. */
+/**
+ * Estimate a session's memory from its files: `model.onnx` plus its external weights, Optimum's
+ * `model.onnx_data` or the wannx exporter's `dit.onnx.data`.
+ */
 export async function estimateSessionBytes(path: string, sizeFactor: number): Promise<number> {
   let bytes = (await stat(path)).size;
-  try {
-    bytes += (await stat(`${path}_data`)).size;
-  } catch {
-    // no external weights
+  for (const external of [`${path}_data`, `${path}.data`]) {
+    try {
+      bytes += (await stat(external)).size;
+    } catch {
+      // no external weights of this name
+    }
   }
   return Math.ceil(bytes * sizeFactor);
 }

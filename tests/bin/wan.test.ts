@@ -44,7 +44,7 @@ describe('skyloom run workflows/wan/text-to-video-480p.json on the Wan fixtures'
     };
     expect((await frames(b.stdout.trim())).equals(await frames(path))).toBe(true);
     expect((await frames(c.stdout.trim())).equals(await frames(path))).toBe(false);
-  });
+  }, 240_000);
 
   it('teaches the frame and size rules before any sampling', () => {
     const frames = runWan(['latent.frames=80']);
@@ -54,7 +54,7 @@ describe('skyloom run workflows/wan/text-to-video-480p.json on the Wan fixtures'
     const width = runWan(['latent.width=850']);
     expect(width.code).not.toBe(0);
     expect(width.stderr).toContain('Wan needs width to be a multiple of 16; 850 is not (try 848 or 864)');
-  });
+  }, 180_000);
 
   it('names a missing file and a graph the CPU cannot run', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'skyloom-wan-bad-')), 'wan');
@@ -64,7 +64,7 @@ describe('skyloom run workflows/wan/text-to-video-480p.json on the Wan fixtures'
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`${join(dir, 'dit.onnx')} uses operator NhwcConv (com.microsoft), which ONNX Runtime's CPU provider does not implement`);
     expect(r.stderr).not.toContain('[5/7]');
-  });
+  }, 120_000);
 });
 
 describe('skyloom models add, models, generate --model', () => {
@@ -92,5 +92,5 @@ describe('skyloom models add, models, generate --model', () => {
     expect(gen.code).toBe(0);
     // The family's workflow: Wan's native 16:9 size, 16 fps, 0.3 s → the nearest 4k+1 frames (5).
     expect(await probe(gen.stdout.trim())).toMatchObject({ codec: 'h264', width: 832, height: 480, frameCount: 5, fps: 16 });
-  }, 120_000);
+  }, 240_000);
 });
