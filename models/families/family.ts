@@ -45,6 +45,12 @@ export interface CostEstimate {
   peakStageBytes?: number;
 }
 
+/**
+ * What the size rules and the cost estimate read: a manifest and its folder, so that admission
+ * control can ask before any session exists (a loaded {@link ModelPackage} is one).
+ */
+export type PackageInfo = Pick<ModelPackage, 'manifest' | 'dir'>;
+
 /** Everything that differs between model architectures; the nodes and the engine call only this. */
 export interface ModelFamily {
   readonly name: string;
@@ -57,9 +63,9 @@ export interface ModelFamily {
   /** The negative prompt used when guidance is on and none is given. */
   defaultNegativePrompt(pkg: ModelPackage): string;
   /** Video frames made by T latent frames. */
-  frameCount(pkg: ModelPackage, latentFrames: number): number;
+  frameCount(pkg: PackageInfo, latentFrames: number): number;
   /** Latent shape [1, C, T, h, w] for a size. @throws ModelInputError teaching the family's rules. */
-  latentShape(pkg: ModelPackage, width: number, height: number, frames: number): number[];
+  latentShape(pkg: PackageInfo, width: number, height: number, frames: number): number[];
   encodeText(pkg: ModelPackage, prompts: readonly string[], options: { maxLength?: number }): Promise<TextConditioning>;
   /** Sampling after the common checks (shape, guidance needs uncond) of VideoModel.denoise. */
   denoise(pkg: ModelPackage, options: DenoiseOptions, dims: readonly number[], noise: Tensor<'float32'>, guidance: number, useCfg: boolean): Promise<Tensor<'float32'>>;
@@ -67,5 +73,6 @@ export interface ModelFamily {
   encode(pkg: ModelPackage, video: RgbFrames, options: ChunkOptions): Promise<Tensor<'float32'>>;
   /** Words of a prompt the model cannot draw (out of its vocabulary); empty for real tokenizers. */
   unsupportedWords(pkg: ModelPackage, prompt: string): string[];
-  estimateCost(pkg: ModelPackage, request: CostRequest): CostEstimate;
+  /** @throws ModelInputError when the size breaks the family's rules. */
+  estimateCost(pkg: PackageInfo, request: CostRequest): CostEstimate;
 }
