@@ -48,6 +48,12 @@ describe('the Wan workflow through the server', () => {
     const file = entry.outputs['save']!.files![0]!;
     const info = await probe(join(server.dataDir, 'output', file.filename));
     expect(info).toMatchObject({ codec: 'h264', pixFmt: 'yuv420p', width: 48, height: 32, frameCount: 13, fps: 16 });
+    // The streaming decoder reports each latent frame's video frames: 1, then 4 at a time.
+    const decode = client
+      .of(body.promptId)
+      .filter((m) => m.type === 'progress' && (m.data as { nodeId: string }).nodeId === 'decode')
+      .map((m) => [(m.data as { step: number }).step, (m.data as { total: number }).total]);
+    expect(decode).toEqual([[1, 13], [5, 13], [9, 13], [13, 13]]);
     await client.waitFor((g) => g.previews.some((p) => p.metadata.nodeId === 'sampler'), 'a sampler preview');
     const preview = client.got.previews.find((p) => p.metadata.nodeId === 'sampler')!;
     // Previews are at latent resolution: 4 latent frames of 6×4.
