@@ -16,7 +16,7 @@ import { verifyFiles } from './package/verify.js';
 import { folderFiles } from './package/add.js';
 import { synthesizeWannxManifest } from './package/wannx.js';
 import { silentLogger } from './runtime/onnx.js';
-import type { Device, ModelLogger, ValueInfo } from './runtime/onnx.js';
+import type { Device, ModelLogger, SessionRunOptions, ValueInfo } from './runtime/onnx.js';
 import { runSession } from './runtime/onnx.js';
 import type { EulerDiscreteConfig } from './schedulers/euler-discrete.js';
 import { SessionCache } from './session-cache.js';
@@ -127,8 +127,9 @@ export class ModelPackage {
    * component does not map are left out, so one call site serves packages with and without them.
    * @throws ModelLoadError when the component is absent or its session cannot be (re)created.
    * @throws ModelRunError when ONNX Runtime fails.
+   * @throws `options.signal.reason` when the signal aborts during the call (see {@link SessionRunOptions}).
    */
-  async run(component: ComponentName, feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
+  async run(component: ComponentName, feeds: Readonly<Record<string, Tensor>>, options: SessionRunOptions = {}): Promise<Record<string, Tensor>> {
     const spec = this.component(component);
     const named: Record<string, Tensor> = {};
     for (const [role, t] of Object.entries(feeds)) {
@@ -136,7 +137,7 @@ export class ModelPackage {
       if (name !== undefined) named[name] = t;
     }
     const roles = Object.entries(spec.outputs);
-    const results = await this.runNamed(component, named, roles.map(([, name]) => name));
+    const results = await this.runNamed(component, named, roles.map(([, name]) => name), options);
     const out: Record<string, Tensor> = {};
     for (const [role, name] of roles) {
       const t = results[name];
@@ -151,11 +152,16 @@ export class ModelPackage {
    * @throws ModelLoadError when the component is absent or its session cannot be (re)created.
    * @throws ModelRunError when ONNX Runtime fails.
    */
-  async runNamed(component: ComponentName, feeds: Readonly<Record<string, Tensor>>, outputNames: readonly string[]): Promise<Record<string, Tensor>> {
+  async runNamed(
+    component: ComponentName,
+    feeds: Readonly<Record<string, Tensor>>,
+    outputNames: readonly string[],
+    options: SessionRunOptions = {},
+  ): Promise<Record<string, Tensor>> {
     const inputs = this.metadata.get(component)?.inputs ?? [];
     const cast: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) cast[name] = castFeed(t, inputs.find((v) => v.name === name));
-    const results = await this.sessions.use(this.componentPath(component), this.sessionKey, (session) => runSession(session, cast, outputNames));
+    const results = await this.sessions.use(this.componentPath(component), this.sessionKey, (session) => runSession(session, cast, outputNames, options));
     const out: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(results)) out[name] = widenOutput(t);
     return out;

@@ -56,7 +56,10 @@ export interface DenoiseOptions {
   condLatents?: Tensor<'float32'>;
   /** [B, 1, T, h, w], 1 where the latent frame is known. */
   condMask?: Tensor<'float32'>;
-  /** Checked before every step; an aborted run throws `signal.reason` (see {@link VideoModel.denoise}). */
+  /**
+   * Checked before every step and passed to every denoiser call, so an abort lands within the call
+   * running now; an aborted run throws `signal.reason` (see {@link VideoModel.denoise}).
+   */
   signal?: AbortSignal;
   /** Called after each step with the normalised clean-latent estimate, for previews. */
   onStep?: (step: number, total: number, x0Estimate: Tensor<'float32'>) => void | Promise<void>;
@@ -148,7 +151,8 @@ export class VideoModel {
    * Sample latents with the family's denoiser, scheduler and guidance mode.
    * @returns normalised latents of the requested shape.
    * @throws the AbortSignal's `reason` (the caller's own error, e.g. the engine's `Cancelled`; a
-   *   DOMException "AbortError" when aborted without one) when `signal` is aborted between steps.
+   *   DOMException "AbortError" when aborted without one) when `signal` is aborted, between steps or
+   *   during a denoiser call (which then finishes on the worker thread, its result dropped).
    * @throws ModelInputError for inconsistent shapes, a missing uncond, an unknown sampler, a bad seed.
    * @throws ModelRunError when a model fails.
    */

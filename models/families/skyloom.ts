@@ -158,7 +158,7 @@ export const skyloomFamily: ModelFamily = {
     const velocityAt = async (sample: Float32Array, sigma: number, timestep: number): Promise<Float32Array> => {
       const latents = twice(tensor('float32', dims, withKnown(sample, sigma)));
       const t = tensor('float32', [runBatch], new Float32Array(runBatch).fill(timestep));
-      const out = await pkg.run('transformer', { ...fixed, latents, timestep: t });
+      const out = await pkg.run('transformer', { ...fixed, latents, timestep: t }, { signal: options.signal });
       const v = (out['velocity'] as Tensor<'float32'>).data;
       return useCfg ? guide(v, guidance) : v;
     };

@@ -77,7 +77,7 @@ export const stableDiffusionFamily: ModelFamily = {
       const scaled = tensor('float32', imageDims, scheduler.scaleModelInput(x, sigma));
       // As diffusers' ONNX pipeline: one timestep, broadcast by the UNet over the batch.
       const timestep = timestepType === 'int64' ? tensor('int64', [1], BigInt64Array.of(BigInt(Math.round(t)))) : tensor('float32', [1], Float32Array.of(t));
-      const out = await pkg.run('transformer', { latents: useCfg ? concat([scaled, scaled], 0) : scaled, timestep, text });
+      const out = await pkg.run('transformer', { latents: useCfg ? concat([scaled, scaled], 0) : scaled, timestep, text }, { signal: options.signal });
       const eps = (out['noise'] as Tensor<'float32'>).data;
       const { prevSample, denoised } = scheduler.step(useCfg ? guide(eps, guidance) : eps, x, schedule, i);
       x = prevSample;

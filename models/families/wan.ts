@@ -258,7 +258,7 @@ export const wanFamily: ModelFamily & { sessionOptions: { memoryPattern: boolean
     const batched = batchedCfg(pkg);
     const call = async (latents: Tensor<'float32'>, timestep: number, text: Tensor<'float32'>): Promise<Float32Array> => {
       const t = tensor('float32', [latents.dims[0]], new Float32Array(latents.dims[0]).fill(timestep));
-      const out = await pkg.run('transformer', { latents, timestep: t, text });
+      const out = await pkg.run('transformer', { latents, timestep: t, text }, { signal: options.signal });
       return (out['velocity'] as Tensor<'float32'>).data;
     };
     const velocityAt = async (sample: Float32Array, sigma: number, timestep: number): Promise<Float32Array> => {
@@ -322,7 +322,8 @@ export const wanFamily: ModelFamily & { sessionOptions: { memoryPattern: boolean
           if (cache === undefined) throw new ModelInputError(`the VAE step graph needs cache c${k}, which the previous call did not return`);
           feeds[name] = cache;
         }
-        out = await pkg.runNamed('vae_decoder', feeds, [videoOut, ...cachesOf(stepIo)]);
+        // The caches (3.5 GB at 480p) are used once: hand their buffers to the worker instead of copying.
+        out = await pkg.runNamed('vae_decoder', feeds, [videoOut, ...cachesOf(stepIo)], { transferFeeds: true });
       }
       const next = new Map<number, Tensor>();
       for (const [name, t] of Object.entries(out)) {
