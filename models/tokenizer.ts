@@ -32,14 +32,15 @@ export class TextTokenizer {
   readonly maxLength: number;
   readonly padId: number;
   private readonly tokenizer: Tokenizer;
-  private readonly unkId: number | undefined;
+  private readonly unkToken: string | undefined;
 
   constructor(tokenizerJson: object, options: TokenizerOptions) {
     if (!Number.isInteger(options.maxLength) || options.maxLength < 1) {
       throw new ModelInputError(`maxLength must be a positive integer but is ${options.maxLength}`);
     }
     this.tokenizer = new Tokenizer(tokenizerJson, {});
-    this.unkId = unknownTokenId(tokenizerJson);
+    const unk = (tokenizerJson as { model?: { unk_token?: unknown } }).model?.unk_token;
+    this.unkToken = typeof unk === 'string' ? unk : undefined;
     this.maxLength = options.maxLength;
     this.padId = options.padId;
   }
@@ -101,18 +102,34 @@ export class TextTokenizer {
   }
 
   /**
-   * Words of `text` (split on whitespace) that the vocabulary can only spell with its unknown token,
-   * in order, without repeats; empty for a tokenizer without an unknown token (byte-level BPE, Unigram
-   * over all characters).
+   * The words of `text` (as written, each once, in order) that the vocabulary has no token for:
+   * a word-level or WordPiece tokenizer turns them into its unknown token, so the model never sees
+   * them. A byte-level BPE tokenizer has no unknown token and reports none.
    */
   unknownWords(text: string): string[] {
-    if (this.unkId === undefined) return [];
-    const out: string[] = [];
-    for (const word of text.split(/\s+/)) {
-      if (word === '' || out.includes(word)) continue;
-      if (this.tokenizer.encode(word, { add_special_tokens: false }).ids.includes(this.unkId)) out.push(word);
+    const unk = this.unknownId();
+    if (unk === undefined) return [];
+    const unknown: string[] = [];
+    const seen = new Set<string>();
+    for (const word of text.match(/[\p{L}\p{N}_'-]+/gu) ?? []) {
+      const key = word.toLowerCase();
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (this.tokenizer.encode(word, { add_special_tokens: false }).ids.includes(unk)) unknown.push(word);
     }
-    return out;
+    return unknown;
+  }
+
+  #unknownId: number | null | undefined;
+
+  // The id the model's tokenizer.json names as its unknown token (`model.unk_token`), if any.
+  private unknownId(): number | undefined {
+    if (this.#unknownId === undefined) {
+      const token = this.unkToken;
+      const id = token === undefined ? undefined : this.tokenizer.token_to_id(token);
+      this.#unknownId = id ?? null;
+    }
+    return this.#unknownId ?? undefined;
   }
 
   private truncate(text: string, withSpecials: number[], maxLength: number): number[] {
@@ -133,18 +150,6 @@ export class TextTokenizer {
 function findPrefixLength(whole: number[], body: number[]): number | undefined {
   for (let start = 0; start + body.length <= whole.length; start++) {
     if (body.every((id, i) => whole[start + i] === id)) return start;
-  }
-  return undefined;
-}
-
-// The id of the model's unknown token: WordPiece/BPE name it (`unk_token`), Unigram gives its index (`unk_id`).
-function unknownTokenId(json: object): number | undefined {
-  const model = (json as { model?: { unk_token?: unknown; unk_id?: unknown; vocab?: unknown } }).model;
-  if (model === undefined) return undefined;
-  if (typeof model.unk_id === 'number') return model.unk_id;
-  if (typeof model.unk_token === 'string' && model.vocab !== null && typeof model.vocab === 'object' && !Array.isArray(model.vocab)) {
-    const id = (model.vocab as Record<string, unknown>)[model.unk_token];
-    return typeof id === 'number' ? id : undefined;
   }
   return undefined;
 }

@@ -1,12 +1,13 @@
 // The model API the graph nodes call: text encoding, sampling, VAE decode/encode, previews — each delegated to the package's family.
 import { ModelInputError } from './errors.js';
 import type { Capability, CostEstimate, CostRequest, ModelFamily } from './families/family.js';
-import { checkDims, toUint8 } from './families/common.js';
+import { checkDims, decoderContextOf, toUint8 } from './families/common.js';
 import type { LatentFormat, SkyloomManifest } from './manifest.js';
 import { loadModelPackage } from './package.js';
 import type { LoadOptions, ModelPackage } from './package.js';
 import { gaussianNoise } from './random.js';
 import type { SamplerName } from './samplers.js';
+import { tensor } from './tensor.js';
 import type { Tensor } from './tensor.js';
 
 export { SAMPLERS } from './samplers.js';
@@ -50,7 +51,10 @@ export interface DenoiseOptions {
   shift?: number;
   /** Noise seed, an integer in [0, 2^53 − 1]. */
   seed: number;
-  /** Strength in (0, 1]: with `initLatents`, how far back towards noise to start. Default 1. */
+  /**
+   * Strength in [0, 1]: with `initLatents`, how far back towards noise to start; 0 returns them
+   * unchanged. Default 1.
+   */
   denoise?: number;
   /** Known latents [B, C, T, h, w] (normalised) for extend / image-to-video / connect / loop. */
   condLatents?: Tensor<'float32'>;
@@ -116,6 +120,22 @@ export class VideoModel {
   }
 
   /**
+   * The words of a prompt this model's text encoder never sees (out of its vocabulary), as
+   * written; empty when it knows them all or its tokenizer covers any text. The family decides.
+   */
+  unknownWords(text: string): string[] {
+    return this.family.unsupportedWords(this.pkg, text);
+  }
+
+  /**
+   * Latent frames [before, after] of context each decoded chunk needs to come out as it would in
+   * a whole-clip decode (the manifest's `latent.decoderContext`).
+   */
+  decoderContext(): [number, number] {
+    return decoderContextOf(this.latent);
+  }
+
+  /**
    * Work and memory of one generation, for admission control.
    * @throws ModelInputError when the size breaks the family's rules.
    */
@@ -174,6 +194,11 @@ export class VideoModel {
     if (useCfg) {
       if (options.uncond === undefined) throw new ModelInputError(`guidance ${guidance} needs an unconditional text (uncond)`);
       checkDims('uncond.hidden', options.uncond.hidden, options.cond.hidden.dims);
+    }
+    // Strength 0: the input latents as they are, so decoding them gives the input's VAE round trip
+    // (the limit every strength above 0 tends to) without a DiT call.
+    if (options.denoise === 0 && options.initLatents !== undefined) {
+      return tensor('float32', options.initLatents.dims, Float32Array.from(options.initLatents.data));
     }
     const noise = gaussianNoise(dims, options.seed);
     return this.family.denoise(this.pkg, options, dims, noise, guidance, useCfg);

@@ -136,9 +136,22 @@ export function chunkSize(options: ChunkOptions): number {
 }
 
 /**
+ * Latent frames [before, after] of context each decoded chunk needs to come out as it would in a
+ * whole-clip decode (the manifest's `latent.decoderContext`). A causal decoder turns the first
+ * latent frame of a call into one frame, not k: a later chunk needs at least the latent frame
+ * before it to come out with its k frames.
+ */
+export function decoderContextOf(latent: LatentFormat): [number, number] {
+  const causal = latent.frameRule === 'causal';
+  const [before, after] = latent.decoderContext ?? [causal ? 1 : 0, 0];
+  return [causal ? Math.max(1, before) : before, after];
+}
+
+/**
  * Chunked decode: `chunkFrames` latent frames per call of `runDecoder` (raw latents → [1, 3, F, H, W]),
- * yielding each chunk when ready. A causal VAE decodes each chunk with the previous latent frame in
- * front and drops its first frame, so the frame count is 1 + k·(T − 1) as in one call.
+ * yielding each chunk when ready. Each chunk is decoded with {@link decoderContextOf} latent frames
+ * around it and the frames those produce are dropped, so the result equals a whole-clip decode (no
+ * seams at chunk borders) while each call holds at most chunk + context latent frames.
  */
 export async function* decodeChunked(
   pkg: ModelPackage,
@@ -148,15 +161,21 @@ export async function* decodeChunked(
 ): AsyncGenerator<VideoChunk> {
   const frames = checkLatents(pkg, latents);
   const chunk = chunkSize(options);
-  const { scalingFactor, shiftFactor, frameRule } = pkg.manifest.latent;
+  const latent = pkg.manifest.latent;
+  const { scalingFactor, shiftFactor } = latent;
+  const [before, after] = decoderContextOf(latent);
   let startFrame = 0;
   for (let start = 0; start < frames; start += chunk) {
     const end = Math.min(frames, start + chunk);
-    const overlap = frameRule === 'causal' && start > 0 ? 1 : 0;
-    const part = slice(latents, 2, start - overlap, end);
+    const from = Math.max(0, start - before);
+    const to = Math.min(frames, end + after);
+    const part = slice(latents, 2, from, to);
     const raw = tensor('float32', part.dims, part.data.map((v) => v / scalingFactor + shiftFactor));
     let video = await runDecoder(raw);
-    if (overlap > 0) video = slice(video, 2, 1, video.dims[2]);
+    // Keep the frames of [start, end) only: those of the context are decoded again by their own chunk.
+    const skip = from < start ? frameCountOf(latent, start - from) : 0;
+    const keep = start === 0 ? frameCountOf(latent, end) : frameCountOf(latent, end) - frameCountOf(latent, start);
+    video = slice(video, 2, skip, skip + keep);
     const rgb = videoToRgb(video, startFrame);
     startFrame += rgb.frames;
     yield rgb;
