@@ -2,13 +2,74 @@
 // The `skyloom` command: run, validate and list what the engine knows, without a screen.
 
 import { Command, CommanderError, Option } from 'commander';
-import { join } from 'node:path';
+import { mkdir, symlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { loadNodePack, packageRoot, validateWorkflow, type NodeRegistry } from '../engine/index.js';
-import { listModels, modelSearchPaths } from '../models/package.js';
+import { addModelFolder, listModels, modelSearchPaths, packageKind, resolveModelDir } from '../models/package.js';
 import { createRegistry } from '../nodes/index.js';
 import { EXIT, readWorkflowFile, reportFailure, runCommand, UsageError } from './cli-run.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** The text-to-video workflow `skyloom generate` runs for each model family. */
+const GENERATE_WORKFLOWS: Record<string, string> = {
+  skyloom: 'text-to-video.json',
+  'stable-diffusion': 'text-to-video.json',
+  wan: 'wan/text-to-video-480p.json',
+};
+
+async function modelFamilyOf(nameOrDir: string): Promise<string> {
+  const dir = await resolveModelDir(nameOrDir);
+  const kind = (await packageKind(dir)) ?? 'skyloom';
+  const listing = (await listModels({ searchPaths: [dirname(dir)] })).find((m) => m.dir === dir);
+  return listing?.family ?? (kind === 'wannx' ? 'wan' : kind);
+}
+
+function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+/** `skyloom models add`: hash with a progress bar on stderr, write skyloom.json, link the folder into ~/.skyloom/models. */
+async function addModel(folder: string, name: string | undefined, json: boolean): Promise<void> {
+  let last = 0;
+  const manifest = await addModelFolder(folder, {
+    ...(name !== undefined ? { name } : {}),
+    onProgress: ({ file, done, total }) => {
+      const now = Date.now();
+      if (json || (now - last < 200 && done < total)) return;
+      last = now;
+      const share = total === 0 ? 1 : done / total;
+      const bar = '#'.repeat(Math.round(share * 30)).padEnd(30, '.');
+      process.stderr.write(`\rhashing [${bar}] ${(share * 100).toFixed(0).padStart(3)}% ${formatBytes(done)} / ${formatBytes(total)} ${file.slice(-40).padEnd(40)}`);
+    },
+  });
+  if (!json) process.stderr.write('\n');
+  const searchPaths = modelSearchPaths();
+  const inside = searchPaths.some((p) => dirname(folder) === resolve(p));
+  let link = folder;
+  if (!inside) {
+    const home = searchPaths[1]!;
+    await mkdir(home, { recursive: true });
+    link = join(home, manifest.name);
+    try {
+      await symlink(folder, link, 'dir');
+    } catch (error) {
+      throw new UsageError(`wrote ${join(folder, 'skyloom.json')} but cannot link it as ${link} (${error instanceof Error ? error.message : String(error)}); move the folder into ${home} or add its parent to $SKYLOOM_MODELS`);
+    }
+  }
+  const listing = (await listModels()).find((m) => m.name === manifest.name);
+  const caps = listing?.capabilities?.join(', ') ?? 't2v';
+  const size = formatBytes(Object.keys(manifest.files).length > 0 ? (listing?.sizeBytes ?? 0) : 0);
+  if (json) process.stdout.write(`${JSON.stringify({ name: manifest.name, family: manifest.family, dir: folder, link, capabilities: listing?.capabilities ?? [], sizeBytes: listing?.sizeBytes })}\n`);
+  else process.stdout.write(`added ${manifest.name}: family ${manifest.family ?? 'skyloom'}, ${size}, can ${caps}; ${link === folder ? folder : `${link} → ${folder}`}\nrun it: skyloom generate --model ${manifest.name} "a cat walking in a sunlit garden"\n`);
+}
 
 async function registryWith(packs: string[]): Promise<NodeRegistry> {
   const registry = createRegistry();
@@ -90,42 +151,59 @@ function program(setExit: (code: number) => void): Command {
     .description('Make a video from a prompt with the default text-to-video workflow.')
     .argument('<prompt>', 'what the video should show')
     .option('--seed <n>', 'noise seed', '42')
-    .addOption(new Option('--aspect <ratio>', 'aspect ratio').choices(['1:1', '16:9', '9:16']).default('1:1'))
-    .option('--seconds <s>', 'length in seconds', '2')
-    .option('--steps <n>', 'sampling steps', '20')
+    .addOption(new Option('--aspect <ratio>', "aspect ratio (default: the workflow's, 1:1 or Wan's 16:9)").choices(['1:1', '16:9', '9:16']))
+    .option('--seconds <s>', "length in seconds (default: the workflow's, 2 s or Wan's 81 frames)")
+    .option('--steps <n>', "sampling steps (default: the workflow's, 20 or Wan's 50)")
     .option('--model <name>', 'model package', 'skyloom-tiny')
     .option('--out <dir>', 'where output files go', 'output')
     .option('--json', 'print newline-delimited JSON events on stdout', false)
-    .action(async (prompt: string, opts: { seed: string; aspect: string; seconds: string; steps: string; model: string; out: string; json: boolean }) => {
-      const set = [
-        `prompt.text=${prompt}`,
-        `sampler.seed=${opts.seed}`,
-        `sampler.steps=${opts.steps}`,
-        `latent.aspect=${opts.aspect}`,
-        `latent.seconds=${opts.seconds}`,
-        `model.name=${opts.model}`,
-      ];
-      const workflow = join(packageRoot(), 'workflows', 'text-to-video.json');
-      setExit(await runCommand(workflow, createRegistry(), { set, out: opts.out, json: opts.json, targets: [] }));
+    .action(async (prompt: string, opts: { seed: string; aspect?: string; seconds?: string; steps?: string; model: string; out: string; json: boolean }) => {
+      try {
+        // Each family has its own text-to-video workflow (sizes, frame rules, sampler settings differ).
+        const family = await modelFamilyOf(opts.model);
+        const workflow = join(packageRoot(), 'workflows', GENERATE_WORKFLOWS[family] ?? 'text-to-video.json');
+        const set = [`prompt.text=${prompt}`, `sampler.seed=${opts.seed}`, `model.name=${opts.model}`];
+        if (opts.steps !== undefined) set.push(`sampler.steps=${opts.steps}`);
+        if (opts.aspect !== undefined) set.push(`latent.aspect=${opts.aspect}`);
+        if (opts.seconds !== undefined) set.push(`latent.seconds=${opts.seconds}`, 'latent.frames=0');
+        setExit(await runCommand(workflow, createRegistry(), { set, out: opts.out, json: opts.json, targets: [] }));
+      } catch (error) {
+        setExit(reportFailure(error, opts.json));
+      }
     });
 
   cli
     .command('models')
-    .description('List the installed model packages and where they are looked for.')
+    .description('List the installed model packages and where they are looked for; `models add <folder>` installs a downloaded one.')
+    .argument('[action]', '"add" to install a downloaded folder (the Wan2.1 wannx bundle, an Optimum SD export)')
+    .argument('[folder]', 'the folder to add')
+    .option('--name <name>', 'package name for `add` (default: wan2.1-t2v-14b for the wannx bundle, else the folder name)')
     .option('--json', 'print the list as JSON', false)
-    .action(async (opts: { json: boolean }) => {
-      const models = await listModels();
-      if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ searchPaths: modelSearchPaths(), models }, null, 2)}\n`);
-      } else {
-        for (const m of models) {
-          process.stdout.write(`${m.name.padEnd(20)} ${(m.version ?? '').padEnd(8)} ${m.kind.padEnd(17)} ${m.dir}\n`);
-          if (m.description) process.stdout.write(`${' '.repeat(21)}${m.description}\n`);
+    .action(async (action: string | undefined, folder: string | undefined, opts: { json: boolean; name?: string }) => {
+      try {
+        if (action === 'add') {
+          if (folder === undefined) throw new UsageError('skyloom models add <folder>: name the downloaded model folder');
+          await addModel(resolve(folder), opts.name, opts.json);
+          setExit(EXIT.ok);
+          return;
         }
-        if (models.length === 0) process.stdout.write('No models installed.\n');
-        process.stdout.write(`Searched: ${modelSearchPaths().join(', ')}\n`);
+        if (action !== undefined) throw new UsageError(`unknown models action "${action}"; the only one is "add" (skyloom models add <folder>)`);
+        const models = await listModels();
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify({ searchPaths: modelSearchPaths(), models }, null, 2)}\n`);
+        } else {
+          for (const m of models) {
+            const size = m.sizeBytes === undefined ? '' : formatBytes(m.sizeBytes);
+            process.stdout.write(`${m.name.padEnd(20)} ${(m.version ?? '').padEnd(8)} ${(m.family ?? m.kind).padEnd(17)} ${size.padEnd(9)} ${(m.capabilities ?? []).join(',').padEnd(20)} ${m.dir}\n`);
+            if (m.description) process.stdout.write(`${' '.repeat(21)}${m.description}\n`);
+          }
+          if (models.length === 0) process.stdout.write('No models installed.\n');
+          process.stdout.write(`Searched: ${modelSearchPaths().join(', ')}\n`);
+        }
+        setExit(EXIT.ok);
+      } catch (error) {
+        setExit(reportFailure(error, opts.json));
       }
-      setExit(EXIT.ok);
     });
 
   cli

@@ -9,7 +9,9 @@ export type ModelLoadErrorCode =
   | 'ONNX_INVALID' // ONNX Runtime could not create a session from the file
   | 'SIGNATURE_MISMATCH' // tensor names, ranks or element types differ from the manifest
   | 'DEVICE_UNAVAILABLE' // the requested execution provider cannot be used
-  | 'TOKENIZER_INVALID'; // tokenizer.json cannot be parsed
+  | 'TOKENIZER_INVALID' // tokenizer.json cannot be parsed
+  | 'UNSUPPORTED_OP' // a graph uses an operator the chosen execution provider lacks
+  | 'WRONG_FAMILY'; // the folder is a package of another family than asked for
 
 /** Base class of every error thrown by `models/`, with a stable `code`. */
 export class ModelError extends Error {

@@ -14,3 +14,6 @@ export * from './schedulers/euler-discrete.js';
 export * from './manifest.js';
 export * from './package.js';
 export * from './video-model.js';
+export * from './samplers.js';
+export * from './families/family.js';
+export { FAMILIES, familyNamed } from './families/index.js';

@@ -4,7 +4,7 @@ import type { ErrorObject } from 'ajv';
 import { ModelLoadError } from './errors.js';
 
 /** Component names of a package. */
-export type ComponentName = 'text_encoder' | 'transformer' | 'vae_encoder' | 'vae_decoder';
+export type ComponentName = 'text_encoder' | 'transformer' | 'vae_encoder' | 'vae_decoder' | 'vae_decoder_init';
 
 /** One ONNX component: its file and the real tensor name behind each role. */
 export interface ComponentManifest {
@@ -36,12 +36,14 @@ export interface LatentFormat {
 }
 
 /** Scheduler types the runtime implements. */
-export type SchedulerType = 'flow-match-euler' | 'euler-discrete';
+export type SchedulerType = 'flow-match-euler' | 'flow-match-unipc' | 'euler-discrete';
 
 /** skyloom.json, format version 1. */
 export interface SkyloomManifest {
   format: 'skyloom-model';
   formatVersion: 1;
+  /** The model family (models/families/<family>.ts); absent means "skyloom". */
+  family?: string;
   name: string;
   version: string;
   description?: string;
@@ -53,6 +55,8 @@ export interface SkyloomManifest {
     transformer: ComponentManifest;
     vae_decoder: ComponentManifest;
     vae_encoder?: ComponentManifest;
+    /** A streaming decoder's graph for latent frame 0 (vae_decoder is then the step graph). */
+    vae_decoder_init?: ComponentManifest;
   };
   latent: LatentFormat;
   scheduler: { type: SchedulerType; shift: number; numTrainTimesteps: number };
@@ -80,6 +84,7 @@ export const manifestSchema = {
   properties: {
     format: { const: 'skyloom-model' },
     formatVersion: { const: 1 },
+    family: { type: 'string', pattern: '^[a-z][a-z0-9-]*$' },
     name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
     version: { type: 'string' },
     description: { type: 'string' },
@@ -93,7 +98,7 @@ export const manifestSchema = {
     components: {
       type: 'object',
       required: ['text_encoder', 'transformer', 'vae_decoder'],
-      properties: { text_encoder: component, transformer: component, vae_encoder: component, vae_decoder: component },
+      properties: { text_encoder: component, transformer: component, vae_encoder: component, vae_decoder: component, vae_decoder_init: component },
       additionalProperties: false,
     },
     latent: {
@@ -116,7 +121,7 @@ export const manifestSchema = {
       type: 'object',
       required: ['type', 'shift', 'numTrainTimesteps'],
       properties: {
-        type: { enum: ['flow-match-euler', 'euler-discrete'] },
+        type: { enum: ['flow-match-euler', 'flow-match-unipc', 'euler-discrete'] },
         shift: { type: 'number', exclusiveMinimum: 0 },
         numTrainTimesteps: positiveInt,
       },

@@ -22,6 +22,8 @@ export interface SessionCacheOptions {
 export interface SessionKey {
   device: Device;
   threads?: number;
+  /** ORT's memory-pattern planning; off for families whose shapes change per run (default on). */
+  memoryPattern?: boolean;
 }
 
 interface Entry {
@@ -33,13 +35,18 @@ interface Entry {
   lastUsed: number;
 }
 
-/** Estimate a session's memory from its files: `model.onnx` plus its external `model.onnx_data`. */
+/**
+ * Estimate a session's memory from its files: `model.onnx` plus its external weights, Optimum's
+ * `model.onnx_data` or the wannx exporter's `dit.onnx.data`.
+ */
 export async function estimateSessionBytes(path: string, sizeFactor: number): Promise<number> {
   let bytes = (await stat(path)).size;
-  try {
-    bytes += (await stat(`${path}_data`)).size;
-  } catch {
-    // no external weights
+  for (const external of [`${path}_data`, `${path}.data`]) {
+    try {
+      bytes += (await stat(external)).size;
+    } catch {
+      // no external weights of this name
+    }
   }
   return Math.ceil(bytes * sizeFactor);
 }
@@ -95,13 +102,22 @@ export class SessionCache {
     }
   }
 
+  /**
+   * Release the idle session of one file (a staged model frees a stage before the next loads).
+   * A pinned session is left alone; it is released by the budget when its run ends.
+   */
+  async release(path: string, key: SessionKey): Promise<void> {
+    const entry = this.entries.get(this.id(path, key));
+    if (entry !== undefined && entry.users === 0) await this.drop(entry);
+  }
+
   /** Release every idle session (pinned ones are kept). */
   async clear(): Promise<void> {
     for (const e of [...this.entries.values()]) if (e.users === 0) await this.drop(e);
   }
 
   private async acquire(path: string, key: SessionKey): Promise<Entry> {
-    const id = `${path}|${key.device}|${key.threads ?? 'default'}`;
+    const id = this.id(path, key);
     let entry = this.entries.get(id);
     if (entry === undefined) {
       const bytes = await estimateSessionBytes(path, this.sizeFactor);
@@ -111,7 +127,7 @@ export class SessionCache {
         const created: Entry = {
           key: id,
           path,
-          session: this.open(path, { device: key.device, intraOpNumThreads: key.threads, logger: this.logger }),
+          session: this.open(path, { device: key.device, intraOpNumThreads: key.threads, logger: this.logger, ...(key.memoryPattern === false ? { memoryPattern: false } : {}) }),
           bytes,
           users: 0,
           lastUsed: ++this.clock,
@@ -130,6 +146,10 @@ export class SessionCache {
       throw error;
     }
     return entry;
+  }
+
+  private id(path: string, key: SessionKey): string {
+    return `${path}|${key.device}|${key.threads ?? 'default'}${key.memoryPattern === false ? '|nomempattern' : ''}`;
   }
 
   private async evict(): Promise<void> {

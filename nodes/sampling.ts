@@ -14,10 +14,12 @@ export const samplingParams = {
   sampler: { kind: 'enum', default: 'euler', choices: SAMPLERS },
 } as const;
 
-/** The unconditional side of guidance: the negative prompt, or the empty prompt; none without guidance. */
+/** The unconditional side of guidance: the negative prompt, or the model family's default one (empty for most); none without guidance. */
 export async function unconditional(model: VideoModel, negative: ConditioningValue | undefined, guidance: number): Promise<ConditioningValue | undefined> {
   if (negative) return negative;
-  return guidance !== 1 ? { ...(await model.encodeText([''])), prompt: '' } : undefined;
+  if (guidance === 1) return undefined;
+  const prompt = model.defaultNegativePrompt;
+  return { ...(await model.encodeText([prompt])), prompt };
 }
 
 export const ditSamplerNode = defineNode({
@@ -34,7 +36,7 @@ export const ditSamplerNode = defineNode({
   inputs: {
     model: { type: 'MODEL' },
     positive: { type: 'CONDITIONING' },
-    negative: { type: 'CONDITIONING', optional: true, description: 'Default: the empty prompt.' },
+    negative: { type: 'CONDITIONING', optional: true, description: "Default: the model's default negative prompt (empty for most; Wan's own for Wan)." },
     latent: { type: 'LATENT' },
   },
   params: {

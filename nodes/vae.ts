@@ -17,12 +17,12 @@ export const vaeDecodeNode = defineNode({
     const input = latent;
     const samples = input.samples;
     if (!samples) throw new NodeInputError('The latent is empty: connect it through a dit-sampler (or vae-encode) before decoding');
-    const total = input.shape[2];
-    let done = 0;
+    // Progress counts video frames: a family may decode other than `chunk` latent frames per call
+    // (Wan's streaming decoder takes one at a time).
+    const total = input.frames;
     const frames = async function* () {
       for await (const part of m.decode(samples, { chunkFrames: chunk })) {
-        done = Math.min(total, done + chunk);
-        ctx.progress(done, total);
+        ctx.progress(Math.min(total, part.startFrame + part.frames), total);
         yield part.data;
       }
     };

@@ -225,7 +225,9 @@ export const ModelListingSchema = Type.Object({
   name: Type.String(),
   /** The package's folder on the server's disk. */
   dir: Type.String(),
-  kind: Type.Union([Type.Literal('skyloom'), Type.Literal('stable-diffusion')]),
+  kind: Type.Union([Type.Literal('skyloom'), Type.Literal('stable-diffusion'), Type.Literal('wannx')]),
+  /** The model family (models/families/): skyloom, stable-diffusion, wan. */
+  family: Type.Optional(Type.String()),
   version: Type.Optional(Type.String()),
   description: Type.Optional(Type.String()),
   license: Type.Optional(Type.String()),

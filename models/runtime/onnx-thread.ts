@@ -19,7 +19,7 @@ import type { Tensor } from '../tensor.js';
 
 /** A request to the worker; `id` is unique in the process, and a created session is known by its request's id. */
 export type ThreadRequest =
-  | { op: 'create'; id: number; path: string; device: 'auto' | 'cpu' | 'cuda'; threads?: number }
+  | { op: 'create'; id: number; path: string; device: 'auto' | 'cpu' | 'cuda'; threads?: number; memoryPattern?: boolean }
   | { op: 'run'; id: number; session: number; path: string; feeds: Record<string, Tensor>; outputNames?: string[] }
   | { op: 'release'; id: number; session: number; path: string };
 

@@ -65,7 +65,7 @@ describe('manifest validation', () => {
     delete bad['latent']!['channels'];
     bad['scheduler']!['type'] = 'ddim';
     expect(() => validateManifest(bad, '/p/skyloom.json')).toThrow(
-      '/p/skyloom.json is not a valid skyloom.json:\n  /latent: missing required property "channels"\n  /scheduler/type: must be one of "flow-match-euler", "euler-discrete"',
+      '/p/skyloom.json is not a valid skyloom.json:\n  /latent: missing required property "channels"\n  /scheduler/type: must be one of "flow-match-euler", "flow-match-unipc", "euler-discrete"',
     );
     const rows = tinyManifest('x');
     rows.latent.previewFactors.pop();

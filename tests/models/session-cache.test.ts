@@ -43,6 +43,10 @@ describe('SessionCache', () => {
   it('estimates memory from .onnx plus .onnx_data', async () => {
     expect(await estimateSessionBytes(file('a.onnx'), 2)).toBe(800);
     expect(await estimateSessionBytes(file('b.onnx'), 1.5)).toBe(150);
+    // The wannx exporter names external weights dit.onnx.data.
+    await writeFile(file('d.onnx'), Buffer.alloc(100));
+    await writeFile(file('d.onnx.data'), Buffer.alloc(1000));
+    expect(await estimateSessionBytes(file('d.onnx'), 1)).toBe(1100);
   });
 
   it('reuses a session per (file, device, threads)', async () => {

@@ -1,0 +1,192 @@
+// The skyloom family: Skyloom's own DiT + 3D VAE (skyloom-tiny): batch-2 CFG, masked text, known-frame conditioning.
+import { join } from 'node:path';
+import { ModelInputError, ModelLoadError } from '../errors.js';
+import type { ComponentName } from '../manifest.js';
+import { exists } from '../package/files.js';
+import { checkSignature, f32, i64 } from '../package/signature.js';
+import type { GraphIo, Signature } from '../package/signature.js';
+import { FlowMatchEulerScheduler } from '../schedulers/flow-match-euler.js';
+import type { FlowSampler } from '../schedulers/flow-match-euler.js';
+import { FlowMatchHeunScheduler } from '../schedulers/flow-match-heun.js';
+import { FlowMatchUniPCScheduler } from '../schedulers/flow-match-unipc.js';
+import { concat, size, tensor, zeros } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
+import type { DenoiseOptions, TextConditioning } from '../video-model.js';
+import { SAMPLERS } from '../samplers.js';
+import { checkDims, costOf, decodeChunked, encodeChunked, frameCountOf, guide, latentShapeOf, mix } from './common.js';
+import type { Capability, LoadContext, ModelFamily } from './family.js';
+
+const SIGNATURES: Partial<Record<ComponentName, Signature>> = {
+  text_encoder: { inputs: { input_ids: i64(2), attention_mask: i64(2) }, outputs: { hidden_states: f32(3) } },
+  transformer: {
+    inputs: {
+      latents: f32(5),
+      timestep: f32(1),
+      text: f32(3),
+      text_mask: i64(2),
+      cond_latents: f32(5, true),
+      cond_mask: f32(5, true),
+    },
+    outputs: { velocity: f32(5) },
+  },
+  vae_encoder: { inputs: { video: f32(5) }, outputs: { latents: f32(5) } },
+  vae_decoder: { inputs: { latents: f32(5) }, outputs: { video: f32(5) } },
+};
+
+/**
+ * Open every component's session and check it against the family's roles (small models: the
+ * sessions stay cached for the first run).
+ * @throws ModelLoadError FILE_MISSING, ONNX_INVALID or SIGNATURE_MISMATCH naming the file.
+ */
+export async function inspectBySessions(ctx: LoadContext, signatures: Partial<Record<ComponentName, Signature>>, familyName: string): Promise<Map<ComponentName, GraphIo>> {
+  const metadata = new Map<ComponentName, GraphIo>();
+  for (const name of ['text_encoder', 'transformer', 'vae_encoder', 'vae_decoder', 'vae_decoder_init'] as const) {
+    const component = ctx.manifest.components[name];
+    if (component === undefined) continue;
+    const signature = signatures[name];
+    if (signature === undefined) {
+      throw new ModelLoadError('MANIFEST_INVALID', join(ctx.dir, 'skyloom.json'), `${join(ctx.dir, 'skyloom.json')}: the ${familyName} family has no ${name} component`);
+    }
+    const path = join(ctx.dir, component.file);
+    if (!(await exists(path))) throw new ModelLoadError('FILE_MISSING', path, `${path} is missing`);
+    await ctx.sessions.use(path, ctx.sessionKey, async (session) => {
+      if (ctx.kind === 'stable-diffusion' && name === 'vae_encoder') {
+        const output = session.outputs[0]?.name;
+        if (output !== undefined) component.outputs['latents'] = output;
+      }
+      checkSignature(component.file, session.path, session, component, signature);
+      metadata.set(name, { inputs: session.inputs, outputs: session.outputs });
+    });
+  }
+  return metadata;
+}
+
+/** `x` with the known frames (mask 1) replaced by (1 − σ)·cond + σ·noise. */
+function putKnown(x: Float32Array, cond: Tensor<'float32'>, mask: Tensor<'float32'>, dims: readonly number[], sigma: number, noise: Float32Array): Float32Array {
+  const [batch = 1, channels = 1] = dims;
+  const plane = size(dims.slice(2));
+  const out = new Float32Array(x);
+  for (let b = 0; b < batch; b++) {
+    for (let c = 0; c < channels; c++) {
+      for (let p = 0; p < plane; p++) {
+        const m = mask.data[b * plane + p];
+        if (m === 0) continue;
+        const i = (b * channels + c) * plane + p;
+        const known = (1 - sigma) * cond.data[i] + sigma * noise[i];
+        out[i] = x[i] * (1 - m) + known * m;
+      }
+    }
+  }
+  return out;
+}
+
+/** A flow sampler by name. @throws ModelInputError listing the valid names. */
+export function flowSampler(name: string, config: { numTrainTimesteps: number; shift: number }): FlowSampler {
+  if (name === 'euler') return new FlowMatchEulerScheduler(config);
+  if (name === 'heun') return new FlowMatchHeunScheduler(config);
+  if (name === 'unipc') return new FlowMatchUniPCScheduler(config);
+  throw new ModelInputError(`Unsupported sampler "${name}". Should be one of: ${SAMPLERS.join(', ')}`);
+}
+
+export const skyloomFamily: ModelFamily = {
+  name: 'skyloom',
+
+  inspect: (ctx) => inspectBySessions(ctx, SIGNATURES, 'skyloom'),
+
+  capabilities(manifest): Capability[] {
+    const caps: Capability[] = ['t2v'];
+    const encoder = manifest.components.vae_encoder !== undefined;
+    if (encoder && manifest.components.transformer.inputs['cond_latents'] !== undefined) caps.push('i2v', 'extend');
+    if (encoder) caps.push('v2v');
+    return caps;
+  },
+
+  // The DiT was trained with an all-zero text mask as the unconditional input (an empty prompt).
+  defaultNegativePrompt: () => '',
+
+  frameCount: (pkg, latentFrames) => frameCountOf(pkg.manifest.latent, latentFrames),
+  latentShape: (pkg, width, height, frames) => latentShapeOf(pkg.manifest.latent, width, height, frames),
+
+  /** An empty (or blank) prompt encodes to an all-zero mask: the unconditional input of training. */
+  async encodeText(pkg, prompts, options): Promise<TextConditioning> {
+    const { inputIds, attentionMask } = pkg.tokenizer.encode(prompts, options.maxLength);
+    const length = inputIds.dims[1];
+    prompts.forEach((prompt, b) => {
+      if (prompt.trim() !== '') return;
+      inputIds.data.fill(BigInt(pkg.tokenizer.padId), b * length, (b + 1) * length);
+      attentionMask.data.fill(0n, b * length, (b + 1) * length);
+    });
+    const out = await pkg.run('text_encoder', { input_ids: inputIds, attention_mask: attentionMask });
+    return { hidden: out['hidden_states'] as Tensor<'float32'>, mask: attentionMask };
+  },
+
+  /**
+   * Rectified flow: x_σ = (1 − σ)·x0 + σ·noise, the DiT predicts v = noise − x0, cond and uncond
+   * run as one batch of 2B per DiT call, and known frames are fed every step, noised to its σ as in
+   * training, and restored exactly in the result.
+   */
+  async denoise(pkg, options: DenoiseOptions, dims, noise, guidance, useCfg) {
+    const manifest = pkg.manifest;
+    const sampler = flowSampler(options.sampler ?? 'euler', { numTrainTimesteps: manifest.scheduler.numTrainTimesteps, shift: manifest.scheduler.shift });
+    const steps = options.steps ?? manifest.defaults.steps;
+    const schedule = sampler.setTimesteps(steps, { shift: options.shift, denoise: options.denoise });
+
+    const [batch = 1, , frames = 1, h = 1, w = 1] = dims;
+    const maskDims = [batch, 1, frames, h, w];
+    const { condLatents, condMask } = options;
+    if (condLatents !== undefined) checkDims('condLatents', condLatents, dims);
+    if (condMask !== undefined) checkDims('condMask', condMask, maskDims);
+    const mapsCond = manifest.components.transformer.inputs['cond_latents'] !== undefined;
+    if (condLatents && condMask && !mapsCond) throw new ModelInputError(`model ${manifest.name} cannot take known frames (no cond_latents input)`);
+
+    // Everything but x_t and the timestep is the same on every step: build the 2B batch once.
+    const twice = <T extends 'float32' | 'int64'>(t: Tensor<T>): Tensor<T> => (useCfg ? concat([t, t], 0) : t);
+    const text = useCfg && options.uncond ? concat([options.cond.hidden, options.uncond.hidden], 0) : options.cond.hidden;
+    const textMask = useCfg && options.uncond ? concat([options.cond.mask, options.uncond.mask], 0) : options.cond.mask;
+    const fixed: Record<string, Tensor> = { text, text_mask: textMask };
+    if (mapsCond) {
+      fixed['cond_latents'] = twice(condLatents ?? zeros('float32', dims));
+      fixed['cond_mask'] = twice(condMask ?? zeros('float32', maskDims));
+    }
+    const runBatch = useCfg ? 2 * batch : batch;
+
+    // Known frames enter x_σ as they did in training, noised to the step's σ with this run's noise:
+    // x_σ = (1 − σ)·x0 + σ·noise. Left to the sampler they would follow the DiT's velocity there,
+    // which training never fits (its loss skips known frames), and the new frames attend to them.
+    const withKnown = (sample: Float32Array, sigma: number): Float32Array =>
+      condLatents && condMask ? putKnown(sample, condLatents, condMask, dims, sigma, noise.data) : sample;
+    const velocityAt = async (sample: Float32Array, sigma: number, timestep: number): Promise<Float32Array> => {
+      const latents = twice(tensor('float32', dims, withKnown(sample, sigma)));
+      const t = tensor('float32', [runBatch], new Float32Array(runBatch).fill(timestep));
+      const out = await pkg.run('transformer', { ...fixed, latents, timestep: t }, { signal: options.signal });
+      const v = (out['velocity'] as Tensor<'float32'>).data;
+      return useCfg ? guide(v, guidance) : v;
+    };
+
+    const sigma0 = schedule.sigmas[0];
+    let x = options.initLatents ? mix(options.initLatents.data, 1 - sigma0, noise.data, sigma0) : noise.data;
+    const total = schedule.timesteps.length;
+    const state = sampler.createState();
+    for (let i = 0; i < total; i++) {
+      options.signal?.throwIfAborted();
+      const { prevSample, denoised } = await sampler.step(velocityAt, x, schedule, i, state);
+      x = prevSample;
+      await options.onStep?.(i + 1, total, tensor('float32', dims, denoised));
+    }
+    // The result takes the known frames back exactly (σ = 0).
+    return tensor('float32', dims, withKnown(x, 0));
+  },
+
+  decode: (pkg, latents, options) =>
+    decodeChunked(pkg, latents, options, async (raw) => (await pkg.run('vae_decoder', { latents: raw }))['video'] as Tensor<'float32'>),
+
+  async encode(pkg, video, options) {
+    if (!pkg.has('vae_encoder')) throw new ModelInputError(`model ${pkg.manifest.name} has no vae_encoder`);
+    const dims = latentShapeOf(pkg.manifest.latent, video.width, video.height, video.frames);
+    return encodeChunked(pkg, video, options, dims, async (input) => (await pkg.run('vae_encoder', { video: input }))['latents'] as Tensor<'float32'>);
+  },
+
+  unsupportedWords: (pkg, prompt) => pkg.tokenizer.unknownWords(prompt),
+
+  estimateCost: (pkg, request) => costOf(pkg.manifest.latent, request, latentShapeOf(pkg.manifest.latent, request.width, request.height, request.frames)),
+};
