@@ -28,5 +28,4 @@ export type ExecutionEvent =
   | { type: 'execution_interrupted'; data: { promptId: string; nodeId?: string; executed: string[] } };
 
 export type ExecutionEventType = ExecutionEvent['type'];
-export type EventOf<T extends ExecutionEventType> = Extract<ExecutionEvent, { type: T }>;
 export type ExecutionListener = (event: ExecutionEvent) => void;
