@@ -156,7 +156,7 @@ function resolveParams(
   const given = node.params ?? {};
   const linked = node.inputs ?? {};
   const out: Record<string, ParamValue> = {};
-  for (const [name, value] of Object.entries(given)) {
+  for (const name of Object.keys(given)) {
     if (!(name in specs)) {
       const near = nearestName(name, Object.keys(specs));
       issues.push({

@@ -134,7 +134,7 @@ export async function extractEmbedded(file: string): Promise<{ workflow: Record<
   } catch {
     throw new BadRequestError('bad_embedded_workflow', 'The embedded workflow is not valid JSON');
   }
-  let provenance: Record<string, unknown> | null = null;
+  let provenance: Record<string, unknown> | null;
   try {
     provenance = tags.provenance ? (JSON.parse(tags.provenance) as Record<string, unknown>) : null;
   } catch {
