@@ -4,22 +4,25 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import {
-  Cancelled,
+  describeError,
   EngineError,
   Executor,
-  migrateWorkflow,
-  NodeExecutionError,
-  WorkflowValidationError,
+  validateWorkflow,
   type ExecutionEvent,
   type Logger,
   type NodeRegistry,
   type NodeServices,
+  type Outcome,
   type ParamValue,
+  type ValidatedWorkflow,
   type Workflow,
 } from '../engine/index.js';
 import { createModelHost } from '../nodes/services.js';
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, interrupted: 130 } as const;
+
+/** The exit code of each outcome of the engine's one error mapping ({@link describeError}). */
+const OUTCOME_EXIT: Record<Outcome, number> = { invalid: EXIT.invalid, failed: EXIT.failed, interrupted: EXIT.interrupted, internal: EXIT.failed };
 
 /** A CLI usage or input problem: exit code 2. */
 export class UsageError extends EngineError {
@@ -30,10 +33,10 @@ export class UsageError extends EngineError {
 }
 
 /**
- * Reads and parses a workflow file and migrates it to the current version.
+ * Reads and parses a workflow file (migration and validation are {@link validateWorkflow}'s).
  * @throws UsageError naming the path when it cannot be read or parsed
  */
-export async function readWorkflowFile(path: string): Promise<Record<string, unknown>> {
+export async function readWorkflowFile(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -41,7 +44,7 @@ export async function readWorkflowFile(path: string): Promise<Record<string, unk
     throw new UsageError(`Cannot read workflow file ${resolve(path)}: ${(cause as NodeJS.ErrnoException).code ?? cause}`);
   }
   try {
-    return JSON.parse(text) as Record<string, unknown>;
+    return JSON.parse(text) as unknown;
   } catch (cause) {
     throw new UsageError(`Workflow file ${resolve(path)} is not valid JSON: ${(cause as Error).message}`);
   }
@@ -86,12 +89,17 @@ export interface RunCommandOptions {
 /** Runs a workflow file; resolves to the process exit code. Never throws for expected failures. */
 export async function runCommand(file: string, registry: NodeRegistry, opts: RunCommandOptions, services: NodeServices = { models: createModelHost() }): Promise<number> {
   const log = stderrLogger(opts.json);
-  let workflow: Workflow;
+  let validated: ValidatedWorkflow;
   try {
-    const { doc, migratedFrom } = migrateWorkflow(await readWorkflowFile(file));
-    if (migratedFrom !== undefined) log.info(`${file}: upgraded from workflow format version ${migratedFrom}`);
-    workflow = doc as unknown as Workflow;
-    applyOverrides(workflow, opts.set, registry);
+    // The file is validated (and migrated, once) before --set touches it, so overrides meet a
+    // well-formed document; the overridden one is validated again for the values they set.
+    validated = await validateWorkflow(await readWorkflowFile(file), registry);
+    if (validated.migratedFrom !== undefined) log.info(`${file}: upgraded from workflow format version ${validated.migratedFrom}`);
+    if (opts.set.length > 0) {
+      const workflow = structuredClone(validated.workflow);
+      applyOverrides(workflow, opts.set, registry);
+      validated = await validateWorkflow(workflow, registry);
+    }
   } catch (error) {
     return reportFailure(error, opts.json);
   }
@@ -108,7 +116,7 @@ export async function runCommand(file: string, registry: NodeRegistry, opts: Run
   const executor = new Executor(registry, { outputDir: resolve(opts.out), log, services });
   const progress = opts.json ? jsonEvents : terminalProgress();
   try {
-    const result = await executor.run(workflow, { signal: controller.signal, onEvent: progress.onEvent, targets: opts.targets });
+    const result = await executor.run(validated, { signal: controller.signal, onEvent: progress.onEvent, targets: opts.targets });
     progress.stop();
     const files = Object.values(result.outputs).flatMap((ui) => ui.files ?? []);
     if (!opts.json) {
@@ -126,30 +134,15 @@ export async function runCommand(file: string, registry: NodeRegistry, opts: Run
 
 /** Prints an error the way the user needs it and returns its exit code. */
 export function reportFailure(error: unknown, json: boolean): number {
-  let code: number;
-  if (error instanceof Cancelled) code = EXIT.interrupted;
-  else if (error instanceof WorkflowValidationError || error instanceof UsageError) code = EXIT.invalid;
-  else if (error instanceof NodeExecutionError) code = EXIT.failed;
-  else if (error instanceof EngineError) code = EXIT.invalid;
-  else code = EXIT.failed;
+  const { outcome, ...data } = describeError(error);
   if (json) {
-    const body: Record<string, unknown> = {
-      type: 'error',
-      data: {
-        code: error instanceof EngineError ? error.code : 'internal',
-        message: error instanceof Error ? error.message : String(error),
-        ...(error instanceof WorkflowValidationError ? { issues: error.issues } : {}),
-        ...(error instanceof NodeExecutionError ? { nodeId: error.nodeId, nodeType: error.nodeType } : {}),
-      },
-    };
-    process.stdout.write(`${JSON.stringify(body)}\n`);
+    process.stdout.write(`${JSON.stringify({ type: 'error', data })}\n`);
   } else {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    if (code === EXIT.failed && !(error instanceof EngineError) && error instanceof Error && error.stack) {
-      process.stderr.write(`${error.stack}\n`);
-    }
+    process.stderr.write(`${data.message}\n`);
+    // A bug, not a user's mistake: the stack is what a report needs.
+    if (outcome === 'internal' && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   }
-  return code;
+  return OUTCOME_EXIT[outcome];
 }
 
 interface ProgressSink {

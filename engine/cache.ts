@@ -99,7 +99,7 @@ export class OutputCache {
 }
 
 /** A fair estimate of the memory a value holds: typed arrays by their bytes, objects walked once. */
-export function estimateBytes(value: unknown, seen = new Set<object>()): number {
+function estimateBytes(value: unknown, seen = new Set<object>()): number {
   if (value === null || value === undefined) return 0;
   switch (typeof value) {
     case 'number':

@@ -72,6 +72,42 @@ export class Cancelled extends EngineError {
   }
 }
 
+/**
+ * How a failure ends, whatever reports it: `invalid` (the input was wrong: fix it and retry),
+ * `failed` (a node failed while running), `interrupted` (cancelled), `internal` (a bug).
+ * The CLI maps it to an exit code, the server to an HTTP status, the history to a state.
+ */
+export type Outcome = 'invalid' | 'failed' | 'interrupted' | 'internal';
+
+/** An error as every host reports it: its outcome, its stable code, a sentence, and where. */
+export interface ErrorReport {
+  outcome: Outcome;
+  code: string;
+  message: string;
+  issues?: ValidationIssue[];
+  nodeId?: string;
+  nodeType?: string;
+}
+
+/**
+ * The one mapping from errors to outcomes. An error that is not an {@link EngineError} is a bug
+ * (`internal`); once the run's signal is aborted, anything but a node's own failure counts as
+ * the interruption it caused.
+ */
+export function describeError(error: unknown, context: { aborted?: boolean } = {}): ErrorReport {
+  if (error instanceof Cancelled || (context.aborted && !(error instanceof NodeExecutionError))) {
+    const report: ErrorReport = { outcome: 'interrupted', code: 'interrupted', message: error instanceof Error ? error.message : 'Execution was interrupted' };
+    if (error instanceof Cancelled && error.nodeId) report.nodeId = error.nodeId;
+    return report;
+  }
+  if (error instanceof NodeExecutionError) {
+    return { outcome: 'failed', code: error.code, message: error.message, nodeId: error.nodeId, nodeType: error.nodeType };
+  }
+  if (error instanceof WorkflowValidationError) return { outcome: 'invalid', code: error.code, message: error.message, issues: error.issues };
+  if (error instanceof EngineError) return { outcome: 'invalid', code: error.code, message: error.message };
+  return { outcome: 'internal', code: 'internal', message: error instanceof Error ? error.message : String(error) };
+}
+
 function formatIssues(issues: ValidationIssue[]): string {
   const head = issues.length === 1 ? 'The workflow has 1 error' : `The workflow has ${issues.length} errors`;
   const lines = issues.map((i) => `  - ${i.nodeId ? `node "${i.nodeId}" ` : ''}at ${i.pointer || '/'}: ${i.message}`);

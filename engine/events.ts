@@ -30,5 +30,6 @@ export type ExecutionEvent =
   | { type: 'execution_interrupted'; data: { promptId: string; nodeId?: string; executed: string[] } };
 
 export type ExecutionEventType = ExecutionEvent['type'];
+/** The event of one type, e.g. `EventOf<'progress'>`. */
 export type EventOf<T extends ExecutionEventType> = Extract<ExecutionEvent, { type: T }>;
 export type ExecutionListener = (event: ExecutionEvent) => void;

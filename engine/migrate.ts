@@ -31,7 +31,7 @@ function v0ToV1(doc: Json): Json {
 const MIGRATIONS: Record<number, (doc: Json) => Json> = { 0: v0ToV1 };
 
 /** Which version a document declares; v0 drafts wrote `"skyloom": "0"` instead of format/version. */
-export function declaredVersion(doc: Json): unknown {
+function declaredVersion(doc: Json): unknown {
   if (doc.format === undefined && doc.skyloom === '0') return 0;
   return doc.version;
 }

@@ -26,7 +26,7 @@ interface ParamBase<K extends ParamKind, V> {
   kind: K;
   default: V;
   description?: string;
-  /** Optional params may be left out of a workflow; their default is used. All params have defaults. */
+  /** The widget's label in editors; default the param's name. */
   label?: string;
 }
 

@@ -1,15 +1,12 @@
 // Workflow validation: JSON Schema first (ajv), then the graph's meaning against the node registry.
 
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { distance } from 'fastest-levenshtein';
 import { WorkflowValidationError, type ValidationIssue } from './errors.js';
 import { migrateWorkflow } from './migrate.js';
-import { packageRoot } from './paths.js';
 import type { NodeRegistry } from './registry.js';
 import { PARAM_SOCKET, type NodeDefinition, type ParamSpec, type SocketType } from './types.js';
-import { pointer, type Link, type ParamValue, type Workflow, type WorkflowNode } from './workflow.js';
+import { pointer, WorkflowSchema, type Link, type ParamValue, type Workflow, type WorkflowNode } from './workflow.js';
 
 export interface ResolvedNode {
   id: string;
@@ -33,13 +30,27 @@ export interface ValidatedWorkflow {
 
 let schemaValidator: ValidateFunction | undefined;
 
-/** The compiled JSON Schema of workflows/workflow.schema.json. */
-export function workflowSchemaValidator(): ValidateFunction {
-  if (!schemaValidator) {
-    const schema = JSON.parse(readFileSync(join(packageRoot(), 'workflows', 'workflow.schema.json'), 'utf8'));
-    schemaValidator = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema);
-  }
+/** The compiled workflow schema ({@link WorkflowSchema}). */
+function workflowSchemaValidator(): ValidateFunction {
+  schemaValidator ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(WorkflowSchema);
   return schemaValidator;
+}
+
+/**
+ * Migrates a parsed document (any version) and checks it against the format's schema only; node
+ * types are not looked at (a library may keep a workflow whose node pack is not loaded now).
+ * @returns the document at the current version, and the version it was upgraded from
+ * @throws WorkflowValidationError listing every schema problem with its JSON pointer
+ */
+export function checkWorkflowSchema(input: unknown): { workflow: Workflow; migratedFrom?: number } {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new WorkflowValidationError([{ code: 'not_an_object', pointer: '', message: 'A workflow must be a JSON object' }]);
+  }
+  const { doc, migratedFrom } = migrateWorkflow(input as Record<string, unknown>);
+  const validate = workflowSchemaValidator();
+  if (!validate(doc)) throw new WorkflowValidationError(schemaIssues(validate.errors ?? [], doc));
+  const workflow = doc as unknown as Workflow;
+  return migratedFrom === undefined ? { workflow } : { workflow, migratedFrom };
 }
 
 /**
@@ -48,17 +59,7 @@ export function workflowSchemaValidator(): ValidateFunction {
  * @throws WorkflowValidationError listing every problem found, each with node id and JSON pointer
  */
 export async function validateWorkflow(input: unknown, registry: NodeRegistry): Promise<ValidatedWorkflow> {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new WorkflowValidationError([
-      { code: 'not_an_object', pointer: '', message: 'A workflow must be a JSON object' },
-    ]);
-  }
-  const { doc, migratedFrom } = migrateWorkflow(input as Record<string, unknown>);
-  const validate = workflowSchemaValidator();
-  if (!validate(doc)) {
-    throw new WorkflowValidationError(schemaIssues(validate.errors ?? [], doc));
-  }
-  const workflow = doc as unknown as Workflow;
+  const { workflow, migratedFrom } = checkWorkflowSchema(input);
   const issues: ValidationIssue[] = [];
   const nodes = resolveNodes(workflow, registry, issues);
   checkLinks(workflow, nodes, issues);
@@ -155,7 +156,7 @@ function resolveParams(
   const given = node.params ?? {};
   const linked = node.inputs ?? {};
   const out: Record<string, ParamValue> = {};
-  for (const [name, value] of Object.entries(given)) {
+  for (const name of Object.keys(given)) {
     if (!(name in specs)) {
       const near = nearestName(name, Object.keys(specs));
       issues.push({
@@ -186,7 +187,7 @@ function resolveParams(
 }
 
 /** Checks one param value against its spec; returns what is wrong, or undefined. */
-export function checkParamValue(spec: ParamSpec, value: unknown): { code: string; message: string } | undefined {
+function checkParamValue(spec: ParamSpec, value: unknown): { code: string; message: string } | undefined {
   const wrongType = (expected: string) => ({
     code: 'param_type',
     message: `must be ${expected}, got ${JSON.stringify(value)} (${typeof value})`,

@@ -220,6 +220,7 @@ function textChunk(key: string, value: string): Buffer {
   }
   // tEXt is Latin-1 and many readers decode it as UTF-8, so it is used for ASCII only; anything else
   // (a prompt in Japanese, an accented word) goes in iTXt, which is UTF-8 by definition.
+  // eslint-disable-next-line no-control-regex -- \x01-\x7f is the ASCII that tEXt carries safely
   if (/^[\x01-\x7f]*$/.test(value)) {
     return pngChunk('tEXt', Buffer.concat([Buffer.from(key, 'latin1'), Buffer.from([0]), Buffer.from(value, 'latin1')]));
   }

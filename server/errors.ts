@@ -1,7 +1,7 @@
 // The server's error classes, and the one place that maps every error class to an HTTP status and JSON body.
 
 import type { ErrorRequestHandler } from 'express';
-import { EngineError, NodeExecutionError, WorkflowValidationError } from '../engine/index.js';
+import { describeError, EngineError, type Outcome } from '../engine/index.js';
 import type { ErrorBody } from '../protocol/index.js';
 
 /** A request the server cannot read: malformed JSON, a body that breaks its schema, a bad query. */
@@ -68,19 +68,18 @@ export class PathEscapeError extends EngineError {
   }
 }
 
-// Order matters: subclasses before the classes they extend.
+// The server's own classes say more than the engine's outcome; order matters: subclasses first.
 const STATUS: Array<[abstract new (...args: never[]) => Error, number]> = [
-  [WorkflowValidationError, 400],
-  [BadRequestError, 400],
-  [PathEscapeError, 400],
   [UnauthorizedError, 401],
   [ForbiddenError, 403],
   [NotFoundError, 404],
   [ConflictError, 409],
   [PayloadTooLargeError, 413],
   [UnsupportedMediaError, 415],
-  [NodeExecutionError, 500],
 ];
+
+/** The status of each outcome of the engine's one error mapping ({@link describeError}). */
+const OUTCOME_STATUS: Record<Outcome, number> = { invalid: 400, failed: 500, interrupted: 400, internal: 500 };
 
 /** The HTTP status and JSON body an error becomes. Unknown errors are 500 without their details. */
 export function errorResponse(error: unknown): { status: number; body: ErrorBody } {
@@ -101,13 +100,13 @@ export function errorResponse(error: unknown): { status: number; body: ErrorBody
     const code = http.status === 416 ? 'range_not_satisfiable' : http.status === 404 ? 'not_found' : 'bad_request';
     return { status: http.status, body: { error: { code, message: String((error as Error).message) } } };
   }
-  if (error instanceof EngineError) {
-    const status = STATUS.find(([cls]) => error instanceof cls)?.[1] ?? 400;
-    const body: ErrorBody = { error: { code: error.code, message: error.message } };
-    if (error instanceof WorkflowValidationError) body.error.issues = error.issues;
-    return { status, body };
-  }
-  return { status: 500, body: { error: { code: 'internal', message: 'Internal server error' } } };
+  const report = describeError(error);
+  // A bug's message may hold server internals: it goes to the log, not to the client.
+  if (report.outcome === 'internal') return { status: 500, body: { error: { code: 'internal', message: 'Internal server error' } } };
+  const status = STATUS.find(([cls]) => error instanceof cls)?.[1] ?? OUTCOME_STATUS[report.outcome];
+  const body: ErrorBody = { error: { code: report.code, message: report.message } };
+  if (report.issues) body.error.issues = report.issues;
+  return { status, body };
 }
 
 /**

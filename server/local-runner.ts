@@ -2,9 +2,7 @@
 
 import {
   Cancelled,
-  EngineError,
-  NodeExecutionError,
-  WorkflowValidationError,
+  describeError,
   type ExecutionEvent,
   type Executor,
   type Logger,
@@ -230,19 +228,11 @@ export async function runPrompt(executor: Executor, p: { promptId: string; workf
   }
 }
 
+/** The history state and error of a failed run, from the engine's one error mapping. */
 function describeFailure(error: unknown, signal: AbortSignal): { status: 'error' | 'interrupted'; error: PromptError } {
-  if (error instanceof Cancelled || (signal.aborted && !(error instanceof NodeExecutionError))) {
-    const reason = signal.reason instanceof Error ? signal.reason.message : 'Execution was interrupted';
-    const e: PromptError = { code: 'interrupted', message: reason };
-    if (error instanceof Cancelled && error.nodeId) e.nodeId = error.nodeId;
-    return { status: 'interrupted', error: e };
-  }
-  if (error instanceof WorkflowValidationError) {
-    return { status: 'error', error: { code: error.code, message: error.message, issues: error.issues } };
-  }
-  if (error instanceof NodeExecutionError) {
-    return { status: 'error', error: { code: error.code, message: error.message, nodeId: error.nodeId, nodeType: error.nodeType } };
-  }
-  if (error instanceof EngineError) return { status: 'error', error: { code: error.code, message: error.message } };
-  return { status: 'error', error: { code: 'internal', message: error instanceof Error ? error.message : String(error) } };
+  const { outcome, ...report } = describeError(error, { aborted: signal.aborted });
+  if (outcome !== 'interrupted') return { status: 'error', error: report };
+  // The reason the server gave for the interrupt (a DELETE, a shutdown) is what the user needs.
+  const e: PromptError = { ...report, message: signal.reason instanceof Error ? signal.reason.message : 'Execution was interrupted' };
+  return { status: 'interrupted', error: e };
 }

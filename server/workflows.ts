@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { open, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { migrateWorkflow, workflowSchemaValidator, WorkflowValidationError, type ValidationIssue } from '../engine/index.js';
+import { checkWorkflowSchema, type Workflow } from '../engine/index.js';
 import type { WorkflowList } from '../protocol/index.js';
 import { MediaError } from '../media/errors.js';
 import { probe } from '../media/ffmpeg.js';
@@ -33,21 +33,8 @@ export function workflowFileName(name: string): string {
  * not checked, so a workflow using a node pack not loaded now can still be saved.
  * @throws WorkflowValidationError listing the schema problems
  */
-export function checkWorkflowDocument(doc: unknown): Record<string, unknown> {
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new WorkflowValidationError([{ code: 'not_an_object', pointer: '', message: 'A workflow must be a JSON object' }]);
-  }
-  const { doc: migrated } = migrateWorkflow(doc as Record<string, unknown>);
-  const validate = workflowSchemaValidator();
-  if (!validate(migrated)) {
-    const issues: ValidationIssue[] = (validate.errors ?? []).map((e) => ({
-      code: 'schema',
-      pointer: e.instancePath,
-      message: `${e.instancePath || 'the document'} ${e.message ?? 'is invalid'}`,
-    }));
-    throw new WorkflowValidationError(issues);
-  }
-  return migrated;
+export function checkWorkflowDocument(doc: unknown): Workflow {
+  return checkWorkflowSchema(doc).workflow;
 }
 
 /** The saved workflows in a folder, one `<name>.json` each, written atomically. */
@@ -147,7 +134,7 @@ export async function extractEmbedded(file: string): Promise<{ workflow: Record<
   } catch {
     throw new BadRequestError('bad_embedded_workflow', 'The embedded workflow is not valid JSON');
   }
-  let provenance: Record<string, unknown> | null = null;
+  let provenance: Record<string, unknown> | null;
   try {
     provenance = tags.provenance ? (JSON.parse(tags.provenance) as Record<string, unknown>) : null;
   } catch {

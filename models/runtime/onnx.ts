@@ -102,11 +102,12 @@ export function sessionsOffThread(): boolean {
 
 // Why CUDA cannot be used, once known (from the install, or from a failed attempt): later 'auto'
 // sessions then skip the doomed attempt and its noisy native log line.
-let cudaUnavailable: string | undefined = missingCudaProvider();
+const cpuOnlyInstall: string | undefined = missingCudaProvider();
+let cudaUnavailable: string | undefined = cpuOnlyInstall;
 let cudaWarned = false;
 
 /**
- * Why CUDA cannot work before trying it: the CPU-only install (`.npmrc` skips the CUDA download)
+ * Why CUDA cannot work before trying it: the CPU-only install (package.json's allowScripts skips the CUDA download)
  * has no CUDA provider library next to the binding, and trying anyway makes ORT print a native
  * error line that users take for a failure.
  */
@@ -219,9 +220,10 @@ async function createHere(
       }
     }
     if (resolved === 'cpu') {
-      // Said once as a warning, then quietly: every session of a model would repeat it.
+      // A CPU-only install is the normal case, so only its reason is said. A CUDA install that
+      // fails is worth a warning, once: every session of a model would repeat it.
       const note = `device auto: CUDA is not available (${cudaUnavailable}); using the CPU`;
-      if (cudaWarned) logger.info(note);
+      if (cudaWarned || cpuOnlyInstall !== undefined) logger.info(note);
       else logger.warn(note);
       cudaWarned = true;
     }

@@ -111,6 +111,16 @@ describe('skyloom run', () => {
     expect(badNumber.stderr).toContain('"lots" is not a number');
   });
 
+  it('validates the file before --set: a workflow without nodes exits 2 with a pointer, not a stack trace', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'no-nodes.json');
+    writeFileSync(file, JSON.stringify({ format: 'skyloom-workflow', version: 1, title: 'empty' }));
+    const r = await cli(['run', file, '--nodes', pack, '--set', 'a.value=3']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('The workflow has 1 error:\n  - at /: the document missing required property "nodes"');
+    expect(r.stderr).not.toMatch(/TypeError|\n\s+at /);
+  });
+
   it('exits 1 when a node fails, naming the node', async () => {
     const dir = tempDir();
     const file = join(dir, 'fail.json');
