@@ -1,0 +1,18 @@
+// Owns serving a file from inside one folder: confined path, ranges, no caching.
+
+import { resolveInside } from '../paths.js';
+import { route, type Handler } from './context.js';
+
+/**
+ * A handler serving `*splat` from inside `root`. Range requests (206, Content-Range) come from
+ * `send`, which sendFile uses; the path is confined first, so `send` only ever sees a real file
+ * inside the folder.
+ */
+export function serveInside(root: string): Handler {
+  return route(async (req, res, next) => {
+    const file = await resolveInside(root, req.params.splat as unknown as string[]);
+    res.sendFile(file, { dotfiles: 'allow', acceptRanges: true, headers: { 'Cache-Control': 'no-cache' } }, (error) => {
+      if (error && !res.headersSent) next(error);
+    });
+  });
+}
