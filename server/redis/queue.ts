@@ -19,7 +19,7 @@ import { BadRequestError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { notRemovable, type PromptQueue, type SeedFanOut } from '../queue.js';
 import type { FinishedRun, SeedRun, Store } from '../store.js';
-import { canRun, connect, GENERIC_ROUTE, JOB_OPTIONS, KEYS, PREFIX, liveWorkers, OUTPUT_ID_FILE, redisOptions, requirementsOf, routeName, STALL_RETRIES, type JobData, type JobResult, type PreviewEnvelope, type WorkerEnvelope } from './wire.js';
+import { canRun, connect, GENERIC_ROUTE, JOB_OPTIONS, KEYS, PREFIX, liveWorkers, OUTPUT_ID_FILE, redisOptions, requirementsOf, routeName, STALL_RETRIES, type JobData, type JobResult, unpackPreview, type WorkerEnvelope } from './wire.js';
 
 export interface RedisQueueOptions {
   url: string;
@@ -221,9 +221,7 @@ export class RedisQueue implements PromptQueue {
   #onWorkerMessage(message: Buffer): void {
     try {
       if (message[0] === 0x50) {
-        const length = message.readUInt32BE(1);
-        const meta = JSON.parse(message.subarray(5, 5 + length).toString()) as PreviewEnvelope;
-        const data = new Uint8Array(message.subarray(5 + length));
+        const { meta, data } = unpackPreview(message);
         const preview: Preview = { format: 'rgb24', width: meta.width, height: meta.height, frameCount: meta.frameCount, data, ...(meta.fps ? { fps: meta.fps } : {}) };
         this.#hub.preview(meta.clientId, { promptId: meta.promptId, nodeId: meta.nodeId, step: meta.step, total: meta.total, preview });
         return;

@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { EngineError, type Workflow } from '../../engine/index.js';
-import type { ServerMessage, WorkerAnnouncement } from '../../protocol/index.js';
+import { decodePreviewFrame, encodePreviewFrame, PREVIEW_RGB24, type RawPreviewMetadata, type ServerMessage, type WorkerAnnouncement } from '../../protocol/index.js';
 import { DEFAULT_MODEL } from '../../nodes/model.js';
 import type { FinishedRun } from '../store.js';
 
@@ -75,18 +75,8 @@ export type WorkerEnvelope =
   | { kind: 'message'; clientId: string | null; message: ServerMessage }
   | { kind: 'started'; promptId: string; parent?: string; worker: string };
 
-/** The metadata in front of a preview's raw frames on `skyloom:events`. */
-export interface PreviewEnvelope {
-  clientId: string | null;
-  promptId: string;
-  nodeId: string;
-  step: number;
-  total: number;
-  width: number;
-  height: number;
-  frameCount: number;
-  fps?: number;
-}
+/** The metadata in front of a preview's raw frames on `skyloom:events`: the preview codec's RGB24 metadata. */
+export type PreviewEnvelope = RawPreviewMetadata;
 
 /**
  * Reads `redis://[user:password@]host:port[/db]`.
@@ -179,11 +169,17 @@ export function packJson(envelope: WorkerEnvelope): Buffer {
   return Buffer.concat([Buffer.from('J'), Buffer.from(JSON.stringify(envelope))]);
 }
 
-/** Packs a preview for `skyloom:events`: 'P', uint32 BE metadata length, metadata JSON, raw rgb24 frames. */
+/** Packs a preview for `skyloom:events`: 'P', then one PREVIEW_RGB24 frame of the preview codec (protocol/preview.ts). */
 export function packPreview(meta: PreviewEnvelope, data: Uint8Array): Buffer {
-  const json = Buffer.from(JSON.stringify(meta));
-  const head = Buffer.alloc(5);
-  head.write('P', 0);
-  head.writeUInt32BE(json.byteLength, 1);
-  return Buffer.concat([head, json, data]);
+  return Buffer.concat([Buffer.from('P'), encodePreviewFrame(PREVIEW_RGB24, meta, data)]);
+}
+
+/**
+ * Reads what packPreview packed.
+ * @throws RangeError for a frame that is not a whole RGB24 preview
+ */
+export function unpackPreview(message: Buffer): { meta: PreviewEnvelope; data: Uint8Array } {
+  const { type, metadata, image } = decodePreviewFrame<RawPreviewMetadata>(new Uint8Array(message.buffer, message.byteOffset + 1, message.byteLength - 1));
+  if (type !== PREVIEW_RGB24) throw new RangeError(`A worker preview is an RGB24 frame (type ${PREVIEW_RGB24}), got type ${type}`);
+  return { meta: metadata, data: image };
 }
