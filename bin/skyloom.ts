@@ -133,12 +133,13 @@ function program(setExit: (code: number) => void): Command {
     .description('Serve the REST + WebSocket API (and the editor, when built) with a persistent queue.')
     .option('--host <address>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
     .option('--port <n>', 'port (0 picks a free one)', '8188')
-    .option('--token <secret>', 'access token every request must carry (default $SKYLOOM_TOKEN)')
+    .option('--token <secret>', 'access token every request must carry, 16+ characters (default $SKYLOOM_TOKEN); visible in the process list: prefer --token-file')
+    .option('--token-file <file>', 'read the access token from the first line of this file (default $SKYLOOM_TOKEN_FILE)')
     .option('--data-dir <dir>', 'queue database, outputs, uploads and saved workflows', 'skyloom-data')
     .option('--allow-origin <origin>', 'another origin that may use the server, e.g. the editor dev server (repeatable)', collect, [])
     .option('--queue <url>', 'put prompts on BullMQ in Redis (redis://host:port) for `skyloom worker` processes; default the embedded queue')
     .addOption(new Option('--nodes <module>', 'load a node pack (repeatable; a pack is code: load only what you trust)').argParser(collect).default([]))
-    .action(async (opts: { host: string; port: string; token?: string; dataDir: string; allowOrigin: string[]; nodes: string[]; queue?: string }) => {
+    .action(async (opts: { host: string; port: string; token?: string; tokenFile?: string; dataDir: string; allowOrigin: string[]; nodes: string[]; queue?: string }) => {
       const port = Number(opts.port);
       if (!/^\d+$/.test(opts.port) || port > 65535) {
         setExit(reportFailure(new UsageError(`--port must be an integer from 0 to 65535, got "${opts.port}"`), false));
@@ -148,7 +149,9 @@ function program(setExit: (code: number) => void): Command {
         // Loaded here so that run, validate and nodes never load express, ws or SQLite.
         const { serve } = await import('../server/serve.js');
         const registry = await registryWith(opts.nodes);
-        const token = opts.token ?? (process.env.SKYLOOM_TOKEN || undefined);
+        const { resolveToken } = await import('../server/security.js');
+        const token = resolveToken(opts.token, opts.tokenFile);
+        if (opts.token !== undefined) process.stderr.write('warn: --token is visible to every user in the process list; use --token-file or SKYLOOM_TOKEN\n');
         const running = await serve({
           host: opts.host,
           port,

@@ -97,6 +97,9 @@ function schemaIssues(errors: ErrorObject[], doc: Record<string, unknown>): Vali
   return issues;
 }
 
+/** Names every plain object already answers to (`__proto__`, `constructor`, `toString`, …): never ids or param names. */
+const RESERVED_NAMES = new Set(['__proto__', 'prototype', ...Object.getOwnPropertyNames(Object.prototype)]);
+
 function resolveNodes(workflow: Workflow, registry: NodeRegistry, issues: ValidationIssue[]): Map<string, ResolvedNode> {
   const nodes = new Map<string, ResolvedNode>();
   workflow.nodes.forEach((node, index) => {
@@ -107,6 +110,16 @@ function resolveNodes(workflow: Workflow, registry: NodeRegistry, issues: Valida
         nodeId: node.id,
         pointer: at('id'),
         message: `Node id "${node.id}" is used by more than one node (first at /nodes/${nodes.get(node.id)!.index})`,
+      });
+      return;
+    }
+    if (RESERVED_NAMES.has(node.id)) {
+      // `outputs[id] = …` on a plain object would set its prototype (`__proto__`) or shadow a method.
+      issues.push({
+        code: 'reserved_id',
+        nodeId: node.id,
+        pointer: at('id'),
+        message: `Node id "${node.id}" is a name JavaScript objects reserve; choose another id`,
       });
       return;
     }
@@ -155,8 +168,9 @@ function resolveParams(
   const given = node.params ?? {};
   const linked = node.inputs ?? {};
   const out: Record<string, ParamValue> = {};
-  for (const [name, value] of Object.entries(given)) {
-    if (!(name in specs)) {
+  for (const name of Object.keys(given)) {
+    // Own keys only: `constructor` or `toString` is "in" every object.
+    if (!Object.hasOwn(specs, name)) {
       const near = nearestName(name, Object.keys(specs));
       issues.push({
         code: 'unknown_param',
@@ -169,8 +183,8 @@ function resolveParams(
     }
   }
   for (const [name, spec] of Object.entries(specs)) {
-    if (name in linked) continue;
-    const value = name in given ? given[name] : spec.default;
+    if (Object.hasOwn(linked, name)) continue;
+    const value = Object.hasOwn(given, name) ? given[name] : spec.default;
     const problem = checkParamValue(spec, value);
     if (problem) {
       issues.push({
@@ -247,7 +261,11 @@ function checkLinks(workflow: Workflow, nodes: Map<string, ResolvedNode>, issues
     const params = d.params ?? {};
     for (const [name, link] of Object.entries(node.links)) {
       const at = pointer('nodes', node.index, 'inputs', name);
-      const want: SocketType | undefined = inputs[name]?.type ?? (params[name] ? PARAM_SOCKET[params[name].kind] : undefined);
+      const want: SocketType | undefined = Object.hasOwn(inputs, name)
+        ? inputs[name]!.type
+        : Object.hasOwn(params, name)
+          ? PARAM_SOCKET[params[name]!.kind]
+          : undefined;
       if (want === undefined) {
         const near = nearestName(name, [...Object.keys(inputs), ...Object.keys(params)]);
         issues.push({
@@ -273,7 +291,8 @@ function checkLinks(workflow: Workflow, nodes: Map<string, ResolvedNode>, issues
         }
         continue; // the source exists but is itself invalid; it has its own issue
       }
-      const out = source.definition.outputs?.[link.output];
+      const outputs = source.definition.outputs ?? {};
+      const out = Object.hasOwn(outputs, link.output) ? outputs[link.output] : undefined;
       if (!out) {
         const names = Object.keys(source.definition.outputs ?? {});
         issues.push({
@@ -294,7 +313,7 @@ function checkLinks(workflow: Workflow, nodes: Map<string, ResolvedNode>, issues
       }
     }
     for (const [name, spec] of Object.entries(inputs)) {
-      if (!spec.optional && !(name in node.links)) {
+      if (!spec.optional && !Object.hasOwn(node.links, name)) {
         issues.push({
           code: 'missing_input',
           nodeId: node.id,

@@ -7,7 +7,8 @@ import express, { type Express, type Request } from 'express';
 import type { WebSocketServer } from 'ws';
 import { Executor, NodeRegistry, packageRoot, type Logger, type ModelServices } from '../engine/index.js';
 import { createRegistry } from '../nodes/index.js';
-import { errorHandler, NotFoundError } from './errors.js';
+import { checkJsonDepth } from './body.js';
+import { BadRequestError, errorHandler, NotFoundError } from './errors.js';
 import { Hub } from './hub.js';
 import { EmbeddedQueue, type PromptQueue } from './queue.js';
 import { RedisQueue } from './redis/queue.js';
@@ -21,7 +22,7 @@ import { systemRoutes } from './routes/system.js';
 import { uploadRoutes } from './routes/uploads.js';
 import { workflowRoutes } from './routes/workflows.js';
 import { attachWebSocket } from './routes/ws.js';
-import { checkAccess, TOKEN_COOKIE } from './security.js';
+import { checkAccess, checkToken, TOKEN_COOKIE } from './security.js';
 import { Store } from './store.js';
 import { LocalRunner } from './local-runner.js';
 import { WorkflowLibrary } from './workflows.js';
@@ -84,6 +85,7 @@ const consoleLog: Logger = {
 /**
  * Builds the server without listening: open the store (marking prompts a dead process left
  * running as failed), start the worker on what is still queued, and mount the routes.
+ * @throws EngineError `weak_token` for a token under 16 characters
  * @throws the SQLite error when the database cannot be opened
  */
 export function createApp(options: AppOptions): SkyloomApp {
@@ -97,6 +99,7 @@ export function createApp(options: AppOptions): SkyloomApp {
     temp: join(data, 'tmp'),
   };
   for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+  checkToken(options.token);
   const registry = options.registry ?? createRegistry();
   const policy = { token: options.token, host: options.host ?? '127.0.0.1', origins: options.allowedOrigins ?? [] };
   const maxUpload = options.maxUploadBytes ?? 512 * 1024 * 1024;
@@ -131,6 +134,12 @@ export function createApp(options: AppOptions): SkyloomApp {
   app.set('query parser', 'simple');
 
   app.use((req, res, next) => {
+    // A malformed escape (%ff, an overlong %c0%ae) would surface later as a URIError from some decoder.
+    try {
+      decodeURIComponent(req.path);
+    } catch {
+      throw new BadRequestError('bad_url', 'The URL holds a malformed percent-encoding (each %XX must form UTF-8)');
+    }
     const { tokenFromQuery } = checkAccess(policy, req.headers, req.originalUrl);
     if (tokenFromQuery && options.token) {
       res.cookie(TOKEN_COOKIE, options.token, { httpOnly: true, sameSite: 'strict', path: '/' });
@@ -140,7 +149,7 @@ export function createApp(options: AppOptions): SkyloomApp {
   });
 
   const api = express.Router();
-  api.use(express.json({ limit: options.maxJsonBytes ?? 8 * 1024 * 1024 }));
+  api.use(express.json({ limit: options.maxJsonBytes ?? 8 * 1024 * 1024, verify: (_req, _res, buf) => checkJsonDepth(buf) }));
   for (const routes of [modelRoutes, systemRoutes, promptRoutes, queueRoutes, historyRoutes, outputRoutes, uploadRoutes, workflowRoutes]) {
     api.use(routes(ctx));
   }

@@ -95,6 +95,10 @@ export function errorResponse(error: unknown): { status: number; body: ErrorBody
   if (parser?.type === 'encoding.unsupported' || parser?.type === 'charset.unsupported') {
     return { status: 415, body: { error: { code: 'unsupported_media_type', message: String(parser.message) } } };
   }
+  // A decoder meeting a malformed %XX (express decoding a route param, a cookie) is the client's fault too.
+  if (error instanceof URIError || (error as { cause?: unknown })?.cause instanceof URIError) {
+    return { status: 400, body: { error: { code: 'bad_url', message: 'The request holds a malformed percent-encoding (each %XX must form UTF-8)' } } };
+  }
   // `send` (behind res.sendFile) reports an unsatisfiable range or a vanished file as http-errors.
   const http = error as { status?: unknown; expose?: unknown };
   if (!(error instanceof EngineError) && http?.expose === true && typeof http.status === 'number' && http.status >= 400 && http.status < 500) {
