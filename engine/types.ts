@@ -1,5 +1,6 @@
 // The node contract: socket types, parameter specs, node definitions and the context a node runs in.
 
+import type { Estimator } from './admission.js';
 import type { Workflow } from './workflow.js';
 
 /**
@@ -171,6 +172,12 @@ export interface NodeDefinition {
    * Each problem names the param at fault. Runs only when every param passed the range checks.
    */
   check?: (params: Record<string, unknown>) => CheckProblem[] | Promise<CheckProblem[]>;
+  /**
+   * Admission control: the node's cost and the estimated values of its outputs, from its params
+   * and the estimates of its inputs (engine/admission.ts). Checked against the host's limits
+   * before a prompt is queued; a node without one costs nothing there and passes nothing on.
+   */
+  estimate?: Estimator;
   /** Runs the node. Inputs hold linked inputs and all params (linked or from widgets). */
   run(inputs: NodeInputs, ctx: NodeContext): NodeOutputs | void | Promise<NodeOutputs | void>;
 }

@@ -39,9 +39,8 @@ export function provenanceOf(workflow: Workflow): Provenance {
  * pick the same file; the caller replaces the empty claim (or removes it on failure).
  */
 async function claimOutputPath(dir: string, prefix: string, ext: string): Promise<string> {
-  if (!/^[\w.-]+$/.test(prefix) || prefix.startsWith('.')) {
-    throw new Error(`filename_prefix "${prefix}" may hold only letters, digits, "_", "-" and "." and must not start with "."`);
-  }
+  const bad = prefixProblem(prefix);
+  if (bad) throw new Error(bad);
   await mkdir(dir, { recursive: true });
   const pattern = new RegExp(`^${prefix.replace(/[.]/g, '\\.')}_(\\d{5})\\.`);
   let next = 1;
@@ -60,6 +59,20 @@ async function claimOutputPath(dir: string, prefix: string, ext: string): Promis
     }
   }
 }
+
+/** What is wrong with a filename_prefix, or undefined; checked at validation and again when writing. */
+export function prefixProblem(prefix: unknown): string | undefined {
+  if (typeof prefix !== 'string' || !/^[\w.-]{1,100}$/.test(prefix) || prefix.startsWith('.')) {
+    return `filename_prefix ${JSON.stringify(prefix)} may hold only 1–100 letters, digits, "_", "-" and "." and must not start with "."`;
+  }
+  return undefined;
+}
+
+// A linked prefix (undefined here) is checked when the node writes.
+const prefixCheck = (prefix: unknown) => {
+  const message = prefix === undefined ? undefined : prefixProblem(prefix);
+  return message ? [{ param: 'filename_prefix', message }] : [];
+};
 
 /** Writes an output through `write`, removing the claimed name if writing fails or is interrupted. */
 async function writeOutput(dir: string, prefix: string, ext: string, write: (path: string) => Promise<void>): Promise<string> {
@@ -96,6 +109,10 @@ export const saveVideoNode = defineNode({
     format: { kind: 'enum', default: 'mp4', choices: ['mp4', 'webm', 'gif'] },
     crf: { kind: 'int', default: 18, min: 0, max: 63, description: 'Quality for mp4 (0–51) and webm (0–63); lower is better.' },
   },
+  check: ({ filename_prefix, format, crf }) => [
+    ...prefixCheck(filename_prefix),
+    ...(format === 'mp4' && (crf as number) > 51 ? [{ param: 'crf', message: `crf ${String(crf)} is above 51, the highest H.264 (mp4) takes; webm takes up to 63` }] : []),
+  ],
   run: async ({ video, filename_prefix, format, crf }, ctx) => {
     const v = video as VideoHandle;
     const fmt = format as VideoFormat;
@@ -120,6 +137,7 @@ export const saveImageNode = defineNode({
     filename_prefix: { kind: 'string', default: 'skyloom' },
     format: { kind: 'enum', default: 'png', choices: ['png', 'jpeg', 'webp'] },
   },
+  check: ({ filename_prefix }) => prefixCheck(filename_prefix),
   run: async ({ video, frame, filename_prefix, format }, ctx) => {
     const v = video as VideoHandle;
     const index = (frame as number) < 0 ? v.frameCount + (frame as number) : (frame as number);

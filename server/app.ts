@@ -1,11 +1,12 @@
 // Owns building one server: createApp() opens the store, starts the queue and mounts the route modules of server/routes/ (no listen).
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statfsSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import express, { type Express, type Request } from 'express';
 import type { WebSocketServer } from 'ws';
-import { Executor, NodeRegistry, packageRoot, type Logger, type ModelServices } from '../engine/index.js';
+import { defaultLimits, Executor, NodeRegistry, packageRoot, type AdmissionLimits, type Logger, type ModelServices } from '../engine/index.js';
 import { createRegistry } from '../nodes/index.js';
 import { checkJsonDepth } from './body.js';
 import { BadRequestError, errorHandler, NotFoundError } from './errors.js';
@@ -42,8 +43,14 @@ export interface AppOptions {
   log?: Logger;
   /** Default 512 MiB. */
   maxUploadBytes?: number;
-  /** Largest JSON body (a workflow); default 8 MiB. */
+  /** Largest JSON body (a workflow); default 2 MiB. */
   maxJsonBytes?: number;
+  /**
+   * Admission limits a prompt's estimated cost is checked against before it is queued; each
+   * missing one takes its default for this machine (engine/admission.ts defaultLimits: memory from
+   * the RAM, temp disk from the free space under the data dir when the prompt arrives).
+   */
+  limits?: Partial<AdmissionLimits>;
   /** At most one preview per client per window; default 250 ms. */
   previewIntervalMs?: number;
   /** The editor's built files, served at `/` when the folder exists; default `<package>/editor/dist`. */
@@ -127,7 +134,8 @@ export function createApp(options: AppOptions): SkyloomApp {
   const validator = remote ? new Executor(withoutModelChecks(registry)) : executor;
   const library = new WorkflowLibrary(dirs.workflows);
 
-  const ctx: RouteContext = { registry, store, queue, executor, validator, hub, library, dirs, policy, maxUploadBytes: maxUpload, log };
+  const limits = (): AdmissionLimits => ({ ...defaultLimits(totalmem(), freeBytes(dirs.temp)), ...options.limits });
+  const ctx: RouteContext = { registry, store, queue, executor, validator, hub, library, dirs, policy, maxUploadBytes: maxUpload, limits, log };
 
   const app = express();
   app.disable('x-powered-by');
@@ -149,7 +157,7 @@ export function createApp(options: AppOptions): SkyloomApp {
   });
 
   const api = express.Router();
-  api.use(express.json({ limit: options.maxJsonBytes ?? 8 * 1024 * 1024, verify: (_req, _res, buf) => checkJsonDepth(buf) }));
+  api.use(express.json({ limit: options.maxJsonBytes ?? 2 * 1024 * 1024, verify: (_req, _res, buf) => checkJsonDepth(buf) }));
   for (const routes of [modelRoutes, systemRoutes, promptRoutes, queueRoutes, historyRoutes, outputRoutes, uploadRoutes, workflowRoutes]) {
     api.use(routes(ctx));
   }
@@ -194,4 +202,10 @@ function withoutModelChecks(registry: NodeRegistry): NodeRegistry {
     copy.register(type === 'load-model' ? { ...d, check: undefined } : d);
   }
   return copy;
+}
+
+/** Free bytes for this process on the file system holding `dir`. */
+function freeBytes(dir: string): number {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
 }

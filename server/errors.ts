@@ -1,7 +1,7 @@
 // The server's error classes, and the one place that maps every error class to an HTTP status and JSON body.
 
 import type { ErrorRequestHandler } from 'express';
-import { EngineError, NodeExecutionError, WorkflowValidationError } from '../engine/index.js';
+import { AdmissionError, EngineError, NodeExecutionError, WorkflowValidationError } from '../engine/index.js';
 import type { ErrorBody } from '../protocol/index.js';
 
 /** A request the server cannot read: malformed JSON, a body that breaks its schema, a bad query. */
@@ -70,6 +70,8 @@ export class PathEscapeError extends EngineError {
 
 // Order matters: subclasses before the classes they extend.
 const STATUS: Array<[abstract new (...args: never[]) => Error, number]> = [
+  // Valid, but more than this server will take on (admission limits).
+  [AdmissionError, 422],
   [WorkflowValidationError, 400],
   [BadRequestError, 400],
   [PathEscapeError, 400],

@@ -1,7 +1,7 @@
 // Owns what every route module is given: the store, queue, executors, hub, folders and options of one app.
 
 import type { NextFunction, Request, Response } from 'express';
-import type { Executor, Logger, NodeRegistry } from '../../engine/index.js';
+import type { AdmissionLimits, Executor, Logger, NodeRegistry } from '../../engine/index.js';
 import type { Hub } from '../hub.js';
 import type { PromptQueue } from '../queue.js';
 import type { AccessPolicy } from '../security.js';
@@ -31,6 +31,8 @@ export interface RouteContext {
   dirs: DataDirs;
   policy: AccessPolicy;
   maxUploadBytes: number;
+  /** The admission limits now (temp disk follows the free space). */
+  limits(): AdmissionLimits;
   log: Logger;
 }
 
