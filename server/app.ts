@@ -1,9 +1,9 @@
 // Owns building one server: createApp() opens the store, starts the queue and mounts the route modules of server/routes/ (no listen).
 
-import { existsSync, mkdirSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import type { Server } from 'node:http';
-import { join, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import express, { type Express, type Request } from 'express';
 import type { WebSocketServer } from 'ws';
 import { defaultLimits, Executor, NodeRegistry, packageRoot, type AdmissionLimits, type Logger, type ModelServices } from '../engine/index.js';
@@ -55,6 +55,10 @@ export interface AppOptions {
   previewIntervalMs?: number;
   /** The editor's built files, served at `/` when the folder exists; default `<package>/editor/dist`. */
   editorDir?: string;
+  /** A corrupt or emptied database is moved aside and rebuilt from what can be read, instead of refusing to start. */
+  repair?: boolean;
+  /** Let API clients name a model by folder path (load-model); default package names from the search paths only. */
+  allowModelPaths?: boolean;
   /** Output cache budget of the executor, in bytes. */
   cacheBytes?: number;
   /**
@@ -112,8 +116,12 @@ export function createApp(options: AppOptions): SkyloomApp {
   const maxUpload = options.maxUploadBytes ?? 512 * 1024 * 1024;
 
   const remote = options.queue !== undefined;
-  const store = new Store(join(data, 'skyloom.db'), Date.now, { recoverRunning: !remote });
+  const store = new Store(join(data, 'skyloom.db'), Date.now, { recoverRunning: !remote, repair: options.repair === true });
+  if (store.repairedFrom) log.warn(`the database was unusable; it was moved to ${store.repairedFrom} and a new one made with every prompt that could be read`);
   for (const id of store.recovered) log.warn(`prompt ${id} was running when the server stopped; marked failed`);
+  // Nothing runs yet: what unfinished writes left behind goes. With a queue engine, workers may be
+  // writing into output/ now, so only the server's own folders are swept.
+  for (const file of sweepUnfinished(remote ? [dirs.uploads, dirs.workflows] : [dirs.output, dirs.uploads, dirs.workflows])) log.warn(`removed ${file}, left by an unfinished write`);
   const executor = new Executor(registry, {
     outputDir: dirs.output,
     // Workflows from clients read only what was uploaded, never arbitrary server files.
@@ -208,4 +216,24 @@ function withoutModelChecks(registry: NodeRegistry): NodeRegistry {
 function freeBytes(dir: string): number {
   const s = statfsSync(dir);
   return s.bavail * s.bsize;
+}
+
+/**
+ * Removes `*.partial` files (and the uploads' `.partial/` folder contents) and 0-byte files — an
+ * output name claimed by a prompt that never finished — from the given folders.
+ * @returns the files removed, relative to their folder
+ */
+function sweepUnfinished(roots: string[]): string[] {
+  const removed: string[] = [];
+  for (const root of roots) {
+    for (const entry of readdirSync(root, { withFileTypes: true, recursive: true })) {
+      if (!entry.isFile()) continue;
+      const file = join(entry.parentPath, entry.name);
+      const partial = entry.name.endsWith('.partial') || basename(entry.parentPath) === '.partial';
+      if (!partial && (entry.name.startsWith('.skyloom-') || statSync(file).size > 0)) continue;
+      rmSync(file, { force: true });
+      removed.push(relative(root, file));
+    }
+  }
+  return removed;
 }

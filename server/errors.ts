@@ -68,6 +68,20 @@ export class PathEscapeError extends EngineError {
   }
 }
 
+/** A write the disk had no room for (ENOSPC, SQLITE_FULL); nothing half-written was kept. */
+export class StorageFullError extends EngineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('insufficient_storage', message, options);
+    this.name = 'StorageFullError';
+  }
+}
+
+/** Whether an error says the disk (or quota) is full. */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
+}
+
 // Order matters: subclasses before the classes they extend.
 const STATUS: Array<[abstract new (...args: never[]) => Error, number]> = [
   // Valid, but more than this server will take on (admission limits).
@@ -82,6 +96,7 @@ const STATUS: Array<[abstract new (...args: never[]) => Error, number]> = [
   [PayloadTooLargeError, 413],
   [UnsupportedMediaError, 415],
   [NodeExecutionError, 500],
+  [StorageFullError, 507],
 ];
 
 /** The HTTP status and JSON body an error becomes. Unknown errors are 500 without their details. */
@@ -96,6 +111,9 @@ export function errorResponse(error: unknown): { status: number; body: ErrorBody
   }
   if (parser?.type === 'encoding.unsupported' || parser?.type === 'charset.unsupported') {
     return { status: 415, body: { error: { code: 'unsupported_media_type', message: String(parser.message) } } };
+  }
+  if (!(error instanceof EngineError) && isDiskFull(error)) {
+    return { status: 507, body: { error: { code: 'insufficient_storage', message: 'The server\'s disk is full: nothing was kept. Try again once space is freed.' } } };
   }
   // A decoder meeting a malformed %XX (express decoding a route param, a cookie) is the client's fault too.
   if (error instanceof URIError || (error as { cause?: unknown })?.cause instanceof URIError) {

@@ -8,7 +8,7 @@ import type { WorkflowList } from '../protocol/index.js';
 import { MediaError } from '../media/errors.js';
 import { probe } from '../media/ffmpeg.js';
 import { readPngText } from '../media/image.js';
-import { BadRequestError, NotFoundError, UnsupportedMediaError } from './errors.js';
+import { BadRequestError, isDiskFull, NotFoundError, StorageFullError, UnsupportedMediaError } from './errors.js';
 
 // Letters, digits, space, "_", "-", "." and no leading dot: a name can never be a path or a hidden file.
 const NAME = /^[\p{L}\p{N}_-][\p{L}\p{N} _.-]{0,127}$/u;
@@ -90,8 +90,14 @@ export class WorkflowLibrary {
     const created = !(await exists(file));
     // Written beside and renamed: a crash mid-write never leaves a torn workflow file.
     const partial = join(this.dir, `.${randomUUID()}.partial`);
-    await writeFile(partial, `${JSON.stringify(workflow, null, 2)}\n`);
-    await rename(partial, file);
+    try {
+      await writeFile(partial, `${JSON.stringify(workflow, null, 2)}\n`);
+      await rename(partial, file);
+    } catch (error) {
+      await rm(partial, { force: true });
+      if (isDiskFull(error)) throw new StorageFullError(`The server's disk is full: workflow ${JSON.stringify(name)} was not saved (the old one, if any, is unchanged).`, { cause: error });
+      throw error;
+    }
     return { created };
   }
 

@@ -1,5 +1,7 @@
 // Owns serving a file from inside one folder: confined path, ranges, no caching.
 
+import { stat } from 'node:fs/promises';
+import { NotFoundError } from '../errors.js';
 import { resolveInside } from '../paths.js';
 import { route, type Handler } from './context.js';
 
@@ -10,7 +12,12 @@ import { route, type Handler } from './context.js';
  */
 export function serveInside(root: string): Handler {
   return route(async (req, res, next) => {
-    const file = await resolveInside(root, req.params.splat as unknown as string[]);
+    const segments = req.params.splat as unknown as string[];
+    const file = await resolveInside(root, segments);
+    // A file still being written (or left by a write that never finished) is not an output yet.
+    if (segments.some((s) => s.endsWith('.partial') || s === '.partial') || (await stat(file)).size === 0) {
+      throw new NotFoundError(`No such file: ${segments.join('/')}`);
+    }
     res.sendFile(file, { dotfiles: 'allow', acceptRanges: true, headers: { 'Cache-Control': 'no-cache' } }, (error) => {
       if (error && !res.headersSent) next(error);
     });
