@@ -82,6 +82,18 @@ export function isDiskFull(error: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
 }
 
+/** The queue engine (Redis) cannot take a prompt now; the client may retry (with its Idempotency-Key) after Retry-After. */
+export class QueueUnavailableError extends EngineError {
+  /** Seconds the client should wait before retrying. */
+  readonly retryAfter: number;
+
+  constructor(message: string, retryAfter = 5) {
+    super('queue_unavailable', message);
+    this.name = 'QueueUnavailableError';
+    this.retryAfter = retryAfter;
+  }
+}
+
 // Order matters: subclasses before the classes they extend.
 const STATUS: Array<[abstract new (...args: never[]) => Error, number]> = [
   // Valid, but more than this server will take on (admission limits).
@@ -96,6 +108,7 @@ const STATUS: Array<[abstract new (...args: never[]) => Error, number]> = [
   [PayloadTooLargeError, 413],
   [UnsupportedMediaError, 415],
   [NodeExecutionError, 500],
+  [QueueUnavailableError, 503],
   [StorageFullError, 507],
 ];
 
@@ -145,7 +158,8 @@ export function errorHandler(log: (message: string) => void): ErrorRequestHandle
       return;
     }
     const { status, body } = errorResponse(error);
-    if (status >= 500) log(`${(error as Error)?.stack ?? String(error)}`);
+    if (error instanceof QueueUnavailableError) res.setHeader('Retry-After', String(error.retryAfter));
+    else if (status >= 500 && status !== 507) log(`${(error as Error)?.stack ?? String(error)}`);
     res.status(status).json(body);
   };
 }

@@ -33,6 +33,8 @@ CREATE INDEX IF NOT EXISTS prompts_status ON prompts (status, number);
 const LATER_COLUMNS: Array<[string, string]> = [
   ['worker', 'TEXT'],
   ['seeds', 'TEXT'],
+  // A client's Idempotency-Key: a retried POST /prompt with the same key gets the same prompt.
+  ['idem_key', 'TEXT'],
 ];
 
 interface Row {
@@ -88,8 +90,10 @@ type Statements = ReturnType<typeof prepareStatements>;
 function prepareStatements(db: Database.Database) {
   return {
     insert: db.prepare(
-      `INSERT INTO prompts (id, client_id, workflow, status, queued_at) VALUES (?, ?, ?, 'queued', ?)`,
+      `INSERT INTO prompts (id, client_id, workflow, status, queued_at, idem_key) VALUES (?, ?, ?, 'queued', ?, ?)`,
     ),
+    byKey: db.prepare(`SELECT id, number, workflow FROM prompts WHERE idem_key = ?`),
+    forget: db.prepare(`DELETE FROM prompts WHERE id = ? AND status = 'queued'`),
     next: db.prepare(`SELECT * FROM prompts WHERE status = 'queued' ORDER BY number LIMIT 1`),
     start: db.prepare(`UPDATE prompts SET status = 'running', started_at = ? WHERE number = ? AND status = 'queued'`),
     finish: db.prepare(
@@ -229,6 +233,7 @@ function open(file: string): Database.Database {
   db.exec(SCHEMA);
   const have = new Set((db.pragma('table_info(prompts)') as Array<{ name: string }>).map((c) => c.name));
   for (const [name, type] of LATER_COLUMNS) if (!have.has(name)) db.exec(`ALTER TABLE prompts ADD COLUMN ${name} ${type}`);
+  db.exec('CREATE UNIQUE INDEX IF NOT EXISTS prompts_idem_key ON prompts (idem_key) WHERE idem_key IS NOT NULL');
   return db;
 }
 
@@ -364,10 +369,10 @@ export class Store {
 
   /** Adds a prompt at the end of the queue; `workflow` is stored as JSON. */
   /** @throws StorageFullError when the disk has no room for it (nothing is queued) */
-  enqueue(promptId: string, workflow: unknown, clientId: string | null, now = Date.now()): { number: number } {
+  enqueue(promptId: string, workflow: unknown, clientId: string | null, now = Date.now(), key?: string): { number: number } {
     let info: Database.RunResult;
     try {
-      info = this.#stmts.insert.run(promptId, clientId, JSON.stringify(workflow), now);
+      info = this.#stmts.insert.run(promptId, clientId, JSON.stringify(workflow), now, key ?? null);
     } catch (error) {
       if (isDiskFull(error)) throw new StorageFullError('The disk holding the queue is full: the prompt was not queued. Free space under the data dir and send it again.', { cause: error });
       throw error;
@@ -377,6 +382,17 @@ export class Store {
       this.reserveUsed = !existsSync(this.#ballast!);
     }
     return { number: Number(info.lastInsertRowid) };
+  }
+
+  /** The prompt queued with an idempotency key, with its workflow as stored (JSON). */
+  byKey(key: string): { promptId: string; number: number; workflow: string } | undefined {
+    const row = this.#stmts.byKey.get(key) as { id: string; number: number; workflow: string } | undefined;
+    return row ? { promptId: row.id, number: row.number, workflow: row.workflow } : undefined;
+  }
+
+  /** Removes a queued prompt that never reached its queue engine (as if never sent); false when it was not queued. */
+  forget(promptId: string): boolean {
+    return this.#stmts.forget.run(promptId).changes === 1;
   }
 
   /** Takes the oldest queued prompt and marks it running, in one transaction; undefined when none waits. */

@@ -14,8 +14,9 @@ export function serveInside(root: string): Handler {
   return route(async (req, res, next) => {
     const segments = req.params.splat as unknown as string[];
     const file = await resolveInside(root, segments);
-    // A file still being written (or left by a write that never finished) is not an output yet.
-    if (segments.some((s) => s.endsWith('.partial') || s === '.partial') || (await stat(file)).size === 0) {
+    // A file still being written (or left by a write that never finished) is not an output yet;
+    // `.skyloom-*` files are the server's and workers' bookkeeping.
+    if (segments.some((s) => s.endsWith('.partial') || s === '.partial' || s.startsWith('.skyloom-')) || (await stat(file)).size === 0) {
       throw new NotFoundError(`No such file: ${segments.join('/')}`);
     }
     res.sendFile(file, { dotfiles: 'allow', acceptRanges: true, headers: { 'Cache-Control': 'no-cache' } }, (error) => {
