@@ -151,6 +151,17 @@ export interface CheckProblem {
   message: string;
 }
 
+/** Who sent the workflow being checked, for checks that depend on it. */
+export interface CheckEnv {
+  /**
+   * The workflow came from a remote client (a server): a param naming a server path outside the
+   * data folders (a model folder) is refused, and messages name no server path.
+   */
+  confinePaths: boolean;
+  /** Models must be installed here (false when other processes, with their own models, run it). */
+  localModels: boolean;
+}
+
 export interface NodeDefinition {
   type: string;
   version: number;
@@ -171,7 +182,7 @@ export interface NodeDefinition {
    * Checks made at validation time that need more than ranges: a model or file that must exist.
    * Each problem names the param at fault. Runs only when every param passed the range checks.
    */
-  check?: (params: Record<string, unknown>) => CheckProblem[] | Promise<CheckProblem[]>;
+  check?: (params: Record<string, unknown>, env: CheckEnv) => CheckProblem[] | Promise<CheckProblem[]>;
   /**
    * Admission control: the node's cost and the estimated values of its outputs, from its params
    * and the estimates of its inputs (engine/admission.ts). Checked against the host's limits

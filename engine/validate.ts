@@ -8,7 +8,7 @@ import { WorkflowValidationError, type ValidationIssue } from './errors.js';
 import { migrateWorkflow } from './migrate.js';
 import { packageRoot } from './paths.js';
 import type { NodeRegistry } from './registry.js';
-import { PARAM_SOCKET, type NodeDefinition, type ParamSpec, type SocketType } from './types.js';
+import { PARAM_SOCKET, type CheckEnv, type NodeDefinition, type ParamSpec, type SocketType } from './types.js';
 import { pointer, type Link, type ParamValue, type Workflow, type WorkflowNode } from './workflow.js';
 
 export interface ResolvedNode {
@@ -47,7 +47,7 @@ export function workflowSchemaValidator(): ValidateFunction {
  * @returns the migrated workflow with every node resolved to its definition and full params
  * @throws WorkflowValidationError listing every problem found, each with node id and JSON pointer
  */
-export async function validateWorkflow(input: unknown, registry: NodeRegistry): Promise<ValidatedWorkflow> {
+export async function validateWorkflow(input: unknown, registry: NodeRegistry, env: CheckEnv = { confinePaths: false, localModels: true }): Promise<ValidatedWorkflow> {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new WorkflowValidationError([
       { code: 'not_an_object', pointer: '', message: 'A workflow must be a JSON object' },
@@ -63,7 +63,7 @@ export async function validateWorkflow(input: unknown, registry: NodeRegistry): 
   const nodes = resolveNodes(workflow, registry, issues);
   checkLinks(workflow, nodes, issues);
   checkCycles(nodes, issues);
-  await runChecks(nodes, issues);
+  await runChecks(nodes, issues, env);
   if (issues.length > 0) throw new WorkflowValidationError(issues);
   return migratedFrom === undefined ? { workflow, nodes } : { workflow, nodes, migratedFrom };
 }
@@ -387,11 +387,11 @@ function checkCycles(nodes: Map<string, ResolvedNode>, issues: ValidationIssue[]
   }
 }
 
-async function runChecks(nodes: Map<string, ResolvedNode>, issues: ValidationIssue[]): Promise<void> {
+async function runChecks(nodes: Map<string, ResolvedNode>, issues: ValidationIssue[], env: CheckEnv): Promise<void> {
   const failing = new Set(issues.map((i) => i.nodeId));
   for (const node of nodes.values()) {
     if (!node.definition.check || failing.has(node.id)) continue;
-    for (const problem of await node.definition.check(node.params)) {
+    for (const problem of await node.definition.check(node.params, env)) {
       issues.push({
         code: 'check_failed',
         nodeId: node.id,

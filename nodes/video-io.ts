@@ -2,7 +2,7 @@
 
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, realpath, rm, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { defineNode, type NodeContext, type Workflow } from '../engine/index.js';
 import { decodeVideo, encodeVideo, type VideoFormat } from '../media/ffmpeg.js';
 import type { VideoHandle } from '../media/frames.js';
@@ -159,18 +159,21 @@ export const saveImageNode = defineNode({
 async function resolveInput(ctx: NodeContext, path: string): Promise<string> {
   if (path.trim() === '') throw new Error('No file given: set the "path" param');
   const full = resolve(ctx.inputDir, path);
+  const outside = () => new Error(`"${path}" is outside the input folder; only uploaded files can be read`);
+  // Decided from the name first, so the answer is the same whether or not an outside file exists.
+  if (ctx.confineInputs && escapes(relative(ctx.inputDir, full))) throw outside();
   let real: string;
   try {
     real = await realpath(full);
   } catch {
-    throw new Error(`File not found: ${full}`);
+    // A server's client is told the name it gave, never the server's folders.
+    throw new Error(`File not found: ${ctx.confineInputs ? path : full}`);
   }
-  if (ctx.confineInputs) {
-    const inside = relative(await realpath(ctx.inputDir), real);
-    if (inside.startsWith('..') || isAbsolute(inside)) throw new Error(`"${path}" is outside the input folder; only uploaded files can be read`);
-  }
+  if (ctx.confineInputs && escapes(relative(await realpath(ctx.inputDir), real))) throw outside();
   return real;
 }
+
+const escapes = (rel: string) => rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel);
 
 /** Files change under the same name: their size and modification time are part of the cache key. */
 async function fileFingerprint(path: unknown): Promise<string> {

@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import { basename, join, relative, resolve } from 'node:path';
 import express, { type Express, type Request } from 'express';
 import type { WebSocketServer } from 'ws';
-import { defaultLimits, Executor, NodeRegistry, packageRoot, type AdmissionLimits, type Logger, type ModelServices } from '../engine/index.js';
+import { defaultLimits, Executor, packageRoot, type NodeRegistry, type AdmissionLimits, type Logger, type ModelServices } from '../engine/index.js';
 import { createRegistry } from '../nodes/index.js';
 import { checkJsonDepth } from './body.js';
 import { BadRequestError, errorHandler, NotFoundError } from './errors.js';
@@ -127,6 +127,7 @@ export function createApp(options: AppOptions): SkyloomApp {
     // Workflows from clients read only what was uploaded, never arbitrary server files.
     inputDir: dirs.uploads,
     confineInputs: true,
+    confinePaths: options.allowModelPaths !== true,
     tempDir: dirs.temp,
     log,
     ...(options.models ? { models: options.models } : {}),
@@ -139,7 +140,7 @@ export function createApp(options: AppOptions): SkyloomApp {
     : new RedisQueue({ url: options.queue!, store, hub, outputDir: dirs.output, log });
   // With workers elsewhere, which models are installed is theirs to say (capability routing);
   // the server checks everything else about a workflow.
-  const validator = remote ? new Executor(withoutModelChecks(registry)) : executor;
+  const validator = remote ? new Executor(registry, { confinePaths: options.allowModelPaths !== true, localModels: false }) : executor;
   const library = new WorkflowLibrary(dirs.workflows);
 
   const limits = (): AdmissionLimits => ({ ...defaultLimits(totalmem(), freeBytes(dirs.temp)), ...options.limits });
@@ -200,16 +201,6 @@ export function createApp(options: AppOptions): SkyloomApp {
     })());
 
   return { app, store, queue, ...(worker ? { worker } : {}), ready, hub, executor, dirs, attach, close };
-}
-
-/** The same nodes, less load-model's "is it installed here" check (queue engine: workers have the models). */
-function withoutModelChecks(registry: NodeRegistry): NodeRegistry {
-  const copy = new NodeRegistry();
-  for (const type of registry.types()) {
-    const d = registry.get(type)!;
-    copy.register(type === 'load-model' ? { ...d, check: undefined } : d);
-  }
-  return copy;
 }
 
 /** Free bytes for this process on the file system holding `dir`. */
