@@ -19,7 +19,7 @@ import { BadRequestError, QueueUnavailableError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { notRemovable, type PromptQueue, type SeedFanOut } from '../queue.js';
 import type { FinishedRun, SeedRun, Store } from '../store.js';
-import { canRun, connect, GENERIC_ROUTE, JOB_OPTIONS, KEYS, PREFIX, liveWorkers, OUTPUT_ID_FILE, redisOptions, requirementsOf, routeName, STALL_RETRIES, type JobData, type JobResult, unpackPreview, type WorkerEnvelope } from './wire.js';
+import { canRun, connect, readRecorded, GENERIC_ROUTE, JOB_OPTIONS, KEYS, PREFIX, liveWorkers, OUTPUT_ID_FILE, redisOptions, requirementsOf, routeName, STALL_RETRIES, type JobData, type JobResult, unpackPreview, type WorkerEnvelope } from './wire.js';
 
 export interface RedisQueueOptions {
   url: string;
@@ -349,7 +349,8 @@ export class RedisQueue implements PromptQueue {
       for (const id of p.seeds ? p.seeds.filter((s) => ['queued', 'running'].includes(s.status)).map((s) => s.promptId) : [p.promptId]) {
         const job = await this.#findJob(id);
         if (!job) {
-          this.#finished(id, lostResult('its job is no longer in Redis (Redis lost its data, or the job was removed)'));
+          // A worker records each result before telling Redis: a job Redis lost after it ran still ended as recorded.
+          this.#finished(id, readRecorded(this.#o.outputDir, id) ?? lostResult('its job is no longer in Redis (Redis lost its data, or the job was removed)'));
           continue;
         }
         const state = await job.getState();

@@ -1,9 +1,9 @@
 // Owns a `skyloom worker` process: announces what it can run, pulls prompts from the BullMQ queues it qualifies for, runs them through one long-lived Executor, and reports back through Redis.
 
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Worker as BullWorker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Cancelled, Executor, type Logger, type NodeRegistry, type Workflow } from '../../engine/index.js';
@@ -18,6 +18,9 @@ import {
   OutputDirMismatchError,
   packJson,
   packPreview,
+  readRecorded,
+  recordedFile,
+  writeRecorded,
   PREFIX,
   redisOptions,
   routeName,
@@ -372,32 +375,5 @@ export class RemoteWorker {
           : n,
       ),
     };
-  }
-}
-
-/** Where a worker records how a job ended before telling Redis (in the shared output folder, so any worker finds it). */
-export const RESULTS_DIR = '.skyloom-results';
-
-function recordedFile(outputDir: string, jobId: string): string {
-  return join(outputDir, RESULTS_DIR, `${jobId.replace(/[^\w.-]/g, '_')}.json`);
-}
-
-function readRecorded(outputDir: string, jobId: string): JobResult | undefined {
-  try {
-    return JSON.parse(readFileSync(recordedFile(outputDir, jobId), 'utf8')) as JobResult;
-  } catch {
-    return undefined;
-  }
-}
-
-function writeRecorded(outputDir: string, jobId: string, result: JobResult): void {
-  const file = recordedFile(outputDir, jobId);
-  try {
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(`${file}.partial`, JSON.stringify(result));
-    renameSync(`${file}.partial`, file);
-  } catch {
-    // No room to record it: Redis is told as before, and only a Redis outage now could repeat it.
-    rmSync(`${file}.partial`, { force: true });
   }
 }

@@ -1,8 +1,8 @@
 // Storage you can trust: an emptied or corrupt database refuses to start (or is repaired on request), a full disk is a 507 that leaves nothing half-written and the history right, and what unfinished writes left is swept and never served.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { ErrorBody } from '../../protocol/index.js';
@@ -10,6 +10,7 @@ import { createApp } from '../../server/app.js';
 import { DatabaseUnusableError, Store } from '../../server/store.js';
 import { getJson, postJson, quietLog, raw, settled, startServer, tempDir, testRegistry, workflow } from './helpers.js';
 
+const root = resolve(import.meta.dirname, '../..');
 const appIn = (dataDir: string, repair = false) => createApp({ dataDir, registry: testRegistry(), log: quietLog, repair });
 
 /** A data dir whose database holds `n` finished prompts. */
@@ -82,6 +83,15 @@ describe('opening the database', () => {
     }
   });
 
+  it('skyloom serve on a 0-byte database exits with the message, without listening', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'skyloom.db'), '');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bin/skyloom.ts'), 'serve', '--port', '0', '--data-dir', dir], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).not.toContain('serving at');
+    expect(r.stderr).toContain(`The database ${join(dir, 'skyloom.db')} exists but is empty (0 bytes)`);
+  });
+
   it('a missing database is a fresh install and starts', async () => {
     const sky = appIn(tempDir());
     await sky.close();
@@ -114,9 +124,9 @@ describe('unfinished writes', () => {
   });
 });
 
-const root = process.getuid?.() === 0;
+const asRoot = process.getuid?.() === 0;
 let canMount = false;
-if (root) {
+if (asRoot) {
   const probe = tempDir('skyloom-mount-probe-');
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
