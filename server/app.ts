@@ -151,13 +151,13 @@ export function createApp(options: AppOptions): SkyloomApp {
   app.set('query parser', 'simple');
 
   app.use((req, res, next) => {
+    const { tokenFromQuery } = checkAccess(policy, req.headers, req.originalUrl);
     // A malformed escape (%ff, an overlong %c0%ae) would surface later as a URIError from some decoder.
     try {
       decodeURIComponent(req.path);
     } catch {
       throw new BadRequestError('bad_url', 'The URL holds a malformed percent-encoding (each %XX must form UTF-8)');
     }
-    const { tokenFromQuery } = checkAccess(policy, req.headers, req.originalUrl);
     if (tokenFromQuery && options.token) {
       res.cookie(TOKEN_COOKIE, options.token, { httpOnly: true, sameSite: 'strict', path: '/' });
     }
