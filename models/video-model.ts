@@ -8,6 +8,7 @@ import { EulerDiscreteScheduler } from './schedulers/euler-discrete.js';
 import { FlowMatchEulerScheduler } from './schedulers/flow-match-euler.js';
 import type { FlowSampler } from './schedulers/flow-match-euler.js';
 import { FlowMatchHeunScheduler } from './schedulers/flow-match-heun.js';
+import { FlowMatchUniPCScheduler } from './schedulers/flow-match-unipc.js';
 import { concat, reshape, size, slice, tensor, zeros } from './tensor.js';
 import type { Tensor } from './tensor.js';
 
@@ -31,10 +32,10 @@ export interface VideoChunk extends RgbFrames {
 }
 
 /** Samplers of rectified-flow models; Stable Diffusion packages accept only 'euler' (euler-discrete). */
-export type SamplerName = 'euler' | 'heun';
+export type SamplerName = 'euler' | 'heun' | 'unipc';
 
 /** Valid sampler names, in the order error messages list them. */
-export const SAMPLERS: readonly SamplerName[] = ['euler', 'heun'];
+export const SAMPLERS: readonly SamplerName[] = ['euler', 'heun', 'unipc'];
 
 /** Options of {@link VideoModel.denoise}. */
 export interface DenoiseOptions {
@@ -269,6 +270,7 @@ export class VideoModel {
     let sampler: FlowSampler;
     if (samplerName === 'euler') sampler = new FlowMatchEulerScheduler(config);
     else if (samplerName === 'heun') sampler = new FlowMatchHeunScheduler(config);
+    else if (samplerName === 'unipc') sampler = new FlowMatchUniPCScheduler(config);
     else throw new ModelInputError(`Unsupported sampler "${String(samplerName)}". Should be one of: ${SAMPLERS.join(', ')}`);
     const steps = options.steps ?? this.manifest.defaults.steps;
     const schedule = sampler.setTimesteps(steps, { shift: options.shift, denoise: options.denoise });
@@ -308,9 +310,10 @@ export class VideoModel {
     const sigma0 = schedule.sigmas[0];
     let x = options.initLatents ? mix(options.initLatents.data, 1 - sigma0, noise.data, sigma0) : noise.data;
     const total = schedule.timesteps.length;
+    const state = sampler.createState();
     for (let i = 0; i < total; i++) {
       options.signal?.throwIfAborted();
-      const { prevSample, denoised } = await sampler.step(velocityAt, x, schedule, i);
+      const { prevSample, denoised } = await sampler.step(velocityAt, x, schedule, i, state);
       x = prevSample;
       await options.onStep?.(i + 1, total, tensor('float32', dims, denoised));
     }

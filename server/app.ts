@@ -6,8 +6,9 @@ import type { Server } from 'node:http';
 import { basename, join, relative, resolve } from 'node:path';
 import express, { type Express, type Request } from 'express';
 import type { WebSocketServer } from 'ws';
-import { defaultLimits, Executor, packageRoot, type NodeRegistry, type AdmissionLimits, type Logger, type ModelServices } from '../engine/index.js';
+import { defaultLimits, Executor, NodeRegistry, packageRoot, type AdmissionLimits, type Logger, type NodeServices } from '../engine/index.js';
 import { createRegistry } from '../nodes/index.js';
+import { createModelHost } from '../nodes/services.js';
 import { checkJsonDepth } from './body.js';
 import { BadRequestError, errorHandler, NotFoundError } from './errors.js';
 import { Hub } from './hub.js';
@@ -39,7 +40,8 @@ export interface AppOptions {
   host?: string;
   /** Origins besides the server's own that may use it (the editor's dev server); default none. */
   allowedOrigins?: readonly string[];
-  models?: ModelServices;
+  /** What the host gives every node (device policy, session cache, model search paths). */
+  services?: NodeServices;
   log?: Logger;
   /** Default 512 MiB. */
   maxUploadBytes?: number;
@@ -130,17 +132,17 @@ export function createApp(options: AppOptions): SkyloomApp {
     confinePaths: options.allowModelPaths !== true,
     tempDir: dirs.temp,
     log,
-    ...(options.models ? { models: options.models } : {}),
+    services: options.services ?? { models: createModelHost() },
     ...(options.cacheBytes !== undefined ? { cacheBytes: options.cacheBytes } : {}),
   });
   const hub = new Hub({ log, ...(options.previewIntervalMs !== undefined ? { previewIntervalMs: options.previewIntervalMs } : {}) });
   const worker = remote ? undefined : new LocalRunner(store, executor, hub, { outputDir: dirs.output, log });
   const queue: PromptQueue = worker
     ? new EmbeddedQueue(store, worker)
-    : new RedisQueue({ url: options.queue!, store, hub, outputDir: dirs.output, log });
-  // With workers elsewhere, which models are installed is theirs to say (capability routing);
-  // the server checks everything else about a workflow.
-  const validator = remote ? new Executor(registry, { confinePaths: options.allowModelPaths !== true, localModels: false }) : executor;
+    : new RedisQueue({ url: options.queue!, store, hub, outputDir: dirs.output, log, registry });
+  // With workers elsewhere, what is installed is theirs to say (capability routing by each node's
+  // `requires`); the server checks everything else about a workflow.
+  const validator = remote ? new Executor(withoutHostChecks(registry), { confinePaths: options.allowModelPaths !== true, localModels: false }) : executor;
   const library = new WorkflowLibrary(dirs.workflows);
 
   const limits = (): AdmissionLimits => ({ ...defaultLimits(totalmem(), freeBytes(dirs.temp)), ...options.limits });
@@ -207,6 +209,20 @@ export function createApp(options: AppOptions): SkyloomApp {
 function freeBytes(dir: string): number {
   const s = statfsSync(dir);
   return s.bavail * s.bsize;
+}
+
+/**
+ * The same nodes; those that declare host requirements are checked as on a host without their
+ * models (queue engine: the workers meet them), which still refuses what a remote client may not name.
+ */
+function withoutHostChecks(registry: NodeRegistry): NodeRegistry {
+  const copy = new NodeRegistry();
+  for (const type of registry.types()) {
+    const d = registry.get(type)!;
+    const check = d.check;
+    copy.register(d.requires && check ? { ...d, check: (params, env) => check(params, { ...env, localModels: false }) } : d);
+  }
+  return copy;
 }
 
 /**

@@ -2,7 +2,7 @@
 
 import { Router } from 'express';
 import type { ModelsResponse } from '../../protocol/index.js';
-import { listModels } from '../../nodes/model.js';
+import { listModels } from '../../models/package.js';
 import { route, type RouteContext } from './context.js';
 
 export function modelRoutes({ registry }: RouteContext): Router {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Router } from 'express';
 import { packageRoot } from '../../engine/index.js';
 import { PROTOCOL_VERSION, type SystemInfo } from '../../protocol/index.js';
-import { availableDevices } from '../../nodes/model.js';
+import { availableDevices } from '../../models/runtime/onnx.js';
 import { route, type RouteContext } from './context.js';
 
 export function systemRoutes({ queue }: RouteContext): Router {
