@@ -49,6 +49,13 @@ export const useRunStore = defineStore('run', () => {
   const previews = reactive(new Map<string, LivePreview>());
   const outputs = reactive(new Map<string, UiOutputRef>());
   const issues = reactive(new Map<string, NodeIssue[]>());
+  /** What each node of the current run could not do as asked (its `execution_warning` messages). */
+  const warnings = reactive(new Map<string, string[]>());
+
+  function addWarning(nodeId: string, message: string): void {
+    const list = warnings.get(nodeId) ?? [];
+    if (!list.includes(message)) warnings.set(nodeId, [...list, message]);
+  }
   const generalIssues = ref<string[]>([]);
   const queue = shallowRef<QueueResponse>({ running: [], pending: [] });
   const history = shallowRef<HistoryEntry[]>([]);
@@ -164,6 +171,7 @@ export const useRunStore = defineStore('run', () => {
       currentPrompt.value = d.promptId;
       lastError.value = undefined;
       nodes.clear();
+      warnings.clear();
       for (const id of d.nodes) setNode(id, { status: 'waiting' });
       for (const [id, p] of previews) {
         URL.revokeObjectURL(p.url);
@@ -175,6 +183,7 @@ export const useRunStore = defineStore('run', () => {
       for (const id of d.nodes) setNode(id, { status: 'cached' });
     });
     socket.on('executing', (d) => setNode(d.nodeId, { status: 'running' }));
+    socket.on('execution_warning', (d) => addWarning(d.nodeId, d.message));
     socket.on('progress', (d) => setNode(d.nodeId, { status: 'running', step: d.step, total: d.total }));
     socket.on('preview', ({ metadata, blob }) => {
       const old = previews.get(metadata.nodeId);
@@ -228,6 +237,8 @@ export const useRunStore = defineStore('run', () => {
       if (currentPrompt.value === promptId) return;
       currentPrompt.value = promptId;
       nodes.clear();
+      warnings.clear();
+      for (const w of entry.warnings ?? []) addWarning(w.nodeId, w.message);
       for (const id of entry.executed) setNode(id, { status: 'done', ms: entry.timings.nodes[id] });
       for (const id of entry.cached) setNode(id, { status: 'cached' });
       if (entry.error?.nodeId) setNode(entry.error.nodeId, { status: entry.status === 'interrupted' ? 'interrupted' : 'error', message: entry.error.message });
@@ -250,6 +261,7 @@ export const useRunStore = defineStore('run', () => {
     previews,
     outputs,
     issues,
+    warnings,
     generalIssues,
     queue,
     history,
