@@ -5,13 +5,58 @@ named initializers (the exporter leaves linear weights unnamed, so those keep th
 the timing is the same, the numbers are not).
 
 Usage: /usr/bin/python3 bench/dit_step_torch.py <transformer/model.onnx> '<[1,C,T,h,w]>' <text length>
-Prints {"ms": <per step, batch 2>, "source", "loaded": <tensors>, "missing": [...]} as JSON.
-Needs Debian's python3-torch and python3-onnx (benchmark only).
+Prints {"ms": <per step, batch 2>, "source", "loaded": <tensors>, "missing": [...], "blas"} as JSON.
+       /usr/bin/python3 bench/dit_step_torch.py --check
+Prints {"torch", "onnx", "blas", "realBlas", "problems": [...]} without importing the DiT: whether
+this interpreter can give a reference figure that means anything (see check()).
+Needs Debian's python3-torch, python3-onnx and a real BLAS (libopenblas0-openmp) (benchmark only).
 """
 import json
 import os
 import sys
 import time
+
+
+def blas_library():
+    """The BLAS shared object this process actually mapped (after a matmul has loaded it)."""
+    with open("/proc/self/maps") as f:
+        libs = {line.split()[-1] for line in f if "blas" in line.lower() and ".so" in line}
+    return sorted(libs)
+
+
+def check():
+    """torch and onnx importable, and a real BLAS behind torch: with Debian's reference libblas
+    (the netlib one the libblas.so.3 alternative points to without libopenblas0-openmp) PyTorch's
+    linear layers run ~17x slower and the bench's ratio measures that BLAS, not onnxruntime."""
+    problems, out = [], {}
+    try:
+        import torch
+        torch.ones(64, 64) @ torch.ones(64, 64)
+        out["torch"] = torch.__version__
+        # pip wheels link MKL statically: no BLAS library shows up in the maps, the config says so
+        mkl = "BLAS_INFO=mkl" in torch.__config__.show()
+    except ImportError:
+        problems.append("python3-torch is missing (apt-get install -y python3-torch)")
+    try:
+        import onnx
+        out["onnx"] = onnx.__version__
+    except ImportError:
+        problems.append("python3-onnx is missing (apt-get install -y python3-onnx): the weights "
+                        "are read from the ONNX file")
+    libs = blas_library()
+    real = [p for p in libs if any(k in p for k in ("openblas", "blis", "mkl"))]
+    out["blas"] = libs
+    out["realBlas"] = bool(real) or ("torch" in out and mkl)
+    if "torch" in out and not out["realBlas"]:
+        problems.append(f"PyTorch runs on the reference BLAS ({', '.join(libs) or 'none mapped'}): "
+                        "apt-get install -y libopenblas0-openmp")
+    out["problems"] = problems
+    return out
+
+
+if len(sys.argv) > 1 and sys.argv[1] == "--check":
+    print(json.dumps(check()))
+    sys.exit(0)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "models", "training"))
 
@@ -51,7 +96,8 @@ def main():
         for _ in range(n):
             dit(*args)
         ms = (time.perf_counter() - start) / n * 1000
-    print(json.dumps({"ms": ms, "source": source, "loaded": len(loaded), "missing": missing}))
+    print(json.dumps({"ms": ms, "source": source, "loaded": len(loaded), "missing": missing,
+                      "blas": blas_library()}))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,12 @@
 // The main job, measured: the default text-to-video workflow split by node, the DiT step in
 // onnxruntime-node against PyTorch eager on the same weights, and peak memory of decode + encode
 // for 2 s and 20 s of frames (each length in its own process, so peaks do not mix).
-// Run: npx tsx bench/text-to-video.ts            (needs models/packages/skyloom-tiny)
+// Run: npx tsx bench/text-to-video.ts [rounds]   (needs models/packages/skyloom-tiny; rounds default 3)
+// The PyTorch reference needs Debian's python3-torch, python3-onnx and a real BLAS
+// (libopenblas0-openmp): with the reference libblas PyTorch is ~17× slower and the ratio would
+// measure that BLAS. bench/dit_step_torch.py --check says which is missing; the bench then prints
+// why and skips the ratio instead of printing a meaningless one. The two sides alternate over the
+// rounds (which goes first flips each round) because the shared CPU's load drifts.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -44,32 +49,83 @@ async function nodeTimes(): Promise<void> {
   for (const [id, ms] of Object.entries(times)) console.log(`  ${id.padEnd(10)} ${(ms / 1000).toFixed(3)} s`);
 }
 
-async function ditStep(): Promise<void> {
+interface TorchCheck {
+  torch?: string;
+  onnx?: string;
+  blas: string[];
+  realBlas: boolean;
+  problems: string[];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+async function ditStep(rounds: number): Promise<void> {
   const model = await VideoModel.load(MODEL);
   const { width, height, frames } = model.manifest.defaults;
   const shape = model.latentShape(width, height, frames);
   const cond = await model.encodeText(['a red circle moving left on a black background']);
   const uncond = await model.encodeText(['']);
   const steps = 20;
+  const script = join(packageRoot(), 'bench/dit_step_torch.py');
+  let check: TorchCheck;
+  try {
+    check = JSON.parse(execFileSync('/usr/bin/python3', [script, '--check'], { encoding: 'utf8' })) as TorchCheck;
+  } catch (error) {
+    check = { blas: [], realBlas: false, problems: [`/usr/bin/python3 ${script} --check failed: ${(error as Error).message.split('\n')[0]}`] };
+  }
   // Warm-up, then time a guided run (one DiT call of batch 2 per step).
   await model.denoise({ shape, cond, uncond, guidance: 6, steps: 2, seed: 0 });
-  const t = performance.now();
-  await model.denoise({ shape, cond, uncond, guidance: 6, steps, seed: 0 });
-  const ortMs = (performance.now() - t) / steps;
-  const torch = JSON.parse(
-    execFileSync('/usr/bin/python3', [join(packageRoot(), 'bench/dit_step_torch.py'), join(model.pkg.dir, 'transformer/model.onnx'), JSON.stringify(shape), String(cond.hidden.dims[1])], {
-      encoding: 'utf8',
-    }),
-  ) as { ms: number; source: string; loaded: number; missing: string[] };
-  console.log(`DiT step, batch 2, latent [${shape.join(', ')}]: onnxruntime-node ${ortMs.toFixed(2)} ms, PyTorch eager ${torch.ms.toFixed(2)} ms → ${(torch.ms / ortMs).toFixed(2)}× (target ≥ 1.5×); PyTorch weights from the ${torch.source}: ${torch.loaded} tensors loaded, ${torch.missing.length} left at random init`);
+  const ort = async (): Promise<number> => {
+    const t = performance.now();
+    await model.denoise({ shape, cond, uncond, guidance: 6, steps, seed: 0 });
+    return (performance.now() - t) / steps;
+  };
+  // Without a passive wait policy, PyTorch's OpenMP threads spin and stall each other on a shared
+  // CPU: measured here, a PyTorch DiT step took ~2 s against ~0.05 s for onnxruntime-node (37×).
+  const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
+  const torch = () =>
+    JSON.parse(execFileSync('/usr/bin/python3', [script, join(model.pkg.dir, 'transformer/model.onnx'), JSON.stringify(shape), String(cond.hidden.dims[1])], { encoding: 'utf8', env })) as {
+      ms: number;
+      source: string;
+      loaded: number;
+      missing: string[];
+    };
+  const label = `DiT step, batch 2, latent [${shape.join(', ')}]`;
+  if (check.problems.length > 0) {
+    const ortMs = [];
+    for (let r = 0; r < rounds; r++) ortMs.push(await ort());
+    console.log(`${label}: onnxruntime-node ${median(ortMs).toFixed(2)} ms (median of ${rounds}); no PyTorch reference, so no ratio:`);
+    for (const p of check.problems) console.log(`  - ${p}`);
+    return;
+  }
+  const ortMs: number[] = [];
+  const torchMs: number[] = [];
+  let last: ReturnType<typeof torch> | undefined;
+  for (let r = 0; r < rounds; r++) {
+    // Which side goes first flips every round, so drift in the machine's load hits both alike.
+    if (r % 2 === 0) ortMs.push(await ort());
+    last = torch();
+    torchMs.push(last.ms);
+    if (r % 2 === 1) ortMs.push(await ort());
+  }
+  const o = median(ortMs);
+  const p = median(torchMs);
+  console.log(`${label}: onnxruntime-node ${o.toFixed(2)} ms, PyTorch ${check.torch} eager ${p.toFixed(2)} ms → ${(p / o).toFixed(2)}× (medians of ${rounds} alternating rounds; target ≥ 1.5×)`);
+  console.log(`  rounds: onnxruntime-node ${ortMs.map((x) => x.toFixed(2)).join(' / ')} ms; PyTorch ${torchMs.map((x) => x.toFixed(2)).join(' / ')} ms`);
+  console.log(`  PyTorch BLAS: ${check.blas.join(', ') || 'MKL (static)'}, OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY}; weights from the ${last!.source}: ${last!.loaded} tensors loaded, ${last!.missing.length} left at random init`);
 }
 
 const mode = process.argv[2];
 if (mode === 'decode-encode') {
   await decodeEncode(Number(process.argv[3]));
 } else {
+  const rounds = Number(process.argv[2] ?? 3);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bench/text-to-video.ts: rounds must be a positive integer, got ${JSON.stringify(process.argv[2])}`);
   await nodeTimes();
-  await ditStep();
+  await ditStep(rounds);
   const peak = (seconds: number) =>
     (JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', import.meta.filename, 'decode-encode', String(seconds)], { encoding: 'utf8' })) as { maxRssMiB: number })
       .maxRssMiB;

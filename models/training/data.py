@@ -190,6 +190,166 @@ def render(spec, aspect, rng):
     return np.clip(video + 0.5, 0, 255).astype(np.uint8), fg
 
 
+# ------------------------------------------------------------ the broader VAE mix (2.0 recipe)
+# The VAE also carries user footage (extend, connect, loop, video-to-video), so it trains on more
+# than the shape clips: procedural patterns with the statistics of test charts and natural images.
+PATTERNS = ["fractal", "stripes", "checkers", "gradient", "bars", "swirl", "blurred shapes",
+            "noise"]
+
+
+def _bilinear(grid, ys, xs):
+    """Sample a [gh, gw, C] grid at float coordinates (wrapping), bilinearly."""
+    gh, gw = grid.shape[:2]
+    y0, x0 = np.floor(ys).astype(np.int64), np.floor(xs).astype(np.int64)
+    fy, fx = (ys - y0)[..., None], (xs - x0)[..., None]
+    y0, x0 = y0 % gh, x0 % gw
+    y1, x1 = (y0 + 1) % gh, (x0 + 1) % gw
+    top = grid[y0, x0] * (1 - fx) + grid[y0, x1] * fx
+    bot = grid[y1, x0] * (1 - fx) + grid[y1, x1] * fx
+    return top * (1 - fy) + bot * fy
+
+
+def _coords(W, H, rng, pan=True, zoom=True):
+    """Per-frame sample coordinates [F, H, W] of a camera that pans and zooms a little."""
+    p = np.linspace(0.0, 1.0, FRAMES, dtype=np.float32)[:, None, None]
+    ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
+    vx, vy = (rng.uniform(-0.4, 0.4, 2) * min(W, H)) if pan else (0.0, 0.0)
+    z = 1.0 + (rng.uniform(-0.3, 0.3) if zoom else 0.0) * p
+    cx, cy = W / 2, H / 2
+    return (ys[None] - cy) / z + cy + vy * p, (xs[None] - cx) / z + cx + vx * p
+
+
+def _random_colours(rng, n):
+    return rng.uniform(0, 255, (n, 3)).astype(np.float32)
+
+
+def _fractal(rng, W, H):
+    ys, xs = _coords(W, H, rng)
+    cell = rng.uniform(12, 40)
+    # Colour varies at the coarsest scale only; finer octaves (1/f-like, as in natural images)
+    # modulate brightness, which keeps this the cheapest pattern to render.
+    out = _bilinear(rng.uniform(-1, 1, (64, 64, 3)).astype(np.float32), ys / cell, xs / cell)
+    lum, amp, total = np.zeros(ys.shape, np.float32), 1.0, 0.0
+    for _ in range(3):
+        amp, cell = amp * rng.uniform(0.4, 0.65), cell / 2
+        lum += amp * _bilinear(rng.uniform(-1, 1, (64, 64, 1)).astype(np.float32),
+                               ys / cell, xs / cell)[..., 0]
+        total += amp
+    out = (out + lum[..., None]) / (1 + total)
+    base, span = _random_colours(rng, 1)[0], rng.uniform(80, 250)
+    return base + span * out
+
+
+def _stripes(rng, W, H):
+    ys, xs = _coords(W, H, rng, zoom=False)
+    theta, period = rng.uniform(0, math.pi), rng.uniform(4, 24)
+    phase = np.linspace(0, rng.uniform(-1, 1), FRAMES, dtype=np.float32)[:, None, None]
+    s = np.sin(2 * math.pi * ((xs * math.cos(theta) + ys * math.sin(theta)) / period + phase))
+    if rng.random() < 0.5:
+        s = np.clip(s * rng.uniform(3, 20), -1, 1)  # hard-edged bars
+    a, b = _random_colours(rng, 2)
+    return a + (b - a) * ((s[..., None] + 1) / 2)
+
+
+def _checkers(rng, W, H):
+    ys, xs = _coords(W, H, rng)
+    cell = rng.uniform(4, 16)
+    c = ((np.floor(xs / cell) + np.floor(ys / cell)) % 2)[..., None]
+    a, b = _random_colours(rng, 2)
+    return a + (b - a) * c
+
+
+def _gradient(rng, W, H):
+    ys, xs = _coords(W, H, rng)
+    theta = rng.uniform(0, 2 * math.pi)
+    t = ((xs - W / 2) * math.cos(theta) + (ys - H / 2) * math.sin(theta)) / max(W, H) + 0.5
+    if rng.random() < 0.4:  # radial
+        t = np.sqrt((xs - W / 2) ** 2 + (ys - H / 2) ** 2) / max(W, H) * 1.4
+    cols = _random_colours(rng, 3)
+    t = np.clip(t, 0, 1)[..., None]
+    return np.where(t < 0.5, cols[0] + (cols[1] - cols[0]) * 2 * t,
+                    cols[1] + (cols[2] - cols[1]) * (2 * t - 1))
+
+
+def _bars(rng, W, H):
+    """Test-chart-like: saturated vertical bars, a band of other bars, a moving box."""
+    n = int(rng.integers(5, 9))
+    top = rng.choice([0.0, 16.0, 192.0, 235.0, 255.0], (n, 3)).astype(np.float32)
+    low = rng.choice([0.0, 16.0, 128.0, 235.0], (n, 3)).astype(np.float32)
+    xs = np.arange(W)
+    split = int(H * rng.uniform(0.6, 0.8))
+    frame = np.empty((H, W, 3), np.float32)
+    frame[:split] = top[(xs * n) // W][None]
+    frame[split:] = low[(xs * n) // W][None]
+    video = np.broadcast_to(frame, (FRAMES, H, W, 3)).copy()
+    bw, bh = int(rng.integers(6, W // 3)), int(rng.integers(6, H // 3))
+    x0, x1 = rng.uniform(0, W - bw, 2)
+    y0, y1 = rng.uniform(0, H - bh, 2)
+    col = _random_colours(rng, 1)[0]
+    for f, p in enumerate(np.linspace(0, 1, FRAMES)):
+        x, y = int(x0 + (x1 - x0) * p), int(y0 + (y1 - y0) * p)
+        video[f, y:y + bh, x:x + bw] = col
+    return video
+
+
+def _swirl(rng, W, H):
+    """Smooth colourful bands around a centre, like a zooming fractal set's outside."""
+    ys, xs = _coords(W, H, rng)
+    cx, cy = rng.uniform(0.2, 0.8) * W, rng.uniform(0.2, 0.8) * H
+    r = np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2) + 1e-3
+    ang = np.arctan2(ys - cy, xs - cx)
+    k = rng.uniform(0.1, 0.6)
+    t = np.log(r) * rng.uniform(1, 4) + ang * int(rng.integers(0, 4)) + k * \
+        np.linspace(0, 6, FRAMES, dtype=np.float32)[:, None, None]
+    ph = rng.uniform(0, 2 * math.pi, 3).astype(np.float32)
+    return 127.5 + 120 * np.sin(t[..., None] + ph)
+
+
+def _box_blur(video, radius):
+    """Separable box blur over H and W (twice: close to Gaussian), edges clamped."""
+    for _ in range(2):
+        for axis in (1, 2):
+            pad = [(0, 0)] * video.ndim
+            pad[axis] = (radius, radius)
+            v = np.pad(video, pad, mode="edge")
+            c = np.cumsum(v, axis=axis, dtype=np.float32)
+            c = np.concatenate([np.zeros_like(np.take(c, [0], axis=axis)), c], axis=axis)
+            n = video.shape[axis]
+            video = (np.take(c, np.arange(2 * radius + 1, 2 * radius + 1 + n), axis=axis) -
+                     np.take(c, np.arange(0, n), axis=axis)) / (2 * radius + 1)
+    return video
+
+
+def render_pattern(kind, aspect, rng):
+    """One pattern clip. Returns (frames uint8 [F,H,W,3], weight map float32 [F,H,W]): the weight
+    map plays the role of render()'s foreground coverage in the loss, and is the local contrast
+    (normalised gradient magnitude), so edges and texture count more than flat areas."""
+    W, H = SIZES[aspect]
+    if kind == "blurred shapes":
+        frames, _ = render(sample_spec(rng), aspect, rng)
+        video = _box_blur(frames.astype(np.float32), int(rng.integers(1, 3)))
+    elif kind == "noise":  # another pattern under visible sensor-like grain
+        base = PATTERNS[int(rng.integers(0, 6))]
+        video = render_pattern(base, aspect, rng)[0].astype(np.float32)
+        video = video + rng.normal(0, rng.uniform(4, 20), video.shape).astype(np.float32)
+    else:
+        video = {"fractal": _fractal, "stripes": _stripes, "checkers": _checkers,
+                 "gradient": _gradient, "bars": _bars, "swirl": _swirl}[kind](rng, W, H)
+    frames = np.clip(video + 0.5, 0, 255).astype(np.uint8)
+    f = frames.astype(np.float32).mean(-1)
+    g = np.zeros_like(f)
+    g[:, :, 1:] += np.abs(np.diff(f, axis=2))
+    g[:, 1:, :] += np.abs(np.diff(f, axis=1))
+    return frames, np.clip(g / 64.0, 0, 1).astype(np.float32)
+
+
+def render_mix(rng, aspect, pattern_share=0.4, heldout=False):
+    """A VAE training clip: a shape clip (1 - pattern_share of the time) or a pattern clip."""
+    if rng.random() < pattern_share:
+        return render_pattern(PATTERNS[int(rng.integers(len(PATTERNS)))], aspect, rng)
+    return render(sample_spec(rng, heldout=heldout), aspect, rng)
+
+
 def to_model(frames):
     """uint8 [F, H, W, 3] -> float32 [3, F, H, W] in [-1, 1] (the VAE's input convention)."""
     return frames.transpose(3, 0, 1, 2).astype(np.float32) / 127.5 - 1.0

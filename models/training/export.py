@@ -18,7 +18,8 @@ import onnx
 import torch
 
 import data
-from nets import DiT, TextEncoder, VAE, setup_torch
+from nets import DiT, TextEncoder, setup_torch
+from train_vae import load_vae
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = os.path.join(HERE, "..", "packages", "skyloom-tiny")
@@ -59,6 +60,17 @@ def export(module, args, path, in_names, out_names, dyn):
     onnx.checker.check_model(onnx.load(path))
 
 
+class WholeDecoder(torch.nn.Module):
+    """The whole-clip decode of either VAE architecture as one graph (latent_sample -> sample)."""
+
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, z):
+        return self.vae.decode(z)
+
+
 def save_case(root, name, component, inputs, outputs):
     """Raw little-endian tensors + a JSON index that parity.mjs reads."""
     case = {"component": component, "inputs": {}, "outputs": {}}
@@ -88,8 +100,7 @@ def main():
     args = ap.parse_args()
     setup_torch(0)
     stats = json.load(open(os.path.join(args.work, "latent_stats.json")))
-    vae = VAE()
-    vae.load_state_dict(torch.load(os.path.join(args.work, "vae.pt"))["model"])
+    vae = load_vae(os.path.join(args.work, "vae.pt"))[0]
     ck = torch.load(os.path.join(args.work, "dit.pt"))
     te, dit = TextEncoder(len(data.VOCAB)), DiT()
     te.load_state_dict(ck["ema_te"])  # EMA weights are what ships
@@ -125,7 +136,7 @@ def main():
         vid5 = {0: "batch", 2: "frames", 3: "height", 4: "width"}
         export(vae.encoder, (vid,), os.path.join(tmp, "vae_encoder/model.onnx"),
                ["sample"], ["latent"], {"sample": vid5, "latent": lat5})
-        export(vae.decoder, (lat,), os.path.join(tmp, "vae_decoder/model.onnx"),
+        export(WholeDecoder(vae), (lat,), os.path.join(tmp, "vae_decoder/model.onnx"),
                ["latent_sample"], ["sample"], {"latent_sample": lat5, "sample": vid5})
 
         # Parity cases: 64x64 with T=4 and 112x64 with T=8, text of two different lengths.
@@ -154,7 +165,7 @@ def main():
             cases.append(save_case(proot, f"{name}_enc", "vae_encoder", {"sample": v},
                                    {"latent": vae.encoder(v)}))
             cases.append(save_case(proot, f"{name}_dec", "vae_decoder", {"latent_sample": z[:1]},
-                                   {"sample": vae.decoder(z[:1])}))
+                                   {"sample": vae.decode(z[:1])}))
         with open(os.path.join(proot, "cases.json"), "w") as f:
             json.dump(cases, f, indent=1)
         # Tokenizer parity: Python ids for captions, an unknown word, punctuation and case.

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 import data
-from nets import VAE, setup_torch
+from nets import setup_torch
+from train_vae import load_vae
 
 
 def main():
@@ -27,9 +28,7 @@ def main():
     ap.add_argument("--work", default=os.path.join(os.path.dirname(__file__), ".work"))
     args = ap.parse_args()
     setup_torch(args.seed)
-    vae = VAE()
-    vae.load_state_dict(torch.load(os.path.join(args.work, "vae.pt"))["model"])
-    vae.eval()
+    vae = load_vae(os.path.join(args.work, "vae.pt"))[0]
 
     t_start = time.time()
     raw, tokens, captions = {}, {}, {}

@@ -115,6 +115,159 @@ class VAE(nn.Module):
         self.decoder = Decoder()
 
 
+# ------------------------------------------------------------------- causal streaming VAE (2.0)
+class CausalConv3d(nn.Module):
+    """Conv3d that looks only at the current and earlier frames: the time axis is padded with
+    kt - 1 zero frames in front (or, when streaming, with the kt - 1 frames cached from the
+    previous call). Zero padding and zero caches are the same numbers, so decoding a clip latent
+    frame by latent frame equals decoding it whole."""
+
+    def __init__(self, cin, cout, k=(3, 3, 3)):
+        super().__init__()
+        self.kt = k[0]
+        self.conv = nn.Conv3d(cin, cout, k, padding=(0, k[1] // 2, k[2] // 2))
+
+    def forward(self, x, cache=None):
+        if self.kt == 1:
+            return self.conv(x), None
+        x = torch.cat([cache, x], 2) if cache is not None else F.pad(x, (0, 0, 0, 0, self.kt - 1, 0))
+        return self.conv(x), x[:, :, x.shape[2] - (self.kt - 1):]
+
+
+class CausalRes(nn.Module):
+    """Residual block of two causal convs (second zero-initialised, as in Res3d)."""
+
+    def __init__(self, ch, k=(3, 3, 3)):
+        super().__init__()
+        self.c1 = CausalConv3d(ch, ch, k)
+        self.c2 = CausalConv3d(ch, ch, k)
+        nn.init.zeros_(self.c2.conv.weight)
+        nn.init.zeros_(self.c2.conv.bias)
+
+    def forward(self, x, caches=None):
+        a, n1 = self.c1(F.silu(x), None if caches is None else caches[0])
+        b, n2 = self.c2(F.silu(a), None if caches is None else caches[1])
+        return x + b, [n1, n2]
+
+
+class CausalEncoder(nn.Module):
+    """[B,3,F,H,W] in [-1,1] -> raw latents [B,8,F/4,H/8,W/8]; latent t sees frames <= 4t+3 only,
+    so encoding a clip's head gives the same latents as encoding the whole clip."""
+
+    def __init__(self, ch=(32, 64, 128)):
+        super().__init__()
+        # Non-overlapping strided downs group frames (0,1), (2,3), ... and then pairs of those,
+        # so they keep causality at latent-frame granularity and cost a fraction of full-rate
+        # layers (a full-frame-rate first block made encoding 6x the 1.x encoder's time).
+        self.down1 = nn.Conv3d(3, ch[0], (2, 2, 2), stride=(2, 2, 2))          # F/2, H/2
+        self.res1 = CausalRes(ch[0], (1, 3, 3))
+        self.down2 = nn.Conv3d(ch[0], ch[1], (2, 2, 2), stride=(2, 2, 2))      # F/4, H/4
+        self.res2 = CausalRes(ch[1], (3, 3, 3))
+        self.down3 = nn.Conv3d(ch[1], ch[2], (1, 2, 2), stride=(1, 2, 2))      # F/4, H/8
+        self.res3 = nn.ModuleList([CausalRes(ch[2]), CausalRes(ch[2])])
+        self.out = nn.Conv3d(ch[2], LATENT_CHANNELS, 1)
+
+    def forward(self, x):
+        x = self.res1(self.down1(x))[0]
+        x = self.res2(self.down2(F.silu(x)))[0]
+        x = self.down3(F.silu(x))
+        for r in self.res3:
+            x = r(x)[0]
+        return self.out(F.silu(x))
+
+
+class CausalDecoder(nn.Module):
+    """Raw latents [B,8,T,h,w] -> video [B,3,4T,8h,8w] in [-1,1], causal in time.
+
+    Up-sampling is non-overlapping (kernel = stride), so each latent frame's own frames come from
+    it alone; the causal 3-tap temporal convs at latent, 2x and 4x frame rate carry context across
+    latent-frame boundaries, which is what keeps a boundary step no larger than the steps inside
+    a latent frame. forward(z, caches) returns (video, new_caches): caches=None is the whole-clip
+    (or first-latent) case, and feeding each call's new caches into the next decodes a clip latent
+    frame by latent frame with the same result (the streaming contract, DESIGN.md)."""
+
+    def __init__(self, ch=(128, 64, 32, 16)):
+        super().__init__()
+        self.inp = nn.Conv3d(LATENT_CHANNELS, ch[0], 1)
+        self.res0 = nn.ModuleList([CausalRes(ch[0]), CausalRes(ch[0])])
+        self.up1 = nn.ConvTranspose3d(ch[0], ch[1], (2, 2, 2), stride=(2, 2, 2))   # 2T, 2h
+        self.res1 = CausalRes(ch[1])
+        self.up2 = nn.ConvTranspose3d(ch[1], ch[2], (2, 2, 2), stride=(2, 2, 2))   # 4T, 4h
+        self.res2 = CausalRes(ch[2])
+        self.up3 = nn.ConvTranspose3d(ch[2], ch[3], (1, 2, 2), stride=(1, 2, 2))   # 4T, 8h
+        # Full resolution stays narrow and spatial-only: its backward pass dominates on CPU.
+        self.full = nn.Conv3d(ch[3], ch[3], (1, 3, 3), padding=(0, 1, 1))
+        self.rgb = nn.Conv3d(ch[3], 3, (1, 3, 3), padding=(0, 1, 1))
+
+    def blocks(self):
+        return [*self.res0, self.res1, self.res2]
+
+    def n_caches(self):
+        return 2 * len(self.blocks())
+
+    def forward(self, z, caches=None):
+        new = []
+
+        def run(block, x):
+            i = len(new)
+            y, n = block(x, None if caches is None else caches[i:i + 2])
+            new.extend(n)
+            return y
+
+        x = self.inp(z)
+        for r in self.res0:
+            x = run(r, x)
+        x = run(self.res1, self.up1(F.silu(x)))
+        x = run(self.res2, self.up2(F.silu(x)))
+        x = F.silu(self.up3(F.silu(x)))
+        x = self.rgb(F.silu(self.full(x)))
+        return torch.tanh(x), new
+
+
+def parse_channels(text):
+    return tuple(int(c) for c in str(text).split(","))
+
+
+class CausalVAE(nn.Module):
+    """The 2.0 VAE: causal encoder + streaming decoder. decode(z) is the whole-clip decode."""
+
+    def __init__(self, enc_ch=(32, 64, 128), dec_ch=(128, 64, 32, 16)):
+        super().__init__()
+        self.encoder = CausalEncoder(enc_ch)
+        self.decoder = CausalDecoder(dec_ch)
+
+    def decode(self, z):
+        return self.decoder(z)[0]
+
+    def decode_streaming(self, z):
+        """Latent frame by latent frame through the caches (what the init/step graphs do)."""
+        out, caches = [], None
+        for t in range(z.shape[2]):
+            y, caches = self.decoder(z[:, :, t:t + 1], caches)
+            out.append(y)
+        return torch.cat(out, 2)
+
+
+class LegacyVAE(nn.Module):
+    """1.x's VAE (non-causal, whole-clip decoder) behind the same decode() interface."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = Encoder()
+        self.decoder = Decoder()
+
+    def decode(self, z):
+        return self.decoder(z)
+
+
+def build_vae(arch="causal", enc_ch=(32, 64, 128), dec_ch=(128, 64, 32, 16)):
+    if arch == "causal":
+        return CausalVAE(enc_ch, dec_ch)
+    if arch == "legacy":
+        return LegacyVAE()
+    raise ValueError(f"unknown VAE architecture {arch!r} (causal | legacy)")
+
+
 # ------------------------------------------------------------------------ attention building blocks
 def attention(q, k, v, bias=None):
     """q [B,H,N,d], k/v [B,H,M,d], bias broadcastable to [B,H,N,M] (0 keep / -1e4 drop).

@@ -116,7 +116,7 @@ def main():
         # Warm-up over --warmup steps, then cosine decay to 10% of the peak rate.
         lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress())))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = float(lr)  # a numpy scalar would tie the checkpoint to one numpy major version
         rng = np.random.default_rng(args.seed * 1_000_003 + step)
         torch.manual_seed(args.seed * 1_000_003 + step)
         aspect = aspects[step % 3]

@@ -1,0 +1,125 @@
+"""VAE-only evaluation (PyTorch, from a train_vae.py checkpoint): what the 2.0 targets ask of it.
+
+  held-out shapes  PSNR of reconstructed held-out single-object clips (all three aspects), and
+                   the share of reconstructions whose shape / colour / motion the analyser names;
+  lavfi sources    PSNR on ffmpeg's testsrc2, smptebars and mandelbrot at 64x64 (frames 0-15 and
+                   16-31 at 8 fps), rendered with the ffmpeg binary of @ffmpeg-installer/ffmpeg:
+                   footage the VAE never saw;
+  latent seams     per moving clip, the largest step between latent frames (frames 3->4, 7->8,
+                   11->12) over the largest step inside them (mean abs difference, 0-255); the
+                   target is that no boundary step exceeds the inside ones (ratio <= 1);
+  streaming        causal VAE only: max abs difference between chunked and whole-clip decode.
+
+    python3 eval_vae.py [--work .work] [--n 48] [--quick]   -> <work>/vae_eval.json
+"""
+import argparse
+import json
+import os
+import subprocess
+import time
+
+import numpy as np
+import torch
+
+import data
+from analyse import Analyser, score
+from nets import setup_torch
+from train_vae import load_vae
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FFMPEG = os.path.join(HERE, "..", "..", "node_modules", "@ffmpeg-installer", "linux-x64", "ffmpeg")
+LAVFI = ["testsrc2", "smptebars", "mandelbrot"]
+TARGETS = {"heldout_psnr_db": 30.0, "lavfi_psnr_db": 22.0, "shape_on_reconstructions": 0.90}
+
+
+def lavfi_clip(ffmpeg, source, start, size=(64, 64)):
+    """16 frames of a lavfi test source, uint8 [F,H,W,3]."""
+    W, H = size
+    n = start + data.FRAMES
+    raw = subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i",
+                          f"{source}=size={W}x{H}:rate={data.FPS}", "-frames:v", str(n),
+                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         check=True, capture_output=True).stdout
+    v = np.frombuffer(raw, np.uint8)
+    if v.size != n * H * W * 3:
+        raise SystemExit(f"{ffmpeg}: {source} gave {v.size} bytes, expected {n * H * W * 3}")
+    return v.reshape(n, H, W, 3)[start:]
+
+
+def roundtrip(vae, frames):
+    """uint8 [F,H,W,3] -> reconstructed uint8 [F,H,W,3]."""
+    x = torch.from_numpy(data.to_model(frames))[None]
+    with torch.no_grad():
+        y = vae.decode(vae.encoder(x))[0]
+    return np.clip((y.numpy().transpose(1, 2, 3, 0) + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+
+def psnr(a, b):
+    mse = np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2)
+    return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-9)))
+
+
+def seam_ratio(frames):
+    steps = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean((1, 2, 3))  # step i: i -> i+1
+    boundary = [i for i in range(len(steps)) if i % 4 == 3]
+    inside = [i for i in range(len(steps)) if i % 4 != 3]
+    return float(steps[boundary].max() / max(steps[inside].max(), 1e-6))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", default=os.path.join(HERE, ".work"))
+    ap.add_argument("--n", type=int, default=48, help="held-out shape clips")
+    ap.add_argument("--ffmpeg", default=FFMPEG)
+    ap.add_argument("--quick", action="store_true", help="smoke test: 6 clips, one lavfi window")
+    args = ap.parse_args()
+    setup_torch(0)
+    t0 = time.time()
+    vae, ck = load_vae(os.path.join(args.work, "vae.pt"))
+    an = Analyser().calibrate()
+    n = 6 if args.quick else args.n
+    rng = np.random.default_rng(777)
+    rows, gt_rows, psnrs, seams = [], [], [], []
+    for i in range(n):
+        aspect = list(data.SIZES)[i % 3]
+        spec = data.sample_spec(rng, heldout=True, n_objects=1)
+        v, _ = data.render(spec, aspect, rng)
+        r = roundtrip(vae, v)
+        psnrs.append(psnr(r, v))
+        rows.append(score(spec, an.analyse(r)))
+        gt_rows.append(score(spec, an.analyse(v)))
+        if spec["objects"][0][2] != "standing still":
+            seams.append(seam_ratio(r))
+    keys = ["shape", "colour", "motion_strict", "motion", "background"]
+    lav = {}
+    for s in LAVFI:
+        lav[s] = [psnr(roundtrip(vae, c), c) for c in
+                  (lavfi_clip(args.ffmpeg, s, st) for st in ((0,) if args.quick else (0, 16)))]
+    out = {"checkpoint": {"step": ck.get("step"), "config": ck.get("config", {"arch": "legacy"})},
+           "heldout_shapes": {"n": n, "psnr_db_mean": float(np.mean(psnrs)),
+                              "psnr_db_min": float(np.min(psnrs)),
+                              "analyser_on_reconstructions": {k: float(np.mean([r[k] for r in rows]))
+                                                              for k in keys},
+                              "analyser_on_ground_truth": {k: float(np.mean([r[k] for r in gt_rows]))
+                                                           for k in keys}},
+           "lavfi_psnr_db": {s: float(np.mean(p)) for s, p in lav.items()},
+           "lavfi_psnr_db_mean": float(np.mean([np.mean(p) for p in lav.values()])),
+           "latent_seams": {"n_moving": len(seams), "ratio_median": float(np.median(seams)),
+                            "ratio_max": float(np.max(seams)),
+                            "share_within_inside": float(np.mean([s <= 1.0 for s in seams]))},
+           "targets": TARGETS}
+    if ck.get("config", {}).get("arch") == "causal":
+        g = torch.Generator().manual_seed(0)
+        z = torch.randn(1, 8, 4, 8, 14, generator=g)
+        with torch.no_grad():
+            out["streaming_vs_whole_max_abs_diff"] = float(
+                (vae.decode_streaming(z) - vae.decode(z)).abs().max())
+    out["seconds"] = time.time() - t0
+    path = os.path.join(args.work, "vae_eval.json")
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
