@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { mkdir, symlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { loadNodePack, packageRoot, validateWorkflow, type NodeRegistry } from '../engine/index.js';
+import { loadNodePack, packageRoot, validateWorkflow, type AdmissionLimits, type NodeRegistry } from '../engine/index.js';
 import { addModelFolder, listModels, modelSearchPaths, packageKind, resolveModelDir } from '../models/package.js';
 import { createRegistry } from '../nodes/index.js';
 import { EXIT, readWorkflowFile, reportFailure, runCommand, UsageError } from './cli-run.js';
@@ -75,6 +75,48 @@ async function registryWith(packs: string[]): Promise<NodeRegistry> {
   const registry = createRegistry();
   for (const pack of packs) await loadNodePack(registry, pack);
   return registry;
+}
+
+/** The admission flags of `serve`, as commander gives them. */
+interface ServeFlags {
+  maxPixels?: string;
+  maxFrames?: string;
+  maxVideoSeconds?: string;
+  maxWork?: string;
+  maxMemory?: string;
+  maxTemp?: string;
+  maxNodes?: string;
+  maxString?: string;
+  allowModelPaths: boolean;
+  repair: boolean;
+}
+
+/**
+ * Reads a count or size: digits, optionally with K, M, G or T (powers of 1024) or a `×` product.
+ * @throws UsageError naming the flag
+ */
+function sizeFlag(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMGT]?)(?:i?B)?$/i.exec(value.trim()) ?? /^(\d+)[x×](\d+)$/.exec(value.trim());
+  if (!m) throw new UsageError(`${flag} must be a number like 1000, 24G or 3840x2160, got "${value}"`);
+  if (/[x×]/.test(value)) return Number(m[1]) * Number(m[2]);
+  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
+  return Math.floor(Number(m[1]) * unit);
+}
+
+function limitsFrom(opts: ServeFlags): Partial<AdmissionLimits> {
+  const out: Partial<AdmissionLimits> = {};
+  const flags: Array<[keyof AdmissionLimits, string | undefined, string]> = [
+    ['maxPixels', opts.maxPixels, '--max-pixels'],
+    ['maxFrames', opts.maxFrames, '--max-frames'],
+    ['maxVideoSeconds', opts.maxVideoSeconds, '--max-video-seconds'],
+    ['maxWork', opts.maxWork, '--max-work'],
+    ['maxMemoryBytes', opts.maxMemory, '--max-memory'],
+    ['maxTempBytes', opts.maxTemp, '--max-temp'],
+    ['maxNodes', opts.maxNodes, '--max-nodes'],
+    ['maxStringBytes', opts.maxString, '--max-string'],
+  ];
+  for (const [key, value, flag] of flags) if (value !== undefined) out[key] = sizeFlag(flag, value);
+  return out;
 }
 
 function program(setExit: (code: number) => void): Command {
@@ -211,12 +253,23 @@ function program(setExit: (code: number) => void): Command {
     .description('Serve the REST + WebSocket API (and the editor, when built) with a persistent queue.')
     .option('--host <address>', 'address to bind; anything but loopback needs --token', '127.0.0.1')
     .option('--port <n>', 'port (0 picks a free one)', '8188')
-    .option('--token <secret>', 'access token every request must carry (default $SKYLOOM_TOKEN)')
+    .option('--token <secret>', 'access token every request must carry, 16+ characters (default $SKYLOOM_TOKEN); visible in the process list: prefer --token-file')
+    .option('--token-file <file>', 'read the access token from the first line of this file (default $SKYLOOM_TOKEN_FILE)')
     .option('--data-dir <dir>', 'queue database, outputs, uploads and saved workflows', 'skyloom-data')
     .option('--allow-origin <origin>', 'another origin that may use the server, e.g. the editor dev server (repeatable)', collect, [])
     .option('--queue <url>', 'put prompts on BullMQ in Redis (redis://host:port) for `skyloom worker` processes; default the embedded queue')
+    .option('--max-pixels <n>', 'admission: most pixels in one frame (default 3840×2160)')
+    .option('--max-frames <n>', 'admission: most frames in one video (default 3600)')
+    .option('--max-video-seconds <n>', 'admission: longest video in seconds (default 120)')
+    .option('--max-work <n>', 'admission: latent tokens × steps per prompt (default 50M)')
+    .option('--max-memory <bytes>', 'admission: most memory one node may need, e.g. 24G (default 3/4 of RAM)')
+    .option('--max-temp <bytes>', 'admission: most temp disk per prompt, e.g. 50G (default 9/10 of the free space)')
+    .option('--max-nodes <n>', 'admission: most nodes in a workflow (default 1000)')
+    .option('--max-string <bytes>', 'admission: longest text param (default 64K)')
+    .option('--allow-model-paths', 'let API clients name a model by folder path (default: package names from the search paths only)', false)
+    .option('--repair', 'when the database is corrupt: move it aside (kept as skyloom.db.corrupt-<time>) and start with a new one holding what could be read', false)
     .addOption(new Option('--nodes <module>', 'load a node pack (repeatable; a pack is code: load only what you trust)').argParser(collect).default([]))
-    .action(async (opts: { host: string; port: string; token?: string; dataDir: string; allowOrigin: string[]; nodes: string[]; queue?: string }) => {
+    .action(async (opts: ServeFlags & { host: string; port: string; token?: string; tokenFile?: string; dataDir: string; allowOrigin: string[]; nodes: string[]; queue?: string }) => {
       const port = Number(opts.port);
       if (!/^\d+$/.test(opts.port) || port > 65535) {
         setExit(reportFailure(new UsageError(`--port must be an integer from 0 to 65535, got "${opts.port}"`), false));
@@ -226,8 +279,13 @@ function program(setExit: (code: number) => void): Command {
         // Loaded here so that run, validate and nodes never load express, ws or SQLite.
         const { serve } = await import('../server/serve.js');
         const registry = await registryWith(opts.nodes);
-        const token = opts.token ?? (process.env.SKYLOOM_TOKEN || undefined);
+        const { resolveToken } = await import('../server/security.js');
+        const token = resolveToken(opts.token, opts.tokenFile);
+        if (opts.token !== undefined) process.stderr.write('warn: --token is visible to every user in the process list; use --token-file or SKYLOOM_TOKEN\n');
         const running = await serve({
+          limits: limitsFrom(opts),
+          ...(opts.allowModelPaths ? { allowModelPaths: true } : {}),
+          ...(opts.repair ? { repair: true } : {}),
           host: opts.host,
           port,
           dataDir: opts.dataDir,

@@ -34,6 +34,19 @@ export class WorkflowValidationError extends EngineError {
   }
 }
 
+/**
+ * A valid workflow this host will not run: its estimated cost is over an operator limit. Each
+ * issue (`over_limit`) names the node, the param's JSON pointer and the limit.
+ */
+export class AdmissionError extends WorkflowValidationError {
+  constructor(issues: ValidationIssue[]) {
+    super(issues);
+    this.name = 'AdmissionError';
+    Object.defineProperty(this, 'code', { value: 'over_limit' });
+    this.message = this.message.replace(/^The workflow has (\d+) errors?:/, (_, n: string) => `The workflow is over ${n === '1' ? 'a limit' : `${n} limits`} of this server:`);
+  }
+}
+
 /** A node threw while running; names the node and keeps the original error as `cause`. */
 export class NodeExecutionError extends EngineError {
   readonly nodeId: string;

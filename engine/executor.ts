@@ -23,6 +23,10 @@ export interface ExecutorOptions {
   inputDir?: string;
   /** Refuse input paths outside `inputDir` (servers set this). */
   confineInputs?: boolean;
+  /** Validation: refuse params naming server paths outside the data folders (default `confineInputs`). */
+  confinePaths?: boolean;
+  /** Validation: models must be installed here (default true; false when other processes run the prompts). */
+  localModels?: boolean;
   tempDir?: string;
 }
 
@@ -67,7 +71,8 @@ export class Executor {
 
   /** @throws WorkflowValidationError */
   validate(workflow: unknown): Promise<ValidatedWorkflow> {
-    return validateWorkflow(workflow, this.registry);
+    const o = this.#options;
+    return validateWorkflow(workflow, this.registry, { confinePaths: o.confinePaths ?? o.confineInputs ?? false, localModels: o.localModels ?? true });
   }
 
   /**

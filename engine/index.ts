@@ -1,5 +1,6 @@
 // The engine's public surface: re-exports only.
 
+export * from './admission.js';
 export * from './cache.js';
 export * from './define-node.js';
 export * from './errors.js';

@@ -1,5 +1,6 @@
 // The node contract: socket types, parameter specs, node definitions and the context a node runs in.
 
+import type { Estimator } from './admission.js';
 import type { Workflow } from './workflow.js';
 
 /**
@@ -201,6 +202,17 @@ export interface CheckProblem {
   message: string;
 }
 
+/** Who sent the workflow being checked, for checks that depend on it. */
+export interface CheckEnv {
+  /**
+   * The workflow came from a remote client (a server): a param naming a server path outside the
+   * data folders (a model folder) is refused, and messages name no server path.
+   */
+  confinePaths: boolean;
+  /** Models must be installed here (false when other processes, with their own models, run it). */
+  localModels: boolean;
+}
+
 /**
  * A node: a description plus one function. The type parameters are the declared inputs, params
  * and outputs; {@link defineNode} infers them, so `run` sees typed values. Without them it is the
@@ -231,13 +243,20 @@ export interface NodeDefinition<
    * Checks made at validation time that need more than ranges: a model or file that must exist.
    * Each problem names the param at fault. Runs only when every param passed the range checks.
    */
-  check?(params: ParamValues<P>): CheckProblem[] | Promise<CheckProblem[]>;
+  check?(params: ParamValues<P>, env: CheckEnv): CheckProblem[] | Promise<CheckProblem[]>;
   /**
    * What a host must offer to run this node with these params, as capability strings
    * (`model:<name>`, `device:cuda`). A queue routes prompts by them to workers that announce
-   * them; a host that only queues (the workers run the nodes) leaves such nodes' `check` to them.
+   * them; a host that only queues (the workers run the nodes) checks such nodes with
+   * `env.localModels` false.
    */
   requires?(params: ParamValues<P>): string[];
+  /**
+   * Admission control: the node's cost and the estimated values of its outputs, from its params
+   * and the estimates of its inputs (engine/admission.ts). Checked against the host's limits
+   * before a prompt is queued; a node without one costs nothing there and passes nothing on.
+   */
+  estimate?: Estimator;
   /** Runs the node. Inputs hold linked inputs and all params (linked or from widgets). */
   run(inputs: RunInputs<I, P>, ctx: NodeContext): OutputValues<O> | void | Promise<OutputValues<O> | void>;
 }

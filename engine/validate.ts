@@ -5,7 +5,7 @@ import { distance } from 'fastest-levenshtein';
 import { WorkflowValidationError, type ValidationIssue } from './errors.js';
 import { migrateWorkflow } from './migrate.js';
 import type { NodeRegistry } from './registry.js';
-import { PARAM_SOCKET, type NodeDefinition, type ParamSpec, type SocketType } from './types.js';
+import { PARAM_SOCKET, type CheckEnv, type NodeDefinition, type ParamSpec, type SocketType } from './types.js';
 import { pointer, WorkflowSchema, type Link, type ParamValue, type Workflow, type WorkflowNode } from './workflow.js';
 
 export interface ResolvedNode {
@@ -58,13 +58,13 @@ export function checkWorkflowSchema(input: unknown): { workflow: Workflow; migra
  * @returns the migrated workflow with every node resolved to its definition and full params
  * @throws WorkflowValidationError listing every problem found, each with node id and JSON pointer
  */
-export async function validateWorkflow(input: unknown, registry: NodeRegistry): Promise<ValidatedWorkflow> {
+export async function validateWorkflow(input: unknown, registry: NodeRegistry, env: CheckEnv = { confinePaths: false, localModels: true }): Promise<ValidatedWorkflow> {
   const { workflow, migratedFrom } = checkWorkflowSchema(input);
   const issues: ValidationIssue[] = [];
   const nodes = resolveNodes(workflow, registry, issues);
   checkLinks(workflow, nodes, issues);
   checkCycles(nodes, issues);
-  await runChecks(nodes, issues);
+  await runChecks(nodes, issues, env);
   if (issues.length > 0) throw new WorkflowValidationError(issues);
   return migratedFrom === undefined ? { workflow, nodes } : { workflow, nodes, migratedFrom };
 }
@@ -98,6 +98,9 @@ function schemaIssues(errors: ErrorObject[], doc: Record<string, unknown>): Vali
   return issues;
 }
 
+/** Names every plain object already answers to (`__proto__`, `constructor`, `toString`, …): never ids or param names. */
+const RESERVED_NAMES = new Set(['__proto__', 'prototype', ...Object.getOwnPropertyNames(Object.prototype)]);
+
 function resolveNodes(workflow: Workflow, registry: NodeRegistry, issues: ValidationIssue[]): Map<string, ResolvedNode> {
   const nodes = new Map<string, ResolvedNode>();
   workflow.nodes.forEach((node, index) => {
@@ -108,6 +111,16 @@ function resolveNodes(workflow: Workflow, registry: NodeRegistry, issues: Valida
         nodeId: node.id,
         pointer: at('id'),
         message: `Node id "${node.id}" is used by more than one node (first at /nodes/${nodes.get(node.id)!.index})`,
+      });
+      return;
+    }
+    if (RESERVED_NAMES.has(node.id)) {
+      // `outputs[id] = …` on a plain object would set its prototype (`__proto__`) or shadow a method.
+      issues.push({
+        code: 'reserved_id',
+        nodeId: node.id,
+        pointer: at('id'),
+        message: `Node id "${node.id}" is a name JavaScript objects reserve; choose another id`,
       });
       return;
     }
@@ -157,7 +170,8 @@ function resolveParams(
   const linked = node.inputs ?? {};
   const out: Record<string, ParamValue> = {};
   for (const name of Object.keys(given)) {
-    if (!(name in specs)) {
+    // Own keys only: `constructor` or `toString` is "in" every object.
+    if (!Object.hasOwn(specs, name)) {
       const near = nearestName(name, Object.keys(specs));
       issues.push({
         code: 'unknown_param',
@@ -170,8 +184,8 @@ function resolveParams(
     }
   }
   for (const [name, spec] of Object.entries(specs)) {
-    if (name in linked) continue;
-    const value = name in given ? given[name] : spec.default;
+    if (Object.hasOwn(linked, name)) continue;
+    const value = Object.hasOwn(given, name) ? given[name] : spec.default;
     const problem = checkParamValue(spec, value);
     if (problem) {
       issues.push({
@@ -248,7 +262,11 @@ function checkLinks(workflow: Workflow, nodes: Map<string, ResolvedNode>, issues
     const params = d.params ?? {};
     for (const [name, link] of Object.entries(node.links)) {
       const at = pointer('nodes', node.index, 'inputs', name);
-      const want: SocketType | undefined = inputs[name]?.type ?? (params[name] ? PARAM_SOCKET[params[name].kind] : undefined);
+      const want: SocketType | undefined = Object.hasOwn(inputs, name)
+        ? inputs[name]!.type
+        : Object.hasOwn(params, name)
+          ? PARAM_SOCKET[params[name]!.kind]
+          : undefined;
       if (want === undefined) {
         const near = nearestName(name, [...Object.keys(inputs), ...Object.keys(params)]);
         issues.push({
@@ -274,7 +292,8 @@ function checkLinks(workflow: Workflow, nodes: Map<string, ResolvedNode>, issues
         }
         continue; // the source exists but is itself invalid; it has its own issue
       }
-      const out = source.definition.outputs?.[link.output];
+      const outputs = source.definition.outputs ?? {};
+      const out = Object.hasOwn(outputs, link.output) ? outputs[link.output] : undefined;
       if (!out) {
         const names = Object.keys(source.definition.outputs ?? {});
         issues.push({
@@ -295,7 +314,7 @@ function checkLinks(workflow: Workflow, nodes: Map<string, ResolvedNode>, issues
       }
     }
     for (const [name, spec] of Object.entries(inputs)) {
-      if (!spec.optional && !(name in node.links)) {
+      if (!spec.optional && !Object.hasOwn(node.links, name)) {
         issues.push({
           code: 'missing_input',
           nodeId: node.id,
@@ -369,11 +388,11 @@ function checkCycles(nodes: Map<string, ResolvedNode>, issues: ValidationIssue[]
   }
 }
 
-async function runChecks(nodes: Map<string, ResolvedNode>, issues: ValidationIssue[]): Promise<void> {
+async function runChecks(nodes: Map<string, ResolvedNode>, issues: ValidationIssue[], env: CheckEnv): Promise<void> {
   const failing = new Set(issues.map((i) => i.nodeId));
   for (const node of nodes.values()) {
     if (!node.definition.check || failing.has(node.id)) continue;
-    for (const problem of await node.definition.check(node.params)) {
+    for (const problem of await node.definition.check(node.params, env)) {
       issues.push({
         code: 'check_failed',
         nodeId: node.id,

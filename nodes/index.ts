@@ -1,6 +1,7 @@
 // The built-in node families, and a registry holding them.
 
 import { NodeRegistry, type NodeDefinition } from '../engine/index.js';
+import { withEstimate } from './estimates.js';
 import { latentNodes } from './latent.js';
 import { modelNodes } from './model.js';
 import { primitiveNodes } from './primitives.js';
@@ -11,6 +12,7 @@ import { upscaleNodes } from './upscale.js';
 import { vaeNodes } from './vae.js';
 import { videoIoNodes } from './video-io.js';
 
+// Each with its family's cost estimate for admission control (estimates.ts).
 export const builtinNodes: NodeDefinition[] = [
   ...primitiveNodes,
   ...modelNodes,
@@ -21,7 +23,7 @@ export const builtinNodes: NodeDefinition[] = [
   ...timeNodes,
   ...upscaleNodes,
   ...videoIoNodes,
-];
+].map(withEstimate);
 
 /** A registry with every built-in node. */
 export function createRegistry(): NodeRegistry {

@@ -21,14 +21,21 @@ export const loadModelNode = defineNode({
   },
   outputs: { model: { type: 'MODEL' } },
   requires: ({ name, device }) => [...(name.includes('/') ? [] : [`model:${name}`]), ...(device === 'cuda' ? ['device:cuda'] : [])],
-  check: async ({ name: wanted }) => {
-    if (wanted.includes('/')) return [];
+  check: async ({ name: wanted }, env) => {
+    const isPath = /[/\\]/.test(wanted) || wanted.startsWith('.') || wanted.startsWith('~');
+    if (isPath && env.confinePaths) {
+      // Said the same way whether or not the folder exists: a remote client learns nothing of the server's disk.
+      return [{ param: 'name', message: `Model "${wanted}" is a folder path; this server takes model package names only (see GET /api/models). Folder paths work from the command line, or on a server started with --allow-model-paths.` }];
+    }
+    if (isPath || !env.localModels) return [];
     const installed = await listModels();
     if (installed.some((m) => m.name === wanted)) return [];
     return [
       {
         param: 'name',
-        message: `Model "${wanted}" is not installed; installed: ${installed.map((m) => m.name).join(', ') || 'none'} (searched ${modelSearchPaths().join(', ')})`,
+        message:
+          `Model "${wanted}" is not installed; installed: ${installed.map((m) => m.name).join(', ') || 'none'}` +
+          (env.confinePaths ? '' : ` (searched ${modelSearchPaths().join(', ')})`),
       },
     ];
   },

@@ -37,7 +37,9 @@ export const upscaleNode = defineNode({
   },
   outputs: { video: { type: 'VIDEO' } },
   requires: ({ device }) => (device === 'cuda' ? ['device:cuda'] : []),
-  check: async ({ model }) => {
+  check: async ({ model }, env) => {
+    // Workers elsewhere have their own upscale models.
+    if (!env.localModels) return [];
     try {
       await findUpscaleModel(model);
       return [];

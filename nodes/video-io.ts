@@ -2,7 +2,7 @@
 
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, realpath, rm, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { defineNode, NodeInputError, type NodeContext, type Workflow } from '../engine/index.js';
 import { decodeVideo, encodeVideo, type VideoFormat } from '../media/ffmpeg.js';
 import { carryAudio } from '../media/frames.js';
@@ -39,9 +39,8 @@ export function provenanceOf(workflow: Workflow): Provenance {
  * pick the same file; the caller replaces the empty claim (or removes it on failure).
  */
 async function claimOutputPath(dir: string, prefix: string, ext: string): Promise<string> {
-  if (!/^[\w.-]+$/.test(prefix) || prefix.startsWith('.')) {
-    throw new NodeInputError(`filename_prefix "${prefix}" may hold only letters, digits, "_", "-" and "." and must not start with "."`);
-  }
+  const bad = prefixProblem(prefix);
+  if (bad) throw new NodeInputError(bad);
   await mkdir(dir, { recursive: true });
   const pattern = new RegExp(`^${prefix.replace(/[.]/g, '\\.')}_(\\d{5})\\.`);
   let next = 1;
@@ -60,6 +59,20 @@ async function claimOutputPath(dir: string, prefix: string, ext: string): Promis
     }
   }
 }
+
+/** What is wrong with a filename_prefix, or undefined; checked at validation and again when writing. */
+export function prefixProblem(prefix: unknown): string | undefined {
+  if (typeof prefix !== 'string' || !/^[\w.-]{1,100}$/.test(prefix) || prefix.startsWith('.')) {
+    return `filename_prefix ${JSON.stringify(prefix)} may hold only 1–100 letters, digits, "_", "-" and "." and must not start with "."`;
+  }
+  return undefined;
+}
+
+// A linked prefix (undefined here) is checked when the node writes.
+const prefixCheck = (prefix: unknown) => {
+  const message = prefix === undefined ? undefined : prefixProblem(prefix);
+  return message ? [{ param: 'filename_prefix', message }] : [];
+};
 
 /** Writes an output through `write`, removing the claimed name if writing fails or is interrupted. */
 async function writeOutput(dir: string, prefix: string, ext: string, write: (path: string) => Promise<void>): Promise<string> {
@@ -97,6 +110,10 @@ export const saveVideoNode = defineNode({
     crf: { kind: 'int', default: 18, min: 0, max: 63, description: 'Quality for mp4 (0–51) and webm (0–63); lower is better.' },
     strip_audio: { kind: 'boolean', default: false, description: "Write no sound. Otherwise the video's sound goes in as AAC (mp4) or Opus (webm); gif has none." },
   },
+  check: ({ filename_prefix, format, crf }) => [
+    ...prefixCheck(filename_prefix),
+    ...(format === 'mp4' && (crf as number) > 51 ? [{ param: 'crf', message: `crf ${String(crf)} is above 51, the highest H.264 (mp4) takes; webm takes up to 63` }] : []),
+  ],
   run: async ({ video, filename_prefix, format, crf, strip_audio }, ctx) => {
     const v = video;
     const fmt = format;
@@ -122,6 +139,7 @@ export const saveImageNode = defineNode({
     filename_prefix: { kind: 'string', default: 'skyloom' },
     format: { kind: 'enum', default: 'png', choices: ['png', 'jpeg', 'webp'] },
   },
+  check: ({ filename_prefix }) => prefixCheck(filename_prefix),
   run: async ({ video, frame, filename_prefix, format }, ctx) => {
     const v = video;
     const index = frame < 0 ? v.frameCount + frame : frame;
@@ -143,18 +161,21 @@ export const saveImageNode = defineNode({
 async function resolveInput(ctx: NodeContext, path: string): Promise<string> {
   if (path.trim() === '') throw new NodeInputError('No file given: set the "path" param');
   const full = resolve(ctx.inputDir, path);
+  const outside = () => new NodeInputError(`"${path}" is outside the input folder; only uploaded files can be read`);
+  // Decided from the name first, so the answer is the same whether or not an outside file exists.
+  if (ctx.confineInputs && escapes(relative(ctx.inputDir, full))) throw outside();
   let real: string;
   try {
     real = await realpath(full);
   } catch {
-    throw new NodeInputError(`File not found: ${full}`);
+    // A server's client is told the name it gave, never the server's folders.
+    throw new NodeInputError(`File not found: ${ctx.confineInputs ? path : full}`);
   }
-  if (ctx.confineInputs) {
-    const inside = relative(await realpath(ctx.inputDir), real);
-    if (inside.startsWith('..') || isAbsolute(inside)) throw new NodeInputError(`"${path}" is outside the input folder; only uploaded files can be read`);
-  }
+  if (ctx.confineInputs && escapes(relative(await realpath(ctx.inputDir), real))) throw outside();
   return real;
 }
+
+const escapes = (rel: string) => rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel);
 
 /** Files change under the same name: their size and modification time are part of the cache key. */
 async function fileFingerprint(path: string): Promise<string> {

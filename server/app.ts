@@ -1,44 +1,33 @@
-// Owns the HTTP surface: createApp() wires the store, worker, hub and REST routes into an express app (no listen).
+// Owns building one server: createApp() opens the store, starts the queue and mounts the route modules of server/routes/ (no listen).
 
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import type { IncomingMessage, Server } from 'node:http';
-import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
-import type { Duplex } from 'node:stream';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { WebSocketServer } from 'ws';
-import { Executor, NodeRegistry, packageRoot, WorkflowValidationError, type Logger, type NodeServices } from '../engine/index.js';
-import {
-  ExtractRequestSchema,
-  InterruptRequestSchema,
-  PREVIEW_FORMATS,
-  PROTOCOL_VERSION,
-  PromptRequestSchema,
-  ValidateRequestSchema,
-  type DeleteQueuedResponse,
-  type HistoryList,
-  type ModelsResponse,
-  type PreviewFormat,
-  type PromptResponse,
-  type SystemInfo,
-  type ValidateResponse,
-} from '../protocol/index.js';
-import { listModels } from '../models/package.js';
-import { availableDevices } from '../models/runtime/onnx.js';
+import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import type { Server } from 'node:http';
+import { basename, join, relative, resolve } from 'node:path';
+import express, { type Express, type Request } from 'express';
+import type { WebSocketServer } from 'ws';
+import { defaultLimits, Executor, NodeRegistry, packageRoot, type AdmissionLimits, type Logger, type NodeServices } from '../engine/index.js';
 import { createRegistry } from '../nodes/index.js';
 import { createModelHost } from '../nodes/services.js';
-import { checkBody, intQuery } from './body.js';
-import { BadRequestError, errorHandler, errorResponse, NotFoundError } from './errors.js';
+import { checkJsonDepth } from './body.js';
+import { BadRequestError, errorHandler, NotFoundError } from './errors.js';
 import { Hub } from './hub.js';
 import { EmbeddedQueue, type PromptQueue } from './queue.js';
-import { RedisQueue, seededWorkflow, splitParam } from './redis/queue.js';
-import { resolveInside } from './paths.js';
-import { checkAccess, TOKEN_COOKIE } from './security.js';
+import { RedisQueue } from './redis/queue.js';
+import type { RouteContext } from './routes/context.js';
+import { historyRoutes } from './routes/history.js';
+import { modelRoutes } from './routes/models.js';
+import { outputRoutes } from './routes/outputs.js';
+import { promptRoutes } from './routes/prompt.js';
+import { queueRoutes } from './routes/queue.js';
+import { systemRoutes } from './routes/system.js';
+import { uploadRoutes } from './routes/uploads.js';
+import { workflowRoutes } from './routes/workflows.js';
+import { attachWebSocket } from './routes/ws.js';
+import { checkAccess, checkToken, TOKEN_COOKIE } from './security.js';
 import { Store } from './store.js';
-import { receiveUpload } from './uploads.js';
 import { LocalRunner } from './local-runner.js';
-import { extractEmbedded, WorkflowLibrary } from './workflows.js';
+import { WorkflowLibrary } from './workflows.js';
 
 export interface AppOptions {
   /** Holds `skyloom.db`, `output/`, `uploads/`, `workflows/` and `tmp/`. */
@@ -56,12 +45,22 @@ export interface AppOptions {
   log?: Logger;
   /** Default 512 MiB. */
   maxUploadBytes?: number;
-  /** Largest JSON body (a workflow); default 8 MiB. */
+  /** Largest JSON body (a workflow); default 2 MiB. */
   maxJsonBytes?: number;
+  /**
+   * Admission limits a prompt's estimated cost is checked against before it is queued; each
+   * missing one takes its default for this machine (engine/admission.ts defaultLimits: memory from
+   * the RAM, temp disk from the free space under the data dir when the prompt arrives).
+   */
+  limits?: Partial<AdmissionLimits>;
   /** At most one preview per client per window; default 250 ms. */
   previewIntervalMs?: number;
   /** The editor's built files, served at `/` when the folder exists; default `<package>/editor/dist`. */
   editorDir?: string;
+  /** A corrupt or emptied database is moved aside and rebuilt from what can be read, instead of refusing to start. */
+  repair?: boolean;
+  /** Let API clients name a model by folder path (load-model); default package names from the search paths only. */
+  allowModelPaths?: boolean;
   /** Output cache budget of the executor, in bytes. */
   cacheBytes?: number;
   /**
@@ -96,12 +95,10 @@ const consoleLog: Logger = {
   error: (m) => process.stderr.write(`error: ${m}\n`),
 };
 
-/** Express 5 rejects a thrown error from an async handler into `next`; this only narrows the types. */
-type Handler = (req: Request, res: Response, next: NextFunction) => Promise<unknown> | unknown;
-
 /**
  * Builds the server without listening: open the store (marking prompts a dead process left
  * running as failed), start the worker on what is still queued, and mount the routes.
+ * @throws EngineError `weak_token` for a token under 16 characters
  * @throws the SQLite error when the database cannot be opened
  */
 export function createApp(options: AppOptions): SkyloomApp {
@@ -115,18 +112,24 @@ export function createApp(options: AppOptions): SkyloomApp {
     temp: join(data, 'tmp'),
   };
   for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+  checkToken(options.token);
   const registry = options.registry ?? createRegistry();
   const policy = { token: options.token, host: options.host ?? '127.0.0.1', origins: options.allowedOrigins ?? [] };
   const maxUpload = options.maxUploadBytes ?? 512 * 1024 * 1024;
 
   const remote = options.queue !== undefined;
-  const store = new Store(join(data, 'skyloom.db'), Date.now, { recoverRunning: !remote });
+  const store = new Store(join(data, 'skyloom.db'), Date.now, { recoverRunning: !remote, repair: options.repair === true });
+  if (store.repairedFrom) log.warn(`the database was unusable; it was moved to ${store.repairedFrom} and a new one made with every prompt that could be read`);
   for (const id of store.recovered) log.warn(`prompt ${id} was running when the server stopped; marked failed`);
+  // Nothing runs yet: what unfinished writes left behind goes. With a queue engine, workers may be
+  // writing into output/ now, so only the server's own folders are swept.
+  for (const file of sweepUnfinished(remote ? [dirs.uploads, dirs.workflows] : [dirs.output, dirs.uploads, dirs.workflows])) log.warn(`removed ${file}, left by an unfinished write`);
   const executor = new Executor(registry, {
     outputDir: dirs.output,
     // Workflows from clients read only what was uploaded, never arbitrary server files.
     inputDir: dirs.uploads,
     confineInputs: true,
+    confinePaths: options.allowModelPaths !== true,
     tempDir: dirs.temp,
     log,
     services: options.services ?? { models: createModelHost() },
@@ -139,8 +142,11 @@ export function createApp(options: AppOptions): SkyloomApp {
     : new RedisQueue({ url: options.queue!, store, hub, outputDir: dirs.output, log, registry });
   // With workers elsewhere, what is installed is theirs to say (capability routing by each node's
   // `requires`); the server checks everything else about a workflow.
-  const validator = remote ? new Executor(withoutHostChecks(registry)) : executor;
+  const validator = remote ? new Executor(withoutHostChecks(registry), { confinePaths: options.allowModelPaths !== true, localModels: false }) : executor;
   const library = new WorkflowLibrary(dirs.workflows);
+
+  const limits = (): AdmissionLimits => ({ ...defaultLimits(totalmem(), freeBytes(dirs.temp)), ...options.limits });
+  const ctx: RouteContext = { registry, store, queue, executor, validator, hub, library, dirs, policy, maxUploadBytes: maxUpload, limits, log };
 
   const app = express();
   app.disable('x-powered-by');
@@ -148,6 +154,12 @@ export function createApp(options: AppOptions): SkyloomApp {
 
   app.use((req, res, next) => {
     const { tokenFromQuery } = checkAccess(policy, req.headers, req.originalUrl);
+    // A malformed escape (%ff, an overlong %c0%ae) would surface later as a URIError from some decoder.
+    try {
+      decodeURIComponent(req.path);
+    } catch {
+      throw new BadRequestError('bad_url', 'The URL holds a malformed percent-encoding (each %XX must form UTF-8)');
+    }
     if (tokenFromQuery && options.token) {
       res.cookie(TOKEN_COOKIE, options.token, { httpOnly: true, sameSite: 'strict', path: '/' });
     }
@@ -156,119 +168,13 @@ export function createApp(options: AppOptions): SkyloomApp {
   });
 
   const api = express.Router();
-  api.use(express.json({ limit: options.maxJsonBytes ?? 8 * 1024 * 1024 }));
-  const route = (fn: Handler) => fn;
-
-  api.get('/nodes', route((_req, res) => res.json(registry.catalog())));
-
-  api.get('/models', route(async (_req, res) => {
-    const out: ModelsResponse = { models: await listModels() };
-    res.json(out);
-  }));
-
-  api.get('/system', route(async (_req, res) => {
-    const info: SystemInfo = {
-      versions: { skyloom: packageVersion(), node: process.version, protocol: PROTOCOL_VERSION },
-      device: { platform: process.platform, arch: process.arch, cpus: cpus().length, totalMemory: totalmem(), devices: availableDevices() },
-      queue: queue.counts(),
-      queueEngine: queue.engine,
-    };
-    if (queue.engine === 'redis') info.workers = await queue.workers();
-    res.json(info);
-  }));
-
-  api.post('/prompt', route(async (req, res) => {
-    const body = checkBody(PromptRequestSchema, req.body);
-    // Validated now so the client hears every problem at once; the worker validates again when it
-    // runs it, since a restart may bring other node packs.
-    const validated = await validator.validate(body.workflow);
-    if (body.seeds) {
-      // Each seed's workflow must be valid too (the value in the param's range), before any is queued.
-      const { nodeId, name } = splitParam(body.seeds.param, validated.workflow);
-      for (const seed of new Set(body.seeds.values)) await validator.validate(seededWorkflow(validated.workflow, nodeId, name, seed));
-    }
-    const out: PromptResponse = await queue.enqueue(randomUUID(), validated.workflow, body.clientId ?? null, body.seeds);
-    res.json(out);
-  }));
-
-  // A dry run of POST /prompt's checks: the answer is 200 either way, since the request was fine.
-  api.post('/validate', route(async (req, res) => {
-    const body = checkBody(ValidateRequestSchema, req.body);
-    let out: ValidateResponse;
-    try {
-      out = { valid: true, workflow: (await validator.validate(body.workflow)).workflow };
-    } catch (error) {
-      if (!(error instanceof WorkflowValidationError)) throw error;
-      out = { valid: false, issues: error.issues };
-    }
-    res.json(out);
-  }));
-
-  api.get('/queue', route((_req, res) => res.json(queue.queue())));
-
-  api.delete('/queue/:promptId', route(async (req, res) => {
-    const promptId = String(req.params.promptId);
-    await queue.remove(promptId);
-    const out: DeleteQueuedResponse = { deleted: true, promptId };
-    res.json(out);
-  }));
-
-  api.post('/interrupt', route(async (req, res) => {
-    const body = checkBody(InterruptRequestSchema, req.body ?? {});
-    res.json(await queue.interrupt(body.promptId));
-  }));
-
-  api.get('/history', route((req, res) => {
-    const limit = intQuery(req.query.limit, 'limit', 50, 1000);
-    const offset = intQuery(req.query.offset, 'offset', 0, 1e9);
-    const out: HistoryList = { ...queue.history(limit, offset), limit, offset };
-    res.json(out);
-  }));
-
-  api.get('/history/:promptId', route((req, res) => {
-    const entry = queue.get(String(req.params.promptId));
-    if (!entry) throw new NotFoundError(`No prompt ${String(req.params.promptId)}`);
-    res.json(entry);
-  }));
-
-  // Range requests (206, Content-Range) come from `send`, which sendFile uses; the path is
-  // confined first, so `send` only ever sees a real file inside the folder.
-  const serveInside = (root: string) =>
-    route(async (req, res, next) => {
-      const file = await resolveInside(root, req.params.splat as unknown as string[]);
-      res.sendFile(file, { dotfiles: 'allow', acceptRanges: true, headers: { 'Cache-Control': 'no-cache' } }, (error) => {
-        if (error && !res.headersSent) next(error);
-      });
-    });
-  api.get('/outputs/*splat', serveInside(dirs.output));
-  api.get('/uploads/*splat', serveInside(dirs.uploads));
-
-  api.post('/uploads', route(async (req, res) => {
-    const out = await receiveUpload(req, dirs.uploads, maxUpload);
-    res.status(out.created ? 201 : 200).json(out);
-  }));
-
-  api.get('/workflows', route(async (_req, res) => res.json(await library.list())));
-  api.post('/workflows/extract', route(async (req, res) => {
-    const body = checkBody(ExtractRequestSchema, req.body);
-    const [root, rel] = body.output !== undefined ? [dirs.output, body.output] : [dirs.uploads, body.upload!];
-    const file = await resolveInside(root, rel.split('/'));
-    res.json(await extractEmbedded(file));
-  }));
-  api.get('/workflows/:name', route(async (req, res) => res.json(await library.get(String(req.params.name)))));
-  api.put('/workflows/:name', route(async (req, res) => {
-    if (req.body === undefined) throw new BadRequestError('invalid_body', 'Send the workflow as JSON with Content-Type: application/json');
-    const { created } = await library.put(String(req.params.name), req.body);
-    res.status(created ? 201 : 200).json({ name: String(req.params.name), created });
-  }));
-  api.delete('/workflows/:name', route(async (req, res) => {
-    await library.delete(String(req.params.name));
-    res.json({ name: String(req.params.name), deleted: true });
-  }));
-
-  api.use(route((req) => {
+  api.use(express.json({ limit: options.maxJsonBytes ?? 2 * 1024 * 1024, verify: (_req, _res, buf) => checkJsonDepth(buf) }));
+  for (const routes of [modelRoutes, systemRoutes, promptRoutes, queueRoutes, historyRoutes, outputRoutes, uploadRoutes, workflowRoutes]) {
+    api.use(routes(ctx));
+  }
+  api.use((req: Request) => {
     throw new NotFoundError(`No route ${req.method} ${req.baseUrl}${req.path}`);
-  }));
+  });
   app.use('/api', api);
 
   const editorDir = options.editorDir ?? join(packageRoot(), 'editor', 'dist');
@@ -279,32 +185,7 @@ export function createApp(options: AppOptions): SkyloomApp {
 
   let wss: WebSocketServer | undefined;
   const attach = (server: Server) => {
-    wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      try {
-        if (url.pathname !== '/ws') throw new NotFoundError(`No WebSocket endpoint at ${url.pathname}; use /ws`);
-        checkAccess(policy, req.headers, req.url ?? '/');
-        const format = (url.searchParams.get('preview') ?? 'webp') as PreviewFormat;
-        if (!PREVIEW_FORMATS.includes(format)) throw new BadRequestError('invalid_query', `preview must be one of ${PREVIEW_FORMATS.join(', ')}`);
-        const clientId = url.searchParams.get('clientId') || randomUUID();
-        if (clientId.length > 128) throw new BadRequestError('invalid_query', 'clientId is at most 128 characters');
-        wss!.handleUpgrade(req, socket, head, (ws) => {
-          hub.add(ws, clientId, format);
-          // Clients only listen; a message from one is ignored rather than parsed.
-          ws.on('error', () => ws.terminate());
-          const { pending, running } = queue.counts();
-          ws.send(JSON.stringify({ type: 'status', data: { queueRemaining: pending + running, running: queue.running(), sid: clientId } }));
-        });
-      } catch (error) {
-        const { status, body } = errorResponse(error);
-        const text = JSON.stringify(body);
-        socket.end(
-          `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 404 ? 'Not Found' : 'Bad Request'}\r\n` +
-            `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
-        );
-      }
-    });
+    wss = attachWebSocket(server, ctx);
   };
 
   const ready = queue.start();
@@ -324,18 +205,42 @@ export function createApp(options: AppOptions): SkyloomApp {
   return { app, store, queue, ...(worker ? { worker } : {}), ready, hub, executor, dirs, attach, close };
 }
 
-/** The same nodes, less the checks of nodes that declare host requirements (queue engine: the workers meet them). */
+/** Free bytes for this process on the file system holding `dir`. */
+function freeBytes(dir: string): number {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
+}
+
+/**
+ * The same nodes; those that declare host requirements are checked as on a host without their
+ * models (queue engine: the workers meet them), which still refuses what a remote client may not name.
+ */
 function withoutHostChecks(registry: NodeRegistry): NodeRegistry {
   const copy = new NodeRegistry();
   for (const type of registry.types()) {
     const d = registry.get(type)!;
-    copy.register(d.requires ? { ...d, check: undefined } : d);
+    const check = d.check;
+    copy.register(d.requires && check ? { ...d, check: (params, env) => check(params, { ...env, localModels: false }) } : d);
   }
   return copy;
 }
 
-let version: string | undefined;
-function packageVersion(): string {
-  version ??= (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-  return version;
+/**
+ * Removes `*.partial` files (and the uploads' `.partial/` folder contents) and 0-byte files — an
+ * output name claimed by a prompt that never finished — from the given folders.
+ * @returns the files removed, relative to their folder
+ */
+function sweepUnfinished(roots: string[]): string[] {
+  const removed: string[] = [];
+  for (const root of roots) {
+    for (const entry of readdirSync(root, { withFileTypes: true, recursive: true })) {
+      if (!entry.isFile()) continue;
+      const file = join(entry.parentPath, entry.name);
+      const partial = entry.name.endsWith('.partial') || basename(entry.parentPath) === '.partial';
+      if (!partial && (entry.name.startsWith('.skyloom-') || statSync(file).size > 0)) continue;
+      rmSync(file, { force: true });
+      removed.push(relative(root, file));
+    }
+  }
+  return removed;
 }

@@ -26,6 +26,34 @@ export function checkBody<T extends TSchema>(schema: T, body: unknown, what = 'T
   return body as Static<T>;
 }
 
+/** How deep a JSON body may nest; a workflow needs about 6 levels. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Refuses a JSON text nested deeper than `max` before it is parsed: a body 100k levels deep
+ * parses, but every recursive walk over it after (schema checks, hashing, copying) overflows the stack.
+ * Linear in the bytes, and strings are skipped so brackets inside them do not count.
+ * @throws BadRequestError `json_too_deep`
+ */
+export function checkJsonDepth(text: Buffer | string, max = MAX_JSON_DEPTH): void {
+  const bytes = typeof text === 'string' ? Buffer.from(text) : text;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (inString) {
+      if (c === 0x5c) i += 1; // a backslash escapes the next byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) throw new BadRequestError('json_too_deep', `The JSON body nests deeper than ${max} levels (at byte ${i})`);
+    } else if (c === 0x7d || c === 0x5d) {
+      depth -= 1;
+    }
+  }
+}
+
 /**
  * Reads a non-negative integer query parameter.
  * @throws BadRequestError when it is present but not an integer in [0, max]

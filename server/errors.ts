@@ -1,7 +1,7 @@
 // The server's error classes, and the one place that maps every error class to an HTTP status and JSON body.
 
 import type { ErrorRequestHandler } from 'express';
-import { describeError, EngineError, type Outcome } from '../engine/index.js';
+import { AdmissionError, describeError, EngineError, type Outcome } from '../engine/index.js';
 import type { ErrorBody } from '../protocol/index.js';
 
 /** A request the server cannot read: malformed JSON, a body that breaks its schema, a bad query. */
@@ -68,14 +68,44 @@ export class PathEscapeError extends EngineError {
   }
 }
 
+/** A write the disk had no room for (ENOSPC, SQLITE_FULL); nothing half-written was kept. */
+export class StorageFullError extends EngineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('insufficient_storage', message, options);
+    this.name = 'StorageFullError';
+  }
+}
+
+/** Whether an error says the disk (or quota) is full. */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
+}
+
+/** The queue engine (Redis) cannot take a prompt now; the client may retry (with its Idempotency-Key) after Retry-After. */
+export class QueueUnavailableError extends EngineError {
+  /** Seconds the client should wait before retrying. */
+  readonly retryAfter: number;
+
+  constructor(message: string, retryAfter = 5) {
+    super('queue_unavailable', message);
+    this.name = 'QueueUnavailableError';
+    this.retryAfter = retryAfter;
+  }
+}
+
 // The server's own classes say more than the engine's outcome; order matters: subclasses first.
 const STATUS: Array<[abstract new (...args: never[]) => Error, number]> = [
+  // Valid, but more than this server will take on (admission limits).
+  [AdmissionError, 422],
   [UnauthorizedError, 401],
   [ForbiddenError, 403],
   [NotFoundError, 404],
   [ConflictError, 409],
   [PayloadTooLargeError, 413],
   [UnsupportedMediaError, 415],
+  [QueueUnavailableError, 503],
+  [StorageFullError, 507],
 ];
 
 /** The status of each outcome of the engine's one error mapping ({@link describeError}). */
@@ -93,6 +123,13 @@ export function errorResponse(error: unknown): { status: number; body: ErrorBody
   }
   if (parser?.type === 'encoding.unsupported' || parser?.type === 'charset.unsupported') {
     return { status: 415, body: { error: { code: 'unsupported_media_type', message: String(parser.message) } } };
+  }
+  if (!(error instanceof EngineError) && isDiskFull(error)) {
+    return { status: 507, body: { error: { code: 'insufficient_storage', message: 'The server\'s disk is full: nothing was kept. Try again once space is freed.' } } };
+  }
+  // A decoder meeting a malformed %XX (express decoding a route param, a cookie) is the client's fault too.
+  if (error instanceof URIError || (error as { cause?: unknown })?.cause instanceof URIError) {
+    return { status: 400, body: { error: { code: 'bad_url', message: 'The request holds a malformed percent-encoding (each %XX must form UTF-8)' } } };
   }
   // `send` (behind res.sendFile) reports an unsatisfiable range or a vanished file as http-errors.
   const http = error as { status?: unknown; expose?: unknown };
@@ -120,7 +157,8 @@ export function errorHandler(log: (message: string) => void): ErrorRequestHandle
       return;
     }
     const { status, body } = errorResponse(error);
-    if (status >= 500) log(`${(error as Error)?.stack ?? String(error)}`);
+    if (error instanceof QueueUnavailableError) res.setHeader('Retry-After', String(error.retryAfter));
+    else if (status >= 500 && status !== 507) log(`${(error as Error)?.stack ?? String(error)}`);
     res.status(status).json(body);
   };
 }

@@ -24,9 +24,11 @@ export interface PromptQueue {
   start(): Promise<void>;
   /**
    * Queues a validated workflow.
+   * Queues a validated workflow; `key` is the client's idempotency key, stored with it.
    * @throws BadRequestError `seeds_unsupported` for a fan-out the engine cannot spread
+   * @throws QueueUnavailableError when the queue engine cannot take it now (nothing is queued)
    */
-  enqueue(promptId: string, workflow: Workflow, clientId: string | null, seeds?: SeedFanOut): Promise<PromptResponse>;
+  enqueue(promptId: string, workflow: Workflow, clientId: string | null, seeds?: SeedFanOut, key?: string): Promise<PromptResponse>;
   /** The running prompts and those waiting, in queue order. */
   queue(): QueueResponse;
   counts(): { running: number; pending: number };
@@ -74,12 +76,12 @@ export class EmbeddedQueue implements PromptQueue {
     return Promise.resolve();
   }
 
-  enqueue(promptId: string, workflow: Workflow, clientId: string | null, seeds?: SeedFanOut): Promise<PromptResponse> {
+  enqueue(promptId: string, workflow: Workflow, clientId: string | null, seeds?: SeedFanOut, key?: string): Promise<PromptResponse> {
     if (seeds) {
       // One worker runs one prompt at a time: a fan-out would only be N prompts in a row.
       throw new BadRequestError('seeds_unsupported', 'A seeds fan-out needs a queue engine with workers: start the server with --queue redis://host:port');
     }
-    const { number } = this.#store.enqueue(promptId, workflow, clientId);
+    const { number } = this.#store.enqueue(promptId, workflow, clientId, Date.now(), key);
     this.#worker.notify();
     this.#worker.broadcastStatus();
     return Promise.resolve({ promptId, number });

@@ -2,6 +2,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { EngineError } from '../engine/index.js';
 import { ForbiddenError, UnauthorizedError } from './errors.js';
@@ -26,9 +27,48 @@ export function checkBind(host: string, token: string | undefined): void {
     throw new EngineError(
       'token_required',
       `Refusing to listen on ${host} without an access token: anyone who can reach it could run workflows and read outputs. ` +
-        'Pass --token <secret> (or SKYLOOM_TOKEN), or bind 127.0.0.1.',
+        'Pass --token-file <file> (or SKYLOOM_TOKEN / SKYLOOM_TOKEN_FILE, or --token <secret>), or bind 127.0.0.1.',
     );
   }
+}
+
+/** The shortest access token accepted: a short one falls to guessing over the network. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * Refuses a token too short to stand guessing.
+ * @throws EngineError `weak_token` saying how long it must be and how to make one
+ */
+export function checkToken(token: string | undefined): void {
+  if (token === undefined) return;
+  if (token.length < MIN_TOKEN_LENGTH || token.trim() !== token) {
+    throw new EngineError(
+      'weak_token',
+      `The access token must be at least ${MIN_TOKEN_LENGTH} characters without surrounding spaces (got ${token.length}); ` +
+        'make one with: openssl rand -hex 24',
+    );
+  }
+}
+
+/**
+ * The token from, in order: `--token` (visible in the process list), `SKYLOOM_TOKEN`, or the file
+ * named by `--token-file` / `SKYLOOM_TOKEN_FILE` (its first line).
+ * @throws EngineError `token_file` when the file cannot be read or is empty
+ */
+export function resolveToken(flag: string | undefined, file: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (flag !== undefined) return flag;
+  if (env.SKYLOOM_TOKEN) return env.SKYLOOM_TOKEN;
+  const path = file ?? (env.SKYLOOM_TOKEN_FILE || undefined);
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new EngineError('token_file', `Cannot read the token file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const token = text.split(/\r?\n/)[0]!;
+  if (token === '') throw new EngineError('token_file', `The token file ${path} is empty; put the token on its first line`);
+  return token;
 }
 
 export interface AccessPolicy {
@@ -54,7 +94,12 @@ export function presentedToken(headers: IncomingHttpHeaders, query: URLSearchPar
   if (q !== null) return { token: q, fromQuery: true };
   for (const part of (headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === TOKEN_COOKIE) return { token: decodeURIComponent(v.join('=')), fromQuery: false };
+    if (k !== TOKEN_COOKIE) continue;
+    try {
+      return { token: decodeURIComponent(v.join('=')), fromQuery: false };
+    } catch {
+      return { token: '', fromQuery: false };
+    }
   }
   return { fromQuery: false };
 }

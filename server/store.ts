@@ -1,9 +1,10 @@
 // Owns the persistent queue and history: one SQLite table of prompts, from queued to finished.
 
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { EngineError } from '../engine/index.js';
+import { isDiskFull, StorageFullError } from './errors.js';
 import type { HistoryEntry, PromptError, PromptStatus, QueueItem, RunWarning, UiOutputRef } from '../protocol/index.js';
 
 // One row per prompt for its whole life; `number` is the queue order (and never reused, so a
@@ -33,6 +34,8 @@ const LATER_COLUMNS: Array<[string, string]> = [
   ['worker', 'TEXT'],
   ['seeds', 'TEXT'],
   ['warnings', 'TEXT'],
+  // A client's Idempotency-Key: a retried POST /prompt with the same key gets the same prompt.
+  ['idem_key', 'TEXT'],
 ];
 
 interface Row {
@@ -91,8 +94,10 @@ type Statements = ReturnType<typeof prepareStatements>;
 function prepareStatements(db: Database.Database) {
   return {
     insert: db.prepare(
-      `INSERT INTO prompts (id, client_id, workflow, status, queued_at) VALUES (?, ?, ?, 'queued', ?)`,
+      `INSERT INTO prompts (id, client_id, workflow, status, queued_at, idem_key) VALUES (?, ?, ?, 'queued', ?, ?)`,
     ),
+    byKey: db.prepare(`SELECT id, number, workflow FROM prompts WHERE idem_key = ?`),
+    forget: db.prepare(`DELETE FROM prompts WHERE id = ? AND status = 'queued'`),
     next: db.prepare(`SELECT * FROM prompts WHERE status = 'queued' ORDER BY number LIMIT 1`),
     start: db.prepare(`UPDATE prompts SET status = 'running', started_at = ? WHERE number = ? AND status = 'queued'`),
     finish: db.prepare(
@@ -159,8 +164,130 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The database file is not a database Skyloom can trust: emptied, or corrupt. Nothing was changed. */
+export class DatabaseUnusableError extends EngineError {
+  constructor(code: 'database_empty' | 'database_corrupt', message: string) {
+    super(code, message);
+    this.name = 'DatabaseUnusableError';
+  }
+}
+
+// Room kept on the database's disk for recording how runs ended: when a result meets a full disk,
+// this file is deleted and the record written, so a finished output is never recorded as failed.
+const BALLAST_BYTES = 1024 * 1024;
+
+export interface StoreOptions {
+  /** Mark prompts left running as failed (the embedded queue); default true. */
+  recoverRunning?: boolean;
+  /**
+   * A corrupt database is moved aside (`<db>.corrupt-<time>`) and a new one made holding every
+   * prompt row that can still be read; default false (refuse to start).
+   */
+  repair?: boolean;
+}
+
 /** The reason given to a prompt found running when the store opens: the process died under it. */
 export const SERVER_STOPPED = 'server_stopped';
+
+const WHAT_TO_DO = (file: string) =>
+  `Stop the server and restore ${file} from a backup, or start with --repair: the file is moved aside (kept) and a new database is made with every prompt that can still be read.`;
+
+/**
+ * Opens the database, refusing one that cannot be trusted: an existing 0-byte file (a fresh
+ * install would restart prompt numbers at 1 and show an empty history without a word) or one
+ * failing SQLite's quick_check. With `repair`, a corrupt one is moved aside and rebuilt instead.
+ * @throws DatabaseUnusableError `database_empty` / `database_corrupt`, with what to do
+ */
+function openChecked(file: string, repair: boolean): { db: Database.Database; repairedFrom?: string } {
+  if (file !== ':memory:' && existsSync(file) && statSync(file).size === 0 && !(existsSync(`${file}-wal`) && statSync(`${file}-wal`).size > 0)) {
+    if (!repair) {
+      throw new DatabaseUnusableError(
+        'database_empty',
+        `The database ${file} exists but is empty (0 bytes): starting would lose the queue and history and restart prompt numbers at 1. ` +
+          `If this is a new install, delete the file; otherwise ${WHAT_TO_DO(file).replace(/^Stop/, 'stop')}`,
+      );
+    }
+    return { repairedFrom: moveAside(file), db: open(file) };
+  }
+  let problem: string | undefined;
+  let db: Database.Database | undefined;
+  try {
+    db = open(file);
+    const rows = db.pragma('quick_check') as Array<{ quick_check: string }>;
+    if (rows.length !== 1 || rows[0]!.quick_check !== 'ok') problem = rows.slice(0, 3).map((r) => r.quick_check).join('; ');
+  } catch (error) {
+    problem = (error as Error).message;
+  }
+  if (problem === undefined) return { db: db! };
+  db?.close();
+  if (!repair) throw new DatabaseUnusableError('database_corrupt', `The database ${file} is corrupt (${problem}). ${WHAT_TO_DO(file)}`);
+  const aside = moveAside(file);
+  const fresh = open(file);
+  salvage(aside, fresh);
+  return { db: fresh, repairedFrom: aside };
+}
+
+function open(file: string): Database.Database {
+  const db = new Database(file);
+  // WAL with synchronous=NORMAL survives a process crash (what a restart must survive) without
+  // an fsync per commit; only a power loss can lose the last few commits.
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.exec(SCHEMA);
+  const have = new Set((db.pragma('table_info(prompts)') as Array<{ name: string }>).map((c) => c.name));
+  for (const [name, type] of LATER_COLUMNS) if (!have.has(name)) db.exec(`ALTER TABLE prompts ADD COLUMN ${name} ${type}`);
+  db.exec('CREATE UNIQUE INDEX IF NOT EXISTS prompts_idem_key ON prompts (idem_key) WHERE idem_key IS NOT NULL');
+  return db;
+}
+
+/** Renames the database and its WAL files to `<file>.corrupt-<time>`; returns the new name. */
+function moveAside(file: string): string {
+  const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  renameSync(file, aside);
+  for (const suffix of ['-wal', '-shm']) if (existsSync(file + suffix)) renameSync(file + suffix, aside + suffix);
+  return aside;
+}
+
+/** Copies every prompt row still readable from a corrupt database, keeping their numbers. */
+function salvage(from: string, to: Database.Database): void {
+  let old: Database.Database;
+  try {
+    old = new Database(from, { readonly: true });
+  } catch {
+    return;
+  }
+  try {
+    const columns = (to.pragma('table_info(prompts)') as Array<{ name: string }>).map((c) => c.name);
+    const insert = to.prepare(`INSERT OR IGNORE INTO prompts (${columns.join(', ')}) VALUES (${columns.map((c) => `@${c}`).join(', ')})`);
+    const copy = (row: Record<string, unknown>) => insert.run(Object.fromEntries(columns.map((c) => [c, row[c] ?? null])));
+    try {
+      for (const row of old.prepare('SELECT * FROM prompts ORDER BY number').iterate()) copy(row as Record<string, unknown>);
+    } catch {
+      // A scan stops at the first bad page; what came before it is kept, and single rows are tried past it.
+      const max = (() => {
+        try {
+          return (old.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').get('prompts') as { seq: number } | undefined)?.seq ?? 0;
+        } catch {
+          return 0;
+        }
+      })();
+      const one = old.prepare('SELECT * FROM prompts WHERE number = ?');
+      for (let n = 1; n <= max; n++) {
+        try {
+          const row = one.get(n) as Record<string, unknown> | undefined;
+          if (row) copy(row);
+        } catch {
+          // unreadable: lost
+        }
+      }
+    }
+  } catch {
+    // the table itself is unreadable: a new database with nothing in it
+  } finally {
+    old.close();
+  }
+}
 
 /**
  * The queue and history in one SQLite file (better-sqlite3 12.x; 13.x crashes on Node 20).
@@ -177,30 +304,57 @@ export class Store {
   /**
    * Opens (or creates) the database and marks any prompt left `running` by a dead process as failed.
    * @throws EngineError `data_dir_in_use` when a live process has the database open
-   * @throws the SQLite error when the file cannot be opened or is not a database
+   * @throws DatabaseUnusableError when an existing file is empty or fails the integrity check (and `repair` is off)
    */
-  constructor(file: string, now: () => number = Date.now, options: { recoverRunning?: boolean } = {}) {
+  constructor(file: string, now: () => number = Date.now, options: StoreOptions = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.#unlock = file === ':memory:' ? () => {} : lock(file);
+    this.#ballast = file === ':memory:' ? undefined : `${dirname(file)}/.skyloom-reserve`;
     try {
-      this.#db = new Database(file);
+      const opened = openChecked(file, options.repair === true);
+      this.#db = opened.db;
+      this.repairedFrom = opened.repairedFrom;
     } catch (error) {
       this.#unlock();
       throw error;
     }
-    // WAL with synchronous=NORMAL survives a process crash (what a restart must survive) without
-    // an fsync per commit; only a power loss can lose the last few commits.
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = NORMAL');
-    this.#db.pragma('busy_timeout = 5000');
-    this.#db.exec(SCHEMA);
-    const have = new Set((this.#db.pragma('table_info(prompts)') as Array<{ name: string }>).map((c) => c.name));
-    for (const [name, type] of LATER_COLUMNS) if (!have.has(name)) this.#db.exec(`ALTER TABLE prompts ADD COLUMN ${name} ${type}`);
     this.#stmts = prepareStatements(this.#db);
+    this.#reserve();
     // With a queue engine the prompt runs in another process that outlives this one: whether it
     // finished is asked of the engine (RedisQueue reconciles), not assumed failed.
     this.recovered = options.recoverRunning === false ? [] : this.#recover(now());
   }
+
+  /** Where the unusable database was moved by a repair, if one happened at open. */
+  readonly repairedFrom: string | undefined;
+
+  readonly #ballast: string | undefined;
+
+  /** Keeps {@link BALLAST_BYTES} on the database's disk for results; a full disk now only logs later. */
+  #reserve(): void {
+    if (!this.#ballast || existsSync(this.#ballast)) return;
+    try {
+      writeFileSync(this.#ballast, Buffer.alloc(BALLAST_BYTES));
+    } catch {
+      // Still no room: tried again at the next prompt.
+      rmSync(this.#ballast, { force: true });
+    }
+  }
+
+  /** Runs a write of a result; on a full disk frees the reserve and tries once more. */
+  #recordResult<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (error) {
+      if (!isDiskFull(error) || !this.#ballast || !existsSync(this.#ballast)) throw error;
+      rmSync(this.#ballast, { force: true });
+      this.reserveUsed = true;
+      return write();
+    }
+  }
+
+  /** Set once the reserve was spent on a result: the disk is full; `serve` says so. */
+  reserveUsed = false;
 
   #recover(now: number): string[] {
     const rows = this.#stmts.running.all() as Array<{ id: string; started_at: number | null }>;
@@ -218,9 +372,31 @@ export class Store {
   }
 
   /** Adds a prompt at the end of the queue; `workflow` is stored as JSON. */
-  enqueue(promptId: string, workflow: unknown, clientId: string | null, now = Date.now()): { number: number } {
-    const info = this.#stmts.insert.run(promptId, clientId, JSON.stringify(workflow), now);
+  /** @throws StorageFullError when the disk has no room for it (nothing is queued) */
+  enqueue(promptId: string, workflow: unknown, clientId: string | null, now = Date.now(), key?: string): { number: number } {
+    let info: Database.RunResult;
+    try {
+      info = this.#stmts.insert.run(promptId, clientId, JSON.stringify(workflow), now, key ?? null);
+    } catch (error) {
+      if (isDiskFull(error)) throw new StorageFullError('The disk holding the queue is full: the prompt was not queued. Free space under the data dir and send it again.', { cause: error });
+      throw error;
+    }
+    if (this.reserveUsed) {
+      this.#reserve();
+      this.reserveUsed = !existsSync(this.#ballast!);
+    }
     return { number: Number(info.lastInsertRowid) };
+  }
+
+  /** The prompt queued with an idempotency key, with its workflow as stored (JSON). */
+  byKey(key: string): { promptId: string; number: number; workflow: string } | undefined {
+    const row = this.#stmts.byKey.get(key) as { id: string; number: number; workflow: string } | undefined;
+    return row ? { promptId: row.id, number: row.number, workflow: row.workflow } : undefined;
+  }
+
+  /** Removes a queued prompt that never reached its queue engine (as if never sent); false when it was not queued. */
+  forget(promptId: string): boolean {
+    return this.#stmts.forget.run(promptId).changes === 1;
   }
 
   /** Takes the oldest queued prompt and marks it running, in one transaction; undefined when none waits. */
@@ -235,7 +411,7 @@ export class Store {
 
   /** Records how a running prompt ended; false when it was not running. */
   finish(promptId: string, run: FinishedRun, now = Date.now()): boolean {
-    return this.#stmts.finish.run(endingRow(promptId, run, now)).changes === 1;
+    return this.#recordResult(() => this.#stmts.finish.run(endingRow(promptId, run, now)).changes === 1);
   }
 
   /** Marks a prompt running on `worker` (queue engine); false when it had already ended. */
@@ -248,7 +424,7 @@ export class Store {
    * prompt before the server heard that it started); false when it had already ended.
    */
   record(promptId: string, run: FinishedRun, now = Date.now()): boolean {
-    return this.#stmts.record.run({ ...endingRow(promptId, run, now), worker: run.worker ?? null }).changes === 1;
+    return this.#recordResult(() => this.#stmts.record.run({ ...endingRow(promptId, run, now), worker: run.worker ?? null }).changes === 1);
   }
 
   /** Queued and running prompts, in queue order, with their fan-out seeds (if any). */

@@ -8,7 +8,7 @@ import type { Request } from 'express';
 import busboy from 'busboy';
 import { fileTypeFromBuffer } from 'file-type';
 import type { UploadResponse } from '../protocol/index.js';
-import { BadRequestError, PayloadTooLargeError, UnsupportedMediaError } from './errors.js';
+import { BadRequestError, isDiskFull, PayloadTooLargeError, StorageFullError, UnsupportedMediaError } from './errors.js';
 
 /** What may be uploaded, by the type its bytes show (never by its name or label). */
 const ACCEPTED: Record<string, { ext: string; kind: 'image' | 'video' }> = {
@@ -86,7 +86,13 @@ export async function receiveUpload(req: Request, dir: string, maxBytes: number)
   req.pipe(parser);
 
   try {
-    const got = await received;
+    let got: Awaited<typeof received>;
+    try {
+      got = await received;
+    } catch (error) {
+      if (isDiskFull(error)) throw new StorageFullError('The server\'s disk is full: the upload was not kept. Try again once space is freed.', { cause: error });
+      throw error;
+    }
     if (!got) throw new BadRequestError('no_file', 'The upload holds no file part');
     if (got.truncated) {
       throw new PayloadTooLargeError(`The file is larger than this server accepts (${maxBytes} bytes)`);

@@ -1,6 +1,7 @@
 // Owns the saved-workflow library on disk and reading the workflow embedded in an output file.
 
 import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { checkWorkflowSchema, type Workflow } from '../engine/index.js';
@@ -8,7 +9,7 @@ import type { WorkflowList } from '../protocol/index.js';
 import { MediaError } from '../media/errors.js';
 import { probe } from '../media/ffmpeg.js';
 import { readPngText } from '../media/image.js';
-import { BadRequestError, NotFoundError, UnsupportedMediaError } from './errors.js';
+import { BadRequestError, isDiskFull, NotFoundError, PathEscapeError, StorageFullError, UnsupportedMediaError } from './errors.js';
 
 // Letters, digits, space, "_", "-", "." and no leading dot: a name can never be a path or a hidden file.
 const NAME = /^[\p{L}\p{N}_-][\p{L}\p{N} _.-]{0,127}$/u;
@@ -53,13 +54,24 @@ export class WorkflowLibrary {
     return { items };
   }
 
-  /** @throws BadRequestError for a bad name; NotFoundError when there is no such workflow */
+  /**
+   * @throws BadRequestError for a bad name; NotFoundError when there is no such workflow
+   * @throws PathEscapeError when the name is a symlink (it could point anywhere)
+   */
   async get(name: string): Promise<unknown> {
     const file = join(this.dir, workflowFileName(name));
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
-    } catch {
+      // O_NOFOLLOW: a link placed in the folder is refused, never followed out of it.
+      const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        if (!(await handle.stat()).isFile()) throw Object.assign(new Error('not a file'), { code: 'ELOOP' });
+        text = await handle.readFile('utf8');
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ELOOP') throw new PathEscapeError(`Saved workflow ${JSON.stringify(name)} is a link, not a file; it is not read`);
       throw new NotFoundError(`No saved workflow named ${JSON.stringify(name)}`);
     }
     return JSON.parse(text) as unknown;
@@ -77,8 +89,14 @@ export class WorkflowLibrary {
     const created = !(await exists(file));
     // Written beside and renamed: a crash mid-write never leaves a torn workflow file.
     const partial = join(this.dir, `.${randomUUID()}.partial`);
-    await writeFile(partial, `${JSON.stringify(workflow, null, 2)}\n`);
-    await rename(partial, file);
+    try {
+      await writeFile(partial, `${JSON.stringify(workflow, null, 2)}\n`);
+      await rename(partial, file);
+    } catch (error) {
+      await rm(partial, { force: true });
+      if (isDiskFull(error)) throw new StorageFullError(`The server's disk is full: workflow ${JSON.stringify(name)} was not saved (the old one, if any, is unchanged).`, { cause: error });
+      throw error;
+    }
     return { created };
   }
 

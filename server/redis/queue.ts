@@ -15,11 +15,11 @@ import type {
   UiOutputRef,
   WorkerAnnouncement,
 } from '../../protocol/index.js';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, QueueUnavailableError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { notRemovable, type PromptQueue, type SeedFanOut } from '../queue.js';
-import type { SeedRun, Store } from '../store.js';
-import { canRun, connect, GENERIC_ROUTE, JOB_OPTIONS, KEYS, PREFIX, liveWorkers, OUTPUT_ID_FILE, redisOptions, requirementsOf, routeName, STALL_RETRIES, type JobData, type JobResult, type PreviewEnvelope, type WorkerEnvelope } from './wire.js';
+import type { FinishedRun, SeedRun, Store } from '../store.js';
+import { canRun, connect, readRecorded, GENERIC_ROUTE, JOB_OPTIONS, KEYS, PREFIX, liveWorkers, OUTPUT_ID_FILE, redisOptions, requirementsOf, routeName, STALL_RETRIES, type JobData, type JobResult, unpackPreview, type WorkerEnvelope } from './wire.js';
 
 export interface RedisQueueOptions {
   url: string;
@@ -86,13 +86,15 @@ export class RedisQueue implements PromptQueue {
     this.#sweeper.unref();
   }
 
-  async enqueue(promptId: string, workflow: Workflow, clientId: string | null, seeds?: SeedFanOut): Promise<PromptResponse> {
+  async enqueue(promptId: string, workflow: Workflow, clientId: string | null, seeds?: SeedFanOut, key?: string): Promise<PromptResponse> {
+    // Fail fast: a client waiting on a Redis that is down would time out, retry, and run it twice.
+    if (this.#redis?.status !== 'ready') throw unavailable(this.#o.url);
     const requires = requirementsOf(workflow, this.#o.registry);
     const split = seeds ? splitParam(seeds.param, workflow) : undefined;
     // Until its job is in Redis, a queued row has no job to reconcile against: not "lost".
     this.#adding.add(promptId);
     try {
-      return await this.#enqueue(promptId, workflow, clientId, requires, seeds && split ? { ...seeds, ...split } : undefined);
+      return await this.#enqueue(promptId, workflow, clientId, requires, seeds && split ? { ...seeds, ...split } : undefined, key);
     } finally {
       this.#adding.delete(promptId);
     }
@@ -104,9 +106,34 @@ export class RedisQueue implements PromptQueue {
     clientId: string | null,
     requires: string[],
     seeds: (SeedFanOut & { nodeId: string; name: string }) | undefined,
+    key: string | undefined,
   ): Promise<PromptResponse> {
-    const { number } = this.#store.enqueue(promptId, workflow, clientId);
-    const workers = await liveWorkers(this.#redis!);
+    const { number } = this.#store.enqueue(promptId, workflow, clientId, Date.now(), key);
+    let handedOver = false;
+    try {
+      return await this.#handOver(promptId, number, workflow, clientId, requires, seeds, () => (handedOver = true));
+    } catch (error) {
+      // Refused before BullMQ was asked (the queue connection does not buffer commands while Redis
+      // is away): as if never sent. A hand-over that timed out may still land; the row stays, the
+      // reconciler records how it ends, and a retry with the same key gets it.
+      if (!handedOver) this.#store.forget(promptId);
+      this.#o.log.warn(`prompt ${promptId} not queued: ${(error as Error).message}`);
+      throw handedOver
+        ? new QueueUnavailableError(`Redis did not confirm prompt ${promptId} in time; it may still run. Retry with the same Idempotency-Key to get it rather than a second run.`)
+        : unavailable(this.#o.url);
+    }
+  }
+
+  async #handOver(
+    promptId: string,
+    number: number,
+    workflow: Workflow,
+    clientId: string | null,
+    requires: string[],
+    seeds: (SeedFanOut & { nodeId: string; name: string }) | undefined,
+    adding: () => void,
+  ): Promise<PromptResponse> {
+    const workers = await within(liveWorkers(this.#redis!));
     if (workers.length > 0 && !workers.some((w) => canRun(w.capabilities, requires))) {
       // With no worker at all, prompts wait for one to start; with workers that all lack what it
       // needs, it would wait forever.
@@ -114,23 +141,25 @@ export class RedisQueue implements PromptQueue {
       return { promptId, number };
     }
     const route = this.#route(routeName(requires));
-    await this.#redis!.hset(KEYS.routes, routeName(requires), JSON.stringify(requires));
+    await within(this.#redis!.hset(KEYS.routes, routeName(requires), JSON.stringify(requires)));
     const base = { clientId, requires, outputId: this.#outputId };
     if (seeds) {
       const { nodeId, name: param } = seeds;
       const runs: SeedRun[] = seeds.values.map((seed, i) => ({ seed, promptId: `${promptId}-seed-${i}`, status: 'queued' }));
       this.#store.setSeeds(promptId, runs);
-      await route.queue.addBulk(
+      adding();
+      await within(route.queue.addBulk(
         runs.map((r, i) => ({
           name: 'prompt',
           data: { ...base, promptId: r.promptId, parent: promptId, seedIndex: i, workflow: seededWorkflow(workflow, nodeId, param, r.seed) },
           opts: { jobId: r.promptId, ...JOB_OPTIONS },
         })),
-      );
+      ));
     } else {
-      await route.queue.add('prompt', { ...base, promptId, workflow }, { jobId: promptId, ...JOB_OPTIONS });
+      adding();
+      await within(route.queue.add('prompt', { ...base, promptId, workflow }, { jobId: promptId, ...JOB_OPTIONS }));
     }
-    await this.#redis!.publish(KEYS.wake, routeName(requires));
+    void this.#redis!.publish(KEYS.wake, routeName(requires)).catch(() => undefined);
     this.broadcastStatus();
     return { promptId, number };
   }
@@ -209,7 +238,9 @@ export class RedisQueue implements PromptQueue {
   #route(name: string): Route {
     let route = this.#routes.get(name);
     if (route) return route;
-    const queue = new Queue<JobData, JobResult>(name, { connection: this.#connection, prefix: PREFIX });
+    // Producer commands fail at once while Redis is away instead of waiting in ioredis' buffer, so
+    // POST /prompt can answer 503 and nothing it refused is sent later behind the client's back.
+    const queue = new Queue<JobData, JobResult>(name, { connection: { ...redisOptions(this.#o.url), enableOfflineQueue: false, maxRetriesPerRequest: 1 }, prefix: PREFIX });
     const events = new QueueEvents(name, { connection: this.#connection, prefix: PREFIX });
     queue.on('error', (e) => this.#o.log.warn(`queue ${name}: ${e.message}`));
     events.on('error', (e) => this.#o.log.warn(`queue events ${name}: ${e.message}`));
@@ -223,9 +254,7 @@ export class RedisQueue implements PromptQueue {
   #onWorkerMessage(message: Buffer): void {
     try {
       if (message[0] === 0x50) {
-        const length = message.readUInt32BE(1);
-        const meta = JSON.parse(message.subarray(5, 5 + length).toString()) as PreviewEnvelope;
-        const data = new Uint8Array(message.subarray(5 + length));
+        const { meta, data } = unpackPreview(message);
         const preview: Preview = { format: 'rgb24', width: meta.width, height: meta.height, frameCount: meta.frameCount, data, ...(meta.fps ? { fps: meta.fps } : {}) };
         this.#hub.preview(meta.clientId, { promptId: meta.promptId, nodeId: meta.nodeId, step: meta.step, total: meta.total, preview });
         return;
@@ -322,7 +351,8 @@ export class RedisQueue implements PromptQueue {
       for (const id of p.seeds ? p.seeds.filter((s) => ['queued', 'running'].includes(s.status)).map((s) => s.promptId) : [p.promptId]) {
         const job = await this.#findJob(id);
         if (!job) {
-          this.#finished(id, lostResult('its job is no longer in Redis (Redis lost its data, or the job was removed)'));
+          // A worker records each result before telling Redis: a job Redis lost after it ran still ended as recorded.
+          this.#finished(id, readRecorded(this.#o.outputDir, id) ?? lostResult('its job is no longer in Redis (Redis lost its data, or the job was removed)'));
           continue;
         }
         const state = await job.getState();
@@ -362,6 +392,21 @@ export class RedisQueue implements PromptQueue {
     this.#hub.send(clientId, { type: 'execution_error', data: { promptId, code: error.code, message: error.message, executed: [] } });
     this.broadcastStatus();
   }
+}
+
+/** How long POST /prompt waits on Redis before answering 503. */
+const REDIS_ANSWER_MS = 3000;
+
+function within<T>(promise: Promise<T>, ms = REDIS_ANSWER_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Redis did not answer in ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function unavailable(url: string): QueueUnavailableError {
+  return new QueueUnavailableError(`The queue (Redis at ${new URL(url).host}) cannot take prompts now; nothing was queued. Retry after a few seconds, with the same Idempotency-Key.`);
 }
 
 function noCapableWorker(requires: string[], workers: WorkerAnnouncement[]): PromptError {

@@ -8,15 +8,19 @@
 //   `skyloom:output-id` the id written in the server's output folder (`.skyloom-output-id`):
 //     workers refuse to run until they see the same id in their `--data-dir`.
 //   channel `skyloom:events`  worker → server: 'J' + JSON envelope, or 'P' + preview (binary).
+//   `output/.skyloom-results/<job id>.json` how a job ended, written by its worker before Redis is
+//     told (removed once Redis has it): a job run again after a Redis outage hands it over.
 //   channel `skyloom:control` server → workers: interrupts. channel `skyloom:wake`: "a job was added".
 // History stays in the server's SQLite store, fed by BullMQ's own events (QueueEvents), and
 // reconciled against the jobs in Redis when the server starts — so neither a server restart nor
 // a Redis restart loses a finished prompt.
 
 import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { EngineError, type NodeRegistry, type Workflow } from '../../engine/index.js';
-import type { ServerMessage, WorkerAnnouncement } from '../../protocol/index.js';
+import { decodePreviewFrame, encodePreviewFrame, PREVIEW_RGB24, type RawPreviewMetadata, type ServerMessage, type WorkerAnnouncement } from '../../protocol/index.js';
 import type { FinishedRun } from '../store.js';
 
 /** Redis could not be reached, or `--queue` is not a redis:// URL. */
@@ -74,18 +78,8 @@ export type WorkerEnvelope =
   | { kind: 'message'; clientId: string | null; message: ServerMessage }
   | { kind: 'started'; promptId: string; parent?: string; worker: string };
 
-/** The metadata in front of a preview's raw frames on `skyloom:events`. */
-export interface PreviewEnvelope {
-  clientId: string | null;
-  promptId: string;
-  nodeId: string;
-  step: number;
-  total: number;
-  width: number;
-  height: number;
-  frameCount: number;
-  fps?: number;
-}
+/** The metadata in front of a preview's raw frames on `skyloom:events`: the preview codec's RGB24 metadata. */
+export type PreviewEnvelope = RawPreviewMetadata;
 
 /**
  * Reads `redis://[user:password@]host:port[/db]`.
@@ -177,11 +171,46 @@ export function packJson(envelope: WorkerEnvelope): Buffer {
   return Buffer.concat([Buffer.from('J'), Buffer.from(JSON.stringify(envelope))]);
 }
 
-/** Packs a preview for `skyloom:events`: 'P', uint32 BE metadata length, metadata JSON, raw rgb24 frames. */
+/** Packs a preview for `skyloom:events`: 'P', then one PREVIEW_RGB24 frame of the preview codec (protocol/preview.ts). */
 export function packPreview(meta: PreviewEnvelope, data: Uint8Array): Buffer {
-  const json = Buffer.from(JSON.stringify(meta));
-  const head = Buffer.alloc(5);
-  head.write('P', 0);
-  head.writeUInt32BE(json.byteLength, 1);
-  return Buffer.concat([head, json, data]);
+  return Buffer.concat([Buffer.from('P'), encodePreviewFrame(PREVIEW_RGB24, meta, data)]);
+}
+
+/**
+ * Reads what packPreview packed.
+ * @throws RangeError for a frame that is not a whole RGB24 preview
+ */
+export function unpackPreview(message: Buffer): { meta: PreviewEnvelope; data: Uint8Array } {
+  const { type, metadata, image } = decodePreviewFrame<RawPreviewMetadata>(new Uint8Array(message.buffer, message.byteOffset + 1, message.byteLength - 1));
+  if (type !== PREVIEW_RGB24) throw new RangeError(`A worker preview is an RGB24 frame (type ${PREVIEW_RGB24}), got type ${type}`);
+  return { meta: metadata, data: image };
+}
+
+/** Where a worker records how a job ended before telling Redis (in the shared output folder, so any worker finds it). */
+export const RESULTS_DIR = '.skyloom-results';
+
+export function recordedFile(outputDir: string, jobId: string): string {
+  return join(outputDir, RESULTS_DIR, `${jobId.replace(/[^\w.-]/g, '_')}.json`);
+}
+
+/** The result a worker recorded for a job, if any. */
+export function readRecorded(outputDir: string, jobId: string): JobResult | undefined {
+  try {
+    return JSON.parse(readFileSync(recordedFile(outputDir, jobId), 'utf8')) as JobResult;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records a job's result atomically; on a full disk it is skipped (Redis is still told). */
+export function writeRecorded(outputDir: string, jobId: string, result: JobResult): void {
+  const file = recordedFile(outputDir, jobId);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(`${file}.partial`, JSON.stringify(result));
+    renameSync(`${file}.partial`, file);
+  } catch {
+    // No room to record it: Redis is told as before, and only a Redis outage now could repeat it.
+    rmSync(`${file}.partial`, { force: true });
+  }
 }

@@ -20,6 +20,9 @@ import {
   OutputDirMismatchError,
   packJson,
   packPreview,
+  readRecorded,
+  recordedFile,
+  writeRecorded,
   PREFIX,
   redisOptions,
   routeName,
@@ -304,51 +307,61 @@ export class RemoteWorker {
       job.extendLock(token, this.#o.lockMs).catch((e: Error) => this.#o.log.warn(`lock of ${data.promptId}: ${e.message}`));
     }, Math.max(200, Math.floor(this.#o.lockMs / 3)));
     let result: JobResult;
+    const recorded = readRecorded(this.#outputDir, data.promptId);
     try {
-      this.#publish({ kind: 'started', promptId: data.promptId, worker: this.id, ...(data.parent ? { parent: data.parent } : {}) });
-      if (data.outputId !== this.#outputId) {
-        result = { status: 'error', worker: this.id, error: { code: 'output_dir_mismatch', message: `Worker ${this.id} writes to another output folder than the server serves (the server was restarted on another data dir?)` } };
+      if (recorded) {
+        // It ran to the end before, but its end never reached Redis (Redis was away until the lock
+        // expired): hand over that result instead of running it again and orphaning the first output.
+        this.#o.log.warn(`prompt ${data.promptId} already ran (worker ${recorded.worker}); its recorded result is handed over, not run again`);
+        result = recorded;
       } else {
-        let lastPreview = 0;
-        const run = await runPrompt(this.#executor, { promptId: data.promptId, workflow: data.workflow }, {
-          signal: controller.signal,
-          send: (message) => this.#publish({ kind: 'message', clientId: data.clientId, message }),
-          preview: (p) => {
-            // The hub keeps only the newest preview per client anyway; fewer crossings of Redis.
-            const now = performance.now();
-            if (now - lastPreview < this.#o.previewIntervalMs || data.clientId === null) return;
-            lastPreview = now;
-            const { width, height, frameCount, fps } = p.preview;
-            const meta = { clientId: data.clientId, promptId: p.promptId, nodeId: p.nodeId, step: p.step, total: p.total, width, height, frameCount, ...(fps ? { fps } : {}) };
-            void this.#pub!.publish(KEYS.events, packPreview(meta, p.preview.data)).catch(() => undefined);
-          },
-          outputDir: this.#outputDir,
-          log: this.#o.log,
-        });
-        result = { ...run, worker: this.id };
+        this.#publish({ kind: 'started', promptId: data.promptId, worker: this.id, ...(data.parent ? { parent: data.parent } : {}) });
+        if (data.outputId !== this.#outputId) {
+          result = { status: 'error', worker: this.id, error: { code: 'output_dir_mismatch', message: `Worker ${this.id} writes to another output folder than the server serves (the server was restarted on another data dir?)` } };
+        } else {
+          let lastPreview = 0;
+          const run = await runPrompt(this.#executor, { promptId: data.promptId, workflow: data.workflow }, {
+            signal: controller.signal,
+            send: (message) => this.#publish({ kind: 'message', clientId: data.clientId, message }),
+            preview: (p) => {
+              // The hub keeps only the newest preview per client anyway; fewer crossings of Redis.
+              const now = performance.now();
+              if (now - lastPreview < this.#o.previewIntervalMs || data.clientId === null) return;
+              lastPreview = now;
+              const { width, height, frameCount, fps } = p.preview;
+              const meta = { clientId: data.clientId, promptId: p.promptId, nodeId: p.nodeId, step: p.step, total: p.total, width, height, frameCount, ...(fps ? { fps } : {}) };
+              void this.#pub!.publish(KEYS.events, packPreview(meta, p.preview.data)).catch(() => undefined);
+            },
+            outputDir: this.#outputDir,
+            log: this.#o.log,
+          });
+          result = { ...run, worker: this.id };
+        }
+        // Recorded before Redis is told: if Redis is away now, the next worker to get this job reads it.
+        writeRecorded(this.#outputDir, data.promptId, result);
       }
     } catch (error) {
       result = { status: 'error', worker: this.id, error: { code: 'internal', message: (error as Error).message } };
     } finally {
       this.#running.delete(data.promptId);
     }
-    await this.#complete(job, token, result);
+    if (await this.#complete(job, token, result)) rmSync(recordedFile(this.#outputDir, data.promptId), { force: true });
     clearInterval(renew);
     void this.#announce().catch(() => undefined);
   }
 
-  /** Hands the result to BullMQ, retrying through a Redis restart for as long as the lock may still be ours. */
-  async #complete(job: Job<JobData, JobResult>, token: string, result: JobResult): Promise<void> {
+  /** Hands the result to BullMQ, retrying through a Redis restart for as long as the lock may still be ours; false when it could not. */
+  async #complete(job: Job<JobData, JobResult>, token: string, result: JobResult): Promise<boolean> {
     const deadline = Date.now() + Math.max(this.#o.lockMs, 30_000);
     for (;;) {
       try {
         await job.moveToCompleted(result, token, false);
-        return;
+        return true;
       } catch (error) {
         const message = (error as Error).message;
         if (/lock|not active|Missing key/i.test(message) || Date.now() > deadline) {
-          this.#o.log.warn(`prompt ${job.data.promptId}: could not record its end (${message}); another worker may run it again`);
-          return;
+          this.#o.log.warn(`prompt ${job.data.promptId}: could not record its end in Redis (${message}); the worker that gets it next hands over the recorded result`);
+          return false;
         }
         await new Promise((r) => setTimeout(r, 250));
       }

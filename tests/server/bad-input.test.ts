@@ -257,13 +257,13 @@ describe('the editor', () => {
   it('is served from its built folder at /, behind the same token', async () => {
     const editorDir = tempDir('skyloom-editor-');
     writeFileSync(join(editorDir, 'index.html'), '<!doctype html><title>Skyloom</title>');
-    const s = await startServer({ editorDir, token: 'tok' });
+    const s = await startServer({ editorDir, token: 'tok-0123456789abcdef' });
     try {
       expect((await raw(s.base, 'GET', '/')).status).toBe(401);
-      const page = await raw(s.base, 'GET', '/?token=tok');
+      const page = await raw(s.base, 'GET', '/?token=tok-0123456789abcdef');
       expect(page.status).toBe(200);
       expect(page.body.toString()).toBe('<!doctype html><title>Skyloom</title>');
-      expect((await raw(s.base, 'GET', '/api/nope', { headers: { authorization: 'Bearer tok' } })).status).toBe(404);
+      expect((await raw(s.base, 'GET', '/api/nope', { headers: { authorization: 'Bearer tok-0123456789abcdef' } })).status).toBe(404);
     } finally {
       await s.stop();
     }
@@ -272,7 +272,7 @@ describe('the editor', () => {
 
 describe('access token', () => {
   it('requires the token on every route and on the WebSocket', async () => {
-    const s = await startServer({ token: 's3cret' });
+    const s = await startServer({ token: 's3cret-0123456789abcdef' });
     try {
       const none = await raw(s.base, 'GET', '/api/queue');
       expect(none.status).toBe(401);
@@ -282,17 +282,17 @@ describe('access token', () => {
       expect(code(wrong.body)).toBe('unauthorized');
       const outputs = await raw(s.base, 'GET', '/api/outputs/x.txt');
       expect(outputs.status).toBe(401);
-      expect((await raw(s.base, 'GET', '/api/queue', { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
-      expect((await raw(s.base, 'GET', '/api/queue', { headers: { 'x-skyloom-token': 's3cret' } })).status).toBe(200);
-      const query = await raw(s.base, 'GET', '/api/queue?token=s3cret');
+      expect((await raw(s.base, 'GET', '/api/queue', { headers: { authorization: 'Bearer s3cret-0123456789abcdef' } })).status).toBe(200);
+      expect((await raw(s.base, 'GET', '/api/queue', { headers: { 'x-skyloom-token': 's3cret-0123456789abcdef' } })).status).toBe(200);
+      const query = await raw(s.base, 'GET', '/api/queue?token=s3cret-0123456789abcdef');
       expect(query.status).toBe(200);
       const cookie = String(query.headers['set-cookie']);
-      expect(cookie).toContain('skyloom_token=s3cret');
+      expect(cookie).toContain('skyloom_token=s3cret-0123456789abcdef');
       expect(cookie).toContain('HttpOnly');
-      expect((await raw(s.base, 'GET', '/api/queue', { headers: { cookie: 'skyloom_token=s3cret' } })).status).toBe(200);
+      expect((await raw(s.base, 'GET', '/api/queue', { headers: { cookie: 'skyloom_token=s3cret-0123456789abcdef' } })).status).toBe(200);
       await expect(new Client(s.base, { clientId: 'x' }).opened).rejects.toThrow('upgrade refused: 401');
       await expect(new Client(s.base, { clientId: 'x', token: 'wrong' }).opened).rejects.toThrow('upgrade refused: 401');
-      const ok = new Client(s.base, { clientId: 'x', token: 's3cret' });
+      const ok = new Client(s.base, { clientId: 'x', token: 's3cret-0123456789abcdef' });
       await ok.opened;
       await ok.waitFor((g) => g.messages.length > 0, 'status');
       expect(ok.got.messages[0].type).toBe('status');

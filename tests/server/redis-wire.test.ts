@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { createRegistry } from '../../nodes/index.js';
 import { seededWorkflow, splitParam } from '../../server/redis/queue.js';
-import { canRun, QueueConnectionError, redisOptions, requirementsOf, routeName } from '../../server/redis/wire.js';
+import { decodePreviewFrame, PREVIEW_RGB24, type RawPreviewMetadata } from '../../protocol/index.js';
+import { canRun, packPreview, QueueConnectionError, redisOptions, requirementsOf, routeName, unpackPreview } from '../../server/redis/wire.js';
 import { postJson, startServer, workflow } from './helpers.js';
 import { freePort } from './redis.js';
 
@@ -19,6 +20,27 @@ describe('redisOptions', () => {
     expect(() => redisOptions('127.0.0.1:6379')).toThrow(QueueConnectionError);
     expect(() => redisOptions('http://127.0.0.1:6379')).toThrow('--queue must be a redis:// URL (BullMQ on Redis), got "http://127.0.0.1:6379"');
     expect(() => redisOptions('redis://127.0.0.1:6379/x')).toThrow('The database in redis://127.0.0.1:6379/x must be a number');
+  });
+});
+
+describe('worker previews on skyloom:events', () => {
+  const meta: RawPreviewMetadata = { clientId: 'c1', promptId: 'p', nodeId: 's', step: 2, total: 5, frameCount: 2, width: 2, height: 1, fps: 8 };
+  const rgb = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+
+  it("are 'P' + one RGB24 frame of the preview codec, read back whole", () => {
+    const packed = packPreview(meta, rgb);
+    expect(packed[0]).toBe(0x50);
+    const frame = decodePreviewFrame<RawPreviewMetadata>(new Uint8Array(packed.subarray(1)));
+    expect(frame.type).toBe(PREVIEW_RGB24);
+    expect(frame.metadata).toEqual(meta);
+    expect([...frame.image]).toEqual([...rgb]);
+    const back = unpackPreview(packed);
+    expect(back.meta).toEqual(meta);
+    expect([...back.data]).toEqual([...rgb]);
+  });
+
+  it('refuse a frame whose pixels do not match its size', () => {
+    expect(() => unpackPreview(packPreview(meta, rgb.subarray(0, 9)))).toThrow('An RGB24 preview of 2 × 2×1 has 12 bytes, got 9');
   });
 });
 

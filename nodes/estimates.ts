@@ -1,0 +1,216 @@
+// The built-in node families' cost estimates for admission control (engine/admission.ts), one table keyed by node type.
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  DEFAULT_MODEL_COSTS,
+  isMedia,
+  isModel,
+  latentTokens,
+  mediaCosts,
+  rgbBytes,
+  type Cost,
+  type EstimatedValue,
+  type Estimator,
+  type MediaEstimate,
+  type ModelEstimate,
+  type NodeDefinition,
+} from '../engine/index.js';
+import { listModels } from '../models/package.js';
+import { RESIZE_PRESETS } from './upscale.js';
+
+/** A MODEL value's cost factors, plus the native sizes of its aspect presets. */
+export type ModelCosts = ModelEstimate & { sizes?: Record<string, [number, number]> };
+
+/**
+ * Cost factors of a model package by name: its manifest's latent format when it is installed and
+ * has one, else the defaults (a folder path, a family without a skyloom.json).
+ */
+export async function modelCosts(name: string): Promise<ModelCosts> {
+  const base: ModelCosts = { kind: 'model', name, ...DEFAULT_MODEL_COSTS };
+  const found = (await listModels()).find((m) => m.name === name);
+  if (!found) return base;
+  try {
+    const manifest = JSON.parse(await readFile(join(found.dir, 'skyloom.json'), 'utf8')) as {
+      latent?: { spatialCompression?: number; temporalCompression?: number; patchSize?: [number, number, number] };
+      sizes?: Record<string, [number, number]>;
+    };
+    const l = manifest.latent ?? {};
+    return {
+      ...base,
+      ...(l.spatialCompression ? { spatialCompression: l.spatialCompression } : {}),
+      ...(l.temporalCompression ? { temporalCompression: l.temporalCompression } : {}),
+      ...(l.patchSize ? { patchSize: l.patchSize } : {}),
+      ...(manifest.sizes ? { sizes: manifest.sizes } : {}),
+    };
+  } catch {
+    return base;
+  }
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const media = (width: number, height: number, frames: number, fps?: number): MediaEstimate => ({ kind: 'media', width, height, frames, ...(fps ? { fps } : {}) });
+
+/** A value node passes its value on, so a param linked from it is checked like a widget. */
+const passValue = (output: string): Estimator => (params) => ({ outputs: { [output]: params.value as number | string } });
+
+/** The sampler's cost: tokens × steps (twice with guidance) and attention scores of one head. */
+function samplingCosts(latent: MediaEstimate, model: ModelEstimate | undefined, params: Record<string, unknown>, param: string): Cost[] {
+  const m = model ?? { ...DEFAULT_MODEL_COSTS };
+  const tokens = latentTokens(latent, m);
+  const steps = num(params.steps);
+  const guided = num(params.guidance) !== 1;
+  const costs: Cost[] = [
+    { measure: 'memoryBytes', amount: tokens * tokens * m.attentionBytesPerPair, param, detail: `Attention over ${tokens.toLocaleString('en-US')} latent tokens (${latent.width}×${latent.height}, ${latent.frames} frames)` },
+  ];
+  if (steps !== undefined) {
+    costs.push({ measure: 'work', amount: tokens * steps * (guided ? 2 : 1), param: 'steps', detail: `${tokens.toLocaleString('en-US')} latent tokens × ${steps} steps${guided ? ' × 2 (guidance)' : ''}` });
+  }
+  return costs;
+}
+
+/** Output nodes embed the whole workflow as one metadata value (mp4, webm and PNG do; gif, JPEG and WebP do not). */
+const embedsWorkflow: Estimator = (params, _inputs, env) => {
+  // The video's own size was counted where it was made.
+  const costs: Cost[] = [];
+  if (params.format !== 'gif' && params.format !== 'jpeg' && params.format !== 'webp') {
+    costs.push({ measure: 'metadataBytes', amount: env.workflowBytes, detail: 'The workflow embedded in the output file' });
+  }
+  return { costs };
+};
+
+/** Frames a time node generates: the sampler's costs plus their frame store. */
+function generated(params: Record<string, unknown>, inputs: Record<string, EstimatedValue | undefined>, size: MediaEstimate | undefined, frames: number | undefined): { out?: MediaEstimate; costs: Cost[] } {
+  if (!size || frames === undefined) return { costs: [] };
+  const out = media(size.width, size.height, frames, size.fps);
+  const model = isModel(inputs.model) ? inputs.model : undefined;
+  return { out, costs: [...samplingCosts(out, model, params, 'seconds'), { measure: 'tempBytes', amount: rgbBytes(out), param: 'seconds', detail: `${frames} generated frames of ${out.width}×${out.height}` }] };
+}
+
+export const ESTIMATES: Record<string, Estimator> = {
+  int: passValue('value'),
+  float: passValue('value'),
+  text: (params) => ({ outputs: { text: params.value as string } }),
+  prompt: (params) => ({ outputs: { text: params.text as string } }),
+  seed: (params) => ({ outputs: { seed: params.seed as number } }),
+
+  'load-model': async (params) => (typeof params.name === 'string' ? { outputs: { model: await modelCosts(params.name) } } : {}),
+
+  'empty-latent': (params, inputs) => {
+    const model = inputs.model as ModelCosts | undefined;
+    const custom = params.aspect === 'custom';
+    const size = custom ? [num(params.width), num(params.height)] : (model?.sizes?.[String(params.aspect)] ?? [undefined, undefined]);
+    const [w, h] = size;
+    const fps = num(params.fps);
+    const frames = num(params.frames) ? num(params.frames) : num(params.seconds) !== undefined && fps !== undefined ? Math.round(num(params.seconds)! * fps) : undefined;
+    if (w === undefined || h === undefined || frames === undefined) return {};
+    const latent = media(w, h, frames, fps);
+    const sizeParam = custom ? 'width' : 'aspect';
+    const lengthParam = num(params.frames) ? 'frames' : 'seconds';
+    return {
+      outputs: { latent },
+      costs: [
+        { measure: 'pixels', amount: w * h, param: sizeParam, detail: `${w}×${h} per frame` },
+        { measure: 'frames', amount: frames, param: lengthParam, detail: `${frames} frames` },
+        ...(fps ? [{ measure: 'videoSeconds' as const, amount: frames / fps, param: lengthParam, detail: `${frames} frames at ${fps} fps` }] : []),
+      ],
+    };
+  },
+
+  'dit-sampler': (params, inputs) => {
+    if (!isMedia(inputs.latent)) return {};
+    return { outputs: { latent: inputs.latent }, costs: samplingCosts(inputs.latent, isModel(inputs.model) ? inputs.model : undefined, params, 'latent') };
+  },
+
+  'vae-decode': (_params, inputs) => {
+    if (!isMedia(inputs.latent)) return {};
+    const video = inputs.latent;
+    return { outputs: { video }, costs: [{ measure: 'tempBytes', amount: rgbBytes(video), param: 'latent', detail: `${video.frames} decoded frames of ${video.width}×${video.height}` }] };
+  },
+
+  // The encoder reads the whole clip into memory.
+  'vae-encode': (_params, inputs) => {
+    if (!isMedia(inputs.video)) return {};
+    const v = inputs.video;
+    return { outputs: { latent: v }, costs: [{ measure: 'memoryBytes', amount: rgbBytes(v), param: 'video', detail: `${v.frames} frames of ${v.width}×${v.height} held to encode` }] };
+  },
+
+  // The frame count is the file's, known only once it is read: the size is what can be checked now.
+  'load-video': (params) => {
+    const w = num(params.width) ?? 0;
+    const h = num(params.height) ?? 0;
+    if (w === 0 || h === 0) return {};
+    return { costs: [{ measure: 'pixels', amount: w * h, param: 'width', detail: `Resizing to ${w}×${h} per frame` }] };
+  },
+  'load-image': (params) => {
+    const w = num(params.width) ?? 0;
+    const h = num(params.height) ?? 0;
+    if (w === 0 || h === 0) return {};
+    return { outputs: { image: media(w, h, 1) }, costs: [{ measure: 'pixels', amount: w * h, param: 'width', detail: `Resizing to ${w}×${h}` }] };
+  },
+
+  upscale: (params, inputs) => {
+    const scale = Number(/(\d+)x$/.exec(String(params.model))?.[1] ?? NaN);
+    if (!isMedia(inputs.video) || !Number.isFinite(scale)) return {};
+    const v = inputs.video;
+    const out = media(v.width * scale, v.height * scale, v.frames, v.fps);
+    return {
+      outputs: { video: out },
+      costs: [
+        { measure: 'pixels', amount: out.width * out.height, param: 'model', detail: `Upscaling ${v.width}×${v.height} ${scale}× to ${out.width}×${out.height} per frame` },
+        { measure: 'tempBytes', amount: rgbBytes(out), param: 'model', detail: `${out.frames} upscaled frames of ${out.width}×${out.height}` },
+      ],
+    };
+  },
+  resize: (params, inputs) => {
+    const preset = String(params.preset);
+    const [w, h] = preset === 'custom' || !(RESIZE_PRESETS as readonly string[]).includes(preset) ? [num(params.width), num(params.height)] : preset.split('x').map(Number);
+    if (w === undefined || h === undefined) return {};
+    const param = preset === 'custom' ? 'width' : 'preset';
+    const costs: Cost[] = [{ measure: 'pixels', amount: w * h, param, detail: `Resizing to ${w}×${h} per frame` }];
+    if (!isMedia(inputs.video)) return { costs };
+    const out = media(w, h, inputs.video.frames, inputs.video.fps);
+    costs.push({ measure: 'tempBytes', amount: rgbBytes(out), param, detail: `${out.frames} resized frames of ${w}×${h}` });
+    return { outputs: { video: out }, costs };
+  },
+
+  extend: (params, inputs) => {
+    const v = isMedia(inputs.video) ? inputs.video : undefined;
+    const seconds = num(params.seconds);
+    const added = v?.fps && seconds !== undefined ? Math.round(seconds * v.fps) : undefined;
+    const { out, costs } = generated(params, inputs, v, added);
+    if (!v || !out) return { costs };
+    const total = media(v.width, v.height, v.frames + out.frames, v.fps);
+    return { outputs: { video: total }, costs: [...costs, ...mediaCosts(total, 'seconds')] };
+  },
+  'image-to-video': (params, inputs) => {
+    const image = isMedia(inputs.image) ? inputs.image : undefined;
+    const fps = num(params.fps);
+    const seconds = num(params.seconds);
+    const frames = fps !== undefined && seconds !== undefined ? Math.round(seconds * fps) : undefined;
+    const { out, costs } = generated(params, inputs, image ? media(image.width, image.height, 1, fps) : undefined, frames);
+    return out ? { outputs: { video: out }, costs: [...costs, ...mediaCosts(out, 'seconds')] } : { costs };
+  },
+  concat: (_params, inputs) => {
+    if (!isMedia(inputs.first) || !isMedia(inputs.second)) return {};
+    const out = media(inputs.first.width, inputs.first.height, inputs.first.frames + inputs.second.frames, inputs.first.fps);
+    return { outputs: { video: out }, costs: mediaCosts(out, 'second') };
+  },
+  trim: (_params, inputs) => (isMedia(inputs.video) ? { outputs: { video: inputs.video } } : {}),
+  fps: (params, inputs) => {
+    const fps = num(params.fps);
+    if (!isMedia(inputs.video) || !inputs.video.fps || fps === undefined) return {};
+    const v = inputs.video;
+    const out = media(v.width, v.height, Math.max(1, Math.round((v.frames * fps) / v.fps!)), fps);
+    return { outputs: { video: out }, costs: [...mediaCosts(out, 'fps'), { measure: 'tempBytes', amount: rgbBytes(out), param: 'fps', detail: `${out.frames} frames at ${fps} fps` }] };
+  },
+
+  'save-video': embedsWorkflow,
+  'save-image': embedsWorkflow,
+};
+
+/** The definition with its family's estimate attached (a definition's own estimate wins). */
+export function withEstimate(definition: NodeDefinition): NodeDefinition {
+  const estimate = definition.estimate ?? (Object.hasOwn(ESTIMATES, definition.type) ? ESTIMATES[definition.type] : undefined);
+  return estimate ? { ...definition, estimate } : definition;
+}

@@ -1,0 +1,142 @@
+// Admission control: a prompt whose every value is in range but whose cost is not is refused before it is queued, naming the node, the param and the limit.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { admit, defaultLimits, validateWorkflow, type Workflow } from '../../engine/index.js';
+import type { ErrorBody, ValidateResponse } from '../../protocol/index.js';
+import { createRegistry } from '../../nodes/index.js';
+import { getJson, postJson, raw, startServer } from './helpers.js';
+
+const textToVideo = JSON.parse(readFileSync(join(import.meta.dirname, '../../workflows/text-to-video.json'), 'utf8')) as Workflow;
+
+/** The shipped text-to-video workflow with some params changed. */
+function tweaked(changes: Record<string, Record<string, unknown>>): Workflow {
+  return {
+    ...textToVideo,
+    nodes: textToVideo.nodes.map((n) => (changes[n.id] ? { ...n, params: { ...n.params, ...changes[n.id] } as Workflow['nodes'][number]['params'] } : n)),
+  };
+}
+
+const huge = tweaked({ latent: { aspect: 'custom', width: 4096, height: 4096, frames: 7200, fps: 60 }, sampler: { steps: 200 } });
+
+let server: Awaited<ReturnType<typeof startServer>>;
+beforeAll(async () => {
+  server = await startServer({ registry: createRegistry() });
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+type Issue = NonNullable<ErrorBody['error']['issues']>[number];
+const find = (issues: Issue[], pointer: string) => issues.find((i) => i.pointer === pointer);
+
+describe('POST /api/prompt', () => {
+  it('refuses the in-range 4096², 7,200-frame, 200-step prompt with 422 naming node, param and limit, while /api/queue answers', async () => {
+    const [refused, queue] = await Promise.all([postJson<ErrorBody>(server.base, '/api/prompt', { workflow: huge }), getJson<{ pending: unknown[]; running: unknown[] }>(server.base, '/api/queue')]);
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('over_limit');
+    const issues = refused.body.error.issues!;
+    expect(issues.every((i) => i.code === 'over_limit')).toBe(true);
+    expect(find(issues, '/nodes/4/params/width')).toMatchObject({ nodeId: 'latent' });
+    expect(find(issues, '/nodes/4/params/width')!.message).toBe(
+      "4096×4096 per frame is 16,777,216, over this server's limit of 8,294,400 (maxPixels, --max-pixels)",
+    );
+    expect(find(issues, '/nodes/4/params/frames')!.message).toContain("7200 frames is 7,200, over this server's limit of 3,600 (maxFrames, --max-frames)");
+    // 4096/8/2 × 4096/8/2 × 7200/4 latent tokens × 200 steps × 2 (guidance)
+    const work = find(issues, '/nodes/5/params/steps')!;
+    expect(work.nodeId).toBe('sampler');
+    expect(work.message).toContain(`is ${(256 * 256 * 1800 * 200 * 2).toLocaleString('en-US')}, over this server's limit of 50,000,000 (maxWork, --max-work)`);
+    expect(issues.some((i) => i.nodeId === 'sampler' && i.message.includes('(maxMemoryBytes, --max-memory)'))).toBe(true);
+    expect(issues.some((i) => i.nodeId === 'decode' && i.message.includes('(maxTempBytes, --max-temp)'))).toBe(true);
+
+    expect(queue.status).toBe(200);
+    expect(queue.body).toEqual({ running: [], pending: [] });
+    const history = await getJson<{ total: number }>(server.base, '/api/history');
+    expect(history.body.total).toBe(0);
+    // Nothing was allocated for it: no frame store, no output.
+    expect(readdirSync(join(server.dataDir, 'tmp'))).toEqual([]);
+    expect(readdirSync(join(server.dataDir, 'output')).filter((f) => !f.startsWith('.'))).toEqual([]);
+  });
+
+  it('admits the shipped text-to-video workflow as it is', async () => {
+    const r = await postJson<ValidateResponse>(server.base, '/api/validate', { workflow: textToVideo });
+    expect(r.body.valid).toBe(true);
+  });
+
+  it('refuses load-video resized to 8192² before it decodes a frame', async () => {
+    const wf = { format: 'skyloom-workflow', version: 1, nodes: [{ id: 'in', type: 'load-video', params: { path: 'x.mp4', width: 8192, height: 8192 } }] };
+    const r = await postJson<ErrorBody>(server.base, '/api/prompt', { workflow: wf });
+    expect(r.status).toBe(422);
+    expect(r.body.error.issues).toEqual([
+      { code: 'over_limit', nodeId: 'in', pointer: '/nodes/0/params/width', message: "Resizing to 8192×8192 per frame is 67,108,864, over this server's limit of 8,294,400 (maxPixels, --max-pixels)" },
+    ]);
+  });
+
+  it('refuses a 7.5 MB body with 413, and a 100 KB prompt text with 422 naming the param', async () => {
+    const big = await postJson<ErrorBody>(server.base, '/api/prompt', { workflow: tweaked({ prompt: { text: 'a'.repeat(7_500_000) } }) });
+    expect(big.status).toBe(413);
+    expect(big.body.error.code).toBe('payload_too_large');
+    const long = await postJson<ErrorBody>(server.base, '/api/prompt', { workflow: tweaked({ prompt: { text: 'a'.repeat(100_000) } }) });
+    expect(long.status).toBe(422);
+    expect(find(long.body.error.issues!, '/nodes/1/params/text')).toMatchObject({ nodeId: 'prompt', message: 'Param "text" (text) is 97.7 KiB, over this server\'s limit of 64.0 KiB (maxStringBytes, --max-string)' });
+  });
+
+  it('refuses a workflow too large to embed in its output before running it', async () => {
+    const nodes = [...textToVideo.nodes, ...[1, 2, 3].map((i) => ({ id: `note${i}`, type: 'text', params: { value: 'n'.repeat(50_000) } }))];
+    const r = await postJson<ErrorBody>(server.base, '/api/prompt', { workflow: { ...textToVideo, nodes } });
+    expect(r.status).toBe(422);
+    const issue = r.body.error.issues!.find((i) => i.nodeId === 'save')!;
+    expect(issue.pointer).toBe('/nodes/7');
+    expect(issue.message).toMatch(/^The workflow embedded in the output file is 14\d\.\d KiB, over this server's limit of 128\.0 KiB/);
+  });
+
+  it('refuses crf 60 for mp4 and a bad filename_prefix at validation, with their pointers', async () => {
+    const r = await postJson<ErrorBody>(server.base, '/api/prompt', { workflow: tweaked({ save: { crf: 60, filename_prefix: '../x' } }) });
+    expect(r.status).toBe(400);
+    const issues = r.body.error.issues!;
+    expect(find(issues, '/nodes/7/params/crf')!.message).toBe('crf 60 is above 51, the highest H.264 (mp4) takes; webm takes up to 63');
+    expect(find(issues, '/nodes/7/params/filename_prefix')!.message).toContain('filename_prefix "../x" may hold only');
+    const webm = await postJson<ValidateResponse>(server.base, '/api/validate', { workflow: tweaked({ save: { crf: 60, format: 'webm' } }) });
+    expect(webm.body.valid).toBe(true);
+  });
+
+  it('refuses a 10,000-node workflow naming the node limit', async () => {
+    const nodes = Array.from({ length: 10_000 }, (_, i) => ({ id: `n${i}`, type: 'int', params: { value: i } }));
+    const r = await postJson<ErrorBody>(server.base, '/api/prompt', { workflow: { format: 'skyloom-workflow', version: 1, nodes } });
+    expect(r.status).toBe(422);
+    expect(r.body.error.issues).toEqual([{ code: 'over_limit', pointer: '/nodes', message: "The node count is 10,000, over this server's limit of 1,000 (maxNodes, --max-nodes)" }]);
+  });
+});
+
+describe('operator limits', () => {
+  it('a server started with a lower limit refuses what the default admits', async () => {
+    const s = await startServer({ registry: createRegistry(), limits: { maxFrames: 8 } });
+    try {
+      const r = await postJson<ErrorBody>(s.base, '/api/prompt', { workflow: textToVideo });
+      expect(r.status).toBe(422);
+      expect(r.body.error.issues).toEqual([
+        { code: 'over_limit', nodeId: 'latent', pointer: '/nodes/4/params/seconds', message: "16 frames is 16, over this server's limit of 8 (maxFrames, --max-frames)" },
+      ]);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('a linked param is estimated from the primitive that feeds it', async () => {
+    const registry = createRegistry();
+    const wf = {
+      ...huge,
+      nodes: [...huge.nodes.map((n) => (n.id === 'sampler' ? { ...n, params: { ...n.params, steps: undefined }, inputs: { ...n.inputs, steps: { node: 'steps', output: 'value' } } } : n)), { id: 'steps', type: 'int', params: { value: 10 } }],
+    } as Workflow;
+    const limits = { ...defaultLimits(64 * 1024 ** 3, 1024 ** 4), maxPixels: 1e9, maxFrames: 1e9, maxMemoryBytes: 1e30, maxTempBytes: 1e30, maxVideoSeconds: 1e9 };
+    const json = JSON.parse(JSON.stringify(wf)) as Workflow;
+    await expect(admit(await validateWorkflow(json, registry), limits)).rejects.toThrow(`${(256 * 256 * 1800).toLocaleString('en-US')} latent tokens × 10 steps × 2 (guidance)`);
+  });
+});
+
+describe('the route', () => {
+  it('a refusal leaves the server serving', async () => {
+    expect((await raw(server.base, 'GET', '/api/queue')).status).toBe(200);
+  });
+});
