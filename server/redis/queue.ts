@@ -18,7 +18,7 @@ import type {
 import { BadRequestError, QueueUnavailableError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { notRemovable, type PromptQueue, type SeedFanOut } from '../queue.js';
-import type { FinishedRun, SeedRun, Store } from '../store.js';
+import type { SeedRun, Store } from '../store.js';
 import { canRun, connect, readRecorded, GENERIC_ROUTE, JOB_OPTIONS, KEYS, PREFIX, liveWorkers, OUTPUT_ID_FILE, redisOptions, requirementsOf, routeName, STALL_RETRIES, type JobData, type JobResult, unpackPreview, type WorkerEnvelope } from './wire.js';
 
 export interface RedisQueueOptions {
