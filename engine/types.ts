@@ -42,6 +42,8 @@ export interface FloatParam extends ParamBase<'float', number> {
 }
 export interface StringParam extends ParamBase<'string', string> {
   multiline?: boolean;
+  /** The string names an input file of this kind (editors offer upload, a picker and a thumbnail). */
+  file?: 'image' | 'video';
 }
 export type BooleanParam = ParamBase<'boolean', boolean>;
 export interface EnumParam extends ParamBase<'enum', string> {

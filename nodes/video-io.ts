@@ -170,7 +170,7 @@ export const loadVideoNode = defineNode({
   category: 'video io',
   description: 'Reads a video file (any format ffmpeg reads), frame by frame into a store; optionally resized and resampled on the way in.',
   params: {
-    path: { kind: 'string', default: '', description: 'A file path, or the name of an uploaded file.' },
+    path: { kind: 'string', default: '', file: 'video', description: 'A file path, or the name of an uploaded file.' },
     width: { kind: 'int', default: 0, min: 0, max: 8192, description: '0 keeps the width (with height 0 too).' },
     height: { kind: 'int', default: 0, min: 0, max: 8192 },
     fit: { kind: 'enum', default: 'crop', choices: ['crop', 'pad', 'stretch'] },
@@ -195,7 +195,7 @@ export const loadImageNode = defineNode({
   category: 'video io',
   description: 'Reads an image file (PNG, JPEG, WebP, ...) as RGB; optionally resized.',
   params: {
-    path: { kind: 'string', default: '', description: 'A file path, or the name of an uploaded file.' },
+    path: { kind: 'string', default: '', file: 'image', description: 'A file path, or the name of an uploaded file.' },
     width: { kind: 'int', default: 0, min: 0, max: 8192, description: '0 keeps the size (with height 0 too).' },
     height: { kind: 'int', default: 0, min: 0, max: 8192 },
     fit: { kind: 'enum', default: 'crop', choices: ['crop', 'pad', 'stretch'] },

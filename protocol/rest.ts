@@ -192,6 +192,21 @@ export const UploadResponseSchema = Type.Object({
 });
 export type UploadResponse = Static<typeof UploadResponseSchema>;
 
+/** `GET /api/uploads`: the files a path param can name (uploads and the shipped samples), newest first. */
+export const UploadListSchema = Type.Object({
+  items: Type.Array(
+    Type.Object({
+      /** The name a path param takes: relative to the uploads folder, `/`-separated. */
+      name: Type.String(),
+      kind: Type.Union([Type.Literal('image'), Type.Literal('video')]),
+      size: Type.Integer(),
+      modified: Type.Number(),
+      url: Type.String(),
+    }),
+  ),
+});
+export type UploadList = Static<typeof UploadListSchema>;
+
 /** `GET /api/workflows` */
 export const WorkflowListSchema = Type.Object({
   items: Type.Array(Type.Object({ name: Type.String(), size: Type.Integer(), modified: Type.Number() })),

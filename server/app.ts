@@ -34,7 +34,8 @@ import { RedisQueue, seededWorkflow, splitParam } from './redis/queue.js';
 import { resolveInside } from './paths.js';
 import { checkAccess, TOKEN_COOKIE } from './security.js';
 import { Store } from './store.js';
-import { receiveUpload } from './uploads.js';
+import { listUploads, receiveUpload } from './uploads.js';
+import { installSamples } from './samples.js';
 import { LocalRunner } from './local-runner.js';
 import { extractEmbedded, WorkflowLibrary } from './workflows.js';
 
@@ -112,6 +113,8 @@ export function createApp(options: AppOptions): SkyloomApp {
     temp: join(data, 'tmp'),
   };
   for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+  // The shipped templates name their inputs as workflows/assets/…; installed here, they run unchanged.
+  installSamples(dirs.uploads);
   const registry = options.registry ?? createRegistry();
   const policy = { token: options.token, host: options.host ?? '127.0.0.1', origins: options.allowedOrigins ?? [] };
   const maxUpload = options.maxUploadBytes ?? 512 * 1024 * 1024;
@@ -238,6 +241,7 @@ export function createApp(options: AppOptions): SkyloomApp {
       });
     });
   api.get('/outputs/*splat', serveInside(dirs.output));
+  api.get('/uploads', route(async (_req, res) => res.json(await listUploads(dirs.uploads))));
   api.get('/uploads/*splat', serveInside(dirs.uploads));
 
   api.post('/uploads', route(async (req, res) => {

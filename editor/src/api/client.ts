@@ -16,6 +16,7 @@ import type {
   ServerMessage,
   ServerMessageMap,
   SystemInfo,
+  UploadList,
   UploadResponse,
   WorkflowList,
 } from '../../../protocol/index.js';
@@ -78,6 +79,7 @@ export const api = {
   interrupt: (promptId?: string) => request<InterruptResponse>('POST', '/api/interrupt', promptId ? { promptId } : {}),
   history: (limit = 50, offset = 0) => request<HistoryList>('GET', `/api/history?limit=${limit}&offset=${offset}`),
   historyEntry: (promptId: string) => request<HistoryEntry>('GET', `/api/history/${enc(promptId)}`),
+  uploads: () => request<UploadList>('GET', '/api/uploads'),
   upload: (file: File) => {
     const form = new FormData();
     form.append('file', file, file.name);
