@@ -17,6 +17,7 @@ import type {
   ServerMessageMap,
   SystemInfo,
   UploadList,
+  ValidateResponse,
   UploadResponse,
   WorkflowList,
 } from '../../../protocol/index.js';
@@ -74,6 +75,7 @@ export const api = {
   models: () => request<ModelsResponse>('GET', '/api/models'),
   system: () => request<SystemInfo>('GET', '/api/system'),
   queuePrompt: (workflow: Workflow, clientId: string) => request<PromptResponse>('POST', '/api/prompt', { workflow, clientId }),
+  validate: (workflow: Workflow, init: RequestInit = {}) => request<ValidateResponse>('POST', '/api/validate', { workflow }, init),
   queue: () => request<QueueResponse>('GET', '/api/queue'),
   cancelQueued: (promptId: string) => request<DeleteQueuedResponse>('DELETE', `/api/queue/${enc(promptId)}`),
   interrupt: (promptId?: string) => request<InterruptResponse>('POST', '/api/interrupt', promptId ? { promptId } : {}),

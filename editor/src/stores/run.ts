@@ -1,7 +1,7 @@
 // Owns running workflows: queueing, the live event stream, each node's state, previews, outputs, queue and history.
 
 import { defineStore } from 'pinia';
-import { computed, reactive, ref, shallowRef } from 'vue';
+import { computed, reactive, ref, shallowRef, watch } from 'vue';
 import type { HistoryEntry, Issue, PreviewMetadata, QueueResponse, UiOutputRef } from '../../../protocol/index.js';
 import { api, ApiError, SkyloomSocket } from '../api/client';
 import { randomSeed } from '../lib/widgets';
@@ -65,6 +65,40 @@ export const useRunStore = defineStore('run', () => {
     }
     return undefined;
   });
+
+  // Live validation: the server checks the graph shortly after each edit, so problems appear and
+  // clear as the artist makes and fixes them; an answer to an older edit is dropped.
+  const VALIDATE_DELAY_MS = 350;
+  let validateTimer: ReturnType<typeof setTimeout> | undefined;
+  let validateSeq = 0;
+  const validating = ref(false);
+  watch(
+    () => graph.version,
+    () => {
+      clearTimeout(validateTimer);
+      validateTimer = setTimeout(() => void validateNow(), VALIDATE_DELAY_MS);
+    },
+  );
+
+  /** Asks the server whether the current graph would be accepted, and shows its answer on the nodes. */
+  async function validateNow(): Promise<void> {
+    const seq = ++validateSeq;
+    if (graph.doc.nodes.length === 0) {
+      clearIssues();
+      return;
+    }
+    validating.value = true;
+    try {
+      const answer = await api.validate(graph.serialize());
+      if (seq !== validateSeq) return;
+      if (answer.valid) clearIssues();
+      else setIssues(answer.issues);
+    } catch {
+      // The server is unreachable: keep what is shown; the next edit asks again.
+    } finally {
+      if (seq === validateSeq) validating.value = false;
+    }
+  }
 
   function clearIssues(): void {
     issues.clear();
@@ -266,6 +300,8 @@ export const useRunStore = defineStore('run', () => {
     refreshHistory,
     setIssues,
     clearIssues,
+    validateNow,
+    validating,
     showOutputs,
   };
 });
