@@ -9,7 +9,7 @@ import type { ExecutionEvent, ExecutionListener } from './events.js';
 import { planExecution } from './plan.js';
 import type { NodeRegistry } from './registry.js';
 import type { Logger, ModelServices, NodeContext, NodeOutputs, Preview, UiOutput } from './types.js';
-import { validateWorkflow, type ResolvedNode, type ValidatedWorkflow } from './validate.js';
+import { validateWorkflow, type ResolvedNode, type ValidatedWorkflow, type ValidateOptions } from './validate.js';
 
 export interface ExecutorOptions {
   /** Shared output cache; by default each executor has its own with `cacheBytes` of budget. */
@@ -65,8 +65,8 @@ export class Executor {
   }
 
   /** @throws WorkflowValidationError */
-  validate(workflow: unknown): Promise<ValidatedWorkflow> {
-    return validateWorkflow(workflow, this.registry);
+  validate(workflow: unknown, options: ValidateOptions = {}): Promise<ValidatedWorkflow> {
+    return validateWorkflow(workflow, this.registry, options);
   }
 
   /**
@@ -75,7 +75,7 @@ export class Executor {
    *   Cancelled when the signal aborts the run
    */
   async run(workflow: unknown, options: RunOptions = {}): Promise<RunResult> {
-    const validated = isValidated(workflow) ? workflow : await this.validate(workflow);
+    const validated = isValidated(workflow) ? workflow : await this.validate(workflow, options.targets ? { targets: options.targets } : {});
     const started = performance.now();
     const promptId = options.promptId ?? randomUUID();
     const signal = options.signal ?? new AbortController().signal;

@@ -27,6 +27,11 @@ export interface ResolvedNode {
 export interface ValidatedWorkflow {
   workflow: Workflow;
   nodes: Map<string, ResolvedNode>;
+  /**
+   * Problems that do not stop a run: nodes that feed no output (or none of the targets) do not
+   * run, so they are listed here, with any problem of their own, instead of failing the workflow.
+   */
+  warnings: ValidationIssue[];
   /** Set when the file was written in an older format version and upgraded. */
   migratedFrom?: number;
 }
@@ -42,12 +47,20 @@ export function workflowSchemaValidator(): ValidateFunction {
   return schemaValidator;
 }
 
+export interface ValidateOptions {
+  /** The nodes a run asks for; default every output node. Only what they need must be valid. */
+  targets?: readonly string[];
+}
+
 /**
- * Validates a parsed workflow document (any version) against the schema and the registry.
+ * Validates a parsed workflow document (any version) against the schema and the registry. Like a
+ * run, it judges what the output nodes (or the targets) need: a node that feeds none of them
+ * does not run, so it and its problems are warnings. A workflow without any output node keeps
+ * every problem an error.
  * @returns the migrated workflow with every node resolved to its definition and full params
  * @throws WorkflowValidationError listing every problem found, each with node id and JSON pointer
  */
-export async function validateWorkflow(input: unknown, registry: NodeRegistry): Promise<ValidatedWorkflow> {
+export async function validateWorkflow(input: unknown, registry: NodeRegistry, options: ValidateOptions = {}): Promise<ValidatedWorkflow> {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new WorkflowValidationError([
       { code: 'not_an_object', pointer: '', message: 'A workflow must be a JSON object' },
@@ -64,8 +77,56 @@ export async function validateWorkflow(input: unknown, registry: NodeRegistry): 
   checkLinks(workflow, nodes, issues);
   checkCycles(nodes, issues);
   await runChecks(nodes, issues);
-  if (issues.length > 0) throw new WorkflowValidationError(issues);
-  return migratedFrom === undefined ? { workflow, nodes } : { workflow, nodes, migratedFrom };
+  const { errors, warnings } = splitByNeed(workflow, registry, issues, options.targets);
+  if (errors.length > 0) throw new WorkflowValidationError(errors);
+  return migratedFrom === undefined ? { workflow, nodes, warnings } : { workflow, nodes, warnings, migratedFrom };
+}
+
+/**
+ * The ids of every node the roots need (the targets, else every output node), walking the links
+ * as written; undefined when there is no root, so nothing can be judged unneeded.
+ */
+export function neededNodes(workflow: Workflow, registry: NodeRegistry, targets?: readonly string[]): Set<string> | undefined {
+  const byId = new Map<string, WorkflowNode>();
+  for (const n of workflow.nodes) if (!byId.has(n.id)) byId.set(n.id, n);
+  const roots =
+    targets && targets.length > 0
+      ? targets.filter((t) => byId.has(t))
+      : workflow.nodes.filter((n) => registry.get(n.type)?.flags?.output).map((n) => n.id);
+  if (roots.length === 0) return undefined;
+  const needed = new Set<string>();
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (needed.has(id)) continue;
+    needed.add(id);
+    for (const link of Object.values(byId.get(id)?.inputs ?? {})) if (byId.has(link.node)) stack.push(link.node);
+  }
+  return needed;
+}
+
+function splitByNeed(
+  workflow: Workflow,
+  registry: NodeRegistry,
+  issues: ValidationIssue[],
+  targets?: readonly string[],
+): { errors: ValidationIssue[]; warnings: ValidationIssue[] } {
+  const needed = neededNodes(workflow, registry, targets);
+  if (!needed) return { errors: issues, warnings: [] };
+  const errors: ValidationIssue[] = [];
+  const warnings: ValidationIssue[] = [];
+  const why = targets && targets.length > 0 ? `is not needed by ${targets.map((t) => `"${t}"`).join(', ')}` : 'feeds no output node';
+  const seen = new Set<string>();
+  workflow.nodes.forEach((n, index) => {
+    if (needed.has(n.id) || seen.has(n.id)) return;
+    seen.add(n.id);
+    warnings.push({ code: 'unused_node', nodeId: n.id, pointer: pointer('nodes', index), message: `Node "${n.id}" ${why}, so it does not run` });
+  });
+  for (const issue of issues) {
+    if (issue.nodeId !== undefined && !needed.has(issue.nodeId)) warnings.push(issue);
+    else errors.push(issue);
+  }
+  return { errors, warnings };
 }
 
 function schemaIssues(errors: ErrorObject[], doc: Record<string, unknown>): ValidationIssue[] {

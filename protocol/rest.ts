@@ -104,7 +104,12 @@ export type ValidateRequest = Static<typeof ValidateRequestSchema>;
  * with its node id and JSON pointer.
  */
 export const ValidateResponseSchema = Type.Union([
-  Type.Object({ valid: Type.Literal(true), workflow: Type.Object({}, { additionalProperties: true }) }),
+  Type.Object({
+    valid: Type.Literal(true),
+    workflow: Type.Object({}, { additionalProperties: true }),
+    /** What does not stop a run: nodes that feed no output, and their own problems. */
+    warnings: Type.Optional(Type.Array(IssueSchema)),
+  }),
   Type.Object({ valid: Type.Literal(false), issues: Type.Array(IssueSchema) }),
 ]);
 export type ValidateResponse = Static<typeof ValidateResponseSchema>;

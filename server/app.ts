@@ -196,7 +196,8 @@ export function createApp(options: AppOptions): SkyloomApp {
     const body = checkBody(ValidateRequestSchema, req.body);
     let out: ValidateResponse;
     try {
-      out = { valid: true, workflow: (await validator.validate(body.workflow)).workflow };
+      const validated = await validator.validate(body.workflow);
+      out = { valid: true, workflow: validated.workflow, ...(validated.warnings.length > 0 ? { warnings: validated.warnings } : {}) };
     } catch (error) {
       if (!(error instanceof WorkflowValidationError)) throw error;
       out = { valid: false, issues: error.issues };

@@ -74,3 +74,41 @@ describe('live validation', () => {
     await context.close();
   }, 60_000);
 });
+
+describe('partial runs', () => {
+  it('runs the outputs while a loose node with a problem is only a warning, and runs one output alone, in a batch with seeds incremented', async () => {
+    const { page, context, errors } = await openEditor(h);
+    page.on('dialog', (d) => void d.accept());
+    const doc = template('text-to-video.json');
+    doc.nodes.find((n) => n.id === 'model')!.params!.name = h.model;
+    // A pasted encoder that feeds nothing and misses its model: a warning, not a blocker.
+    doc.nodes.push({ id: 'loose', type: 'text-encode', params: { text: 'spare' }, position: [0, 700] });
+    await openDoc(page, doc);
+    await expect.poll(() => node(page, 'loose').locator('[data-testid="node-problems"] li.warning').allTextContents()).toContain(
+      'Node "loose" feeds no output node, so it does not run',
+    );
+    expect(await node(page, 'loose').getAttribute('class')).toContain('unused');
+    expect(await page.getByTestId('issues-banner').count()).toBe(0);
+    await shot(page, 'a02-loose-node-warning');
+    let before = (await history()).length;
+    await page.getByTestId('queue').click();
+    const entry = await finished(page, before);
+    expect(entry.status).toBe('success');
+    expect(entry.executed).not.toContain('loose');
+    expect(entry.executed).toContain('save');
+
+    // "Run this output" with a batch of 2: two prompts, the second with the seed one higher.
+    await page.getByTestId('batch-count').fill('2');
+    before = (await history()).length;
+    await node(page, 'save').getByTestId('run-output').click();
+    await expect.poll(async () => (await history()).length, { timeout: 30_000 }).toBe(before + 2);
+    type Doc = { nodes: Array<{ id: string; params?: { seed?: number } }> };
+    const docs = await Promise.all(
+      (await history()).slice(0, 2).map(async (e) => (await (await fetch(`${h.base}/api/history/${e.promptId}`)).json()).workflow as Doc),
+    );
+    expect(docs.map((d) => d.nodes.find((n) => n.id === 'sampler')!.params!.seed).sort()).toEqual([42, 43]);
+    expect(docs[0]!.nodes.map((n) => n.id)).not.toContain('loose');
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 180_000);
+});

@@ -282,3 +282,43 @@ export function layeredLayout(
 export function groupOf(doc: Workflow, id: string): WorkflowGroup | undefined {
   return doc.groups?.find((g) => g.nodes.includes(id));
 }
+
+/**
+ * The part of a workflow one output node needs ("Run this output"): that node and everything
+ * upstream of it; groups keep only their members that remain.
+ */
+export function subgraphFor(doc: Workflow, target: string): Workflow {
+  const byId = new Map(doc.nodes.map((n) => [n.id, n]));
+  const keep = new Set<string>();
+  const stack = [target];
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (keep.has(id) || !byId.has(id)) continue;
+    keep.add(id);
+    for (const link of Object.values(byId.get(id)!.inputs ?? {})) stack.push(link.node);
+  }
+  const out = cloneDoc(doc);
+  out.nodes = out.nodes.filter((n) => keep.has(n.id));
+  if (out.groups) out.groups = out.groups.map((g) => ({ ...g, nodes: g.nodes.filter((n) => keep.has(n)) })).filter((g) => g.nodes.length > 0);
+  return out;
+}
+
+/**
+ * The workflow of the i-th prompt of a batch: every seed param set from a widget moved on by
+ * `offset` (wrapping within 0..2^53-1), so a batch explores neighbouring seeds from a known start.
+ */
+export function offsetSeeds(doc: Workflow, catalog: Catalog, offset: number): Workflow {
+  const out = cloneDoc(doc);
+  if (offset === 0) return out;
+  const span = Number.MAX_SAFE_INTEGER + 1;
+  for (const node of out.nodes) {
+    const entry = catalog.get(node.type);
+    for (const spec of entry?.params ?? []) {
+      if (spec.kind !== 'seed' || node.inputs?.[spec.name]) continue;
+      const value = Number(paramValue(node, spec));
+      if (!Number.isSafeInteger(value) || value < 0) continue;
+      node.params = { ...(node.params ?? {}), [spec.name]: (value + offset) % span };
+    }
+  }
+  return out;
+}
