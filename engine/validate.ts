@@ -9,7 +9,7 @@ import { migrateWorkflow } from './migrate.js';
 import { packageRoot } from './paths.js';
 import type { NodeRegistry } from './registry.js';
 import { PARAM_SOCKET, type NodeDefinition, type ParamSpec, type SocketType } from './types.js';
-import { pointer, type Link, type ParamValue, type Workflow, type WorkflowNode } from './workflow.js';
+import { pointer, type Link, type NodeMode, type ParamValue, type Workflow, type WorkflowNode } from './workflow.js';
 
 export interface ResolvedNode {
   id: string;
@@ -20,12 +20,13 @@ export interface ResolvedNode {
   definition: NodeDefinition;
   /** Every param not fed from a link, with defaults filled in. */
   params: Record<string, ParamValue>;
-  /** Links into the node: inputs, and params fed from a link. */
+  /** Links into the node: inputs, and params fed from a link (through bypassed nodes to what they pass on). */
   links: Record<string, Link>;
 }
 
 export interface ValidatedWorkflow {
   workflow: Workflow;
+  /** The nodes that may run: muted and bypassed nodes are left out (links go around bypassed ones). */
   nodes: Map<string, ResolvedNode>;
   /**
    * Problems that do not stop a run: nodes that feed no output (or none of the targets) do not
@@ -77,6 +78,7 @@ export async function validateWorkflow(input: unknown, registry: NodeRegistry, o
   checkLinks(workflow, nodes, issues);
   checkCycles(nodes, issues);
   await runChecks(nodes, issues);
+  applyModes(workflow, nodes, issues);
   const { errors, warnings } = splitByNeed(workflow, registry, issues, options.targets);
   if (errors.length > 0) throw new WorkflowValidationError(errors);
   return migratedFrom === undefined ? { workflow, nodes, warnings } : { workflow, nodes, warnings, migratedFrom };
@@ -92,13 +94,14 @@ export function neededNodes(workflow: Workflow, registry: NodeRegistry, targets?
   const roots =
     targets && targets.length > 0
       ? targets.filter((t) => byId.has(t))
-      : workflow.nodes.filter((n) => registry.get(n.type)?.flags?.output).map((n) => n.id);
+      : workflow.nodes.filter((n) => registry.get(n.type)?.flags?.output && n.mode === undefined).map((n) => n.id);
   if (roots.length === 0) return undefined;
   const needed = new Set<string>();
   const stack = [...roots];
   while (stack.length > 0) {
     const id = stack.pop()!;
-    if (needed.has(id)) continue;
+    // A muted node never runs: what it would need is not needed (its consumers get an error).
+    if (needed.has(id) || byId.get(id)?.mode === 'mute') continue;
     needed.add(id);
     for (const link of Object.values(byId.get(id)?.inputs ?? {})) if (byId.has(link.node)) stack.push(link.node);
   }
@@ -117,13 +120,16 @@ function splitByNeed(
   const warnings: ValidationIssue[] = [];
   const why = targets && targets.length > 0 ? `is not needed by ${targets.map((t) => `"${t}"`).join(', ')}` : 'feeds no output node';
   const seen = new Set<string>();
+  const resting = new Set<string>();
   workflow.nodes.forEach((n, index) => {
-    if (needed.has(n.id) || seen.has(n.id)) return;
+    if (n.mode !== undefined) resting.add(n.id);
+    if (needed.has(n.id) || seen.has(n.id) || n.mode !== undefined) return;
     seen.add(n.id);
     warnings.push({ code: 'unused_node', nodeId: n.id, pointer: pointer('nodes', index), message: `Node "${n.id}" ${why}, so it does not run` });
   });
   for (const issue of issues) {
-    if (issue.nodeId !== undefined && !needed.has(issue.nodeId)) warnings.push(issue);
+    // A muted or bypassed node does not run, so its own problems cannot stop a run.
+    if (issue.nodeId !== undefined && (!needed.has(issue.nodeId) || resting.has(issue.nodeId))) warnings.push(issue);
     else errors.push(issue);
   }
   return { errors, warnings };
@@ -427,6 +433,67 @@ function checkCycles(nodes: Map<string, ResolvedNode>, issues: ValidationIssue[]
       }
     }
   }
+}
+
+/**
+ * Node modes: muted and bypassed nodes leave the runnable set; a link to a bypassed node's output
+ * is moved to what that node passes on (its first linked input of the same socket type, through
+ * chains of bypassed nodes); a link to a muted node, or to a bypassed output with nothing to pass
+ * on, is an issue on the consumer.
+ */
+function applyModes(workflow: Workflow, nodes: Map<string, ResolvedNode>, issues: ValidationIssue[]): void {
+  const modes = new Map<string, NodeMode>();
+  for (const n of workflow.nodes) if (n.mode !== undefined) modes.set(n.id, n.mode);
+  if (modes.size === 0) return;
+
+  const outputType = (link: Link): SocketType | undefined => nodes.get(link.node)?.definition.outputs?.[link.output]?.type;
+  /** Where a link really reads from, or why it cannot: following bypassed nodes to a running one. */
+  const follow = (link: Link, seen: Set<string>): Link | { muted: string } | { nothing: string } => {
+    const mode = modes.get(link.node);
+    if (mode === undefined) return link;
+    if (mode === 'mute') return { muted: link.node };
+    if (seen.has(link.node)) return { nothing: link.node };
+    seen.add(link.node);
+    const source = nodes.get(link.node);
+    const want = outputType(link);
+    if (!source || want === undefined) return { nothing: link.node };
+    const d = source.definition;
+    const slots = [...Object.keys(d.inputs ?? {}), ...Object.keys(d.params ?? {})];
+    for (const name of slots) {
+      const l = source.links[name];
+      if (!l) continue;
+      const given = outputType(l);
+      if (given !== undefined && (given === want || given === '*' || want === '*')) return follow(l, seen);
+    }
+    return { nothing: link.node };
+  };
+
+  for (const node of nodes.values()) {
+    if (modes.has(node.id)) continue;
+    for (const [name, link] of Object.entries(node.links)) {
+      if (!modes.has(link.node)) continue;
+      const at = pointer('nodes', node.index, 'inputs', name);
+      const to = follow(link, new Set());
+      if ('muted' in to) {
+        issues.push({
+          code: 'muted_input',
+          nodeId: node.id,
+          pointer: at,
+          message: `Input "${name}" reads from "${to.muted}", which is muted; unmute it, bypass it, or mute this node too`,
+        });
+      } else if ('nothing' in to) {
+        issues.push({
+          code: 'bypass_no_passthrough',
+          nodeId: node.id,
+          pointer: at,
+          message: `Input "${name}" reads "${link.node}".${link.output} (${outputType(link) ?? '?'}), but "${to.nothing}" is bypassed and has no linked input of that type to pass on`,
+        });
+      } else {
+        node.links[name] = to;
+      }
+    }
+  }
+  for (const id of modes.keys()) nodes.delete(id);
 }
 
 async function runChecks(nodes: Map<string, ResolvedNode>, issues: ValidationIssue[]): Promise<void> {

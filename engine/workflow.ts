@@ -1,7 +1,7 @@
-// The workflow file, version 1: the one shape shared by the editor, the CLI and the API.
+// The workflow file, version 2: the one shape shared by the editor, the CLI and the API.
 
 export const WORKFLOW_FORMAT = 'skyloom-workflow';
-export const WORKFLOW_VERSION = 1;
+export const WORKFLOW_VERSION = 2;
 
 /** A link to the named output of another node. */
 export interface Link {
@@ -10,6 +10,13 @@ export interface Link {
 }
 
 export type ParamValue = string | number | boolean;
+
+/**
+ * How a node takes part in a run (version 2). Absent: it runs. `bypass`: it does not run and each
+ * output passes on the value of its first linked input of the same socket type. `mute`: it does
+ * not run, and neither does anything that needs it.
+ */
+export type NodeMode = 'bypass' | 'mute';
 
 export interface WorkflowNode {
   id: string;
@@ -20,6 +27,7 @@ export interface WorkflowNode {
   /** Links into this node, by input name (or by param name, for a param fed from a link). */
   inputs?: Record<string, Link>;
   position?: [number, number];
+  mode?: NodeMode;
 }
 
 export interface WorkflowGroup {
@@ -36,7 +44,8 @@ export interface WorkflowModelRef {
 
 export interface Workflow {
   format: typeof WORKFLOW_FORMAT;
-  version: typeof WORKFLOW_VERSION;
+  /** Written files may carry an older version; validation migrates them to WORKFLOW_VERSION. */
+  version: 1 | typeof WORKFLOW_VERSION;
   title?: string;
   description?: string;
   nodes: WorkflowNode[];

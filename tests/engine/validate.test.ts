@@ -162,7 +162,7 @@ describe('validateWorkflow', () => {
     const doc = JSON.parse(readFileSync(new URL('../fixtures/workflows/v0-draft.json', import.meta.url), 'utf8'));
     const v = await validateWorkflow(doc, registry());
     expect(v.migratedFrom).toBe(0);
-    expect(v.workflow.version).toBe(1);
+    expect(v.workflow.version).toBe(2);
     expect(v.workflow.title).toBe('A v0 draft: two numbers added');
     expect(v.workflow.nodes.map((n) => n.id)).toEqual(['a', 'b', 'sum', 'out']);
     expect(v.workflow.nodes[2]).toEqual({
