@@ -112,3 +112,130 @@ describe('partial runs', () => {
     await context.close();
   }, 180_000);
 });
+
+/** Exports the workflow as the Export button downloads it. */
+async function exported(page: Page): Promise<{ version: number; nodes: Array<{ id: string; type: string; mode?: string; inputs?: Record<string, { node: string; output: string }>; position?: [number, number] }> }> {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-json').click()]);
+  return JSON.parse(readFileSync((await download.path())!, 'utf8'));
+}
+
+describe('node modes and reroutes', () => {
+  it('bypass changes the output (a resize passes its video through) and survives save and load', async () => {
+    const { probe } = await import('../../media/ffmpeg.js');
+    const { page, context, errors } = await openEditor(h);
+    page.on('dialog', (d) => void d.accept());
+    const doc = template('text-to-video.json');
+    doc.nodes.find((n) => n.id === 'model')!.params!.name = h.model;
+    doc.nodes.push({ id: 'resize', type: 'resize', params: { preset: 'custom', width: 48, height: 32, fit: 'stretch' }, inputs: { video: { node: 'decode', output: 'video' } }, position: [1100, 0] });
+    doc.nodes.find((n) => n.id === 'save')!.inputs = { video: { node: 'resize', output: 'video' } };
+    doc.nodes.find((n) => n.id === 'save')!.position = [1400, 0];
+    await openDoc(page, doc);
+    await expect.poll(() => node(page, 'resize').count()).toBe(1);
+
+    const size = async () => {
+      const before = (await history()).length;
+      await page.getByTestId('queue').click();
+      const entry = await finished(page, before);
+      expect(entry.error?.message ?? null).toBeNull();
+      const file = Object.values(entry.outputs).flatMap((o) => o.files ?? [])[0]!;
+      const p = await probe(join(h.dataDir, 'output', file.filename));
+      return [p.width, p.height];
+    };
+    expect(await size()).toEqual([48, 32]);
+
+    await select(page, 'resize');
+    await page.keyboard.press('Control+b');
+    await expect.poll(() => node(page, 'resize').getAttribute('data-mode')).toBe('bypass');
+    expect(await node(page, 'resize').getByTestId('node-mode').textContent()).toBe('bypassed');
+    await shot(page, 'a03-bypassed-resize');
+    const native = await size();
+    expect(native).not.toEqual([48, 32]);
+    expect(native[0]).toBe(native[1]); // the model's native 1:1 clip, passed through
+
+    const saved = await exported(page);
+    expect(saved.version).toBe(2);
+    expect(saved.nodes.find((n) => n.id === 'resize')!.mode).toBe('bypass');
+    await page.selectOption('[data-testid="new-menu"]', '__empty');
+    await openDoc(page, saved);
+    await expect.poll(() => node(page, 'resize').getAttribute('data-mode')).toBe('bypass');
+    expect(await size()).toEqual(native);
+    // Ctrl+B again takes it off.
+    await select(page, 'resize');
+    await page.keyboard.press('Control+b');
+    await expect.poll(() => node(page, 'resize').getAttribute('data-mode')).toBe('run');
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 240_000);
+
+  it('a reroute point on a link and a muted node survive save and load', async () => {
+    const { page, context, errors } = await openEditor(h);
+    page.on('dialog', (d) => void d.accept());
+    await page.selectOption('[data-testid="new-menu"]', 'text-to-video.json');
+    await page.getByTestId('fit').click();
+    // Right-click the sampler → decode link at its middle, then "Add reroute point".
+    const path = page.locator('[data-testid="connection"][data-link="sampler.latent->decode.latent"] path');
+    const mid = await path.evaluate((p: SVGPathElement) => {
+      const pt = p.getPointAtLength(p.getTotalLength() / 2);
+      const m = p.getScreenCTM()!;
+      return { x: pt.x * m.a + pt.y * m.c + m.e, y: pt.x * m.b + pt.y * m.d + m.f };
+    });
+    await page.mouse.click(mid.x, mid.y, { button: 'right' });
+    await page.getByText('Add reroute point').click();
+    await expect.poll(() => page.locator('[data-testid="node"][data-node-type="reroute"]').count()).toBe(1);
+    await select(page, 'prompt');
+    await page.keyboard.press('Control+m');
+    await expect.poll(() => node(page, 'prompt').getAttribute('data-mode')).toBe('mute');
+    // The muted prompt feeds the encoder the sampler needs: that is an error, shown at once.
+    await expect.poll(() => problemsOf(page, 'positive').allTextContents()).toEqual([expect.stringContaining('"prompt", which is muted')]);
+    await shot(page, 'a04-reroute-and-mute');
+
+    const saved = await exported(page);
+    const reroute = saved.nodes.find((n) => n.type === 'reroute')!;
+    expect(reroute.inputs!.in).toEqual({ node: 'sampler', output: 'latent' });
+    expect(saved.nodes.find((n) => n.id === 'decode')!.inputs!.latent).toEqual({ node: reroute.id, output: 'out' });
+    expect(saved.nodes.find((n) => n.id === 'prompt')!.mode).toBe('mute');
+    await page.selectOption('[data-testid="new-menu"]', '__empty');
+    await openDoc(page, saved);
+    await expect.poll(() => page.locator('[data-testid="node"][data-node-type="reroute"]').count()).toBe(1);
+    expect(await node(page, 'prompt').getAttribute('data-mode')).toBe('mute');
+    // Links into and out of the point are drawn.
+    await expect.poll(() => page.locator(`[data-testid="connection"][data-link*="${reroute.id}"]`).count()).toBe(2);
+
+    // Unmuted, it runs through the reroute point.
+    await select(page, 'prompt');
+    await page.keyboard.press('Control+m');
+    await setModel(page);
+    const before = (await history()).length;
+    await page.getByTestId('queue').click();
+    const entry = await finished(page, before);
+    expect(entry.status).toBe('success');
+    expect(entry.executed).toContain(reroute.id);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 180_000);
+});
+
+async function setModel(page: Page): Promise<void> {
+  const field = node(page, 'model').locator('[data-param="name"] input');
+  await field.fill(h.model);
+  await field.press('Tab');
+}
+
+describe('opening a file', () => {
+  it('keeps its positions, overlaps included, and marks nothing changed', async () => {
+    const { page, context, errors } = await openEditor(h);
+    page.on('dialog', (d) => void d.accept());
+    const doc = template('text-to-video.json');
+    // Two nodes on top of each other, and one far away: exactly as the artist left them.
+    doc.nodes.find((n) => n.id === 'negative')!.position = [310, 170];
+    doc.nodes.find((n) => n.id === 'save')!.position = [3000, -400];
+    await openDoc(page, doc);
+    await page.waitForTimeout(600);
+    const saved = await exported(page);
+    for (const n of doc.nodes) expect(saved.nodes.find((s) => s.id === n.id)!.position, n.id).toEqual(n.position);
+    expect(await page.getByTestId('dirty').count()).toBe(0);
+    await shot(page, 'a05-positions-kept');
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 60_000);
+});

@@ -36,7 +36,7 @@ describe('format version 2', () => {
   });
 
   it('rejects an unknown mode by the schema, with its pointer', async () => {
-    const doc = { ...chain(), version: 2 } as { nodes: Array<Record<string, unknown>> };
+    const doc = { ...chain(), version: 2 } as unknown as { nodes: Array<Record<string, unknown>> };
     doc.nodes[1]!.mode = 'skip';
     const issues = await issuesOf(doc);
     expect(issues).toEqual([expect.objectContaining({ code: 'schema', nodeId: 'first', pointer: '/nodes/1/mode' })]);
@@ -114,5 +114,21 @@ describe('mute', () => {
     doc.nodes.push({ id: 'broken', type: 'test/add', mode: 'mute' });
     const v = await validateWorkflow(doc, registry());
     expect(v.warnings.map((w) => [w.code, w.nodeId])).toEqual([['missing_input', 'broken']]);
+  });
+});
+
+describe('reroute', () => {
+  it('passes any value on unchanged, through a chain of points', async () => {
+    const r = await new Executor(registry()).run(
+      workflow(
+        { id: 'two', type: 'test/number', params: { value: 2 } },
+        { id: 'r1', type: 'reroute', inputs: { in: link('two', 'value') } },
+        { id: 'r2', type: 'reroute', inputs: { in: link('r1', 'out') } },
+        { id: 'sum', type: 'test/add', params: { offset: 1 }, inputs: { a: link('r2', 'out') } },
+        { id: 'out', type: 'test/collect', inputs: { value: link('sum', 'sum') } },
+      ),
+    );
+    expect(r.outputs.out!.values).toEqual({ value: 3 });
+    expect(r.executed).toEqual(['two', 'r1', 'r2', 'sum', 'out']);
   });
 });

@@ -1,14 +1,14 @@
 // Owns editing a workflow document as plain data: nodes from catalog entries, links, removal, copy/paste, problems and layout.
 
 import type { NodeCatalogEntry, ParamSpec } from '../../../engine/types.js';
-import type { Link, ParamValue, Workflow, WorkflowGroup, WorkflowNode } from '../../../engine/workflow.js';
+import { WORKFLOW_VERSION, type Link, type ParamValue, type Workflow, type WorkflowGroup, type WorkflowNode } from '../../../engine/workflow.js';
 import { valueProblem } from './widgets';
 
 export type Catalog = ReadonlyMap<string, NodeCatalogEntry>;
 export type CatalogParam = NodeCatalogEntry['params'][number];
 
 export function emptyWorkflow(title = 'Untitled'): Workflow {
-  return { format: 'skyloom-workflow', version: 1, title, nodes: [], groups: [] };
+  return { format: 'skyloom-workflow', version: WORKFLOW_VERSION, title, nodes: [], groups: [] };
 }
 
 /** A deep copy through JSON: workflow documents are plain JSON by contract. */
@@ -317,7 +317,9 @@ export function offsetSeeds(doc: Workflow, catalog: Catalog, offset: number): Wo
       if (spec.kind !== 'seed' || node.inputs?.[spec.name]) continue;
       const value = Number(paramValue(node, spec));
       if (!Number.isSafeInteger(value) || value < 0) continue;
-      node.params = { ...(node.params ?? {}), [spec.name]: (value + offset) % span };
+      // Past 2^53 - 1 sums lose precision, so the wrap is computed without overflowing.
+      const next = value <= Number.MAX_SAFE_INTEGER - offset ? value + offset : value - (span - offset);
+      node.params = { ...(node.params ?? {}), [spec.name]: next };
     }
   }
   return out;
