@@ -28,6 +28,8 @@ interface ParamBase<K extends ParamKind, V> {
   description?: string;
   /** Optional params may be left out of a workflow; their default is used. All params have defaults. */
   label?: string;
+  /** The param is read only while another enum param has this value (editors disable it otherwise). */
+  usedWhen?: { param: string; equals: string };
 }
 
 export interface IntParam extends ParamBase<'int', number> {
@@ -159,6 +161,8 @@ export interface NodeDefinition {
   description: string;
   /** Display name; the `type` is the stable key (never the display name). */
   displayName?: string;
+  /** Other names artists search for it by (the ComfyUI names they know: "ksampler", "checkpoint"). */
+  aliases?: readonly string[];
   inputs?: Record<string, InputSpec>;
   params?: Record<string, ParamSpec>;
   outputs?: Record<string, OutputSpec>;
@@ -182,6 +186,7 @@ export interface NodeCatalogEntry {
   type: string;
   version: number;
   displayName: string;
+  aliases?: string[];
   category: string;
   description: string;
   inputs: Array<{ name: string } & InputSpec>;

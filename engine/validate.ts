@@ -266,6 +266,10 @@ export function checkParamValue(spec: ParamSpec, value: unknown): { code: string
       if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
         return { code: 'param_range', message: `is ${value}, outside ${rangeText(spec.min, spec.max)}` };
       }
+      // An int's step is a rule (sizes on a 16-pixel grid); a float's is only how far a widget moves.
+      if (spec.kind === 'int' && spec.step !== undefined && spec.step > 1 && (value - (spec.min ?? 0)) % spec.step !== 0) {
+        return { code: 'param_step', message: `is ${value}, not on its steps of ${spec.step}${spec.min ? ` from ${spec.min}` : ''}` };
+      }
       return undefined;
     }
     case 'seed':

@@ -87,6 +87,7 @@ const MIME: Record<VideoFormat, string> = { mp4: 'video/mp4', webm: 'video/webm'
 export const saveVideoNode = defineNode({
   type: 'save-video',
   version: 1,
+  aliases: ['preview', 'video combine', 'export', 'output'],
   category: 'video io',
   description: 'Writes the video to the output folder (mp4 is H.264 yuv420p and plays in browsers), with its workflow and AI provenance embedded.',
   flags: { output: true, idempotent: false },
@@ -111,6 +112,7 @@ export const saveVideoNode = defineNode({
 export const saveImageNode = defineNode({
   type: 'save-image',
   version: 1,
+  aliases: ['preview image', 'preview', 'export frame'],
   category: 'video io',
   description: 'Writes one frame of a video as an image (PNG keeps the workflow and provenance in text chunks).',
   flags: { output: true, idempotent: false },
@@ -167,6 +169,7 @@ async function fileFingerprint(path: unknown): Promise<string> {
 export const loadVideoNode = defineNode({
   type: 'load-video',
   version: 1,
+  aliases: ['video loader', 'input video'],
   category: 'video io',
   description: 'Reads a video file (any format ffmpeg reads), frame by frame into a store; optionally resized and resampled on the way in.',
   params: {
@@ -192,6 +195,7 @@ export const loadVideoNode = defineNode({
 export const loadImageNode = defineNode({
   type: 'load-image',
   version: 1,
+  aliases: ['image loader', 'input image'],
   category: 'video io',
   description: 'Reads an image file (PNG, JPEG, WebP, ...) as RGB; optionally resized.',
   params: {

@@ -239,3 +239,46 @@ describe('opening a file', () => {
     await context.close();
   }, 60_000);
 });
+
+describe('honest widgets', () => {
+  it('shows a typed out-of-range value as an error instead of changing it, disables preset-driven sizes, and shows a 16-digit seed whole', async () => {
+    const { page, context, errors } = await openEditor(h);
+    page.on('dialog', (d) => void d.accept());
+    await page.selectOption('[data-testid="new-menu"]', 'text-to-video.json');
+    const steps = node(page, 'sampler').locator('[data-param="steps"]');
+    await steps.locator('input').fill('999');
+    await steps.locator('input').press('Tab');
+    expect(await steps.locator('input').inputValue()).toBe('999');
+    await expect.poll(() => steps.getAttribute('class')).toContain('bad');
+    await expect.poll(() => problemsOf(page, 'sampler').allTextContents()).toContain('Param "steps" is 999, outside the range 1 to 200');
+    await expect.poll(() => page.getByTestId('issues-banner').count()).toBe(1);
+
+    // Width and height are the preset's under 1:1; typed under "custom", 50 is off the 16-pixel grid.
+    const width = node(page, 'latent').locator('[data-param="width"]');
+    expect(await width.getAttribute('class')).toContain('unused');
+    await node(page, 'latent').locator('[data-param="aspect"] select').selectOption('custom');
+    await expect.poll(() => width.getAttribute('class')).not.toContain('unused');
+    await width.locator('input').fill('50');
+    await width.locator('input').press('Tab');
+    await expect.poll(() => problemsOf(page, 'latent').allTextContents()).toContain('Param "width" is 50, not on its steps of 16 from 16');
+
+    const seed = node(page, 'sampler').locator('[data-param="seed"] input');
+    await seed.fill('1234567890123456');
+    await seed.press('Tab');
+    expect(await seed.inputValue()).toBe('1234567890123456');
+    expect(await seed.evaluate((el: HTMLInputElement) => el.scrollWidth <= el.clientWidth)).toBe(true);
+    await shot(page, 'a06-honest-widgets');
+
+    // Fixed, the errors go without a queue.
+    await steps.locator('input').fill('20');
+    await steps.locator('input').press('Tab');
+    await width.locator('input').fill('48');
+    await width.locator('input').press('Tab');
+    await expect.poll(() => problemsOf(page, 'sampler').count()).toBe(0);
+    await expect.poll(() => problemsOf(page, 'latent').count()).toBe(0);
+    expect(await node(page, 'sampler').locator('header .title').textContent()).toBe('DiT Sampler');
+    expect(await node(page, 'negative').locator('header .title').textContent()).toBe('Negative prompt');
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 90_000);
+});

@@ -106,7 +106,7 @@ describe('problems shown on nodes', () => {
     delete sampler.inputs!.latent;
     expect(nodeProblems(sampler, catalog.get('dit-sampler'), doc, [])).toEqual([
       { level: 'error', slot: 'steps', message: 'steps must be at most 200' },
-      { level: 'error', slot: 'colour', message: '"Dit Sampler" has no param "colour"' },
+      { level: 'error', slot: 'colour', message: '"DiT Sampler" has no param "colour"' },
       { level: 'warning', slot: 'latent', message: 'Input "latent" (LATENT) is not connected' },
     ]);
   });

@@ -250,3 +250,30 @@ describe('partial runs: what the outputs need', () => {
     expect(neededNodes(workflow({ id: 'a', type: 'test/number' }), registry())).toBeUndefined();
   });
 });
+
+describe('int steps', () => {
+  it('holds an int param to its steps from its minimum, and names the rule', async () => {
+    const { createRegistry } = await import('../../nodes/index.js');
+    const doc = {
+      format: 'skyloom-workflow',
+      version: 2,
+      nodes: [
+        { id: 'model', type: 'load-model', params: { name: 'nope' } },
+        { id: 'latent', type: 'empty-latent', params: { aspect: 'custom', width: 50, height: 64 }, inputs: { model: { node: 'model', output: 'model' } } },
+      ],
+    };
+    try {
+      await validateWorkflow(doc, createRegistry());
+      throw new Error('expected the workflow to be invalid');
+    } catch (error) {
+      const issues = (error as WorkflowValidationError).issues;
+      expect(issues.find((i) => i.nodeId === 'latent')).toEqual({
+        code: 'param_step',
+        nodeId: 'latent',
+        pointer: '/nodes/1/params/width',
+        message: 'Param "width" is 50, not on its steps of 16 from 16',
+      });
+      expect(issues.some((i) => i.pointer === '/nodes/1/params/height')).toBe(false);
+    }
+  });
+});
