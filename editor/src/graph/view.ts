@@ -129,6 +129,8 @@ export class GraphView {
     this.groupLayer.className = 'sk-group-layer';
     this.area.area.content.holder.prepend(this.groupLayer);
 
+    // Panning moves one layer: the compositor shifts it instead of repainting every node (bench/editor-200.ts).
+    this.area.area.content.holder.style.willChange = 'transform';
     this.#enableBoxSelect();
     container.addEventListener('dblclick', (e) => {
       if ((e.target as HTMLElement).closest('.sk-node, .sk-group, [data-testid="context-menu"]')) return;
@@ -174,6 +176,7 @@ export class GraphView {
       if (ctx.type === 'nodedragged') graph.commitMoves();
       // Double-click opens the quick-add search instead of zooming.
       if (ctx.type === 'zoom' && ctx.data.source === 'dblclick') return undefined;
+      if (ctx.type === 'zoomed') this.#markDistance(this.area.area.transform.k);
       return ctx;
     });
 
@@ -349,6 +352,14 @@ export class GraphView {
       c.id = id;
       await this.editor.addConnection(c);
     }
+  }
+
+  /**
+   * Far out, a node's text is unreadable: the canvas is marked so node bodies skip painting it
+   * (layout and sockets stay, so links keep their ends), which is what keeps a big graph fluid.
+   */
+  #markDistance(k: number): void {
+    this.container.classList.toggle('sk-far', k < 0.5);
   }
 
   /** Shift+drag on the empty canvas draws a rectangle and selects the nodes it touches (Ctrl adds to the selection). */
