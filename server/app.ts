@@ -36,6 +36,7 @@ import { checkAccess, TOKEN_COOKIE } from './security.js';
 import { Store } from './store.js';
 import { listUploads, receiveUpload } from './uploads.js';
 import { installSamples } from './samples.js';
+import { serveEditor } from './static.js';
 import { LocalRunner } from './local-runner.js';
 import { extractEmbedded, WorkflowLibrary } from './workflows.js';
 
@@ -275,7 +276,7 @@ export function createApp(options: AppOptions): SkyloomApp {
 
   const editorDir = options.editorDir ?? join(packageRoot(), 'editor', 'dist');
   if (existsSync(editorDir)) {
-    app.use(express.static(editorDir, { index: 'index.html', dotfiles: 'ignore' }));
+    app.use(serveEditor(editorDir));
   }
   app.use(errorHandler((m) => log.error(m)));
 

@@ -282,3 +282,30 @@ describe('honest widgets', () => {
     await context.close();
   }, 90_000);
 });
+
+describe('serving the page', () => {
+  it('fetches each catalog once at start, and gets the compressed, immutable build', async () => {
+    const context = await h.browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const page = await context.newPage();
+    const counts = new Map<string, number>();
+    const assets: Array<{ url: string; encoding?: string; cache?: string }> = [];
+    page.on('request', (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path.startsWith('/api/')) counts.set(path, (counts.get(path) ?? 0) + 1);
+    });
+    page.on('response', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/assets/') && r.url().endsWith('.js')) {
+        const headers = r.headers();
+        assets.push({ url: r.url(), encoding: headers['content-encoding'], cache: headers['cache-control'] });
+      }
+    });
+    await page.goto(`${h.base}/`);
+    await page.waitForSelector('[data-testid="ws-status"].ok');
+    await page.waitForTimeout(1500);
+    for (const path of ['/api/nodes', '/api/models', '/api/system', '/api/queue', '/api/history']) expect(counts.get(path) ?? 0, path).toBeLessThanOrEqual(1);
+    expect(counts.get('/api/nodes')).toBe(1);
+    expect(assets.length).toBeGreaterThan(0);
+    expect(assets[0]).toMatchObject({ encoding: 'br', cache: 'public, max-age=31536000, immutable' });
+    await context.close();
+  }, 60_000);
+});

@@ -26,7 +26,14 @@ export const useCatalogStore = defineStore('catalog', () => {
   });
   const modelNames = computed(() => models.value?.map((m) => m.name));
 
-  async function load(): Promise<void> {
+  let loading: Promise<void> | undefined;
+  /** Fetches the catalog, models and system once; a call while one is under way shares it. */
+  function load(): Promise<void> {
+    loading ??= fetchAll().finally(() => (loading = undefined));
+    return loading;
+  }
+
+  async function fetchAll(): Promise<void> {
     try {
       const [nodes, list] = await Promise.all([api.nodes(), api.models().catch(() => ({ models: [] as ModelListing[] }))]);
       entries.value = nodes;

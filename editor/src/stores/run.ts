@@ -209,10 +209,8 @@ export const useRunStore = defineStore('run', () => {
   function start(): void {
     socket.on('connection', ({ open }) => {
       connected.value = open;
-      if (open) {
-        void refreshQueue();
-        void refreshHistory();
-      }
+      // The queue comes with the status message the server sends on every connection.
+      if (open) void refreshHistory();
     });
     socket.on('status', (d) => {
       queueRemaining.value = d.queueRemaining;
