@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot, type Logger, type Workflow } from '../engine/index.js';
 import type { HistoryEntry, PromptResponse, SystemInfo } from '../protocol/index.js';
-import { listModels } from '../nodes/model.js';
+import { listModels } from '../models/package.js';
 import { createRegistry } from '../nodes/index.js';
 import { serve, type RunningServer } from '../server/serve.js';
 import { writeSkyloomPackage } from '../tests/models/fixtures/tiny-packages.js';

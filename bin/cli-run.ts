@@ -13,9 +13,11 @@ import {
   type ExecutionEvent,
   type Logger,
   type NodeRegistry,
+  type NodeServices,
   type ParamValue,
   type Workflow,
 } from '../engine/index.js';
+import { createModelHost } from '../nodes/services.js';
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, interrupted: 130 } as const;
 
@@ -82,7 +84,7 @@ export interface RunCommandOptions {
 }
 
 /** Runs a workflow file; resolves to the process exit code. Never throws for expected failures. */
-export async function runCommand(file: string, registry: NodeRegistry, opts: RunCommandOptions, deps: { models?: object } = {}): Promise<number> {
+export async function runCommand(file: string, registry: NodeRegistry, opts: RunCommandOptions, services: NodeServices = { models: createModelHost() }): Promise<number> {
   const log = stderrLogger(opts.json);
   let workflow: Workflow;
   try {
@@ -103,7 +105,7 @@ export async function runCommand(file: string, registry: NodeRegistry, opts: Run
     controller.abort();
   };
   process.on('SIGINT', onSigint);
-  const executor = new Executor(registry, { outputDir: resolve(opts.out), log, models: deps.models ?? {} });
+  const executor = new Executor(registry, { outputDir: resolve(opts.out), log, services });
   const progress = opts.json ? jsonEvents : terminalProgress();
   try {
     const result = await executor.run(workflow, { signal: controller.signal, onEvent: progress.onEvent, targets: opts.targets });

@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { join } from 'node:path';
 import { loadNodePack, packageRoot, validateWorkflow, type NodeRegistry } from '../engine/index.js';
-import { listModels, modelSearchPaths } from '../nodes/model.js';
+import { listModels, modelSearchPaths } from '../models/package.js';
 import { createRegistry } from '../nodes/index.js';
 import { EXIT, readWorkflowFile, reportFailure, runCommand, UsageError } from './cli-run.js';
 

@@ -1,22 +1,35 @@
 // defineNode(): checks a node description once, at definition time, so a bad pack fails loudly.
 
 import { EngineError } from './errors.js';
-import type { NodeDefinition, ParamSpec } from './types.js';
+import type { InputSpec, NodeDefinition, OutputSpec, ParamSpec } from './types.js';
 
 const TYPE_PATTERN = /^[a-z][a-z0-9-]*(\/[a-z][a-z0-9-]*)?$/;
 const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
- * Declares a node. Returns the definition unchanged, typed, after checking it is well formed.
+ * Declares a node. Returns the definition unchanged after checking it is well formed. The types
+ * of `run`'s inputs and params are inferred from the declared socket types and param kinds.
  * @throws EngineError (`invalid_node_definition`) naming the node type and the field at fault
  */
-export function defineNode<D extends NodeDefinition>(definition: D): D {
+export function defineNode<
+  const I extends Record<string, InputSpec> = Record<never, InputSpec>,
+  const P extends Record<string, ParamSpec> = Record<never, ParamSpec>,
+  const O extends Record<string, OutputSpec> = Record<never, OutputSpec>,
+>(definition: NodeDefinition<I, P, O>): NodeDefinition<I, P, O> {
+  assertWellFormed(definition as unknown as NodeDefinition);
+  return definition;
+}
+
+/**
+ * Checks an erased definition, e.g. one a node pack registers without {@link defineNode}.
+ * @throws EngineError (`invalid_node_definition`) naming the node type and the field at fault
+ */
+export function assertWellFormed(definition: NodeDefinition): void {
   const problems = checkDefinition(definition);
   if (problems.length > 0) {
     const name = typeof definition?.type === 'string' ? definition.type : '<unnamed>';
     throw new EngineError('invalid_node_definition', `Node definition "${name}" is invalid: ${problems.join('; ')}`);
   }
-  return definition;
 }
 
 function checkDefinition(d: NodeDefinition): string[] {

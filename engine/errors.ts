@@ -48,6 +48,18 @@ export class NodeExecutionError extends EngineError {
   }
 }
 
+/**
+ * What a node throws when its inputs or params cannot work together (an empty latent where
+ * samples are needed, a size the model cannot make). The executor wraps it in a
+ * {@link NodeExecutionError} naming the node; its `code` reaches the `execution_error` event.
+ */
+export class NodeInputError extends EngineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('invalid_node_input', message, options);
+    this.name = 'NodeInputError';
+  }
+}
+
 /** The run was interrupted through its AbortSignal. */
 export class Cancelled extends EngineError {
   /** The node that was running when the interrupt arrived, if any. */

@@ -8,14 +8,15 @@ import { Cancelled, EngineError, NodeExecutionError } from './errors.js';
 import type { ExecutionEvent, ExecutionListener } from './events.js';
 import { planExecution } from './plan.js';
 import type { NodeRegistry } from './registry.js';
-import type { Logger, ModelServices, NodeContext, NodeOutputs, Preview, UiOutput } from './types.js';
+import type { Logger, NodeContext, NodeServices, NodeOutputs, Preview, UiOutput } from './types.js';
 import { validateWorkflow, type ResolvedNode, type ValidatedWorkflow, type ValidateOptions } from './validate.js';
 
 export interface ExecutorOptions {
   /** Shared output cache; by default each executor has its own with `cacheBytes` of budget. */
   cache?: OutputCache;
   cacheBytes?: number;
-  models?: ModelServices;
+  /** What the host gives every node (see {@link NodeServices}). */
+  services?: NodeServices;
   log?: Logger;
   outputDir?: string;
   /** Where relative input paths resolve; default the working directory. */
@@ -185,7 +186,7 @@ export class Executor {
         warn: (m) => base.warn(tag + m),
         error: (m) => base.error(tag + m),
       },
-      models: this.#options.models ?? {},
+      services: this.#options.services ?? {},
       outputDir: resolve(this.#options.outputDir ?? 'output'),
       inputDir: resolve(this.#options.inputDir ?? '.'),
       confineInputs: this.#options.confineInputs ?? false,

@@ -4,7 +4,7 @@ import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { distance } from 'fastest-levenshtein';
-import { defineNode } from './define-node.js';
+import { assertWellFormed } from './define-node.js';
 import { EngineError } from './errors.js';
 import { PARAM_SOCKET, type NodeCatalogEntry, type NodeDefinition } from './types.js';
 
@@ -20,7 +20,7 @@ export class NodeRegistry {
    * @throws EngineError `duplicate_node_type` when the type is already registered
    */
   register(definition: NodeDefinition): void {
-    defineNode(definition);
+    assertWellFormed(definition);
     if (this.#nodes.has(definition.type)) {
       throw new EngineError('duplicate_node_type', `Node type "${definition.type}" is already registered`);
     }

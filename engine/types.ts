@@ -115,11 +115,12 @@ export interface Logger {
 }
 
 /**
- * Services the host injects for nodes (model loading, media). The engine knows nothing of them;
- * node families add their members by declaration merging on this interface.
+ * What the host (the CLI, the server, a worker) gives every node of a run: device policy, the
+ * session cache, model search paths. The engine knows nothing of them; the node families declare
+ * their members by declaration merging on this interface (see nodes/services.ts).
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface ModelServices {}
+export interface NodeServices {}
 
 export interface NodeContext {
   readonly nodeId: string;
@@ -135,7 +136,8 @@ export interface NodeContext {
   /** Reports what an output node produced (files, values). */
   output(ui: UiOutput): void;
   readonly log: Logger;
-  readonly models: ModelServices;
+  /** The host's services (see {@link NodeServices}). */
+  readonly services: NodeServices;
   /** Where output nodes write their files. */
   readonly outputDir: string;
   /** Where relative input paths (load-video, load-image) are resolved: the cwd, or the server's uploads. */
@@ -146,15 +148,67 @@ export interface NodeContext {
   readonly tempDir: string;
 }
 
-export type NodeInputs = Record<string, unknown>;
 export type NodeOutputs = Record<string, unknown>;
+
+/**
+ * The value each socket type carries into `run`. The engine knows the primitive ones; layers that
+ * own richer values (VIDEO, MODEL, LATENT, ...) add them by declaration merging:
+ * `declare module 'skyloom' { interface SocketValueTypes { MY_TYPE: MyValue } }`.
+ * A socket type nobody declared carries `unknown`.
+ */
+export interface SocketValueTypes {
+  TEXT: string;
+  INT: number;
+  FLOAT: number;
+  BOOLEAN: boolean;
+  '*': unknown;
+}
+
+/** The value a socket of type `T` carries. */
+export type SocketValue<T> = T extends keyof SocketValueTypes ? SocketValueTypes[T] : unknown;
+
+/** The value a param of spec `P` has in `run` (an enum's is the union of its choices). */
+export type ParamValueOf<P> = P extends { kind: 'int' | 'float' | 'seed' }
+  ? number
+  : P extends { kind: 'string' }
+    ? string
+    : P extends { kind: 'boolean' }
+      ? boolean
+      : P extends { kind: 'enum'; choices: readonly (infer C extends string)[] }
+        ? C
+        : unknown;
+
+type SocketOf<S> = S extends { type: infer T } ? T : never;
+
+/** The linked inputs `run` receives: an optional input may be `undefined`. */
+export type InputValues<I> = {
+  -readonly [K in keyof I]: I[K] extends { optional: true } ? SocketValue<SocketOf<I[K]>> | undefined : SocketValue<SocketOf<I[K]>>;
+};
+
+/** The params `run` receives: every param has a value (its default when the workflow leaves it out). */
+export type ParamValues<P> = { -readonly [K in keyof P]: ParamValueOf<P[K]> };
+
+/** What `run` receives: typed from the declaration, or a plain record for the erased definition. */
+export type RunInputs<I, P> = string extends keyof I | keyof P ? Record<string, unknown> : InputValues<I> & ParamValues<P>;
+
+/** The outputs `run` returns, by the socket types the definition declares. */
+export type OutputValues<O> = { -readonly [K in keyof O]: SocketValue<SocketOf<O[K]>> };
 
 export interface CheckProblem {
   param?: string;
   message: string;
 }
 
-export interface NodeDefinition {
+/**
+ * A node: a description plus one function. The type parameters are the declared inputs, params
+ * and outputs; {@link defineNode} infers them, so `run` sees typed values. Without them it is the
+ * erased form registries and executors hold.
+ */
+export interface NodeDefinition<
+  I extends Record<string, InputSpec> = Record<string, InputSpec>,
+  P extends Record<string, ParamSpec> = Record<string, ParamSpec>,
+  O extends Record<string, OutputSpec> = Record<string, OutputSpec>,
+> {
   type: string;
   version: number;
   category: string;
@@ -163,22 +217,29 @@ export interface NodeDefinition {
   displayName?: string;
   /** Other names artists search for it by (the ComfyUI names they know: "ksampler", "checkpoint"). */
   aliases?: readonly string[];
-  inputs?: Record<string, InputSpec>;
-  params?: Record<string, ParamSpec>;
-  outputs?: Record<string, OutputSpec>;
+  inputs?: I;
+  params?: P;
+  outputs?: O;
   flags?: NodeFlags;
+  // Method syntax on purpose: a typed definition must stay assignable to the erased one.
   /**
    * For idempotent nodes that read the outside world (a file): a fingerprint of that world, mixed
    * into the cache key, so the node re-runs when the world changed and not otherwise.
    */
-  fingerprint?: (params: Record<string, unknown>) => string | Promise<string>;
+  fingerprint?(params: ParamValues<P>): string | Promise<string>;
   /**
    * Checks made at validation time that need more than ranges: a model or file that must exist.
    * Each problem names the param at fault. Runs only when every param passed the range checks.
    */
-  check?: (params: Record<string, unknown>) => CheckProblem[] | Promise<CheckProblem[]>;
+  check?(params: ParamValues<P>): CheckProblem[] | Promise<CheckProblem[]>;
+  /**
+   * What a host must offer to run this node with these params, as capability strings
+   * (`model:<name>`, `device:cuda`). A queue routes prompts by them to workers that announce
+   * them; a host that only queues (the workers run the nodes) leaves such nodes' `check` to them.
+   */
+  requires?(params: ParamValues<P>): string[];
   /** Runs the node. Inputs hold linked inputs and all params (linked or from widgets). */
-  run(inputs: NodeInputs, ctx: NodeContext): NodeOutputs | void | Promise<NodeOutputs | void>;
+  run(inputs: RunInputs<I, P>, ctx: NodeContext): OutputValues<O> | void | Promise<OutputValues<O> | void>;
 }
 
 /** The catalog entry of a node: plain JSON the server sends to the editor. */

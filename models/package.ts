@@ -9,7 +9,7 @@ import { ModelLoadError } from './errors.js';
 import { validateManifest } from './manifest.js';
 import type { ComponentManifest, ComponentName, SkyloomManifest } from './manifest.js';
 import { silentLogger } from './runtime/onnx.js';
-import type { Device, ModelLogger, OnnxSession, ValueInfo } from './runtime/onnx.js';
+import type { Device, ModelLogger, OnnxSession, SessionRunOptions, ValueInfo } from './runtime/onnx.js';
 import { runSession } from './runtime/onnx.js';
 import type { EulerDiscreteConfig, TimestepSpacing } from './schedulers/euler-discrete.js';
 import { SessionCache } from './session-cache.js';
@@ -416,8 +416,9 @@ export class ModelPackage {
    * component does not map are left out, so one call site serves packages with and without them.
    * @throws ModelLoadError when the component is absent or its session cannot be (re)created.
    * @throws ModelRunError when ONNX Runtime fails.
+   * @throws `options.signal.reason` when the signal aborts during the call (see {@link SessionRunOptions}).
    */
-  async run(component: ComponentName, feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
+  async run(component: ComponentName, feeds: Readonly<Record<string, Tensor>>, options: SessionRunOptions = {}): Promise<Record<string, Tensor>> {
     const spec = this.component(component);
     const named: Record<string, Tensor> = {};
     for (const [role, t] of Object.entries(feeds)) {
@@ -426,7 +427,7 @@ export class ModelPackage {
     }
     const roles = Object.entries(spec.outputs);
     const results = await this.sessions.use(this.componentPath(component), this.sessionKey, (session) =>
-      runSession(session, named, roles.map(([, name]) => name)),
+      runSession(session, named, roles.map(([, name]) => name), options),
     );
     const out: Record<string, Tensor> = {};
     for (const [role, name] of roles) {

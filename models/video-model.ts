@@ -8,6 +8,7 @@ import { EulerDiscreteScheduler } from './schedulers/euler-discrete.js';
 import { FlowMatchEulerScheduler } from './schedulers/flow-match-euler.js';
 import type { FlowSampler } from './schedulers/flow-match-euler.js';
 import { FlowMatchHeunScheduler } from './schedulers/flow-match-heun.js';
+import { FlowMatchUniPCScheduler } from './schedulers/flow-match-unipc.js';
 import { concat, reshape, size, slice, tensor, zeros } from './tensor.js';
 import type { Tensor } from './tensor.js';
 
@@ -31,10 +32,10 @@ export interface VideoChunk extends RgbFrames {
 }
 
 /** Samplers of rectified-flow models; Stable Diffusion packages accept only 'euler' (euler-discrete). */
-export type SamplerName = 'euler' | 'heun';
+export type SamplerName = 'euler' | 'heun' | 'unipc';
 
 /** Valid sampler names, in the order error messages list them. */
-export const SAMPLERS: readonly SamplerName[] = ['euler', 'heun'];
+export const SAMPLERS: readonly SamplerName[] = ['euler', 'heun', 'unipc'];
 
 /** Options of {@link VideoModel.denoise}. */
 export interface DenoiseOptions {
@@ -61,7 +62,10 @@ export interface DenoiseOptions {
   condLatents?: Tensor<'float32'>;
   /** [B, 1, T, h, w], 1 where the latent frame is known. */
   condMask?: Tensor<'float32'>;
-  /** Checked before every step; an aborted run throws `signal.reason` (see {@link VideoModel.denoise}). */
+  /**
+   * Checked before every step and passed to every denoiser call, so an abort lands within the call
+   * running now; an aborted run throws `signal.reason` (see {@link VideoModel.denoise}).
+   */
   signal?: AbortSignal;
   /** Called after each step with the normalised clean-latent estimate, for previews. */
   onStep?: (step: number, total: number, x0Estimate: Tensor<'float32'>) => void | Promise<void>;
@@ -228,7 +232,8 @@ export class VideoModel {
    * Stable Diffusion packages use ε-prediction with the euler-discrete scheduler.
    * @returns normalised latents of the requested shape.
    * @throws the AbortSignal's `reason` (the caller's own error, e.g. the engine's `Cancelled`; a
-   *   DOMException "AbortError" when aborted without one) when `signal` is aborted between steps.
+   *   DOMException "AbortError" when aborted without one) when `signal` is aborted, between steps or
+   *   during a denoiser call (which then finishes on the worker thread, its result dropped).
    * @throws ModelInputError for inconsistent shapes, a missing uncond, an unknown sampler, a bad seed.
    * @throws ModelRunError when a model fails.
    */
@@ -269,6 +274,7 @@ export class VideoModel {
     let sampler: FlowSampler;
     if (samplerName === 'euler') sampler = new FlowMatchEulerScheduler(config);
     else if (samplerName === 'heun') sampler = new FlowMatchHeunScheduler(config);
+    else if (samplerName === 'unipc') sampler = new FlowMatchUniPCScheduler(config);
     else throw new ModelInputError(`Unsupported sampler "${String(samplerName)}". Should be one of: ${SAMPLERS.join(', ')}`);
     const steps = options.steps ?? this.manifest.defaults.steps;
     const schedule = sampler.setTimesteps(steps, { shift: options.shift, denoise: options.denoise });
@@ -300,7 +306,7 @@ export class VideoModel {
     const velocityAt = async (sample: Float32Array, sigma: number, timestep: number): Promise<Float32Array> => {
       const latents = twice(tensor('float32', dims, withKnown(sample, sigma)));
       const t = tensor('float32', [runBatch], new Float32Array(runBatch).fill(timestep));
-      const out = await this.pkg.run('transformer', { ...fixed, latents, timestep: t });
+      const out = await this.pkg.run('transformer', { ...fixed, latents, timestep: t }, { signal: options.signal });
       const v = (out['velocity'] as Tensor<'float32'>).data;
       return useCfg ? guide(v, guidance) : v;
     };
@@ -308,9 +314,10 @@ export class VideoModel {
     const sigma0 = schedule.sigmas[0];
     let x = options.initLatents ? mix(options.initLatents.data, 1 - sigma0, noise.data, sigma0) : noise.data;
     const total = schedule.timesteps.length;
+    const state = sampler.createState();
     for (let i = 0; i < total; i++) {
       options.signal?.throwIfAborted();
-      const { prevSample, denoised } = await sampler.step(velocityAt, x, schedule, i);
+      const { prevSample, denoised } = await sampler.step(velocityAt, x, schedule, i, state);
       x = prevSample;
       await options.onStep?.(i + 1, total, tensor('float32', dims, denoised));
     }
@@ -376,7 +383,7 @@ export class VideoModel {
       const scaled = tensor('float32', imageDims, scheduler.scaleModelInput(x, sigma));
       // As diffusers' ONNX pipeline: one timestep, broadcast by the UNet over the batch.
       const timestep = timestepType === 'int64' ? tensor('int64', [1], BigInt64Array.of(BigInt(Math.round(t)))) : tensor('float32', [1], Float32Array.of(t));
-      const out = await this.pkg.run('transformer', { latents: useCfg ? concat([scaled, scaled], 0) : scaled, timestep, text });
+      const out = await this.pkg.run('transformer', { latents: useCfg ? concat([scaled, scaled], 0) : scaled, timestep, text }, { signal: options.signal });
       const eps = (out['noise'] as Tensor<'float32'>).data;
       const { prevSample, denoised } = scheduler.step(useCfg ? guide(eps, guidance) : eps, x, schedule, i);
       x = prevSample;

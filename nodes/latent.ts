@@ -1,7 +1,7 @@
 // The latent family: empty-latent, the size, length and frame rate of a clip on the model's grid.
 
-import { defineNode } from '../engine/index.js';
-import type { LatentValue, ModelValue } from './values.js';
+import { defineNode, NodeInputError } from '../engine/index.js';
+import type { LatentValue } from './values.js';
 
 export const ASPECTS = ['1:1', '16:9', '9:16', 'custom'] as const;
 
@@ -24,28 +24,28 @@ export const emptyLatentNode = defineNode({
   },
   outputs: { latent: { type: 'LATENT' } },
   run: ({ model, aspect, width, height, seconds, frames, fps }, ctx) => {
-    const m = (model as ModelValue).model;
-    let w = width as number;
-    let h = height as number;
+    const m = model.model;
+    let w = width;
+    let h = height;
     if (aspect !== 'custom') {
-      const native = m.manifest.sizes?.[aspect as string];
+      const native = m.manifest.sizes?.[aspect];
       if (!native) {
         const presets = Object.keys(m.manifest.sizes ?? {});
-        throw new Error(`Model ${m.manifest.name} has no native size for aspect ${String(aspect)}; its presets are: ${presets.join(', ') || 'none'} (or use "custom")`);
+        throw new NodeInputError(`Model ${m.manifest.name} has no native size for aspect ${aspect}; its presets are: ${presets.join(', ') || 'none'} (or use "custom")`);
       }
       [w, h] = native;
     }
-    let count = frames as number;
+    let count = frames;
     if (count === 0) {
       // Seconds are rounded to the nearest length the model can make (a multiple of its time step).
       const step = m.frameCount(2) - m.frameCount(1);
       const first = m.frameCount(1);
-      const wanted = Math.round((seconds as number) * (fps as number));
+      const wanted = Math.round(seconds * fps);
       count = Math.max(first, first + Math.round((wanted - first) / step) * step);
-      if (count !== wanted) ctx.log.info(`${String(seconds)} s at ${String(fps)} fps is ${wanted} frames; using ${count}, the nearest the model makes`);
+      if (count !== wanted) ctx.log.info(`${seconds} s at ${fps} fps is ${wanted} frames; using ${count}, the nearest the model makes`);
     }
     const shape = m.latentShape(w, h, count);
-    const latent: LatentValue = { shape, width: w, height: h, frames: count, fps: fps as number };
+    const latent: LatentValue = { shape, width: w, height: h, frames: count, fps };
     return { latent };
   },
 });

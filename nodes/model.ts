@@ -2,12 +2,10 @@
 
 import { defineNode } from '../engine/index.js';
 import { listModels, modelSearchPaths } from '../models/package.js';
-import { availableDevices, DEVICES, type Device } from '../models/runtime/onnx.js';
+import { DEVICES } from '../models/runtime/onnx.js';
 import { VideoModel } from '../models/video-model.js';
+import { deviceFor, modelHost } from './services.js';
 import { ModelValue } from './values.js';
-
-// Hosts (the CLI, the server) reach the model layer through the node families.
-export { availableDevices, listModels, modelSearchPaths };
 
 export const DEFAULT_MODEL = 'skyloom-tiny';
 
@@ -23,8 +21,8 @@ export const loadModelNode = defineNode({
     threads: { kind: 'int', default: 0, min: 0, max: 256, description: 'CPU threads per session; 0 lets ONNX Runtime choose.' },
   },
   outputs: { model: { type: 'MODEL' } },
-  check: async ({ name }) => {
-    const wanted = name as string;
+  requires: ({ name, device }) => [...(name.includes('/') ? [] : [`model:${name}`]), ...(device === 'cuda' ? ['device:cuda'] : [])],
+  check: async ({ name: wanted }) => {
     if (wanted.includes('/')) return [];
     const installed = await listModels();
     if (installed.some((m) => m.name === wanted)) return [];
@@ -36,10 +34,13 @@ export const loadModelNode = defineNode({
     ];
   },
   run: async ({ name, device, threads }, ctx) => {
-    const model = await VideoModel.load(name as string, {
-      device: device as Device,
-      ...((threads as number) > 0 ? { threads: threads as number } : {}),
+    const host = modelHost(ctx);
+    const model = await VideoModel.load(name, {
+      device: deviceFor(device, host),
+      ...(threads > 0 ? { threads } : {}),
       logger: ctx.log,
+      sessions: host.sessions,
+      searchPaths: host.searchPaths,
     });
     return { model: new ModelValue(model, model.manifest.name) };
   },

@@ -10,7 +10,7 @@ export const textNode = defineNode({
   description: 'A piece of text, to feed any TEXT input or text param.',
   params: { value: { kind: 'string', default: '', multiline: true } },
   outputs: { text: { type: 'TEXT' } },
-  run: ({ value }) => ({ text: value as string }),
+  run: ({ value }) => ({ text: value }),
 });
 
 export const intNode = defineNode({
@@ -20,7 +20,7 @@ export const intNode = defineNode({
   description: 'A whole number.',
   params: { value: { kind: 'int', default: 0 } },
   outputs: { value: { type: 'INT' } },
-  run: ({ value }) => ({ value: value as number }),
+  run: ({ value }) => ({ value }),
 });
 
 export const floatNode = defineNode({
@@ -30,7 +30,7 @@ export const floatNode = defineNode({
   description: 'A number.',
   params: { value: { kind: 'float', default: 0 } },
   outputs: { value: { type: 'FLOAT' } },
-  run: ({ value }) => ({ value: value as number }),
+  run: ({ value }) => ({ value }),
 });
 
 export const seedNode = defineNode({
@@ -46,7 +46,7 @@ export const seedNode = defineNode({
   // A randomized seed must never come from the cache: a fresh fingerprint gives it a fresh key.
   fingerprint: ({ randomize }) => (randomize ? String(randomInt(0, 2 ** 48 - 1)) : ''),
   run: ({ seed, randomize }, ctx) => {
-    if (!randomize) return { seed: seed as number };
+    if (!randomize) return { seed };
     const drawn = randomInt(0, 2 ** 48 - 1);
     ctx.log.info(`seed ${drawn}`);
     ctx.output({ values: { seed: drawn } });

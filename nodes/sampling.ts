@@ -1,8 +1,8 @@
 // The sampling family: dit-sampler, which turns noise into latents guided by the prompt.
 
-import { defineNode } from '../engine/index.js';
+import { defineNode, NodeInputError } from '../engine/index.js';
 import { SAMPLERS, type VideoModel } from '../models/video-model.js';
-import type { ConditioningValue, LatentValue, ModelValue } from './values.js';
+import type { ConditioningValue, LatentValue } from './values.js';
 
 /** Sampling settings shared by every node that generates frames (here and in the time family). */
 export const samplingParams = {
@@ -13,8 +13,8 @@ export const samplingParams = {
 } as const;
 
 /** The unconditional side of guidance: the negative prompt, or the empty prompt; none without guidance. */
-export async function unconditional(model: VideoModel, negative: unknown, guidance: number): Promise<ConditioningValue | undefined> {
-  if (negative) return negative as ConditioningValue;
+export async function unconditional(model: VideoModel, negative: ConditioningValue | undefined, guidance: number): Promise<ConditioningValue | undefined> {
+  if (negative) return negative;
   return guidance !== 1 ? { ...(await model.encodeText([''])), prompt: '' } : undefined;
 }
 
@@ -40,24 +40,23 @@ export const ditSamplerNode = defineNode({
   },
   outputs: { latent: { type: 'LATENT' } },
   run: async ({ model, positive, negative, latent, seed, steps, guidance, sampler, shift, denoise }, ctx) => {
-    const m = (model as ModelValue).model;
-    const input = latent as LatentValue;
-    const cond = positive as ConditioningValue;
-    const uncond = await unconditional(m, negative, guidance as number);
-    const strength = denoise as number;
+    const m = model.model;
+    const input = latent;
+    const uncond = await unconditional(m, negative, guidance);
+    const strength = denoise;
     if (strength < 1 && !input.samples) {
-      throw new Error(`denoise ${strength} re-styles an input video, but the latent is empty; use vae-encode, or set denoise to 1`);
+      throw new NodeInputError(`denoise ${strength} re-styles an input video, but the latent is empty; use vae-encode, or set denoise to 1`);
     }
     const samples = await m.denoise({
       shape: input.shape,
       ...(input.samples && strength < 1 ? { initLatents: input.samples, denoise: strength } : {}),
-      cond,
+      cond: positive,
       ...(uncond ? { uncond } : {}),
-      guidance: guidance as number,
-      steps: steps as number,
-      sampler: sampler as (typeof SAMPLERS)[number],
-      ...((shift as number) > 0 ? { shift: shift as number } : {}),
-      seed: seed as number,
+      guidance,
+      steps,
+      sampler,
+      ...(shift > 0 ? { shift } : {}),
+      seed,
       ...(input.known ? { condLatents: input.known.latents, condMask: input.known.mask } : {}),
       signal: ctx.signal,
       onStep: (step, total, x0) => {

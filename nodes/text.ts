@@ -1,7 +1,7 @@
 // The text family: prompt, and text-encode for positive and negative conditioning.
 
 import { defineNode } from '../engine/index.js';
-import type { ConditioningValue, ModelValue } from './values.js';
+import type { ConditioningValue } from './values.js';
 
 export const promptNode = defineNode({
   type: 'prompt',
@@ -10,7 +10,7 @@ export const promptNode = defineNode({
   description: 'What the video should show, e.g. "a red circle moving left on a black background".',
   params: { text: { kind: 'string', default: 'a red circle moving left on a black background', multiline: true } },
   outputs: { text: { type: 'TEXT' } },
-  run: ({ text }) => ({ text: text as string }),
+  run: ({ text }) => ({ text }),
 });
 
 export const textEncodeNode = defineNode({
@@ -23,8 +23,8 @@ export const textEncodeNode = defineNode({
   params: { text: { kind: 'string', default: '', multiline: true, description: 'Usually linked from a prompt node.' } },
   outputs: { conditioning: { type: 'CONDITIONING' } },
   run: async ({ model, text }) => {
-    const encoded = await (model as ModelValue).model.encodeText([text as string]);
-    const conditioning: ConditioningValue = { ...encoded, prompt: text as string };
+    const encoded = await model.model.encodeText([text]);
+    const conditioning: ConditioningValue = { ...encoded, prompt: text };
     return { conditioning };
   },
 });

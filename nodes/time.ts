@@ -1,10 +1,10 @@
 // The time family: extend, image-to-video, connect, loop, video-to-video's helpers, trim, concat, fps.
 
-import { defineNode, type NodeContext } from '../engine/index.js';
+import { defineNode, NodeInputError, type NodeContext } from '../engine/index.js';
 import { zeros } from '../models/tensor.js';
 import type { SamplerName, VideoModel } from '../models/video-model.js';
 import { videoFromChunks, VideoHandle, VideoWriter } from '../media/frames.js';
-import { resizeImage, type RgbImage } from '../media/image.js';
+import { resizeImage } from '../media/image.js';
 import { matchSeams, type SeamAnchor } from '../media/seam.js';
 import { samplingParams as baseSamplingParams, unconditional } from './sampling.js';
 import type { ConditioningValue, ModelValue } from './values.js';
@@ -43,18 +43,28 @@ interface KnownFrames {
   anchor?: number;
 }
 
-async function samplingFrom(inputs: Record<string, unknown>): Promise<Sampling> {
-  const model = (inputs.model as ModelValue).model;
-  const guidance = inputs.guidance as number;
-  const uncond = await unconditional(model, inputs.negative, guidance);
+/** The generation inputs and sampling params every generating node of this family takes. */
+interface SamplingInputs {
+  model: ModelValue;
+  positive: ConditioningValue;
+  negative: ConditioningValue | undefined;
+  seed: number;
+  steps: number;
+  guidance: number;
+  sampler: SamplerName;
+}
+
+async function samplingFrom(inputs: SamplingInputs): Promise<Sampling> {
+  const model = inputs.model.model;
+  const uncond = await unconditional(model, inputs.negative, inputs.guidance);
   return {
     model,
-    cond: inputs.positive as ConditioningValue,
+    cond: inputs.positive,
     ...(uncond ? { uncond } : {}),
-    seed: inputs.seed as number,
-    steps: inputs.steps as number,
-    guidance,
-    sampler: inputs.sampler as SamplerName,
+    seed: inputs.seed,
+    steps: inputs.steps,
+    guidance: inputs.guidance,
+    sampler: inputs.sampler,
   };
 }
 
@@ -64,7 +74,7 @@ function timing(model: VideoModel): { step: number; window: number } {
 }
 
 function checkMultiple(what: string, frames: number, step: number): void {
-  if (frames % step !== 0 || frames <= 0) throw new Error(`${what} must be a positive multiple of ${step} frames but is ${frames}`);
+  if (frames % step !== 0 || frames <= 0) throw new NodeInputError(`${what} must be a positive multiple of ${step} frames but is ${frames}`);
 }
 
 function checkModelSize(model: VideoModel, video: { width: number; height: number }, what: string): void {
@@ -72,7 +82,7 @@ function checkModelSize(model: VideoModel, video: { width: number; height: numbe
   const native = Object.values(model.manifest.sizes ?? {});
   if (native.length > 0 && !native.some(([w, h]) => w === video.width && h === video.height)) {
     const sizes = native.map(([w, h]) => `${w}×${h}`).join(', ');
-    throw new Error(`${what} is ${video.width}×${video.height}; the model generates at ${sizes} — resize it first (load-video width/height)`);
+    throw new NodeInputError(`${what} is ${video.width}×${video.height}; the model generates at ${sizes} — resize it first (load-video width/height)`);
   }
 }
 
@@ -149,7 +159,7 @@ async function extendFrames(
 ): Promise<VideoHandle> {
   const { window } = timing(s.model);
   const fresh = window - context.count;
-  if (fresh <= 0) throw new Error(`context of ${context.count} frames leaves no room for new frames in the model's ${window}-frame window`);
+  if (fresh <= 0) throw new NodeInputError(`context of ${context.count} frames leaves no room for new frames in the model's ${window}-frame window`);
   const frameBytes = size.width * size.height * 3;
   const windows = Math.ceil(count / fresh);
   // Forward, new frames append to one store; backward, each window is its own file-backed piece
@@ -210,16 +220,16 @@ export const extendNode = defineNode({
   outputs: { video: { type: 'VIDEO' } },
   run: async (inputs, ctx) => {
     const s = await samplingFrom(inputs);
-    const video = inputs.video as VideoHandle;
+    const video = inputs.video;
     const { step } = timing(s.model);
-    const contextCount = inputs.context as number;
+    const contextCount = inputs.context;
     checkModelSize(s.model, video, 'the video');
     checkMultiple('context', contextCount, step);
-    if (video.frameCount < contextCount) throw new Error(`the video has ${video.frameCount} frames, fewer than the ${contextCount} context frames`);
+    if (video.frameCount < contextCount) throw new NodeInputError(`the video has ${video.frameCount} frames, fewer than the ${contextCount} context frames`);
     const forward = inputs.direction === 'forward';
     const start = forward ? video.frameCount - contextCount : 0;
     const context = { data: await video.read(start, contextCount), count: contextCount };
-    const added = await extendFrames(s, video, context, framesFor(inputs.seconds as number, video.fps, step), forward ? 'forward' : 'backward', ctx);
+    const added = await extendFrames(s, video, context, framesFor(inputs.seconds, video.fps, step), forward ? 'forward' : 'backward', ctx);
     return { video: VideoHandle.concat(forward ? [video, added] : [added, video]) };
   },
 });
@@ -241,11 +251,11 @@ export const imageToVideoNode = defineNode({
   run: async (inputs, ctx) => {
     const s = await samplingFrom(inputs);
     const { step, window } = timing(s.model);
-    const image = inputs.image as RgbImage;
-    const fps = inputs.fps as number;
+    const image = inputs.image;
+    const fps = inputs.fps;
     const [width, height] = nativeSizeFor(s.model, image.width / image.height);
-    const still = await resizeImage(image, width, height, inputs.fit as 'crop' | 'pad' | 'stretch');
-    const total = framesFor(inputs.seconds as number, fps, step);
+    const still = await resizeImage(image, width, height, inputs.fit);
+    const total = framesFor(inputs.seconds, fps, step);
     // The still fills the first latent frame (a static run of `step` frames); the model moves it on.
     const head = Buffer.concat(Array.from({ length: step }, () => still.data));
     const size = { width, height, fps };
@@ -274,11 +284,11 @@ function nativeSizeFor(model: VideoModel, ratio: number): [number, number] {
 async function transition(s: Sampling, a: VideoHandle, b: VideoHandle, contextCount: number, frames: number, ctx: NodeContext): Promise<VideoHandle> {
   const { step } = timing(s.model);
   checkModelSize(s.model, a, 'the first video');
-  if (a.width !== b.width || a.height !== b.height) throw new Error(`the videos differ in size: ${a.width}×${a.height} and ${b.width}×${b.height}`);
+  if (a.width !== b.width || a.height !== b.height) throw new NodeInputError(`the videos differ in size: ${a.width}×${a.height} and ${b.width}×${b.height}`);
   checkMultiple('context', contextCount, step);
   checkMultiple('the transition', frames, step);
   for (const [v, name] of [[a, 'first'], [b, 'second']] as const) {
-    if (v.frameCount < contextCount) throw new Error(`the ${name} video has ${v.frameCount} frames, fewer than the ${contextCount} context frames`);
+    if (v.frameCount < contextCount) throw new NodeInputError(`the ${name} video has ${v.frameCount} frames, fewer than the ${contextCount} context frames`);
   }
   const window = 2 * contextCount + frames;
   const known: KnownFrames[] = [
@@ -306,9 +316,9 @@ export const connectNode = defineNode({
   outputs: { video: { type: 'VIDEO' } },
   run: async (inputs, ctx) => {
     const s = await samplingFrom(inputs);
-    const a = inputs.first as VideoHandle;
-    const b = inputs.second as VideoHandle;
-    const middle = await transition(s, a, b, inputs.context as number, inputs.frames as number, ctx);
+    const a = inputs.first;
+    const b = inputs.second;
+    const middle = await transition(s, a, b, inputs.context, inputs.frames, ctx);
     return { video: VideoHandle.concat([a, middle, b]) };
   },
 });
@@ -323,8 +333,8 @@ export const loopNode = defineNode({
   outputs: { video: { type: 'VIDEO' } },
   run: async (inputs, ctx) => {
     const s = await samplingFrom(inputs);
-    const v = inputs.video as VideoHandle;
-    const closing = await transition(s, v, v, inputs.context as number, inputs.frames as number, ctx);
+    const v = inputs.video;
+    const closing = await transition(s, v, v, inputs.context, inputs.frames, ctx);
     return { video: VideoHandle.concat([v, closing]) };
   },
 });
@@ -342,10 +352,10 @@ export const trimNode = defineNode({
   },
   outputs: { video: { type: 'VIDEO' } },
   run: ({ video, start, duration }) => {
-    const v = video as VideoHandle;
-    const first = Math.round((start as number) * v.fps);
-    if (first >= v.frameCount) throw new Error(`start ${String(start)} s is past the end of the ${v.duration.toFixed(2)} s video`);
-    const count = (duration as number) > 0 ? Math.min(v.frameCount - first, Math.round((duration as number) * v.fps)) : v.frameCount - first;
+    const v = video;
+    const first = Math.round(start * v.fps);
+    if (first >= v.frameCount) throw new NodeInputError(`start ${start} s is past the end of the ${v.duration.toFixed(2)} s video`);
+    const count = duration > 0 ? Math.min(v.frameCount - first, Math.round(duration * v.fps)) : v.frameCount - first;
     return { video: v.slice(first, Math.max(1, count)) };
   },
 });
@@ -359,10 +369,10 @@ export const concatNode = defineNode({
   inputs: { first: { type: 'VIDEO' }, second: { type: 'VIDEO' } },
   outputs: { video: { type: 'VIDEO' } },
   run: ({ first, second }) => {
-    const a = first as VideoHandle;
-    const b = second as VideoHandle;
-    if (a.width !== b.width || a.height !== b.height) throw new Error(`the videos differ in size: ${a.width}×${a.height} and ${b.width}×${b.height}; resize one first`);
-    if (a.fps !== b.fps) throw new Error(`the videos differ in frame rate: ${a.fps} and ${b.fps} fps; change one with an fps node first`);
+    const a = first;
+    const b = second;
+    if (a.width !== b.width || a.height !== b.height) throw new NodeInputError(`the videos differ in size: ${a.width}×${a.height} and ${b.width}×${b.height}; resize one first`);
+    if (a.fps !== b.fps) throw new NodeInputError(`the videos differ in frame rate: ${a.fps} and ${b.fps} fps; change one with an fps node first`);
     return { video: VideoHandle.concat([a, b]) };
   },
 });
@@ -378,8 +388,8 @@ export const fpsNode = defineNode({
   params: { fps: { kind: 'float', default: 24, min: 1, max: 120 } },
   outputs: { video: { type: 'VIDEO' } },
   run: async ({ video, fps }, ctx) => {
-    const v = video as VideoHandle;
-    const target = fps as number;
+    const v = video;
+    const target = fps;
     const count = Math.max(1, Math.round((v.frameCount * target) / v.fps));
     const writer = new VideoWriter({ width: v.width, height: v.height, fps: target }, { dir: ctx.tempDir });
     try {

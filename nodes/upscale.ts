@@ -1,10 +1,11 @@
 // The upscale family: upscale (pretrained ESRGAN super-resolution, tiled, chunk by chunk over frames) and resize (Lanczos to an exact size).
 
-import { defineNode } from '../engine/index.js';
-import { DEVICES, type Device } from '../models/runtime/onnx.js';
+import { defineNode, NodeInputError } from '../engine/index.js';
+import { DEVICES } from '../models/runtime/onnx.js';
 import { UPSCALE_MODEL_NAMES, Upscaler, findUpscaleModel } from '../models/upscale/esrgan.js';
-import { videoFromChunks, type VideoHandle } from '../media/frames.js';
-import { resizeImage, type FitMode } from '../media/image.js';
+import { videoFromChunks } from '../media/frames.js';
+import { resizeImage } from '../media/image.js';
+import { deviceFor, modelHost } from './services.js';
 
 /** Target sizes offered by `resize`; `custom` uses the width and height params. */
 export const RESIZE_PRESETS = ['custom', '1920x1080', '1080x1920', '1280x720', '720x1280', '1080x1080', '3840x2160', '2160x3840'] as const;
@@ -36,29 +37,31 @@ export const upscaleNode = defineNode({
     device: { kind: 'enum', default: 'auto', choices: DEVICES, description: 'auto uses CUDA when it is available and falls back to the CPU.' },
   },
   outputs: { video: { type: 'VIDEO' } },
+  requires: ({ device }) => (device === 'cuda' ? ['device:cuda'] : []),
   check: async ({ model }) => {
     try {
-      await findUpscaleModel(model as string);
+      await findUpscaleModel(model);
       return [];
     } catch (error) {
       return [{ param: 'model', message: (error as Error).message }];
     }
   },
   run: async ({ video, model, tile, chunk, device }, ctx) => {
-    const input = video as VideoHandle;
-    const upscaler = await Upscaler.load(model as string, { device: device as Device, logger: ctx.log });
+    const input = video;
+    const host = modelHost(ctx);
+    const upscaler = await Upscaler.load(model, { device: deviceFor(device, host), sessions: host.sessions, logger: ctx.log });
     const s = upscaler.scale;
     const total = input.frameCount;
     let done = 0;
     async function* frames(): AsyncGenerator<Uint8Array> {
-      for await (const part of input.chunks(chunk as number)) {
+      for await (const part of input.chunks(chunk)) {
         ctx.signal.throwIfAborted();
-        yield await upscaler.upscaleFrames(part, input.width, input.height, { tile: tile as number, signal: ctx.signal });
+        yield await upscaler.upscaleFrames(part, input.width, input.height, { tile, signal: ctx.signal });
         done += part.byteLength / input.frameBytes;
         ctx.progress(done, total);
       }
     }
-    ctx.log.info(`upscale ${model as string}: ${input.width}x${input.height} → ${input.width * s}x${input.height * s}, ${total} frames`);
+    ctx.log.info(`upscale ${model}: ${input.width}x${input.height} → ${input.width * s}x${input.height * s}, ${total} frames`);
     const out = await videoFromChunks(frames(), { width: input.width * s, height: input.height * s, fps: input.fps }, { dir: ctx.tempDir, signal: ctx.signal });
     return { video: out };
   },
@@ -66,13 +69,13 @@ export const upscaleNode = defineNode({
 
 /**
  * The target size of a resize: the preset's, or width x height for `custom`.
- * @throws Error for a preset outside {@link RESIZE_PRESETS}.
+ * @throws NodeInputError for a preset outside {@link RESIZE_PRESETS}.
  */
 export function resizeTarget(preset: string, width: number, height: number): { width: number; height: number } {
   if (preset === 'custom') return { width, height };
   const match = /^(\d+)x(\d+)$/.exec(preset);
   if (match === null || !(RESIZE_PRESETS as readonly string[]).includes(preset)) {
-    throw new Error(`Unsupported preset "${preset}". Should be one of: ${RESIZE_PRESETS.join(', ')}`);
+    throw new NodeInputError(`Unsupported preset "${preset}". Should be one of: ${RESIZE_PRESETS.join(', ')}`);
   }
   return { width: Number(match[1]), height: Number(match[2]) };
 }
@@ -93,8 +96,8 @@ export const resizeNode = defineNode({
   },
   outputs: { video: { type: 'VIDEO' } },
   run: async ({ video, preset, width, height, fit }, ctx) => {
-    const input = video as VideoHandle;
-    const target = resizeTarget(preset as string, width as number, height as number);
+    const input = video;
+    const target = resizeTarget(preset, width, height);
     const total = input.frameCount;
     let done = 0;
     async function* frames(): AsyncGenerator<Uint8Array> {
@@ -102,7 +105,7 @@ export const resizeNode = defineNode({
         for (let at = 0; at < part.byteLength; at += input.frameBytes) {
           ctx.signal.throwIfAborted();
           const frame = { width: input.width, height: input.height, data: part.subarray(at, at + input.frameBytes) };
-          yield (await resizeImage(frame, target.width, target.height, fit as FitMode)).data;
+          yield (await resizeImage(frame, target.width, target.height, fit)).data;
         }
         done += part.byteLength / input.frameBytes;
         ctx.progress(done, total);

@@ -1,8 +1,8 @@
 // The VAE family: vae-decode (latents → frames, chunk by chunk) and vae-encode (frames → latents).
 
-import { defineNode } from '../engine/index.js';
-import { videoFromChunks, type VideoHandle } from '../media/frames.js';
-import type { LatentValue, ModelValue } from './values.js';
+import { defineNode, NodeInputError } from '../engine/index.js';
+import { videoFromChunks } from '../media/frames.js';
+import type { LatentValue } from './values.js';
 
 export const vaeDecodeNode = defineNode({
   type: 'vae-decode',
@@ -15,18 +15,19 @@ export const vaeDecodeNode = defineNode({
   params: { chunk: { kind: 'int', default: 2, min: 1, max: 64, description: 'Latent frames per decoder call.' } },
   outputs: { video: { type: 'VIDEO' } },
   run: async ({ model, latent, chunk }, ctx) => {
-    const m = (model as ModelValue).model;
-    const input = latent as LatentValue;
-    if (!input.samples) throw new Error('The latent is empty: connect it through a dit-sampler (or vae-encode) before decoding');
+    const m = model.model;
+    const input = latent;
+    const samples = input.samples;
+    if (!samples) throw new NodeInputError('The latent is empty: connect it through a dit-sampler (or vae-encode) before decoding');
     const total = input.shape[2];
     let done = 0;
-    async function* frames() {
-      for await (const part of m.decode(input.samples!, { chunkFrames: chunk as number })) {
-        done = Math.min(total, done + (chunk as number));
+    const frames = async function* () {
+      for await (const part of m.decode(samples, { chunkFrames: chunk })) {
+        done = Math.min(total, done + chunk);
         ctx.progress(done, total);
         yield part.data;
       }
-    }
+    };
     const video = await videoFromChunks(frames(), { width: input.width, height: input.height, fps: input.fps }, { dir: ctx.tempDir, signal: ctx.signal });
     return { video };
   },
@@ -43,10 +44,10 @@ export const vaeEncodeNode = defineNode({
   params: { chunk: { kind: 'int', default: 2, min: 1, max: 64, description: 'Latent frames per encoder call.' } },
   outputs: { latent: { type: 'LATENT' } },
   run: async ({ model, video, chunk }) => {
-    const m = (model as ModelValue).model;
-    const v = video as VideoHandle;
+    const m = model.model;
+    const v = video;
     const data = await v.read(0, v.frameCount);
-    const samples = await m.encode({ frames: v.frameCount, width: v.width, height: v.height, data }, { chunkFrames: chunk as number });
+    const samples = await m.encode({ frames: v.frameCount, width: v.width, height: v.height, data }, { chunkFrames: chunk });
     const latent: LatentValue = { shape: [...samples.dims], width: v.width, height: v.height, frames: v.frameCount, fps: v.fps, samples };
     return { latent };
   },

@@ -1,8 +1,22 @@
-// The values that flow along MODEL, CONDITIONING and LATENT links, shared by the node families.
+// The values that flow along MODEL, CONDITIONING, LATENT, VIDEO and IMAGE links, and their socket types.
 
 import { byteSize, type Sized } from '../engine/index.js';
+import type { VideoHandle } from '../media/frames.js';
+import type { RgbImage } from '../media/image.js';
 import type { Tensor } from '../models/tensor.js';
 import type { TextConditioning, VideoModel } from '../models/video-model.js';
+
+// What each socket type carries into a node's run(): the engine maps socket types it does not
+// own to `unknown` until a layer declares them here.
+declare module '../engine/types.js' {
+  interface SocketValueTypes {
+    MODEL: ModelValue;
+    CONDITIONING: ConditioningValue;
+    LATENT: LatentValue;
+    VIDEO: VideoHandle;
+    IMAGE: RgbImage;
+  }
+}
 
 /** A MODEL value: a loaded model. Its sessions live in the session cache, not in the output cache. */
 export class ModelValue implements Sized {

@@ -3,10 +3,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { defineNode, type NodeContext, type Workflow } from '../engine/index.js';
+import { defineNode, NodeInputError, type NodeContext, type Workflow } from '../engine/index.js';
 import { decodeVideo, encodeVideo, type VideoFormat } from '../media/ffmpeg.js';
-import type { VideoHandle } from '../media/frames.js';
-import { loadImage, resizeImage, resizeVideo, saveImage, type FitMode, type ImageFormat } from '../media/image.js';
+import { loadImage, resizeImage, resizeVideo, saveImage } from '../media/image.js';
 
 /** IPTC's digital source type for media made by a trained model. */
 export const TRAINED_ALGORITHMIC_MEDIA = 'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia';
@@ -40,7 +39,7 @@ export function provenanceOf(workflow: Workflow): Provenance {
  */
 async function claimOutputPath(dir: string, prefix: string, ext: string): Promise<string> {
   if (!/^[\w.-]+$/.test(prefix) || prefix.startsWith('.')) {
-    throw new Error(`filename_prefix "${prefix}" may hold only letters, digits, "_", "-" and "." and must not start with "."`);
+    throw new NodeInputError(`filename_prefix "${prefix}" may hold only letters, digits, "_", "-" and "." and must not start with "."`);
   }
   await mkdir(dir, { recursive: true });
   const pattern = new RegExp(`^${prefix.replace(/[.]/g, '\\.')}_(\\d{5})\\.`);
@@ -98,11 +97,11 @@ export const saveVideoNode = defineNode({
     crf: { kind: 'int', default: 18, min: 0, max: 63, description: 'Quality for mp4 (0–51) and webm (0–63); lower is better.' },
   },
   run: async ({ video, filename_prefix, format, crf }, ctx) => {
-    const v = video as VideoHandle;
-    const fmt = format as VideoFormat;
-    if (fmt === 'mp4' && (crf as number) > 51) throw new Error(`crf ${String(crf)} is above 51, the highest H.264 takes`);
-    const path = await writeOutput(ctx.outputDir, filename_prefix as string, fmt, (p) =>
-      encodeVideo(v, p, { format: fmt, crf: crf as number, metadata: metadataOf(ctx), signal: ctx.signal }),
+    const v = video;
+    const fmt = format;
+    if (fmt === 'mp4' && crf > 51) throw new NodeInputError(`crf ${crf} is above 51, the highest H.264 takes`);
+    const path = await writeOutput(ctx.outputDir, filename_prefix, fmt, (p) =>
+      encodeVideo(v, p, { format: fmt, crf, metadata: metadataOf(ctx), signal: ctx.signal }),
     );
     ctx.log.info(`wrote ${path} (${v.frameCount} frames, ${v.width}×${v.height}, ${v.fps} fps)`);
     ctx.output({ files: [{ path, kind: fmt === 'gif' ? 'image' : 'video', mime: MIME[fmt] }] });
@@ -123,12 +122,12 @@ export const saveImageNode = defineNode({
     format: { kind: 'enum', default: 'png', choices: ['png', 'jpeg', 'webp'] },
   },
   run: async ({ video, frame, filename_prefix, format }, ctx) => {
-    const v = video as VideoHandle;
-    const index = (frame as number) < 0 ? v.frameCount + (frame as number) : (frame as number);
-    if (index < 0 || index >= v.frameCount) throw new Error(`frame ${String(frame)} is outside the video's ${v.frameCount} frames`);
-    const fmt = format as ImageFormat;
+    const v = video;
+    const index = frame < 0 ? v.frameCount + frame : frame;
+    if (index < 0 || index >= v.frameCount) throw new NodeInputError(`frame ${frame} is outside the video's ${v.frameCount} frames`);
+    const fmt = format;
     const data = await v.read(index, 1);
-    const path = await writeOutput(ctx.outputDir, filename_prefix as string, fmt === 'jpeg' ? 'jpg' : fmt, (p) =>
+    const path = await writeOutput(ctx.outputDir, filename_prefix, fmt === 'jpeg' ? 'jpg' : fmt, (p) =>
       saveImage({ width: v.width, height: v.height, data }, p, { format: fmt, ...(fmt === 'png' ? { text: metadataOf(ctx) } : {}) }),
     );
     ctx.output({ files: [{ path, kind: 'image', mime: `image/${fmt}` }] });
@@ -138,28 +137,28 @@ export const saveImageNode = defineNode({
 /**
  * Resolves an input path against the context's input folder; with `confineInputs` (servers) a
  * path that leaves the folder, also through a symlink, is refused.
- * @throws Error naming the path when it does not exist or is outside the input folder
+ * @throws NodeInputError naming the path when it does not exist or is outside the input folder
  */
 async function resolveInput(ctx: NodeContext, path: string): Promise<string> {
-  if (path.trim() === '') throw new Error('No file given: set the "path" param');
+  if (path.trim() === '') throw new NodeInputError('No file given: set the "path" param');
   const full = resolve(ctx.inputDir, path);
   let real: string;
   try {
     real = await realpath(full);
   } catch {
-    throw new Error(`File not found: ${full}`);
+    throw new NodeInputError(`File not found: ${full}`);
   }
   if (ctx.confineInputs) {
     const inside = relative(await realpath(ctx.inputDir), real);
-    if (inside.startsWith('..') || isAbsolute(inside)) throw new Error(`"${path}" is outside the input folder; only uploaded files can be read`);
+    if (inside.startsWith('..') || isAbsolute(inside)) throw new NodeInputError(`"${path}" is outside the input folder; only uploaded files can be read`);
   }
   return real;
 }
 
 /** Files change under the same name: their size and modification time are part of the cache key. */
-async function fileFingerprint(path: unknown): Promise<string> {
+async function fileFingerprint(path: string): Promise<string> {
   try {
-    const s = await stat(String(path));
+    const s = await stat(path);
     return `${s.size}:${s.mtimeMs}`;
   } catch {
     return 'missing';
@@ -182,10 +181,10 @@ export const loadVideoNode = defineNode({
   outputs: { video: { type: 'VIDEO' }, fps: { type: 'FLOAT' }, width: { type: 'INT' }, height: { type: 'INT' }, frames: { type: 'INT' } },
   fingerprint: ({ path }) => fileFingerprint(path),
   run: async ({ path, width, height, fit, fps }, ctx) => {
-    const file = await resolveInput(ctx, path as string);
-    let video = await decodeVideo(file, { dir: ctx.tempDir, signal: ctx.signal, ...((fps as number) > 0 ? { fps: fps as number } : {}) });
-    if ((width as number) > 0 && (height as number) > 0 && (video.width !== width || video.height !== height)) {
-      video = await resizeVideo(video, width as number, height as number, { fit: fit as FitMode, dir: ctx.tempDir, signal: ctx.signal });
+    const file = await resolveInput(ctx, path);
+    let video = await decodeVideo(file, { dir: ctx.tempDir, signal: ctx.signal, ...(fps > 0 ? { fps } : {}) });
+    if (width > 0 && height > 0 && (video.width !== width || video.height !== height)) {
+      video = await resizeVideo(video, width, height, { fit, dir: ctx.tempDir, signal: ctx.signal });
     }
     ctx.log.info(`${file}: ${video.frameCount} frames, ${video.width}×${video.height}, ${video.fps} fps`);
     return { video, fps: video.fps, width: video.width, height: video.height, frames: video.frameCount };
@@ -207,8 +206,8 @@ export const loadImageNode = defineNode({
   outputs: { image: { type: 'IMAGE' }, width: { type: 'INT' }, height: { type: 'INT' } },
   fingerprint: ({ path }) => fileFingerprint(path),
   run: async ({ path, width, height, fit }, ctx) => {
-    let image = await loadImage(await resolveInput(ctx, path as string));
-    if ((width as number) > 0 && (height as number) > 0) image = await resizeImage(image, width as number, height as number, fit as FitMode);
+    let image = await loadImage(await resolveInput(ctx, path));
+    if (width > 0 && height > 0) image = await resizeImage(image, width, height, fit);
     return { image, width: image.width, height: image.height };
   },
 });

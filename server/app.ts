@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { WebSocketServer } from 'ws';
-import { Executor, NodeRegistry, packageRoot, WorkflowValidationError, type Logger, type ModelServices } from '../engine/index.js';
+import { Executor, NodeRegistry, packageRoot, WorkflowValidationError, type Logger, type NodeServices } from '../engine/index.js';
 import {
   ExtractRequestSchema,
   InterruptRequestSchema,
@@ -24,8 +24,10 @@ import {
   type SystemInfo,
   type ValidateResponse,
 } from '../protocol/index.js';
-import { availableDevices, listModels } from '../nodes/model.js';
+import { listModels } from '../models/package.js';
+import { availableDevices } from '../models/runtime/onnx.js';
 import { createRegistry } from '../nodes/index.js';
+import { createModelHost } from '../nodes/services.js';
 import { checkBody, intQuery } from './body.js';
 import { BadRequestError, errorHandler, errorResponse, NotFoundError } from './errors.js';
 import { Hub } from './hub.js';
@@ -51,7 +53,8 @@ export interface AppOptions {
   host?: string;
   /** Origins besides the server's own that may use it (the editor's dev server); default none. */
   allowedOrigins?: readonly string[];
-  models?: ModelServices;
+  /** What the host gives every node (device policy, session cache, model search paths). */
+  services?: NodeServices;
   log?: Logger;
   /** Default 512 MiB. */
   maxUploadBytes?: number;
@@ -130,17 +133,17 @@ export function createApp(options: AppOptions): SkyloomApp {
     confineInputs: true,
     tempDir: dirs.temp,
     log,
-    ...(options.models ? { models: options.models } : {}),
+    services: options.services ?? { models: createModelHost() },
     ...(options.cacheBytes !== undefined ? { cacheBytes: options.cacheBytes } : {}),
   });
   const hub = new Hub({ log, ...(options.previewIntervalMs !== undefined ? { previewIntervalMs: options.previewIntervalMs } : {}) });
   const worker = remote ? undefined : new LocalRunner(store, executor, hub, { outputDir: dirs.output, log });
   const queue: PromptQueue = worker
     ? new EmbeddedQueue(store, worker)
-    : new RedisQueue({ url: options.queue!, store, hub, outputDir: dirs.output, log });
-  // With workers elsewhere, which models are installed is theirs to say (capability routing);
-  // the server checks everything else about a workflow.
-  const validator = remote ? new Executor(withoutModelChecks(registry)) : executor;
+    : new RedisQueue({ url: options.queue!, store, hub, outputDir: dirs.output, log, registry });
+  // With workers elsewhere, what is installed is theirs to say (capability routing by each node's
+  // `requires`); the server checks everything else about a workflow.
+  const validator = remote ? new Executor(withoutHostChecks(registry)) : executor;
   const library = new WorkflowLibrary(dirs.workflows);
 
   const app = express();
@@ -327,12 +330,12 @@ export function createApp(options: AppOptions): SkyloomApp {
   return { app, store, queue, ...(worker ? { worker } : {}), ready, hub, executor, dirs, attach, close };
 }
 
-/** The same nodes, less load-model's "is it installed here" check (queue engine: workers have the models). */
-function withoutModelChecks(registry: NodeRegistry): NodeRegistry {
+/** The same nodes, less the checks of nodes that declare host requirements (queue engine: the workers meet them). */
+function withoutHostChecks(registry: NodeRegistry): NodeRegistry {
   const copy = new NodeRegistry();
   for (const type of registry.types()) {
     const d = registry.get(type)!;
-    copy.register(type === 'load-model' ? { ...d, check: undefined } : d);
+    copy.register(d.requires ? { ...d, check: undefined } : d);
   }
   return copy;
 }

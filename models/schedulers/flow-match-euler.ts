@@ -5,7 +5,7 @@ import { ModelInputError } from '../errors.js';
 export interface FlowSchedule {
   /** Noise levels σ_0 > … > σ_n = 0. */
   readonly sigmas: Float64Array;
-  /** What the model is fed at step i: σ_i · numTrainTimesteps. */
+  /** What the model is fed at step i: σ_i · numTrainTimesteps (truncated to an integer by samplers that say so). */
   readonly timesteps: Float64Array;
 }
 
@@ -31,11 +31,29 @@ export interface FlowStepResult {
   denoised: Float32Array;
 }
 
-/** The contract every flow-matching sampler meets; a schedule is data, so runs share nothing. */
+/**
+ * What a sampler carries from one step to the next within one sampling run (a multistep method's
+ * previous model outputs). Made by {@link FlowSampler.createState}, one per run, never shared.
+ */
+export interface FlowRunState {
+  /** The sampler that made it; a state does not move between samplers. */
+  readonly sampler: string;
+}
+
+/**
+ * The contract every flow-matching sampler meets. A schedule is data and any memory between steps
+ * lives in a per-run state, so runs share nothing: call `createState()` once per run and pass it to
+ * every `step` of that run, in order. One-step samplers keep nothing in it and ignore it.
+ */
 export interface FlowSampler {
   setTimesteps(steps: number, options?: FlowTimestepOptions): FlowSchedule;
-  /** @throws ModelInputError when `index` is outside the schedule. */
-  step(velocityAt: VelocityFn, sample: Float32Array, schedule: FlowSchedule, index: number): Promise<FlowStepResult>;
+  /** A fresh per-run state for {@link step}. */
+  createState(): FlowRunState;
+  /**
+   * @throws ModelInputError when `index` is outside the schedule, or when a sampler that needs
+   *   `state` gets none, another sampler's, or steps out of order.
+   */
+  step(velocityAt: VelocityFn, sample: Float32Array, schedule: FlowSchedule, index: number, state?: FlowRunState): Promise<FlowStepResult>;
 }
 
 /** Scheduler configuration (scheduler_config.json). */
@@ -109,6 +127,11 @@ export class FlowMatchEulerScheduler implements FlowSampler {
     }
     const schedule = { sigmas, timesteps };
     return options.denoise === undefined ? schedule : applyDenoise(schedule, options.denoise);
+  }
+
+  /** Euler keeps nothing between steps: the state is only there to meet the contract. */
+  createState(): FlowRunState {
+    return { sampler: 'euler' };
   }
 
   /** Euler step with a velocity already computed (one model call per step). */

@@ -1,6 +1,6 @@
 // Second-order Heun sampling of a rectified-flow model (Karras et al. 2022, Algorithm 1, on the σ grid).
 import { FlowMatchEulerScheduler, checkIndex, eulerUpdate } from './flow-match-euler.js';
-import type { FlowMatchConfig, FlowSampler, FlowSchedule, FlowStepResult, FlowTimestepOptions, VelocityFn } from './flow-match-euler.js';
+import type { FlowMatchConfig, FlowRunState, FlowSampler, FlowSchedule, FlowStepResult, FlowTimestepOptions, VelocityFn } from './flow-match-euler.js';
 
 /**
  * Heun's method: an Euler predictor to σ_{i+1}, then the average of the velocities at both ends.
@@ -18,6 +18,11 @@ export class FlowMatchHeunScheduler implements FlowSampler {
   /** Same schedule as Euler. @throws ModelInputError for bad steps, shift or denoise. */
   setTimesteps(steps: number, options: FlowTimestepOptions = {}): FlowSchedule {
     return this.timesteps.setTimesteps(steps, options);
+  }
+
+  /** Heun keeps nothing between steps: the state is only there to meet the contract. */
+  createState(): FlowRunState {
+    return { sampler: 'heun' };
   }
 
   async step(velocityAt: VelocityFn, sample: Float32Array, schedule: FlowSchedule, index: number): Promise<FlowStepResult> {

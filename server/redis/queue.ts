@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue, QueueEvents, type ConnectionOptions, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Logger, Preview, Workflow } from '../../engine/index.js';
+import type { Logger, NodeRegistry, Preview, Workflow } from '../../engine/index.js';
 import type {
   HistoryEntry,
   InterruptResponse,
@@ -27,6 +27,8 @@ export interface RedisQueueOptions {
   hub: Hub;
   outputDir: string;
   log: Logger;
+  /** The nodes prompts may use: their `requires` route each prompt to workers that can run it. */
+  registry: NodeRegistry;
   /** How often waiting prompts are checked against the live workers; default 2000 ms. */
   sweepMs?: number;
 }
@@ -85,7 +87,7 @@ export class RedisQueue implements PromptQueue {
   }
 
   async enqueue(promptId: string, workflow: Workflow, clientId: string | null, seeds?: SeedFanOut): Promise<PromptResponse> {
-    const requires = requirementsOf(workflow);
+    const requires = requirementsOf(workflow, this.#o.registry);
     const split = seeds ? splitParam(seeds.param, workflow) : undefined;
     // Until its job is in Redis, a queued row has no job to reconcile against: not "lost".
     this.#adding.add(promptId);

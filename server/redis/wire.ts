@@ -15,9 +15,8 @@
 
 import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import { EngineError, type Workflow } from '../../engine/index.js';
+import { EngineError, type NodeRegistry, type Workflow } from '../../engine/index.js';
 import type { ServerMessage, WorkerAnnouncement } from '../../protocol/index.js';
-import { DEFAULT_MODEL } from '../../nodes/model.js';
 import type { FinishedRun } from '../store.js';
 
 /** Redis could not be reached, or `--queue` is not a redis:// URL. */
@@ -137,17 +136,16 @@ export async function connect(url: string, ms = 10_000): Promise<Redis> {
 }
 
 /**
- * The capabilities a workflow needs: `model:<name>` for each load-model by package name (a
- * folder path is the worker's business) and `device:cuda` when a node insists on CUDA.
+ * The capabilities a workflow needs: the union of what its nodes' `requires` say for their params
+ * (defaults filled in), e.g. `model:<name>` for a model package and `device:cuda`.
  */
-export function requirementsOf(workflow: Workflow): string[] {
+export function requirementsOf(workflow: Workflow, registry: NodeRegistry): string[] {
   const need = new Set<string>();
   for (const node of workflow.nodes) {
-    if (node.type !== 'load-model') continue;
-    const params = (node.params ?? {}) as Record<string, unknown>;
-    const name = typeof params.name === 'string' ? params.name : DEFAULT_MODEL;
-    if (!name.includes('/')) need.add(`model:${name}`);
-    if (params.device === 'cuda') need.add('device:cuda');
+    const definition = registry.get(node.type);
+    if (!definition?.requires) continue;
+    const defaults = Object.fromEntries(Object.entries(definition.params ?? {}).map(([name, spec]) => [name, spec.default]));
+    for (const r of definition.requires({ ...defaults, ...(node.params ?? {}) })) need.add(r);
   }
   return [...need].sort();
 }

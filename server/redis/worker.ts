@@ -6,9 +6,11 @@ import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker as BullWorker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { Cancelled, Executor, type Logger, type NodeRegistry, type Workflow } from '../../engine/index.js';
+import { Cancelled, Executor, type Logger, type NodeRegistry } from '../../engine/index.js';
 import type { WorkerAnnouncement } from '../../protocol/index.js';
-import { availableDevices, listModels } from '../../nodes/model.js';
+import { listModels } from '../../models/package.js';
+import { availableDevices } from '../../models/runtime/onnx.js';
+import { createModelHost } from '../../nodes/services.js';
 import {
   canRun,
   connect,
@@ -99,6 +101,8 @@ export class RemoteWorker {
       confineInputs: true,
       tempDir: this.#tempDir,
       log: options.log,
+      // `--device cpu|cuda` pins every model-using node whose own device param is `auto`.
+      services: { models: createModelHost({ device: this.#o.device }) },
     });
   }
 
@@ -306,7 +310,7 @@ export class RemoteWorker {
         result = { status: 'error', worker: this.id, error: { code: 'output_dir_mismatch', message: `Worker ${this.id} writes to another output folder than the server serves (the server was restarted on another data dir?)` } };
       } else {
         let lastPreview = 0;
-        const run = await runPrompt(this.#executor, { promptId: data.promptId, workflow: this.#forDevice(data.workflow) }, {
+        const run = await runPrompt(this.#executor, { promptId: data.promptId, workflow: data.workflow }, {
           signal: controller.signal,
           send: (message) => this.#publish({ kind: 'message', clientId: data.clientId, message }),
           preview: (p) => {
@@ -351,16 +355,4 @@ export class RemoteWorker {
     }
   }
 
-  /** `--device cpu|cuda` pins every model this worker loads with `device: auto`. */
-  #forDevice(workflow: Workflow): Workflow {
-    if (this.#o.device === 'auto') return workflow;
-    return {
-      ...workflow,
-      nodes: workflow.nodes.map((n) =>
-        n.type === 'load-model' && ((n.params as Record<string, unknown> | undefined)?.device ?? 'auto') === 'auto'
-          ? { ...n, params: { ...(n.params ?? {}), device: this.#o.device } }
-          : n,
-      ),
-    };
-  }
 }

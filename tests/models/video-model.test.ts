@@ -9,6 +9,7 @@ import { ModelInputError } from '../../models/errors.js';
 import { randn } from '../../models/random.js';
 import { float32, slice, tensor, zeros } from '../../models/tensor.js';
 import type { Tensor } from '../../models/tensor.js';
+import { FlowMatchUniPCScheduler } from '../../models/schedulers/flow-match-unipc.js';
 import { TINY, writeSdExport, writeSkyloomPackage } from './fixtures/tiny-packages.js';
 
 let model: VideoModel;
@@ -98,8 +99,44 @@ describe('VideoModel (skyloom package)', () => {
     const heun = await model.denoise({ shape, cond, uncond, steps: 3, seed: 123, sampler: 'heun' });
     expect(Array.from(heun.data)).not.toEqual(Array.from(a.data));
     await expect(model.denoise({ shape, cond, uncond, seed: 1, sampler: 'dpm' as 'euler' })).rejects.toThrow(
-      'Unsupported sampler "dpm". Should be one of: euler, heun',
+      'Unsupported sampler "dpm". Should be one of: euler, heun, unipc',
     );
+  });
+
+  it('samples with UniPC: the same latents as the scheduler driven by hand over the DiT, decoded to a clip', async () => {
+    const cond = await model.encodeText(['a yellow ball bounces']);
+    const dims = model.latentShape(16, 16, 8);
+    const result = await model.denoise({ shape: dims, cond, guidance: 1, steps: 4, seed: 77, sampler: 'unipc' });
+    const sch = new FlowMatchUniPCScheduler({ shift: model.manifest.scheduler.shift });
+    const schedule = sch.setTimesteps(4);
+    const state = sch.createState();
+    const fed: number[] = [];
+    let x = randn(77, 32);
+    for (let i = 0; i < 4; i++) {
+      const step = await sch.step(async (sample, _sigma, t) => {
+        fed.push(t);
+        const out = await model.pkg.run('transformer', {
+          latents: tensor('float32', dims, sample),
+          timestep: float32([1], [t]),
+          text: cond.hidden,
+          text_mask: cond.mask,
+          cond_latents: zeros('float32', dims),
+          cond_mask: zeros('float32', [1, 1, 2, 2, 2]),
+        });
+        return (out['velocity'] as Tensor<'float32'>).data;
+      }, x, schedule, i, state);
+      x = step.prevSample;
+    }
+    // Wan's timesteps are whole numbers (int64 in the reference), unlike Euler's σ·1000.
+    expect(fed.every((t) => Number.isInteger(t))).toBe(true);
+    expect(fed[0]).toBe(999);
+    expect(Array.from(result.data)).toEqual(Array.from(x));
+    const euler = await model.denoise({ shape: dims, cond, guidance: 1, steps: 4, seed: 77 });
+    expect(Array.from(result.data)).not.toEqual(Array.from(euler.data));
+    const frames = await collect(model.decode(result));
+    expect(frames.map((c) => [c.startFrame, c.frames, c.width, c.height])).toEqual([[0, 8, 16, 16]]);
+    expect(frames[0]!.data.length).toBe(8 * 16 * 16 * 3);
+    expect(new Set(frames[0]!.data).size).toBeGreaterThan(1);
   });
 
   it('needs an uncond for guidance ≠ 1 and runs without one at guidance 1', async () => {

@@ -67,6 +67,21 @@ describe('text to video on a tiny model', () => {
     expect(Buffer.from(a).equals(Buffer.from(d))).toBe(false);
   });
 
+  it("the dit-sampler's unipc sampler (Wan's) writes a valid clip, reproducibly and unlike euler's", async () => {
+    const out = mkdtempSync(join(tmpdir(), 'skyloom-out-'));
+    const ex = () => new Executor(createRegistry(), { outputDir: out });
+    const path = async (wf: Workflow) => (await ex().run(wf)).outputs.save.files![0].path;
+    const file = await path(textToVideo({ sampler: { seed: 7, steps: 4, sampler: 'unipc' } }));
+    expect(await probe(file)).toMatchObject({ codec: 'h264', pixFmt: 'yuv420p', width: 16, height: 16, frameCount: 16, fps: 8 });
+    const unipc = await framesOf(file);
+    const again = await framesOf(await path(textToVideo({ sampler: { seed: 7, steps: 4, sampler: 'unipc' } })));
+    const euler = await framesOf(await path(textToVideo({ sampler: { seed: 7, steps: 4, sampler: 'euler' } })));
+    expect(unipc.length).toBe(16 * 16 * 16 * 3);
+    expect(new Set(unipc).size).toBeGreaterThan(1);
+    expect(Buffer.from(unipc).equals(Buffer.from(again))).toBe(true);
+    expect(Buffer.from(unipc).equals(Buffer.from(euler))).toBe(false);
+  });
+
   it('re-running after a sampler change re-uses the loaded model and encoded prompts', async () => {
     const out = mkdtempSync(join(tmpdir(), 'skyloom-out-'));
     const ex = new Executor(createRegistry(), { outputDir: out });

@@ -1,6 +1,7 @@
 // The queue engine's pure parts: reading --queue, what a workflow requires, routing names, seeded workflows; and the embedded queue refusing a fan-out.
 
 import { describe, expect, it } from 'vitest';
+import { createRegistry } from '../../nodes/index.js';
 import { seededWorkflow, splitParam } from '../../server/redis/queue.js';
 import { canRun, QueueConnectionError, redisOptions, requirementsOf, routeName } from '../../server/redis/wire.js';
 import { postJson, startServer, workflow } from './helpers.js';
@@ -30,10 +31,13 @@ describe('serve --queue', () => {
 
 describe('capabilities and routes', () => {
   it('a workflow requires each model it loads by name, and CUDA only when a node insists on it', () => {
-    expect(requirementsOf(workflow({ id: 'a', type: 'test/number', params: { value: 1 } }))).toEqual([]);
-    expect(requirementsOf(workflow(model('zeta'), model('alpha', 'cuda'), model('/abs/folder')))).toEqual(['device:cuda', 'model:alpha', 'model:zeta']);
+    const registry = createRegistry();
+    expect(requirementsOf(workflow({ id: 'a', type: 'test/number', params: { value: 1 } }), registry)).toEqual([]);
+    expect(requirementsOf(workflow(model('zeta'), model('alpha', 'cuda'), model('/abs/folder')), registry)).toEqual(['device:cuda', 'model:alpha', 'model:zeta']);
     // load-model without a name loads the default model.
-    expect(requirementsOf(workflow({ id: 'm', type: 'load-model' }))).toEqual(['model:skyloom-tiny']);
+    expect(requirementsOf(workflow({ id: 'm', type: 'load-model' }), registry)).toEqual(['model:skyloom-tiny']);
+    // Any node can require a capability: upscale on CUDA needs a CUDA worker.
+    expect(requirementsOf(workflow({ id: 'u', type: 'upscale', params: { device: 'cuda' } }), registry)).toEqual(['device:cuda']);
   });
 
   it('names one queue per set of requirements, whatever their order', () => {
