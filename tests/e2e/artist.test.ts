@@ -24,7 +24,8 @@ async function history(): Promise<HistoryList['items']> {
 
 /** Waits for the prompt queued after `before` entries to finish; returns its entry. */
 async function finished(page: Page, before: number): Promise<HistoryList['items'][number]> {
-  await expect.poll(async () => (await history()).length, { timeout: 30_000 }).toBeGreaterThan(before);
+  // The history lists finished prompts: it grows once this one is done.
+  await expect.poll(async () => (await history()).length, { timeout: 120_000, interval: 500 }).toBeGreaterThan(before);
   const deadline = Date.now() + 120_000;
   let entry = (await history())[0]!;
   while ((entry.status === 'queued' || entry.status === 'running') && Date.now() < deadline) {
@@ -101,7 +102,7 @@ describe('partial runs', () => {
     await page.getByTestId('batch-count').fill('2');
     before = (await history()).length;
     await node(page, 'save').getByTestId('run-output').click();
-    await expect.poll(async () => (await history()).length, { timeout: 30_000 }).toBe(before + 2);
+    await expect.poll(async () => (await history()).length, { timeout: 120_000, interval: 500 }).toBe(before + 2);
     type Doc = { nodes: Array<{ id: string; params?: { seed?: number } }> };
     const docs = await Promise.all(
       (await history()).slice(0, 2).map(async (e) => (await (await fetch(`${h.base}/api/history/${e.promptId}`)).json()).workflow as Doc),
