@@ -1,7 +1,9 @@
 // Long and large video: wall time and peak memory of the long-60s workflow at 4 s and at 60 s
 // (each in its own process, so peaks do not mix; the 4 s run is the reference), and of the
-// 1080p workflow per second of video.
+// 1080p workflow per second of video; and text-to-video itself (`generate --seconds S`, sampled
+// window by window in latent space, models/windowed.ts) at 4 s and 60 s.
 // Run: npx tsx bench/long-video.ts            (needs models/packages/skyloom-tiny)
+//      npx tsx bench/long-video.ts windowed   (only the text-to-video part)
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -32,6 +34,12 @@ if (process.argv[2] === 'child') {
       frames: number;
       size: string;
     };
+  const t4 = measure('text-to-video.json', { latent: { seconds: 4 } });
+  const t60 = measure('text-to-video.json', { latent: { seconds: 60 } });
+  console.log(`text-to-video at 4 s (reference): ${t4.seconds.toFixed(1)} s wall, peak RSS ${t4.maxRssMiB.toFixed(0)} MiB, ${t4.frames} frames`);
+  console.log(`text-to-video at 60 s:            ${t60.seconds.toFixed(1)} s wall, peak RSS ${t60.maxRssMiB.toFixed(0)} MiB, ${t60.frames} frames`);
+  console.log(`peak memory 60 s / 4 s: ${(t60.maxRssMiB / t4.maxRssMiB).toFixed(2)} (target ≤ 1.3)`);
+  if (process.argv[2] === 'windowed') process.exit(0);
   const short = measure('long-60s.json', { extend: { seconds: 2 } });
   const long = measure('long-60s.json', {});
   console.log(`long-60s at 4 s (reference): ${short.seconds.toFixed(1)} s wall, peak RSS ${short.maxRssMiB.toFixed(0)} MiB, ${short.frames} frames`);

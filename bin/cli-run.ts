@@ -184,6 +184,8 @@ function terminalProgress(): ProgressSink {
   let done = 0;
   let label = '';
   let started = 0;
+  // Lines written under a live bar would be drawn over; on a terminal they wait for it to end.
+  const held: string[] = [];
   const update = (step: number, steps: number) => {
     // The bar moves by node, and within a node by its steps.
     const fraction = nodes === 0 ? 1 : (done + (steps > 0 ? step / steps : 0)) / nodes;
@@ -209,12 +211,19 @@ function terminalProgress(): ProgressSink {
           update(0, 0);
           if (!tty) process.stderr.write(`[${done}/${nodes}] ${label} ${((performance.now() - started) / 1000).toFixed(2)} s\n`);
           break;
+        case 'execution_warning': {
+          const line = `warning: node ${event.data.nodeId}: ${event.data.message}\n`;
+          if (tty) held.push(line);
+          else process.stderr.write(line);
+          break;
+        }
         default:
           break;
       }
     },
     stop() {
       bar?.stop();
+      for (const line of held.splice(0)) process.stderr.write(line);
     },
   };
 }

@@ -15,6 +15,8 @@ export interface Sized {
 export interface CacheEntry {
   outputs: NodeOutputs;
   ui?: UiOutput;
+  /** What the node warned about when it ran (see NodeContext.warn). */
+  warnings?: string[];
   bytes: number;
 }
 
@@ -58,11 +60,11 @@ export class OutputCache {
   }
 
   /** Stores outputs; an entry larger than the whole budget is not kept at all. */
-  set(key: string, outputs: NodeOutputs, ui?: UiOutput): void {
+  set(key: string, outputs: NodeOutputs, ui?: UiOutput, warnings?: string[]): void {
     this.delete(key);
     const bytes = estimateBytes(outputs) + (ui ? estimateBytes(ui) : 0);
     if (bytes > this.#maxBytes) return;
-    this.#entries.set(key, ui ? { outputs, ui, bytes } : { outputs, bytes });
+    this.#entries.set(key, { outputs, ...(ui ? { ui } : {}), ...(warnings?.length ? { warnings } : {}), bytes });
     this.#bytes += bytes;
     for (const [oldKey, entry] of this.#entries) {
       if (this.#bytes <= this.#maxBytes) break;

@@ -9,6 +9,8 @@ export type ExecutionEvent =
   | { type: 'progress'; data: { promptId: string; nodeId: string; step: number; total: number } }
   | { type: 'preview'; data: { promptId: string; nodeId: string; step: number; total: number; preview: Preview } }
   | { type: 'executed'; data: { promptId: string; nodeId: string; nodeType: string; ui?: UiOutput; ms: number } }
+  /** A node did not do all it was asked (a prompt word the model does not know); sent again when it comes from the cache. */
+  | { type: 'execution_warning'; data: { promptId: string; nodeId: string; nodeType: string; message: string } }
   | {
       type: 'execution_success';
       data: { promptId: string; timestamp: number; outputs: Record<string, UiOutput>; ms: number };

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { OutputCache } from './cache.js';
 import { Cancelled, EngineError, NodeExecutionError } from './errors.js';
-import type { ExecutionEvent, ExecutionListener } from './events.js';
+import type { EventOf, ExecutionEvent, ExecutionListener } from './events.js';
 import { planExecution } from './plan.js';
 import type { NodeRegistry } from './registry.js';
 import type { Logger, NodeContext, NodeServices, NodeOutputs, Preview, UiOutput } from './types.js';
@@ -90,14 +90,18 @@ export class Executor {
     const { toRun, cachedNodes, uses } = prune(validated, roots, order, keys, this.cache);
     const values = new Map<string, NodeOutputs>();
     const uiById = new Map<string, UiOutput>();
+    const cachedWarnings: Array<EventOf<'execution_warning'>['data']> = [];
     for (const id of cachedNodes) {
       const entry = this.cache.get(keys.get(id)!)!;
       values.set(id, entry.outputs);
       if (entry.ui) uiById.set(id, entry.ui);
+      for (const message of entry.warnings ?? []) cachedWarnings.push({ promptId, nodeId: id, nodeType: validated.nodes.get(id)!.type, message });
     }
 
     emit({ type: 'execution_start', data: { promptId, timestamp: Date.now(), nodes: toRun } });
     if (cachedNodes.length > 0) emit({ type: 'execution_cached', data: { promptId, nodes: cachedNodes } });
+    // A cached result still holds what its node could not do; the user hears it on every run.
+    for (const data of cachedWarnings) emit({ type: 'execution_warning', data });
 
     const executed: string[] = [];
     for (const id of toRun) {
@@ -110,10 +114,11 @@ export class Executor {
       const nodeStarted = performance.now();
       let ui: UiOutput | undefined;
       let outputs: NodeOutputs;
+      const warnings: string[] = [];
       try {
         const ctx = this.#context(node, validated, promptId, signal, emit, (u) => {
           ui = mergeUi(ui, u);
-        });
+        }, warnings);
         const result = await node.definition.run(gatherInputs(node, values), ctx);
         outputs = checkOutputs(node, result);
       } catch (cause) {
@@ -139,7 +144,7 @@ export class Executor {
       executed.push(id);
       values.set(id, outputs);
       if (ui) uiById.set(id, ui);
-      this.cache.set(keys.get(id)!, outputs, ui);
+      this.cache.set(keys.get(id)!, outputs, ui, warnings);
       emit({
         type: 'executed',
         data: { promptId, nodeId: id, nodeType: node.type, ...(ui ? { ui } : {}), ms: performance.now() - nodeStarted },
@@ -166,6 +171,7 @@ export class Executor {
     signal: AbortSignal,
     emit: (e: ExecutionEvent) => void,
     output: (ui: UiOutput) => void,
+    warnings: string[],
   ): NodeContext {
     const base = this.#options.log ?? silentLog;
     const tag = `[${node.id}] `;
@@ -180,6 +186,10 @@ export class Executor {
         if (preview) emit({ type: 'preview', data: { promptId, nodeId: node.id, step, total, preview } });
       },
       output,
+      warn(message: string) {
+        warnings.push(message);
+        emit({ type: 'execution_warning', data: { promptId, nodeId: node.id, nodeType: node.type, message } });
+      },
       log: {
         debug: (m) => base.debug(tag + m),
         info: (m) => base.info(tag + m),

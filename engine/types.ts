@@ -135,6 +135,12 @@ export interface NodeContext {
   progress(step: number, total: number, preview?: Preview): void;
   /** Reports what an output node produced (files, values). */
   output(ui: UiOutput): void;
+  /**
+   * Tells the user what the node could not do as asked (words the model ignores, a setting it
+   * overrode): an `execution_warning` event the CLI prints, the server sends and keeps in the
+   * history, and the editor shows on the node. Kept with the cached result and repeated on a hit.
+   */
+  warn(message: string): void;
   readonly log: Logger;
   /** The host's services (see {@link NodeServices}). */
   readonly services: NodeServices;

@@ -4,11 +4,13 @@ import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import ffmpeg, { type FfmpegCommand } from 'fluent-ffmpeg';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { constants } from 'node:fs';
+import { constants, createWriteStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AUDIO_CHANNELS, AUDIO_FRAME_BYTES, AUDIO_SAMPLE_RATE, AudioTrack, pcmPath, samplesAt } from './audio.js';
 import { MediaError } from './errors.js';
 import {
   checkVideoInfo,
@@ -62,6 +64,11 @@ export interface EncodeOptions extends FrameStoreOptions {
    * UTF-8 values, up to 128 KiB per `key=value`; gif has no metadata and drops them.
    */
   metadata?: Record<string, string>;
+  /**
+   * Sound to write under the frames (cut or padded to their length): AAC in mp4, Opus in webm.
+   * Default: a {@link VideoHandle}'s own audio; `null` writes none. gif has no sound and ignores it.
+   */
+  audio?: AudioTrack | null;
   signal?: AbortSignal;
 }
 
@@ -70,7 +77,39 @@ export interface DecodeOptions extends FrameStoreOptions {
   fps?: number;
   /** Scale every frame to exactly this size (Lanczos, aspect not kept); default the file's size. */
   size?: { width: number; height: number };
+  /**
+   * Keep the file's first audio stream as the handle's {@link VideoHandle.audio} (converted to
+   * 48 kHz stereo, aligned with the frames, cut or padded with silence to their length). Default false.
+   */
+  audio?: boolean;
+  /** What transparent pixels (a PNG, a VP9 with alpha) are composited onto; default black. */
+  background?: Rgb;
   signal?: AbortSignal;
+}
+
+/** A colour, 0–255 per channel. */
+export interface Rgb {
+  r: number;
+  g: number;
+  b: number;
+}
+
+// Pixel formats ffmpeg decodes with an alpha channel (palettes may hold transparent entries).
+const ALPHA_PIX_FMT = /^(yuva|gbrap|ya\d|pal8$)|rgba|bgra|argb|abgr/;
+
+function hasAlpha(pixFmt: string): boolean {
+  return ALPHA_PIX_FMT.test(pixFmt);
+}
+
+// RGBA → RGB24 over a solid colour: out = a·c + (1 − a)·background.
+function overBackground(rgba: Uint8Array, bg: Rgb): Uint8Array {
+  const out = new Uint8Array((rgba.byteLength / 4) * 3);
+  const back = [bg.r, bg.g, bg.b];
+  for (let p = 0, q = 0; p < rgba.byteLength; p += 4, q += 3) {
+    const a = rgba[p + 3]!;
+    for (let c = 0; c < 3; c++) out[q + c] = Math.round((rgba[p + c]! * a + back[c]! * (255 - a)) / 255);
+  }
+  return out;
 }
 
 export interface ProbeResult {
@@ -352,13 +391,25 @@ export async function encodeVideo(source: VideoHandle | FrameStream, outPath: st
     } else {
       const { codec, options: codecOptions } = codecOf(options.format, options.crf);
       const format = options.format;
+      const pcm = await soundInput(source, options, partial);
+      if (pcm) scratch.push(pcm);
       await runEncode({
         info,
         frames: source instanceof VideoHandle ? source.chunks() : checkedChunks(source),
         // Options go in one call with several arguments: given a single string, fluent-ffmpeg
         // splits it at a space, which would cut a metadata value in two.
-        finish: (command) =>
-          command.output(partial).videoCodec(codec).outputOptions(...codecOptions, ...metadataArgs(options.metadata ?? {})).format(format),
+        finish: (command) => {
+          command.output(partial).videoCodec(codec).outputOptions(...codecOptions, ...metadataArgs(options.metadata ?? {}));
+          if (pcm) {
+            command
+              .input(pcm)
+              .inputFormat('s16le')
+              .inputOptions('-ar', String(AUDIO_SAMPLE_RATE), '-ac', String(AUDIO_CHANNELS))
+              .audioCodec(format === 'mp4' ? 'aac' : 'libopus')
+              .outputOptions('-map', '0:v:0', '-map', '1:a:0', '-b:a', format === 'mp4' ? '192k' : '128k');
+          }
+          return command.format(format);
+        },
         signal: options.signal,
         path: outPath,
       });
@@ -368,6 +419,26 @@ export async function encodeVideo(source: VideoHandle | FrameStream, outPath: st
     // After a successful rename the partial name no longer exists; rm with force ignores it.
     await Promise.all(scratch.map((f) => rm(f, { force: true })));
   }
+}
+
+// The sound to mux, written next to the partial output as raw PCM (ffmpeg reads one stream from
+// stdin, and that is the frames); undefined when there is none to write.
+async function soundInput(source: VideoHandle | FrameStream, options: EncodeOptions, partial: string): Promise<string | undefined> {
+  if (options.audio === null) return undefined;
+  const track = options.audio ?? (source instanceof VideoHandle ? source.audio : undefined);
+  if (track === undefined) return undefined;
+  const file = `${partial}.pcm`;
+  if (source instanceof VideoHandle) {
+    const fitted = track.fit(samplesAt(source.frameCount, source.fps));
+    try {
+      await fitted.writePcm(file);
+    } finally {
+      await fitted.dispose();
+    }
+  } else {
+    await track.writePcm(file);
+  }
+  return file;
 }
 
 // palettegen must see every frame before paletteuse can map the first; in one ffmpeg run that
@@ -407,14 +478,14 @@ interface RawProbe {
   format?: { format_name?: string; duration?: string; tags?: Record<string, string> };
 }
 
-async function ffprobeJson(file: string, extraArgs: string[], signal: AbortSignal | undefined): Promise<RawProbe> {
+async function ffprobeJson(file: string, extraArgs: string[], signal: AbortSignal | undefined, streams = 'v:0'): Promise<RawProbe> {
   signal?.throwIfAborted();
   const info = await stat(file).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') throw new MediaError('NOT_FOUND', 'no such file', file, { cause: err });
     throw new MediaError('IO_FAILED', `cannot read the file: ${err.message}`, file, { cause: err });
   });
   if (!info.isFile()) throw new MediaError('UNREADABLE', 'not a file', file);
-  const args = ['-v', 'error', '-of', 'json', '-show_streams', '-show_format', '-select_streams', 'v:0', ...extraArgs, path.resolve(file)];
+  const args = ['-v', 'error', '-of', 'json', '-show_streams', '-show_format', '-select_streams', streams, ...extraArgs, path.resolve(file)];
   const stdout = await new Promise<string>((resolve, reject) => {
     execFile(ffprobePath(), args, { maxBuffer: 64 * 1024 * 1024, signal }, (err, out, errOut) => {
       if (signal?.aborted) reject(signal.reason);
@@ -470,7 +541,9 @@ export async function probe(file: string, options: { signal?: AbortSignal } = {}
 /**
  * Decodes the first video stream of any file ffmpeg reads into a {@link VideoHandle} of RGB24
  * frames, streaming: frames go from ffmpeg's stdout into the store a chunk at a time (to disk when
- * large). The frame rate is made constant (`fps` filter) so the handle's fps is exact.
+ * large). The frame rate is made constant (`fps` filter) so the handle's fps is exact; a clip
+ * shorter than one frame at that rate (a still, one frame at another rate) keeps its frame.
+ * Transparency is composited onto `background`.
  * @throws {MediaError} NOT_FOUND when the file is missing; UNREADABLE when it is not a video;
  *   FFMPEG_FAILED when decoding fails part-way; INVALID_ARGUMENT for a bad `fps` or `size`.
  * @throws the signal's reason when `options.signal` aborts (ffmpeg is killed, nothing is kept).
@@ -480,7 +553,8 @@ export async function decodeVideo(file: string, options: DecodeOptions = {}): Pr
   if (fps !== undefined && !(Number.isFinite(fps) && fps > 0)) {
     throw new MediaError('INVALID_ARGUMENT', `fps must be a positive number, got ${fps}`, file);
   }
-  const probed = parseProbe(file, await ffprobeJson(file, [], signal));
+  const probedRaw = await ffprobeJson(file, [], signal);
+  const probed = parseProbe(file, probedRaw);
   const info: VideoInfo = {
     width: size?.width ?? probed.width,
     height: size?.height ?? probed.height,
@@ -488,25 +562,112 @@ export async function decodeVideo(file: string, options: DecodeOptions = {}): Pr
   };
   const writer = new VideoWriter(info, options); // validates size
   const rate = fps !== undefined ? String(fps) : `${probed.fpsFraction.num}/${probed.fpsFraction.den}`;
-  try {
-    await runDecode({
+  const background = options.background ?? { r: 0, g: 0, b: 0 };
+  const alpha = hasAlpha(probed.pixFmt);
+  const pixels = info.width * info.height;
+  const pass = (fpsFilter: string) =>
+    runDecode({
       args: [
         '-i', path.resolve(file), // absolute, so a name starting with '-' is not read as an option
         '-map', '0:v:0', '-an', '-sn',
-        '-vf', `fps=${rate},scale=${info.width}:${info.height}:flags=lanczos`,
-        '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
+        '-vf', `${fpsFilter},scale=${info.width}:${info.height}:flags=lanczos`,
+        '-f', 'rawvideo', '-pix_fmt', alpha ? 'rgba' : 'rgb24', 'pipe:1',
       ],
       output: async (stdout) => {
-        for await (const chunk of wholeFrames(stdout, writer.frameBytes, defaultChunkFrames(info))) {
-          await writer.append(chunk);
+        for await (const chunk of wholeFrames(stdout, alpha ? pixels * 4 : writer.frameBytes, defaultChunkFrames(info))) {
+          await writer.append(alpha ? overBackground(chunk, background) : chunk);
         }
       },
       signal,
       path: file,
     });
-    return await writer.finish();
+  try {
+    await pass(`fps=${rate}`);
+    // A clip shorter than one output frame (one frame at 25 fps resampled to 8, a still) rounds
+    // to none; passing its last frame on at the end keeps it as a 1-frame video.
+    if (writer.frameCount === 0) await pass(`fps=${rate}:eof_action=pass`);
+    const video = await writer.finish();
+    if (!options.audio) return video;
+    try {
+      const videoStart = Number(probedRaw.streams?.[0]?.start_time ?? 0);
+      const sound = await decodeAudio(file, Number.isFinite(videoStart) ? videoStart : 0, options);
+      if (sound === undefined) return video;
+      const withSound = video.withAudio(sound);
+      await sound.dispose();
+      await video.dispose();
+      return withSound;
+    } catch (err) {
+      await video.dispose();
+      throw err;
+    }
   } catch (err) {
     await writer.discard();
     throw err;
   }
+}
+
+/** The first audio stream of a file, as ffprobe describes it. */
+export interface AudioProbe {
+  codec: string;
+  sampleRate: number;
+  channels: number;
+  /** Seconds; NaN when the container does not say. */
+  duration: number;
+  /** Seconds from the file's time origin. */
+  startTime: number;
+}
+
+/**
+ * Describes the first audio stream of a file, or undefined when it has none.
+ * @throws {MediaError} NOT_FOUND when the file is missing; UNREADABLE when ffprobe cannot read it.
+ * @throws the signal's reason when `options.signal` aborts.
+ */
+export async function probeAudio(file: string, options: { signal?: AbortSignal } = {}): Promise<AudioProbe | undefined> {
+  const raw = await ffprobeJson(file, [], options.signal, 'a:0');
+  const stream = raw.streams?.[0];
+  if (!stream) return undefined;
+  const start = Number(stream.start_time ?? 0);
+  return {
+    codec: String(stream.codec_name ?? ''),
+    sampleRate: Number(stream.sample_rate),
+    channels: Number(stream.channels),
+    duration: Number(stream.duration ?? NaN),
+    startTime: Number.isFinite(start) ? start : 0,
+  };
+}
+
+// The sound of a file as a track of its own, placed on the frames' timeline: a stream that starts
+// after the video gets silence in front, one that starts before loses its head.
+async function decodeAudio(file: string, videoStart: number, options: DecodeOptions): Promise<AudioTrack | undefined> {
+  const info = await probeAudio(file, options);
+  if (info === undefined) return undefined;
+  const out = pcmPath(options.dir);
+  await mkdir(path.dirname(out), { recursive: true });
+  let bytes = 0;
+  try {
+    await runDecode({
+      args: ['-i', path.resolve(file), '-map', '0:a:0', '-vn', '-sn', '-ac', String(AUDIO_CHANNELS), '-ar', String(AUDIO_SAMPLE_RATE), '-f', 's16le', 'pipe:1'],
+      output: async (stdout) => {
+        const sink = createWriteStream(out);
+        stdout.on('data', (chunk: Buffer) => {
+          bytes += chunk.byteLength;
+        });
+        await pipeline(stdout, sink);
+      },
+      signal: options.signal,
+      path: file,
+    });
+  } catch (err) {
+    await rm(out, { force: true });
+    throw err;
+  }
+  const whole = AudioTrack.fromPcmFile(out, bytes - (bytes % AUDIO_FRAME_BYTES));
+  const offset = Math.round((info.startTime - videoStart) * AUDIO_SAMPLE_RATE);
+  if (offset === 0) return whole;
+  const lead = offset > 0 ? AudioTrack.silence(offset) : undefined;
+  const body = offset > 0 ? whole : whole.slice(Math.min(-offset, whole.sampleCount), Math.max(0, whole.sampleCount + offset));
+  const placed = AudioTrack.concat(lead ? [lead, body] : [body]);
+  await whole.dispose();
+  if (body !== whole) await body.dispose();
+  return placed;
 }

@@ -5,6 +5,7 @@ import { unlinkSync } from 'node:fs';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { AudioTrack, samplesAt } from './audio.js';
 import { MediaError } from './errors.js';
 
 /** The shape of every frame in a video: RGB24, `width * height * 3` bytes, row-major, no padding. */
@@ -140,12 +141,17 @@ export class VideoHandle implements VideoInfo {
   readonly frameCount: number;
   /** Bytes in one frame: `width * height * 3`. */
   readonly frameBytes: number;
+  /**
+   * The sound under the frames, exactly {@link samplesAt}(frameCount, fps) samples long; absent
+   * when the video has none. Owned by this handle (disposed with it).
+   */
+  readonly audio: AudioTrack | undefined;
   readonly #segments: readonly Segment[];
   #disposed = false;
   #hash: Promise<string> | undefined;
 
   /** @internal Handles come from {@link VideoWriter.finish}, {@link videoFromChunks}, {@link VideoHandle.slice} and {@link VideoHandle.concat}. */
-  constructor(info: VideoInfo, segments: readonly Segment[]) {
+  constructor(info: VideoInfo, segments: readonly Segment[], audio?: AudioTrack) {
     this.width = info.width;
     this.height = info.height;
     this.fps = info.fps;
@@ -153,6 +159,18 @@ export class VideoHandle implements VideoInfo {
     this.#segments = segments;
     this.frameCount = segments.reduce((n, s) => n + s.frameCount, 0);
     for (const s of segments) s.backing.refs += 1;
+    // A track of its own (sharing the PCM), cut or padded to the frames' length.
+    this.audio = audio?.fit(samplesAt(this.frameCount, this.fps));
+  }
+
+  /**
+   * A new handle on the same frames with `audio` as its sound (cut or padded with silence to the
+   * frames' length), or with none. The caller keeps its own track and disposes it separately.
+   * @throws {MediaError} INVALID_STATE after dispose.
+   */
+  withAudio(audio: AudioTrack | undefined): VideoHandle {
+    this.#checkUsable();
+    return new VideoHandle(this, this.#segments, audio);
   }
 
   /** Length in seconds: `frameCount / fps`. */
@@ -216,7 +234,12 @@ export class VideoHandle implements VideoInfo {
       }
       frame += seg.frameCount;
     }
-    return new VideoHandle(this, segments);
+    const audio = this.audio?.slice(samplesAt(start, this.fps), samplesAt(start + count, this.fps) - samplesAt(start, this.fps));
+    try {
+      return new VideoHandle(this, segments, audio);
+    } finally {
+      void audio?.dispose();
+    }
   }
 
   /**
@@ -237,7 +260,19 @@ export class VideoHandle implements VideoInfo {
         );
       }
     }
-    return new VideoHandle(first, videos.flatMap((v) => v.#segments));
+    // Sound plays on under the videos that have it and silence fills the others, so each
+    // video's sound stays under its own frames.
+    let audio: AudioTrack | undefined;
+    if (videos.some((v) => v.audio !== undefined)) {
+      const parts = videos.map((v) => v.audio ?? AudioTrack.silence(samplesAt(v.frameCount, v.fps)));
+      audio = AudioTrack.concat(parts);
+      for (const [i, v] of videos.entries()) if (v.audio === undefined) void parts[i]!.dispose();
+    }
+    try {
+      return new VideoHandle(first, videos.flatMap((v) => v.#segments), audio);
+    } finally {
+      void audio?.dispose();
+    }
   }
 
   /**
@@ -251,6 +286,7 @@ export class VideoHandle implements VideoInfo {
       const h = createHash('sha256');
       h.update(`skyloom-rgb24 ${this.width}x${this.height}@${this.fps} ${this.frameCount}\n`);
       for await (const chunk of this.chunks()) h.update(chunk);
+      if (this.audio) await this.audio.updateHash(h);
       return h.digest('hex');
     })();
     return this.#hash;
@@ -279,6 +315,7 @@ export class VideoHandle implements VideoInfo {
     if (this.#disposed) return;
     this.#disposed = true;
     for (const s of this.#segments) await releaseBacking(s.backing);
+    await this.audio?.dispose();
   }
 
   #checkUsable(): void {
@@ -311,6 +348,19 @@ export class VideoHandle implements VideoInfo {
       await file?.close();
     }
   }
+}
+
+/**
+ * `video` with the sound of `source`, for a node that keeps its input's timeline (resample,
+ * upscale, resize, decode of encoded frames): a new handle replacing `video` (released) when
+ * `source` has sound, `video` itself when not.
+ * @throws {MediaError} INVALID_STATE when `video` is disposed.
+ */
+export async function carryAudio(video: VideoHandle, source: { audio?: AudioTrack | undefined }): Promise<VideoHandle> {
+  if (source.audio === undefined) return video;
+  const out = video.withAudio(source.audio);
+  await video.dispose();
+  return out;
 }
 
 /**

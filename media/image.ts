@@ -6,6 +6,7 @@ import path from 'node:path';
 import { crc32, inflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
 import { MediaError } from './errors.js';
+import type { Rgb } from './ffmpeg.js';
 import { VideoHandle, VideoWriter, type FrameStoreOptions, type VideoInfo } from './frames.js';
 
 /** One RGB24 picture: `width * height * 3` bytes, row-major, no padding. */
@@ -54,12 +55,27 @@ async function toRgb(pipeline: Sharp): Promise<RgbImage> {
   return { width: info.width, height: info.height, data };
 }
 
+const NAMED_COLOURS: Record<string, string> = { black: '000000', white: 'ffffff', gray: '808080', grey: '808080' };
+
+/**
+ * Reads a colour written as `#rrggbb` (or `rrggbb`, or black / white / gray).
+ * @throws {MediaError} INVALID_ARGUMENT naming the text when it is none of these.
+ */
+export function parseColour(text: string): Rgb {
+  const hex = NAMED_COLOURS[text.trim().toLowerCase()] ?? text.trim().replace(/^#/, '');
+  if (!/^[0-9a-f]{6}$/i.test(hex)) {
+    throw new MediaError('INVALID_ARGUMENT', `"${text}" is not a colour; write it as #rrggbb (e.g. #000000 for black) or black, white, gray`);
+  }
+  return { r: parseInt(hex.slice(0, 2), 16), g: parseInt(hex.slice(2, 4), 16), b: parseInt(hex.slice(4, 6), 16) };
+}
+
 /**
  * Loads any image sharp reads (PNG, JPEG, WebP, GIF's first frame, TIFF, AVIF, ...) as RGB24:
- * turned upright by its EXIF orientation, transparency flattened onto black.
+ * turned upright by its EXIF orientation, transparency composited onto `options.background`
+ * (default black).
  * @throws {MediaError} NOT_FOUND for a missing file; UNREADABLE when it is not an image.
  */
-export async function loadImage(source: string | Uint8Array): Promise<RgbImage> {
+export async function loadImage(source: string | Uint8Array, options: { background?: Rgb } = {}): Promise<RgbImage> {
   const file = typeof source === 'string' ? source : undefined;
   if (file !== undefined) {
     await stat(file).catch((err: NodeJS.ErrnoException) => {
@@ -69,7 +85,7 @@ export async function loadImage(source: string | Uint8Array): Promise<RgbImage> 
     });
   }
   try {
-    return await toRgb(sharp(source).autoOrient().flatten({ background: BLACK }));
+    return await toRgb(sharp(source).autoOrient().flatten({ background: options.background ?? BLACK }));
   } catch (err) {
     throw new MediaError('UNREADABLE', `not an image sharp can read: ${(err as Error).message}`, file, { cause: err });
   }

@@ -27,6 +27,12 @@ export interface LatentFormat {
   /** One [r, g, b] row per latent channel. */
   previewFactors: [number, number, number][];
   previewBias: [number, number, number];
+  /**
+   * Latent frames [before, after] the VAE decoder reads around each output frame (its temporal
+   * receptive field): chunked decode gives every chunk this much context and drops what it
+   * produces, so it equals whole-clip decode. Default: [1, 0] for the causal frame rule, else [0, 0].
+   */
+  decoderContext?: [number, number];
 }
 
 /** Scheduler types the runtime implements. */
@@ -103,6 +109,7 @@ export const manifestSchema = {
         shiftFactor: { type: 'number' },
         previewFactors: { type: 'array', items: rgb },
         previewBias: rgb,
+        decoderContext: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2, maxItems: 2 },
       },
     },
     scheduler: {

@@ -32,12 +32,15 @@ export class TextTokenizer {
   readonly maxLength: number;
   readonly padId: number;
   private readonly tokenizer: Tokenizer;
+  private readonly unkToken: string | undefined;
 
   constructor(tokenizerJson: object, options: TokenizerOptions) {
     if (!Number.isInteger(options.maxLength) || options.maxLength < 1) {
       throw new ModelInputError(`maxLength must be a positive integer but is ${options.maxLength}`);
     }
     this.tokenizer = new Tokenizer(tokenizerJson, {});
+    const unk = (tokenizerJson as { model?: { unk_token?: unknown } }).model?.unk_token;
+    this.unkToken = typeof unk === 'string' ? unk : undefined;
     this.maxLength = options.maxLength;
     this.padId = options.padId;
   }
@@ -96,6 +99,37 @@ export class TextTokenizer {
       inputIds: tensor('int64', [texts.length, maxLength], ids),
       attentionMask: tensor('int64', [texts.length, maxLength], mask),
     };
+  }
+
+  /**
+   * The words of `text` (as written, each once, in order) that the vocabulary has no token for:
+   * a word-level or WordPiece tokenizer turns them into its unknown token, so the model never sees
+   * them. A byte-level BPE tokenizer has no unknown token and reports none.
+   */
+  unknownWords(text: string): string[] {
+    const unk = this.unknownId();
+    if (unk === undefined) return [];
+    const unknown: string[] = [];
+    const seen = new Set<string>();
+    for (const word of text.match(/[\p{L}\p{N}_'-]+/gu) ?? []) {
+      const key = word.toLowerCase();
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (this.tokenizer.encode(word, { add_special_tokens: false }).ids.includes(unk)) unknown.push(word);
+    }
+    return unknown;
+  }
+
+  #unknownId: number | null | undefined;
+
+  // The id the model's tokenizer.json names as its unknown token (`model.unk_token`), if any.
+  private unknownId(): number | undefined {
+    if (this.#unknownId === undefined) {
+      const token = this.unkToken;
+      const id = token === undefined ? undefined : this.tokenizer.token_to_id(token);
+      this.#unknownId = id ?? null;
+    }
+    return this.#unknownId ?? undefined;
   }
 
   private truncate(text: string, withSpecials: number[], maxLength: number): number[] {

@@ -56,7 +56,10 @@ export interface DenoiseOptions {
   shift?: number;
   /** Noise seed, an integer in [0, 2^53 − 1]. */
   seed: number;
-  /** Strength in (0, 1]: with `initLatents`, how far back towards noise to start. Default 1. */
+  /**
+   * Strength in [0, 1]: with `initLatents`, how far back towards noise to start; 0 returns them
+   * unchanged. Default 1.
+   */
   denoise?: number;
   /** Known latents [B, C, T, h, w] (normalised) for extend / image-to-video / connect / loop. */
   condLatents?: Tensor<'float32'>;
@@ -225,6 +228,14 @@ export class VideoModel {
   }
 
   /**
+   * The words of a prompt this model's text encoder never sees (out of its vocabulary), as
+   * written; empty when it knows them all or its tokenizer covers any text (byte-level BPE).
+   */
+  unknownWords(text: string): string[] {
+    return this.pkg.tokenizer.unknownWords(text);
+  }
+
+  /**
    * Sample latents. Rectified flow for skyloom packages: x_σ = (1 − σ)·x0 + σ·noise, the DiT
    * predicts v = noise − x0, the cond and uncond branches run as one batch of 2B per DiT call, and
    * known frames (condLatents/condMask) are fed every step, noised to its σ as in training, and
@@ -256,6 +267,7 @@ export class VideoModel {
       if (options.uncond === undefined) throw new ModelInputError(`guidance ${guidance} needs an unconditional text (uncond)`);
       checkDims('uncond.hidden', options.uncond.hidden, options.cond.hidden.dims);
     }
+    if (options.denoise === 0 && options.initLatents !== undefined) return this.unchanged(options.initLatents);
     const noise = gaussianNoise(dims, options.seed);
     return this.pkg.kind === 'skyloom'
       ? this.denoiseFlow(options, dims, noise, guidance, useCfg)
@@ -323,6 +335,14 @@ export class VideoModel {
     }
     // The result takes the known frames back exactly (σ = 0).
     return tensor('float32', dims, withKnown(x, 0));
+  }
+
+  /**
+   * Strength 0: the input latents as they are, so decoding them gives the input's VAE round trip
+   * (the limit every strength above 0 tends to) without a DiT call.
+   */
+  private unchanged(initLatents: Tensor<'float32'>): Tensor<'float32'> {
+    return tensor('float32', initLatents.dims, Float32Array.from(initLatents.data));
   }
 
   /** `x` with the known frames (mask 1) replaced by (1 − σ)·cond + σ·noise. */
@@ -395,35 +415,56 @@ export class VideoModel {
   /**
    * Decode normalised latents [1, C, T, h, w] to RGB frames, `chunkFrames` latent frames per VAE
    * call, yielding each chunk as soon as it is ready so memory stays flat over the video length.
-   * A causal VAE decodes each chunk with the previous latent frame in front and drops its first
-   * frame, so the frame count is 1 + k·(T − 1) as in one call.
+   * Each chunk is decoded with {@link decoderContext} latent frames around it and the frames they
+   * produce are dropped, so the result equals a whole-clip decode (no seams at chunk borders) while
+   * each call still holds at most chunk + context latent frames. A causal VAE has at least the
+   * previous latent frame in front, so the frame count is 1 + k·(T − 1) as in one call.
    * @throws ModelInputError for a wrong shape or chunk size.
    * @throws ModelRunError when the decoder fails.
    */
   async *decode(latents: Tensor<'float32'>, options: ChunkOptions = {}): AsyncGenerator<VideoChunk> {
     const frames = this.checkLatents(latents);
     const chunk = this.chunkSize(options);
-    const { scalingFactor, shiftFactor, frameRule } = this.latent;
+    const [before, after] = this.decoderContext();
     let startFrame = 0;
     for (let start = 0; start < frames; start += chunk) {
       const end = Math.min(frames, start + chunk);
-      const overlap = frameRule === 'causal' && start > 0 ? 1 : 0;
-      const part = slice(latents, 2, start - overlap, end);
-      const raw = tensor('float32', part.dims, part.data.map((v) => v / scalingFactor + shiftFactor));
-      let video: Tensor<'float32'>;
-      if (this.pkg.kind === 'stable-diffusion') {
-        const [, c = 4, , h = 1, w = 1] = raw.dims;
-        const out = (await this.pkg.run('vae_decoder', { latents: reshape(raw, [1, c, h, w]) }))['video'] as Tensor<'float32'>;
-        const [, , H = 1, W = 1] = out.dims;
-        video = reshape(out, [1, 3, 1, H, W]);
-      } else {
-        video = (await this.pkg.run('vae_decoder', { latents: raw }))['video'] as Tensor<'float32'>;
-      }
-      if (overlap > 0) video = slice(video, 2, 1, video.dims[2]);
+      const from = Math.max(0, start - before);
+      const to = Math.min(frames, end + after);
+      let video = await this.decodeLatents(slice(latents, 2, from, to));
+      // Keep the frames of [start, end) only: those of the context are decoded again by their own chunk.
+      const skip = from < start ? this.frameCount(start - from) : 0;
+      const keep = start === 0 ? this.frameCount(end) : this.frameCount(end) - this.frameCount(start);
+      video = slice(video, 2, skip, skip + keep);
       const rgb = videoToRgb(video, startFrame);
       startFrame += rgb.frames;
       yield rgb;
     }
+  }
+
+  /**
+   * Latent frames [before, after] of context each decoded chunk needs to come out as it would in
+   * a whole-clip decode (the manifest's `latent.decoderContext`).
+   */
+  decoderContext(): [number, number] {
+    const causal = this.latent.frameRule === 'causal';
+    const [before, after] = this.latent.decoderContext ?? [causal ? 1 : 0, 0];
+    // A causal decoder turns the first latent frame of a call into one frame, not k: a later
+    // chunk needs at least the latent frame before it to come out with its k frames.
+    return [causal ? Math.max(1, before) : before, after];
+  }
+
+  // One VAE decoder call on normalised latents [1, C, t, h, w] → [1, 3, F, H, W] in [-1, 1].
+  private async decodeLatents(part: Tensor<'float32'>): Promise<Tensor<'float32'>> {
+    const { scalingFactor, shiftFactor } = this.latent;
+    const raw = tensor('float32', part.dims, part.data.map((v) => v / scalingFactor + shiftFactor));
+    if (this.pkg.kind === 'stable-diffusion') {
+      const [, c = 4, , h = 1, w = 1] = raw.dims;
+      const out = (await this.pkg.run('vae_decoder', { latents: reshape(raw, [1, c, h, w]) }))['video'] as Tensor<'float32'>;
+      const [, , H = 1, W = 1] = out.dims;
+      return reshape(out, [1, 3, 1, H, W]);
+    }
+    return (await this.pkg.run('vae_decoder', { latents: raw }))['video'] as Tensor<'float32'>;
   }
 
   /**

@@ -2,6 +2,8 @@
 
 import { defineNode, NodeInputError } from '../engine/index.js';
 import { SAMPLERS, type VideoModel } from '../models/video-model.js';
+import { denoiseWindowed, needsWindows } from '../models/windowed.js';
+import type { Tensor } from '../models/tensor.js';
 import type { ConditioningValue, LatentValue } from './values.js';
 
 /** Sampling settings shared by every node that generates frames (here and in the time family). */
@@ -26,7 +28,11 @@ export const ditSamplerNode = defineNode({
   category: 'sampling',
   description:
     'Samples latents with the diffusion transformer: flow matching with classifier-free guidance. ' +
-    'With a latent that already holds samples and denoise below 1 it re-styles them (video to video).',
+    'With a latent that already holds samples and denoise below 1 it re-styles them (video to video): ' +
+    "denoise 0 returns the input's VAE round trip (encode then decode), and the higher it is, the more changes. " +
+    "The model's VAE bounds how faithfully outside footage comes back: even at denoise 0 you get what its VAE makes of the input, " +
+    'which for footage unlike its training data (the default model saw only shapes on plain backgrounds) shifts colours and loses detail. ' +
+    "From noise, a latent longer than the model's native window is sampled window by window, each held to the last latent frames of the one before.",
   inputs: {
     model: { type: 'MODEL' },
     positive: { type: 'CONDITIONING' },
@@ -36,7 +42,14 @@ export const ditSamplerNode = defineNode({
   params: {
     ...samplingParams,
     shift: { kind: 'float', default: 0, min: 0, max: 20, step: 0.1, description: "Timestep shift; 0 takes the model's own." },
-    denoise: { kind: 'float', default: 1, min: 0.01, max: 1, step: 0.01, description: 'Strength: below 1 keeps part of the input latent.' },
+    denoise: {
+      kind: 'float',
+      default: 1,
+      min: 0,
+      max: 1,
+      step: 0.01,
+      description: "Strength: below 1 keeps part of the input latent; 0 returns it unchanged (the input's VAE round trip).",
+    },
   },
   outputs: { latent: { type: 'LATENT' } },
   run: async ({ model, positive, negative, latent, seed, steps, guidance, sampler, shift, denoise }, ctx) => {
@@ -47,23 +60,41 @@ export const ditSamplerNode = defineNode({
     if (strength < 1 && !input.samples) {
       throw new NodeInputError(`denoise ${strength} re-styles an input video, but the latent is empty; use vae-encode, or set denoise to 1`);
     }
-    const samples = await m.denoise({
-      shape: input.shape,
-      ...(input.samples && strength < 1 ? { initLatents: input.samples, denoise: strength } : {}),
-      cond: positive,
-      ...(uncond ? { uncond } : {}),
-      guidance,
-      steps,
-      sampler,
-      ...(shift > 0 ? { shift } : {}),
-      seed,
-      ...(input.known ? { condLatents: input.known.latents, condMask: input.known.mask } : {}),
-      signal: ctx.signal,
-      onStep: (step, total, x0) => {
-        const p = m.preview(x0);
-        ctx.progress(step, total, { format: 'rgb24', width: p.width, height: p.height, frameCount: p.frames, fps: input.fps / (input.frames / p.frames), data: p.data });
-      },
-    });
+    const onStep = (step: number, total: number, x0: Tensor<'float32'>) => {
+      const p = m.preview(x0);
+      // A preview shows latent frames (of one window when sampling window by window): one per k frames.
+      ctx.progress(step, total, { format: 'rgb24', width: p.width, height: p.height, frameCount: p.frames, fps: (input.fps * p.frames) / m.frameCount(p.frames), data: p.data });
+    };
+    const fromNoise = !(input.samples && strength < 1) && !input.known;
+    // Longer than the model's window: window by window (models/windowed.ts), never one long DiT call.
+    const samples =
+      fromNoise && needsWindows(m, input.shape, input.width, input.height)
+        ? await denoiseWindowed(m, input.width, input.height, {
+            shape: input.shape,
+            cond: positive,
+            ...(uncond ? { uncond } : {}),
+            guidance,
+            steps,
+            sampler,
+            ...(shift > 0 ? { shift } : {}),
+            seed,
+            signal: ctx.signal,
+            onStep,
+          })
+        : await m.denoise({
+            shape: input.shape,
+            ...(input.samples && strength < 1 ? { initLatents: input.samples, denoise: strength } : {}),
+            cond: positive,
+            ...(uncond ? { uncond } : {}),
+            guidance,
+            steps,
+            sampler,
+            ...(shift > 0 ? { shift } : {}),
+            seed,
+            ...(input.known ? { condLatents: input.known.latents, condMask: input.known.mask } : {}),
+            signal: ctx.signal,
+            onStep,
+          });
     const out: LatentValue = { ...input, samples };
     return { latent: out };
   },

@@ -18,11 +18,16 @@ export const textEncodeNode = defineNode({
   version: 1,
   aliases: ['clip text encode', 'conditioning', 'positive', 'negative'],
   category: 'text',
-  description: "Encodes a prompt with the model's text encoder. Use one for the positive prompt and one for the negative; an empty text is the unconditional prompt.",
+  description:
+    "Encodes a prompt with the model's text encoder. Use one for the positive prompt and one for the negative; an empty text is the unconditional prompt. " +
+    'Words the model does not know are named in a warning (they would be ignored).',
   inputs: { model: { type: 'MODEL' } },
   params: { text: { kind: 'string', default: '', multiline: true, description: 'Usually linked from a prompt node.' } },
   outputs: { conditioning: { type: 'CONDITIONING' } },
-  run: async ({ model, text }) => {
+  run: async ({ model, text }, ctx) => {
+    const unknown = model.model.unknownWords(text);
+    // The encoder drops these silently (they become its unknown token), and the clip then ignores them.
+    if (unknown.length > 0) ctx.warn(`the model does not know: ${unknown.join(', ')}`);
     const encoded = await model.model.encodeText([text]);
     const conditioning: ConditioningValue = { ...encoded, prompt: text };
     return { conditioning };

@@ -3,7 +3,7 @@
 import { defineNode, NodeInputError, type NodeContext } from '../engine/index.js';
 import { zeros } from '../models/tensor.js';
 import type { SamplerName, VideoModel } from '../models/video-model.js';
-import { videoFromChunks, VideoHandle, VideoWriter } from '../media/frames.js';
+import { carryAudio, videoFromChunks, VideoHandle, VideoWriter } from '../media/frames.js';
 import { resizeImage } from '../media/image.js';
 import { matchSeams, type SeamAnchor } from '../media/seam.js';
 import { samplingParams as baseSamplingParams, unconditional } from './sampling.js';
@@ -209,7 +209,7 @@ export const extendNode = defineNode({
   aliases: ['continue', 'outpaint time', 'longer'],
   category: 'time',
   description:
-    'Extends a video forward or backward in time: its last (or first) frames are held fixed as context and new frames are generated window by window, so any length can be reached with flat memory.',
+    'Extends a video forward or backward in time: its last (or first) frames are held fixed as context and new frames are generated window by window, so any length can be reached with flat memory. The sound of the video stays under its frames; the new frames are silent.',
   inputs: { ...generationInputs, video: { type: 'VIDEO' } },
   params: {
     direction: { kind: 'enum', default: 'forward', choices: ['forward', 'backward'] },
@@ -310,7 +310,7 @@ export const connectNode = defineNode({
   type: 'connect',
   version: 1,
   category: 'time',
-  description: 'Joins two clips with a generated transition from the end of the first to the start of the second.',
+  description: 'Joins two clips with a generated transition from the end of the first to the start of the second; each clip keeps its sound, the transition is silent.',
   inputs: { ...generationInputs, first: { type: 'VIDEO' }, second: { type: 'VIDEO' } },
   params: transitionParams,
   outputs: { video: { type: 'VIDEO' } },
@@ -327,7 +327,7 @@ export const loopNode = defineNode({
   type: 'loop',
   version: 1,
   category: 'time',
-  description: 'Makes a seamless loop: a transition from the end of the clip back to its start is generated and appended.',
+  description: 'Makes a seamless loop: a transition from the end of the clip back to its start is generated and appended (silent; the clip keeps its sound).',
   inputs: { ...generationInputs, video: { type: 'VIDEO' } },
   params: transitionParams,
   outputs: { video: { type: 'VIDEO' } },
@@ -344,7 +344,7 @@ export const trimNode = defineNode({
   version: 1,
   aliases: ['cut'],
   category: 'time',
-  description: 'Keeps a part of a video, by seconds (no copying: the frames are shared).',
+  description: 'Keeps a part of a video, by seconds, with its sound (no copying: the frames are shared).',
   inputs: { video: { type: 'VIDEO' } },
   params: {
     start: { kind: 'float', default: 0, min: 0, max: 100000, step: 0.125, description: 'Seconds to skip.' },
@@ -365,7 +365,7 @@ export const concatNode = defineNode({
   version: 1,
   aliases: ['join', 'append'],
   category: 'time',
-  description: 'Plays one video after another (same size and frame rate).',
+  description: 'Plays one video after another (same size and frame rate); their sounds follow, silence under a video without any.',
   inputs: { first: { type: 'VIDEO' }, second: { type: 'VIDEO' } },
   outputs: { video: { type: 'VIDEO' } },
   run: ({ first, second }) => {
@@ -383,7 +383,7 @@ export const fpsNode = defineNode({
   displayName: 'FPS',
   aliases: ['frame rate', 'retime'],
   category: 'time',
-  description: 'Changes the frame rate by dropping or repeating frames; the duration stays the same.',
+  description: 'Changes the frame rate by dropping or repeating frames; the duration and the sound stay the same.',
   inputs: { video: { type: 'VIDEO' } },
   params: { fps: { kind: 'float', default: 24, min: 1, max: 120 } },
   outputs: { video: { type: 'VIDEO' } },
@@ -399,7 +399,8 @@ export const fpsNode = defineNode({
         const source = Math.min(v.frameCount - 1, Math.floor(((i + 0.5) * v.fps) / target));
         await writer.append(await v.read(source, 1));
       }
-      return { video: await writer.finish() };
+      // The duration stays, so the sound does too.
+      return { video: await carryAudio(await writer.finish(), v) };
     } catch (error) {
       await writer.discard();
       throw error;

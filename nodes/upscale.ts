@@ -3,7 +3,7 @@
 import { defineNode, NodeInputError } from '../engine/index.js';
 import { DEVICES } from '../models/runtime/onnx.js';
 import { UPSCALE_MODEL_NAMES, Upscaler, findUpscaleModel } from '../models/upscale/esrgan.js';
-import { videoFromChunks } from '../media/frames.js';
+import { carryAudio, videoFromChunks } from '../media/frames.js';
 import { resizeImage } from '../media/image.js';
 import { deviceFor, modelHost } from './services.js';
 
@@ -63,7 +63,7 @@ export const upscaleNode = defineNode({
     }
     ctx.log.info(`upscale ${model}: ${input.width}x${input.height} → ${input.width * s}x${input.height * s}, ${total} frames`);
     const out = await videoFromChunks(frames(), { width: input.width * s, height: input.height * s, fps: input.fps }, { dir: ctx.tempDir, signal: ctx.signal });
-    return { video: out };
+    return { video: await carryAudio(out, input) };
   },
 });
 
@@ -112,7 +112,7 @@ export const resizeNode = defineNode({
       }
     }
     const out = await videoFromChunks(frames(), { ...target, fps: input.fps }, { dir: ctx.tempDir, signal: ctx.signal });
-    return { video: out };
+    return { video: await carryAudio(out, input) };
   },
 });
 

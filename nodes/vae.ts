@@ -1,7 +1,7 @@
 // The VAE family: vae-decode (latents → frames, chunk by chunk) and vae-encode (frames → latents).
 
 import { defineNode, NodeInputError } from '../engine/index.js';
-import { videoFromChunks } from '../media/frames.js';
+import { carryAudio, videoFromChunks } from '../media/frames.js';
 import type { LatentValue } from './values.js';
 
 export const vaeDecodeNode = defineNode({
@@ -29,7 +29,7 @@ export const vaeDecodeNode = defineNode({
       }
     };
     const video = await videoFromChunks(frames(), { width: input.width, height: input.height, fps: input.fps }, { dir: ctx.tempDir, signal: ctx.signal });
-    return { video };
+    return { video: await carryAudio(video, input) };
   },
 });
 
@@ -48,7 +48,7 @@ export const vaeEncodeNode = defineNode({
     const v = video;
     const data = await v.read(0, v.frameCount);
     const samples = await m.encode({ frames: v.frameCount, width: v.width, height: v.height, data }, { chunkFrames: chunk });
-    const latent: LatentValue = { shape: [...samples.dims], width: v.width, height: v.height, frames: v.frameCount, fps: v.fps, samples };
+    const latent: LatentValue = { shape: [...samples.dims], width: v.width, height: v.height, frames: v.frameCount, fps: v.fps, samples, ...(v.audio ? { audio: v.audio } : {}) };
     return { latent };
   },
 });

@@ -1,6 +1,7 @@
 // The values that flow along MODEL, CONDITIONING, LATENT, VIDEO and IMAGE links, and their socket types.
 
 import { byteSize, type Sized } from '../engine/index.js';
+import type { AudioTrack } from '../media/audio.js';
 import type { VideoHandle } from '../media/frames.js';
 import type { RgbImage } from '../media/image.js';
 import type { Tensor } from '../models/tensor.js';
@@ -54,4 +55,6 @@ export interface LatentValue {
   /** Normalised latents; absent for an empty latent. */
   samples?: Tensor<'float32'>;
   known?: KnownLatents;
+  /** The sound of the encoded video (video to video), put back under the decoded frames. */
+  audio?: AudioTrack;
 }

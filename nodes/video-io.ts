@@ -5,7 +5,8 @@ import { mkdir, open, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { defineNode, NodeInputError, type NodeContext, type Workflow } from '../engine/index.js';
 import { decodeVideo, encodeVideo, type VideoFormat } from '../media/ffmpeg.js';
-import { loadImage, resizeImage, resizeVideo, saveImage } from '../media/image.js';
+import { carryAudio } from '../media/frames.js';
+import { loadImage, parseColour, resizeImage, resizeVideo, saveImage } from '../media/image.js';
 
 /** IPTC's digital source type for media made by a trained model. */
 export const TRAINED_ALGORITHMIC_MEDIA = 'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia';
@@ -95,15 +96,17 @@ export const saveVideoNode = defineNode({
     filename_prefix: { kind: 'string', default: 'skyloom' },
     format: { kind: 'enum', default: 'mp4', choices: ['mp4', 'webm', 'gif'] },
     crf: { kind: 'int', default: 18, min: 0, max: 63, description: 'Quality for mp4 (0–51) and webm (0–63); lower is better.' },
+    strip_audio: { kind: 'boolean', default: false, description: "Write no sound. Otherwise the video's sound goes in as AAC (mp4) or Opus (webm); gif has none." },
   },
-  run: async ({ video, filename_prefix, format, crf }, ctx) => {
+  run: async ({ video, filename_prefix, format, crf, strip_audio }, ctx) => {
     const v = video;
     const fmt = format;
     if (fmt === 'mp4' && crf > 51) throw new NodeInputError(`crf ${crf} is above 51, the highest H.264 takes`);
     const path = await writeOutput(ctx.outputDir, filename_prefix, fmt, (p) =>
-      encodeVideo(v, p, { format: fmt, crf, metadata: metadataOf(ctx), signal: ctx.signal }),
+      encodeVideo(v, p, { format: fmt, crf, metadata: metadataOf(ctx), signal: ctx.signal, ...(strip_audio ? { audio: null } : {}) }),
     );
-    ctx.log.info(`wrote ${path} (${v.frameCount} frames, ${v.width}×${v.height}, ${v.fps} fps)`);
+    const sound = v.audio && !strip_audio && fmt !== 'gif' ? ', with sound' : '';
+    ctx.log.info(`wrote ${path} (${v.frameCount} frames, ${v.width}×${v.height}, ${v.fps} fps${sound})`);
     ctx.output({ files: [{ path, kind: fmt === 'gif' ? 'image' : 'video', mime: MIME[fmt] }] });
   },
 });
@@ -165,26 +168,45 @@ async function fileFingerprint(path: string): Promise<string> {
   }
 }
 
+const BACKGROUND_PARAM = {
+  kind: 'string',
+  default: '#000000',
+  description: 'What transparent pixels are composited onto, as #rrggbb; default #000000 (black).',
+} as const;
+
+function colourProblems(background: unknown): Array<{ param: string; message: string }> {
+  try {
+    parseColour(String(background));
+    return [];
+  } catch (error) {
+    return [{ param: 'background', message: (error as Error).message }];
+  }
+}
+
 export const loadVideoNode = defineNode({
   type: 'load-video',
   version: 1,
   aliases: ['video loader', 'input video'],
   category: 'video io',
-  description: 'Reads a video file (any format ffmpeg reads), frame by frame into a store; optionally resized and resampled on the way in.',
+  description: 'Reads a video file (any format ffmpeg reads), frame by frame into a store, with its sound (nodes that keep the timeline carry it to save-video); optionally resized and resampled on the way in.',
   params: {
     path: { kind: 'string', default: '', file: 'video', description: 'A file path, or the name of an uploaded file.' },
     width: { kind: 'int', default: 0, min: 0, max: 8192, description: '0 keeps the width (with height 0 too).' },
     height: { kind: 'int', default: 0, min: 0, max: 8192 },
     fit: { kind: 'enum', default: 'crop', choices: ['crop', 'pad', 'stretch'] },
-    fps: { kind: 'float', default: 0, min: 0, max: 120, description: '0 keeps the frame rate.' },
+    fps: { kind: 'float', default: 0, min: 0, max: 120, description: '0 keeps the frame rate. A clip shorter than one frame at this rate (a still) keeps its one frame.' },
+    background: BACKGROUND_PARAM,
   },
   outputs: { video: { type: 'VIDEO' }, fps: { type: 'FLOAT' }, width: { type: 'INT' }, height: { type: 'INT' }, frames: { type: 'INT' } },
   fingerprint: ({ path }) => fileFingerprint(path),
-  run: async ({ path, width, height, fit, fps }, ctx) => {
+  check: ({ background }) => colourProblems(background),
+  run: async ({ path, width, height, fit, fps, background }, ctx) => {
     const file = await resolveInput(ctx, path);
-    let video = await decodeVideo(file, { dir: ctx.tempDir, signal: ctx.signal, ...(fps > 0 ? { fps } : {}) });
+    const bg = parseColour(background);
+    let video = await decodeVideo(file, { dir: ctx.tempDir, signal: ctx.signal, audio: true, background: bg, ...(fps > 0 ? { fps } : {}) });
     if (width > 0 && height > 0 && (video.width !== width || video.height !== height)) {
-      video = await resizeVideo(video, width, height, { fit, dir: ctx.tempDir, signal: ctx.signal });
+      const resized = await resizeVideo(video, width, height, { fit, dir: ctx.tempDir, signal: ctx.signal });
+      video = await carryAudio(resized, video);
     }
     ctx.log.info(`${file}: ${video.frameCount} frames, ${video.width}×${video.height}, ${video.fps} fps`);
     return { video, fps: video.fps, width: video.width, height: video.height, frames: video.frameCount };
@@ -202,11 +224,13 @@ export const loadImageNode = defineNode({
     width: { kind: 'int', default: 0, min: 0, max: 8192, description: '0 keeps the size (with height 0 too).' },
     height: { kind: 'int', default: 0, min: 0, max: 8192 },
     fit: { kind: 'enum', default: 'crop', choices: ['crop', 'pad', 'stretch'] },
+    background: BACKGROUND_PARAM,
   },
   outputs: { image: { type: 'IMAGE' }, width: { type: 'INT' }, height: { type: 'INT' } },
   fingerprint: ({ path }) => fileFingerprint(path),
-  run: async ({ path, width, height, fit }, ctx) => {
-    let image = await loadImage(await resolveInput(ctx, path));
+  check: ({ background }) => colourProblems(background),
+  run: async ({ path, width, height, fit, background }, ctx) => {
+    let image = await loadImage(await resolveInput(ctx, path), { background: parseColour(background) });
     if (width > 0 && height > 0) image = await resizeImage(image, width, height, fit);
     return { image, width: image.width, height: image.height };
   },

@@ -43,6 +43,11 @@ export const ExecutedMessageSchema = message(
     ms: Type.Number(),
   }),
 );
+/** What a node could not do as asked (e.g. prompt words its model does not know); also kept in the history. */
+export const ExecutionWarningMessageSchema = message(
+  'execution_warning',
+  Type.Object({ promptId: Type.String(), nodeId: Type.String(), nodeType: Type.String(), message: Type.String() }),
+);
 export const ExecutionSuccessMessageSchema = message(
   'execution_success',
   Type.Object({
@@ -76,6 +81,7 @@ export const ServerMessageSchema = Type.Union([
   ExecutingMessageSchema,
   ProgressMessageSchema,
   ExecutedMessageSchema,
+  ExecutionWarningMessageSchema,
   ExecutionSuccessMessageSchema,
   ExecutionErrorMessageSchema,
   ExecutionInterruptedMessageSchema,

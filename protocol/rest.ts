@@ -146,6 +146,10 @@ export const DeleteQueuedResponseSchema = Type.Object({ deleted: Type.Boolean(),
 export type DeleteQueuedResponse = Static<typeof DeleteQueuedResponseSchema>;
 
 /** One prompt's record: `GET /api/history/:promptId`, and the items of `GET /api/history`. */
+/** One `execution_warning`, as the history keeps it. */
+export const RunWarningSchema = Type.Object({ nodeId: Type.String(), nodeType: Type.String(), message: Type.String() });
+export type RunWarning = Static<typeof RunWarningSchema>;
+
 export const HistoryEntrySchema = Type.Object({
   promptId: Type.String(),
   number: Type.Integer(),
@@ -164,6 +168,8 @@ export const HistoryEntrySchema = Type.Object({
   cached: Type.Array(Type.String()),
   outputs: Type.Record(Type.String(), UiOutputRefSchema),
   error: Nullable(PromptErrorSchema),
+  /** What nodes could not do as asked (the run's `execution_warning` messages), in the order they came. */
+  warnings: Type.Optional(Type.Array(RunWarningSchema)),
   /** The worker that ran it, when a queue engine spread prompts over worker processes. */
   worker: Type.Optional(Type.String()),
   /** For a seeds fan-out: each seed's prompt, in request order (their outputs are merged into `outputs`). */

@@ -11,7 +11,7 @@ import {
   type Preview,
   type UiOutput,
 } from '../engine/index.js';
-import type { OutputFileRef, PromptError, ServerMessage, UiOutputRef } from '../protocol/index.js';
+import type { OutputFileRef, PromptError, RunWarning, ServerMessage, UiOutputRef } from '../protocol/index.js';
 import type { Hub } from './hub.js';
 import { relativeInside } from './paths.js';
 import type { ClaimedPrompt, FinishedRun, Store } from './store.js';
@@ -161,8 +161,15 @@ export async function runPrompt(executor: Executor, p: { promptId: string; workf
   let cached: string[] = [];
   let ended = false;
   let stoppedAt: string | undefined;
+  const warnings: RunWarning[] = [];
   const onEvent = (e: ExecutionEvent) => {
     switch (e.type) {
+      case 'execution_warning': {
+        const { nodeId, nodeType, message } = e.data;
+        warnings.push({ nodeId, nodeType, message });
+        send(e);
+        return;
+      }
       case 'preview':
         io.preview(e.data);
         return;
@@ -201,7 +208,15 @@ export async function runPrompt(executor: Executor, p: { promptId: string; workf
   };
   try {
     const result = await executor.run(p.workflow, { promptId: p.promptId, signal, onEvent });
-    return { status: 'success', ms: result.ms, nodeMs, executed: result.executed, cached: result.cached, outputs: outputsRef(result.outputs) };
+    return {
+      status: 'success',
+      ms: result.ms,
+      nodeMs,
+      executed: result.executed,
+      cached: result.cached,
+      outputs: outputsRef(result.outputs),
+      ...(warnings.length ? { warnings } : {}),
+    };
   } catch (error) {
     const failure = describeFailure(error, signal);
     if (failure.status === 'interrupted' && stoppedAt && !failure.error.nodeId) failure.error.nodeId = stoppedAt;
@@ -211,7 +226,7 @@ export async function runPrompt(executor: Executor, p: { promptId: string; workf
       if (failure.status === 'interrupted') send({ type: 'execution_interrupted', data: { promptId: p.promptId, executed } });
       else send({ type: 'execution_error', data: { promptId: p.promptId, code: failure.error.code, message: failure.error.message, executed } });
     }
-    return { status: failure.status, nodeMs, executed, cached, error: failure.error };
+    return { status: failure.status, nodeMs, executed, cached, error: failure.error, ...(warnings.length ? { warnings } : {}) };
   }
 }
 

@@ -4,7 +4,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { EngineError } from '../engine/index.js';
-import type { HistoryEntry, PromptError, PromptStatus, QueueItem, UiOutputRef } from '../protocol/index.js';
+import type { HistoryEntry, PromptError, PromptStatus, QueueItem, RunWarning, UiOutputRef } from '../protocol/index.js';
 
 // One row per prompt for its whole life; `number` is the queue order (and never reused, so a
 // client's numbers keep meaning the same prompt across restarts).
@@ -32,6 +32,7 @@ CREATE INDEX IF NOT EXISTS prompts_status ON prompts (status, number);
 const LATER_COLUMNS: Array<[string, string]> = [
   ['worker', 'TEXT'],
   ['seeds', 'TEXT'],
+  ['warnings', 'TEXT'],
 ];
 
 interface Row {
@@ -51,6 +52,7 @@ interface Row {
   error: string | null;
   worker?: string | null;
   seeds?: string | null;
+  warnings?: string | null;
 }
 
 /** One seed of a fan-out, as its parent's record keeps it. */
@@ -78,6 +80,8 @@ export interface FinishedRun {
   cached?: string[];
   outputs?: Record<string, UiOutputRef>;
   error?: PromptError;
+  /** What nodes could not do as asked, in the order they warned. */
+  warnings?: RunWarning[];
   /** The worker process that ran it (queue engine only). */
   worker?: string;
 }
@@ -93,7 +97,7 @@ function prepareStatements(db: Database.Database) {
     start: db.prepare(`UPDATE prompts SET status = 'running', started_at = ? WHERE number = ? AND status = 'queued'`),
     finish: db.prepare(
       `UPDATE prompts SET status = @status, finished_at = @finishedAt, ms = @ms, node_ms = @nodeMs, executed = @executed,
-         cached = @cached, outputs = @outputs, error = @error WHERE id = @id AND status = 'running'`,
+         cached = @cached, outputs = @outputs, error = @error, warnings = @warnings WHERE id = @id AND status = 'running'`,
     ),
     cancel: db.prepare(`UPDATE prompts SET status = 'cancelled', finished_at = ? WHERE id = ? AND status = 'queued'`),
     get: db.prepare(`SELECT * FROM prompts WHERE id = ?`),
@@ -109,7 +113,7 @@ function prepareStatements(db: Database.Database) {
     markRunning: db.prepare(`UPDATE prompts SET status = 'running', started_at = ?, worker = ? WHERE id = ? AND status IN ('queued','running')`),
     record: db.prepare(
       `UPDATE prompts SET status = @status, finished_at = @finishedAt, ms = @ms, node_ms = @nodeMs, executed = @executed,
-         cached = @cached, outputs = @outputs, error = @error, worker = @worker WHERE id = @id AND status IN ('queued','running')`,
+         cached = @cached, outputs = @outputs, error = @error, warnings = @warnings, worker = @worker WHERE id = @id AND status IN ('queued','running')`,
     ),
     unfinished: db.prepare(`SELECT id, status, seeds FROM prompts WHERE status IN ('queued','running') ORDER BY number`),
     setSeeds: db.prepare(`UPDATE prompts SET seeds = ? WHERE id = ?`),
@@ -321,6 +325,7 @@ function toEntry(row: Row, withWorkflow: boolean): HistoryEntry {
   };
   if (row.worker) entry.worker = row.worker;
   if (row.seeds) entry.seeds = JSON.parse(row.seeds) as SeedRun[];
+  if (row.warnings) entry.warnings = JSON.parse(row.warnings) as RunWarning[];
   if (withWorkflow) entry.workflow = JSON.parse(row.workflow) as Record<string, unknown>;
   return entry;
 }
@@ -337,5 +342,6 @@ function endingRow(promptId: string, run: FinishedRun, now: number) {
     cached: JSON.stringify(run.cached ?? []),
     outputs: JSON.stringify(run.outputs ?? {}),
     error: run.error ? JSON.stringify(run.error) : null,
+    warnings: run.warnings?.length ? JSON.stringify(run.warnings) : null,
   };
 }

@@ -213,7 +213,10 @@ def main():
         "latent": {"channels": C, "spatialCompression": 8, "temporalCompression": 4,
                    "frameRule": "multiple", "patchSize": [1, 2, 2],
                    "scalingFactor": stats["scalingFactor"], "shiftFactor": stats["shiftFactor"],
-                   "previewFactors": stats["previewFactors"], "previewBias": stats["previewBias"]},
+                   "previewFactors": stats["previewFactors"], "previewBias": stats["previewBias"],
+                   # nets.Decoder's temporal receptive field: 4 3x3x3 convs at (96 ch) and 2 at
+                   # (48 ch) on the latent time axis, 1 frame each way apiece; chunked decode needs it.
+                   "decoderContext": [6, 6]},
         "scheduler": {"type": "flow-match-euler", "shift": SHIFT, "numTrainTimesteps": 1000},
         "conditioning": {"scheme": "latent-mask-concat",
                          "masks": ["none", "head", "tail", "head+tail"]},

@@ -45,10 +45,12 @@ describe('text to video on a tiny model', () => {
     const info = await probe(file);
     expect(info).toMatchObject({ codec: 'h264', pixFmt: 'yuv420p', width: 16, height: 16, frameCount: 16, fps: 8 });
     const steps = events.filter((e) => e.type === 'progress' && e.data.nodeId === 'sampler').map((e) => e.type === 'progress' && e.data.step);
-    expect(steps).toEqual([1, 2, 3]);
+    // 16 frames are twice the tiny model's 8-frame window, so they are sampled window by window
+    // (models/windowed.ts): 3 windows of 2 latent frames (1 held from the window before), 3 steps each.
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     const preview = events.find((e) => e.type === 'preview');
-    // The preview holds every latent frame (16 frames / 4) at latent resolution (16 px / 8).
-    expect(preview).toMatchObject({ data: { nodeId: 'sampler', preview: { width: 2, height: 2, frameCount: 4 } } });
+    // The preview holds the window's latent frames (8 frames / 4) at latent resolution (16 px / 8), 1 per 4 frames.
+    expect(preview).toMatchObject({ data: { nodeId: 'sampler', preview: { width: 2, height: 2, frameCount: 2, fps: 2 } } });
     // The workflow and AI provenance travel inside the file.
     expect(JSON.parse(info.tags.workflow)).toMatchObject({ format: 'skyloom-workflow', nodes: expect.any(Array) });
     expect(JSON.parse(info.tags.provenance)).toMatchObject({ ai_generated: true, models: ['tiny'], digital_source_type: expect.stringContaining('trainedAlgorithmicMedia') });

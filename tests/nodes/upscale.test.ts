@@ -1,6 +1,6 @@
 // The upscale family through the executor: ESRGAN upscale, then resize to exact 16:9 and 9:16 sizes.
 
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import {
   type Workflow,
   type WorkflowNode,
 } from '../../engine/index.js';
+import { AUDIO_FRAME_BYTES, AudioTrack, samplesAt } from '../../media/audio.js';
 import { videoFromChunks, type VideoHandle } from '../../media/frames.js';
 import { resizeImage } from '../../media/image.js';
 import { resizeTarget, upscaleNodes } from '../../nodes/upscale.js';
@@ -36,7 +37,17 @@ function sourceFrames(): Uint8Array {
   return out;
 }
 
-const captured = new Map<string, { width: number; height: number; frameCount: number; data: Uint8Array }>();
+const captured = new Map<string, { width: number; height: number; frameCount: number; data: Uint8Array; sound?: Buffer }>();
+
+/** The source's sound: 2 frames at 8 fps of a sawtooth, so a carried track can be told from silence. */
+function sourceSound(dir: string): AudioTrack {
+  const samples = samplesAt(2, 8);
+  const pcm = Buffer.alloc(samples * AUDIO_FRAME_BYTES);
+  for (let i = 0; i < samples * 2; i++) pcm.writeInt16LE(((i * 37) % 2000) - 1000, i * 2);
+  const file = join(dir, `sound-${Date.now()}.pcm`);
+  writeFileSync(file, pcm);
+  return AudioTrack.fromPcmFile(file, pcm.byteLength);
+}
 
 const sourceNode = defineNode({
   type: 'test/video-source',
@@ -44,7 +55,9 @@ const sourceNode = defineNode({
   category: 'test',
   description: 'Two 32x18 frames.',
   outputs: { video: { type: 'VIDEO' } },
-  run: async (_inputs, ctx) => ({ video: await videoFromChunks([sourceFrames()], { width: W, height: H, fps: 8 }, { dir: ctx.tempDir }) }),
+  run: async (_inputs, ctx) => ({
+    video: (await videoFromChunks([sourceFrames()], { width: W, height: H, fps: 8 }, { dir: ctx.tempDir })).withAudio(sourceSound(ctx.tempDir)),
+  }),
 });
 
 const captureNode = defineNode({
@@ -57,7 +70,10 @@ const captureNode = defineNode({
   flags: { output: true },
   run: async ({ video }, ctx) => {
     const v = video as VideoHandle;
-    captured.set(ctx.nodeId, { width: v.width, height: v.height, frameCount: v.frameCount, data: await v.read(0, v.frameCount) });
+    const parts: Buffer[] = [];
+    if (v.audio) for await (const chunk of v.audio.chunks()) parts.push(chunk);
+    const sound = v.audio ? Buffer.concat(parts) : undefined;
+    captured.set(ctx.nodeId, { width: v.width, height: v.height, frameCount: v.frameCount, data: await v.read(0, v.frameCount), ...(sound ? { sound } : {}) });
   },
 });
 
@@ -123,6 +139,12 @@ describe('upscale + resize', () => {
     expect(row(0).every((v) => v === 0)).toBe(true);
     expect(row(1919).every((v) => v === 0)).toBe(true);
     expect(row(960).some((v) => v > 30)).toBe(true);
+
+    // The sound stays under the frames through upscale and resize.
+    const sound = captured.get('capUp')!.sound!;
+    expect(sound.byteLength).toBe(samplesAt(2, 8) * AUDIO_FRAME_BYTES);
+    expect(sound.readInt16LE(2)).toBe(37 - 1000);
+    for (const id of ['capWide', 'capTall', 'capTallCrop']) expect(captured.get(id)!.sound!.equals(sound), id).toBe(true);
 
     // One progress step per chunk of one frame.
     const steps = events.flatMap((e) => (e.type === 'progress' && e.data.nodeId === 'up' ? [`${e.data.step}/${e.data.total}`] : []));

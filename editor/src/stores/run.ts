@@ -54,6 +54,13 @@ export const useRunStore = defineStore('run', () => {
   const previews = reactive(new Map<string, LivePreview>());
   const outputs = reactive(new Map<string, UiOutputRef>());
   const issues = reactive(new Map<string, NodeIssue[]>());
+  /** What each node of the current run could not do as asked (its `execution_warning` messages). */
+  const warnings = reactive(new Map<string, string[]>());
+
+  function addWarning(nodeId: string, message: string): void {
+    const list = warnings.get(nodeId) ?? [];
+    if (!list.includes(message)) warnings.set(nodeId, [...list, message]);
+  }
   const generalIssues = ref<string[]>([]);
   const queue = shallowRef<QueueResponse>({ running: [], pending: [] });
   const history = shallowRef<HistoryEntry[]>([]);
@@ -110,7 +117,7 @@ export const useRunStore = defineStore('run', () => {
     generalIssues.value = [];
   }
 
-  function setIssues(list: Issue[], warnings: Issue[] = []): void {
+  function setIssues(list: Issue[], soft: Issue[] = []): void {
     clearIssues();
     const ids = graph.doc.nodes.map((n) => n.id);
     const place = (issue: Issue, level: NodeIssue['level']) => {
@@ -125,7 +132,7 @@ export const useRunStore = defineStore('run', () => {
       issues.set(nodeId, list);
     };
     for (const issue of list) place(issue, 'error');
-    for (const issue of warnings) place(issue, 'warning');
+    for (const issue of soft) place(issue, 'warning');
   }
 
   /** How many prompts one press of Queue sends (each with its seeds moved on by one); remembered. */
@@ -220,6 +227,7 @@ export const useRunStore = defineStore('run', () => {
       currentPrompt.value = d.promptId;
       lastError.value = undefined;
       nodes.clear();
+      warnings.clear();
       for (const id of d.nodes) setNode(id, { status: 'waiting' });
       for (const [id, p] of previews) {
         URL.revokeObjectURL(p.url);
@@ -231,6 +239,7 @@ export const useRunStore = defineStore('run', () => {
       for (const id of d.nodes) setNode(id, { status: 'cached' });
     });
     socket.on('executing', (d) => setNode(d.nodeId, { status: 'running' }));
+    socket.on('execution_warning', (d) => addWarning(d.nodeId, d.message));
     socket.on('progress', (d) => setNode(d.nodeId, { status: 'running', step: d.step, total: d.total }));
     socket.on('preview', ({ metadata, blob }) => {
       const old = previews.get(metadata.nodeId);
@@ -284,6 +293,8 @@ export const useRunStore = defineStore('run', () => {
       if (currentPrompt.value === promptId) return;
       currentPrompt.value = promptId;
       nodes.clear();
+      warnings.clear();
+      for (const w of entry.warnings ?? []) addWarning(w.nodeId, w.message);
       for (const id of entry.executed) setNode(id, { status: 'done', ms: entry.timings.nodes[id] });
       for (const id of entry.cached) setNode(id, { status: 'cached' });
       if (entry.error?.nodeId) setNode(entry.error.nodeId, { status: entry.status === 'interrupted' ? 'interrupted' : 'error', message: entry.error.message });
@@ -306,6 +317,7 @@ export const useRunStore = defineStore('run', () => {
     previews,
     outputs,
     issues,
+    warnings,
     generalIssues,
     queue,
     history,

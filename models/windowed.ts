@@ -1,0 +1,81 @@
+// Owns sampling clips longer than a model's native window: window by window, each held to the last latent frames of the one before.
+
+import { ModelInputError } from './errors.js';
+import { slice, tensor, zeros } from './tensor.js';
+import type { Tensor } from './tensor.js';
+import type { DenoiseOptions, VideoModel } from './video-model.js';
+
+/** Options of {@link denoiseWindowed}: those of a text-to-video {@link VideoModel.denoise} call. */
+export type WindowedOptions = Omit<DenoiseOptions, 'initLatents' | 'denoise' | 'condLatents' | 'condMask'> & { shape: readonly number[] };
+
+/**
+ * The model's native window in latent frames (from its default frame count) and the latent frames
+ * of context each later window is held to (half the window, at least one).
+ */
+export function nativeWindow(model: VideoModel, width: number, height: number): { window: number; context: number } {
+  const window = model.latentShape(width, height, model.manifest.defaults.frames)[2]!;
+  return { window, context: Math.max(1, Math.floor(window / 2)) };
+}
+
+/** Whether {@link denoiseWindowed} applies: a longer clip than the window, and a model that takes known frames. */
+export function needsWindows(model: VideoModel, shape: readonly number[], width: number, height: number): boolean {
+  const takesKnown = model.manifest.components.transformer.inputs['cond_latents'] !== undefined;
+  return takesKnown && shape[2]! > nativeWindow(model, width, height).window;
+}
+
+/**
+ * Samples latents of any length through the model's native window, as extend does in pixels but
+ * without a VAE round trip: window 0 is sampled from noise; each later window holds the last
+ * `context` latent frames made so far fixed (its known-frame conditioning) and fills in the rest
+ * with seed + n. The DiT only ever sees the length it was trained on, so length never produces
+ * black or unrelated frames, and its memory is that of one window whatever the clip's length.
+ * `onStep` reports steps over all windows; its preview is the current window's.
+ * @returns normalised latents of `options.shape`.
+ * @throws ModelInputError when the model takes no known frames or the shape is not [1, C, T, h, w].
+ * @throws as {@link VideoModel.denoise}.
+ */
+export async function denoiseWindowed(model: VideoModel, width: number, height: number, options: WindowedOptions): Promise<Tensor<'float32'>> {
+  const dims = options.shape;
+  const [batch, channels = 0, frames = 0, h = 0, w = 0] = dims;
+  if (dims.length !== 5 || batch !== 1) throw new ModelInputError(`windowed sampling takes latents [1, C, T, h, w] but got [${dims.join(', ')}]`);
+  if (model.manifest.components.transformer.inputs['cond_latents'] === undefined) {
+    throw new ModelInputError(`model ${model.manifest.name} cannot take known frames, so it cannot make clips longer than its window`);
+  }
+  const { window, context } = nativeWindow(model, width, height);
+  const plane = h * w;
+  const out = zeros('float32', dims);
+  const windowDims = [1, channels, window, h, w];
+  const fresh = window - context;
+  const windows = frames <= window ? 1 : 1 + Math.ceil((frames - window) / fresh);
+  let made = 0; // latent frames of `out` filled so far
+  for (let n = 0; n < windows; n++) {
+    // The last window keeps the full length and takes more context instead of fewer new frames.
+    const take = n === 0 ? Math.min(window, frames) : Math.min(fresh, frames - made);
+    const known = n === 0 ? 0 : window - take;
+    let condLatents: Tensor<'float32'> | undefined;
+    let condMask: Tensor<'float32'> | undefined;
+    if (known > 0) {
+      condLatents = zeros('float32', windowDims);
+      condMask = zeros('float32', [1, 1, window, h, w]);
+      const ctx = slice(out, 2, made - known, made);
+      for (let c = 0; c < channels; c++) {
+        condLatents.data.set(ctx.data.subarray(c * known * plane, (c + 1) * known * plane), c * window * plane);
+      }
+      condMask.data.fill(1, 0, known * plane);
+    }
+    const x = await model.denoise({
+      ...options,
+      shape: n === 0 && frames < window ? dims : windowDims,
+      seed: options.seed + n,
+      ...(condLatents && condMask ? { condLatents, condMask } : {}),
+      onStep: (step, total, x0) => options.onStep?.(n * total + step, windows * total, x0),
+    });
+    const length = x.dims[2]!;
+    for (let c = 0; c < channels; c++) {
+      const from = (c * length + known) * plane;
+      out.data.set(x.data.subarray(from, from + take * plane), (c * frames + made) * plane);
+    }
+    made += take;
+  }
+  return tensor('float32', dims, out.data);
+}

@@ -1,0 +1,100 @@
+// Chunked VAE decode on the shipped model equals whole-clip decode, so clips have no seams at chunk borders.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Tensor } from '../../models/tensor.js';
+import { VideoModel } from '../../models/video-model.js';
+
+let model: VideoModel;
+let latents: Tensor<'float32'>;
+
+async function decoded(l: Tensor<'float32'>, chunkFrames: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of model.decode(l, { chunkFrames })) parts.push(c.data);
+  return Buffer.concat(parts);
+}
+
+async function sample(prompt: string, seed: number, frames: number, steps = 20): Promise<Tensor<'float32'>> {
+  const cond = await model.encodeText([prompt]);
+  const uncond = await model.encodeText(['']);
+  return model.denoise({ shape: model.latentShape(64, 64, frames), cond, uncond, steps, seed });
+}
+
+/** Mean absolute difference between consecutive frames: one value per step. */
+function frameSteps(data: Uint8Array, frameBytes: number): number[] {
+  const steps: number[] = [];
+  for (let f = 1; f < data.length / frameBytes; f++) {
+    let s = 0;
+    for (let i = 0; i < frameBytes; i++) s += Math.abs(data[f * frameBytes + i]! - data[(f - 1) * frameBytes + i]!);
+    steps.push(s / frameBytes);
+  }
+  return steps;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+beforeAll(async () => {
+  model = await VideoModel.load('skyloom-tiny', { device: 'cpu' });
+  // 10 latent frames (40 frames): longer than the decoder's context on either side of a chunk.
+  latents = await sample('a yellow star moving right on a navy background', 5, 40, 8);
+}, 120_000);
+
+describe('chunked decode equals whole-clip decode', () => {
+  it('the shipped decoder declares its temporal context', () => {
+    expect(model.decoderContext()).toEqual([6, 6]);
+  });
+
+  it.each([1, 2, 3, 4])('chunk %i: every byte within 1/255 of the whole-clip decode', async (chunk) => {
+    const whole = await decoded(latents, latents.dims[2]!);
+    const chunked = await decoded(latents, chunk);
+    expect(chunked.length).toBe(whole.length);
+    let max = 0;
+    for (let i = 0; i < whole.length; i++) max = Math.max(max, Math.abs(whole[i]! - chunked[i]!));
+    expect(max).toBeLessThanOrEqual(1);
+  });
+
+  it('without the context a chunk border shows (what the test above guards against)', async () => {
+    const whole = await decoded(latents, latents.dims[2]!);
+    // The same package with no context declared: each chunk starts cold.
+    const manifest = { ...model.manifest, latent: { ...model.manifest.latent, decoderContext: [0, 0] as [number, number] } };
+    const cold = new VideoModel(Object.create(model.pkg, { manifest: { value: manifest } }) as VideoModel['pkg']);
+    const parts: Uint8Array[] = [];
+    for await (const c of cold.decode(latents, { chunkFrames: 2 })) parts.push(c.data);
+    const seamy = Buffer.concat(parts);
+    let max = 0;
+    for (let i = 0; i < whole.length; i++) max = Math.max(max, Math.abs(whole[i]! - seamy[i]!));
+    expect(max).toBeGreaterThan(16);
+  });
+
+  // The largest step must not come from the pipeline: with chunked decode equal to whole-clip
+  // decode, what is left is the model's own. Measured on the shipped model (chunk 2, 16 frames):
+  // ratios 6.62, 2.99, 1.68, 3.24 for the four prompts below, every largest step at a latent-frame
+  // border (frame 4 or 8; the decoder up-samples time with non-overlapping transposed convs, so
+  // each latent frame's 4 frames are smooth and the next latent frame starts with a jump). The
+  // 2× target is the default model's to meet (its VAE); this test says so until it does.
+  const prompts: Array<[string, number]> = [
+    ['a red circle moving left on a black background', 1],
+    ['a green square moving up on a gray background', 2],
+    ['a blue triangle growing on a dark green background', 3],
+    ['a white star shrinking on a sunset background', 4],
+  ];
+  const clips = new Map<string, number[]>();
+  async function stepsOf(prompt: string, seed: number): Promise<number[]> {
+    const key = `${prompt}#${seed}`;
+    if (!clips.has(key)) clips.set(key, frameSteps(await decoded(await sample(prompt, seed, 16), 2), 64 * 64 * 3));
+    return clips.get(key)!;
+  }
+
+  it.each(prompts)('"%s": the largest step falls at a latent-frame border (where the VAE up-samples time, not a chunk border)', async (prompt, seed) => {
+    const steps = await stepsOf(prompt, seed);
+    const largest = steps.indexOf(Math.max(...steps)) + 1; // the step into frame `largest`
+    console.log(`${prompt} (seed ${seed}): largest step ${Math.max(...steps).toFixed(2)} into frame ${largest}, median ${median(steps).toFixed(2)}, ratio ${(Math.max(...steps) / median(steps)).toFixed(2)}`);
+    expect(largest % 4).toBe(0);
+  });
+
+  it.fails('the largest frame step of each clip is at most 2× its median step (the default model does not meet this yet)', async () => {
+    for (const [prompt, seed] of prompts) {
+      const steps = await stepsOf(prompt, seed);
+      expect(Math.max(...steps) / median(steps), prompt).toBeLessThanOrEqual(2);
+    }
+  });
+});
