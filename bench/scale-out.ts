@@ -108,7 +108,7 @@ function textToVideo(model: string, i: number): Workflow {
 
 const trivial = (i: number): Workflow => ({
   format: 'skyloom-workflow',
-  version: 1,
+  version: 2,
   nodes: [
     { id: 'a', type: 'test/number', params: { value: i % 1000 } },
     { id: 'out', type: 'test/collect', inputs: { value: { node: 'a', output: 'value' } } },

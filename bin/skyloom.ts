@@ -155,8 +155,13 @@ function program(setExit: (code: number) => void): Command {
         const doc = await readWorkflowFile(file);
         const validated = await validateWorkflow(doc, registry);
         const message = `${file}: valid (${validated.nodes.size} nodes${validated.migratedFrom !== undefined ? `, upgraded from format version ${validated.migratedFrom}` : ''})`;
-        if (opts.json) process.stdout.write(`${JSON.stringify({ valid: true, nodes: validated.nodes.size })}\n`);
-        else process.stdout.write(`${message}\n`);
+        const { warnings } = validated;
+        if (opts.json) process.stdout.write(`${JSON.stringify({ valid: true, nodes: validated.nodes.size, ...(warnings.length > 0 ? { warnings } : {}) })}\n`);
+        else {
+          // Warnings do not stop a run: nodes that feed no output, and their own problems.
+          const lines = warnings.map((w) => `  warning: ${w.nodeId ? `node "${w.nodeId}" ` : ''}at ${w.pointer || '/'}: ${w.message}`);
+          process.stdout.write(`${[message, ...lines].join('\n')}\n`);
+        }
         setExit(EXIT.ok);
       } catch (error) {
         setExit(reportFailure(error, opts.json));

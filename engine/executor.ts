@@ -9,7 +9,7 @@ import type { EventOf, ExecutionEvent, ExecutionListener } from './events.js';
 import { planExecution } from './plan.js';
 import type { NodeRegistry } from './registry.js';
 import type { Logger, NodeContext, NodeServices, NodeOutputs, Preview, UiOutput } from './types.js';
-import { validateWorkflow, type ResolvedNode, type ValidatedWorkflow } from './validate.js';
+import { validateWorkflow, type ResolvedNode, type ValidatedWorkflow, type ValidateOptions } from './validate.js';
 
 export interface ExecutorOptions {
   /** Shared output cache; by default each executor has its own with `cacheBytes` of budget. */
@@ -70,9 +70,10 @@ export class Executor {
   }
 
   /** @throws WorkflowValidationError */
-  validate(workflow: unknown): Promise<ValidatedWorkflow> {
+  validate(workflow: unknown, options: ValidateOptions = {}): Promise<ValidatedWorkflow> {
     const o = this.#options;
-    return validateWorkflow(workflow, this.registry, { confinePaths: o.confinePaths ?? o.confineInputs ?? false, localModels: o.localModels ?? true });
+    const env = options.env ?? { confinePaths: o.confinePaths ?? o.confineInputs ?? false, localModels: o.localModels ?? true };
+    return validateWorkflow(workflow, this.registry, { ...options, env });
   }
 
   /**
@@ -81,7 +82,7 @@ export class Executor {
    *   Cancelled when the signal aborts the run
    */
   async run(workflow: unknown, options: RunOptions = {}): Promise<RunResult> {
-    const validated = isValidated(workflow) ? workflow : await this.validate(workflow);
+    const validated = isValidated(workflow) ? workflow : await this.validate(workflow, options.targets ? { targets: options.targets } : {});
     const started = performance.now();
     const promptId = options.promptId ?? randomUUID();
     const signal = options.signal ?? new AbortController().signal;

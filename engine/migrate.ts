@@ -28,7 +28,12 @@ function v0ToV1(doc: Json): Json {
   return out;
 }
 
-const MIGRATIONS: Record<number, (doc: Json) => Json> = { 0: v0ToV1 };
+/** Version 2 added node modes (bypass, mute); a version 1 file has none, so only the number changes. */
+function v1ToV2(doc: Json): Json {
+  return { ...doc, version: 2 };
+}
+
+const MIGRATIONS: Record<number, (doc: Json) => Json> = { 0: v0ToV1, 1: v1ToV2 };
 
 /** Which version a document declares; v0 drafts wrote `"skyloom": "0"` instead of format/version. */
 function declaredVersion(doc: Json): unknown {

@@ -68,6 +68,7 @@ function toCatalogEntry(d: NodeDefinition): NodeCatalogEntry {
     type: d.type,
     version: d.version,
     displayName: d.displayName ?? titleCase(d.type),
+    ...(d.aliases && d.aliases.length > 0 ? { aliases: [...d.aliases] } : {}),
     category: d.category,
     description: d.description,
     inputs: Object.entries(d.inputs ?? {}).map(([name, s]) => ({ name, ...s })),

@@ -29,6 +29,8 @@ interface ParamBase<K extends ParamKind, V> {
   description?: string;
   /** The widget's label in editors; default the param's name. */
   label?: string;
+  /** The param is read only while another enum param has this value (editors disable it otherwise). */
+  usedWhen?: { param: string; equals: string };
 }
 
 export interface IntParam extends ParamBase<'int', number> {
@@ -43,6 +45,8 @@ export interface FloatParam extends ParamBase<'float', number> {
 }
 export interface StringParam extends ParamBase<'string', string> {
   multiline?: boolean;
+  /** The string names an input file of this kind (editors offer upload, a picker and a thumbnail). */
+  file?: 'image' | 'video';
 }
 export type BooleanParam = ParamBase<'boolean', boolean>;
 export interface EnumParam extends ParamBase<'enum', string> {
@@ -229,6 +233,8 @@ export interface NodeDefinition<
   description: string;
   /** Display name; the `type` is the stable key (never the display name). */
   displayName?: string;
+  /** Other names artists search for it by (the ComfyUI names they know: "ksampler", "checkpoint"). */
+  aliases?: readonly string[];
   inputs?: I;
   params?: P;
   outputs?: O;
@@ -266,6 +272,7 @@ export interface NodeCatalogEntry {
   type: string;
   version: number;
   displayName: string;
+  aliases?: string[];
   category: string;
   description: string;
   inputs: Array<{ name: string } & InputSpec>;

@@ -6,7 +6,7 @@ import { WorkflowValidationError, type ValidationIssue } from './errors.js';
 import { migrateWorkflow } from './migrate.js';
 import type { NodeRegistry } from './registry.js';
 import { PARAM_SOCKET, type CheckEnv, type NodeDefinition, type ParamSpec, type SocketType } from './types.js';
-import { pointer, WorkflowSchema, type Link, type ParamValue, type Workflow, type WorkflowNode } from './workflow.js';
+import { pointer, WorkflowSchema, type Link, type NodeMode, type ParamValue, type Workflow, type WorkflowNode } from './workflow.js';
 
 export interface ResolvedNode {
   id: string;
@@ -17,13 +17,19 @@ export interface ResolvedNode {
   definition: NodeDefinition;
   /** Every param not fed from a link, with defaults filled in. */
   params: Record<string, ParamValue>;
-  /** Links into the node: inputs, and params fed from a link. */
+  /** Links into the node: inputs, and params fed from a link (through bypassed nodes to what they pass on). */
   links: Record<string, Link>;
 }
 
 export interface ValidatedWorkflow {
   workflow: Workflow;
+  /** The nodes that may run: muted and bypassed nodes are left out (links go around bypassed ones). */
   nodes: Map<string, ResolvedNode>;
+  /**
+   * Problems that do not stop a run: nodes that feed no output (or none of the targets) do not
+   * run, so they are listed here, with any problem of their own, instead of failing the workflow.
+   */
+  warnings: ValidationIssue[];
   /** Set when the file was written in an older format version and upgraded. */
   migratedFrom?: number;
 }
@@ -34,6 +40,13 @@ let schemaValidator: ValidateFunction | undefined;
 function workflowSchemaValidator(): ValidateFunction {
   schemaValidator ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(WorkflowSchema);
   return schemaValidator;
+}
+
+export interface ValidateOptions {
+  /** The nodes a run asks for; default every output node. Only what they need must be valid. */
+  targets?: readonly string[];
+  /** What the host lets node checks do (confined paths, local models); default: an unconfined local host. */
+  env?: CheckEnv;
 }
 
 /**
@@ -54,19 +67,75 @@ export function checkWorkflowSchema(input: unknown): { workflow: Workflow; migra
 }
 
 /**
- * Validates a parsed workflow document (any version) against the schema and the registry.
+ * Validates a parsed workflow document (any version) against the schema and the registry. Like a
+ * run, it judges what the output nodes (or the targets) need: a node that feeds none of them
+ * does not run, so it and its problems are warnings. A workflow without any output node keeps
+ * every problem an error.
  * @returns the migrated workflow with every node resolved to its definition and full params
  * @throws WorkflowValidationError listing every problem found, each with node id and JSON pointer
  */
-export async function validateWorkflow(input: unknown, registry: NodeRegistry, env: CheckEnv = { confinePaths: false, localModels: true }): Promise<ValidatedWorkflow> {
+export async function validateWorkflow(input: unknown, registry: NodeRegistry, options: ValidateOptions = {}): Promise<ValidatedWorkflow> {
   const { workflow, migratedFrom } = checkWorkflowSchema(input);
   const issues: ValidationIssue[] = [];
   const nodes = resolveNodes(workflow, registry, issues);
   checkLinks(workflow, nodes, issues);
   checkCycles(nodes, issues);
-  await runChecks(nodes, issues, env);
-  if (issues.length > 0) throw new WorkflowValidationError(issues);
-  return migratedFrom === undefined ? { workflow, nodes } : { workflow, nodes, migratedFrom };
+  await runChecks(nodes, issues, options.env ?? { confinePaths: false, localModels: true });
+  applyModes(workflow, nodes, issues);
+  const { errors, warnings } = splitByNeed(workflow, registry, issues, options.targets);
+  if (errors.length > 0) throw new WorkflowValidationError(errors);
+  return migratedFrom === undefined ? { workflow, nodes, warnings } : { workflow, nodes, warnings, migratedFrom };
+}
+
+/**
+ * The ids of every node the roots need (the targets, else every output node), walking the links
+ * as written; undefined when there is no root, so nothing can be judged unneeded.
+ */
+export function neededNodes(workflow: Workflow, registry: NodeRegistry, targets?: readonly string[]): Set<string> | undefined {
+  const byId = new Map<string, WorkflowNode>();
+  for (const n of workflow.nodes) if (!byId.has(n.id)) byId.set(n.id, n);
+  const roots =
+    targets && targets.length > 0
+      ? targets.filter((t) => byId.has(t))
+      : workflow.nodes.filter((n) => registry.get(n.type)?.flags?.output && n.mode === undefined).map((n) => n.id);
+  if (roots.length === 0) return undefined;
+  const needed = new Set<string>();
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    // A muted node never runs: what it would need is not needed (its consumers get an error).
+    if (needed.has(id) || byId.get(id)?.mode === 'mute') continue;
+    needed.add(id);
+    for (const link of Object.values(byId.get(id)?.inputs ?? {})) if (byId.has(link.node)) stack.push(link.node);
+  }
+  return needed;
+}
+
+function splitByNeed(
+  workflow: Workflow,
+  registry: NodeRegistry,
+  issues: ValidationIssue[],
+  targets?: readonly string[],
+): { errors: ValidationIssue[]; warnings: ValidationIssue[] } {
+  const needed = neededNodes(workflow, registry, targets);
+  if (!needed) return { errors: issues, warnings: [] };
+  const errors: ValidationIssue[] = [];
+  const warnings: ValidationIssue[] = [];
+  const why = targets && targets.length > 0 ? `is not needed by ${targets.map((t) => `"${t}"`).join(', ')}` : 'feeds no output node';
+  const seen = new Set<string>();
+  const resting = new Set<string>();
+  workflow.nodes.forEach((n, index) => {
+    if (n.mode !== undefined) resting.add(n.id);
+    if (needed.has(n.id) || seen.has(n.id) || n.mode !== undefined) return;
+    seen.add(n.id);
+    warnings.push({ code: 'unused_node', nodeId: n.id, pointer: pointer('nodes', index), message: `Node "${n.id}" ${why}, so it does not run` });
+  });
+  for (const issue of issues) {
+    // A muted or bypassed node does not run, so its own problems cannot stop a run.
+    if (issue.nodeId !== undefined && (!needed.has(issue.nodeId) || resting.has(issue.nodeId))) warnings.push(issue);
+    else errors.push(issue);
+  }
+  return { errors, warnings };
 }
 
 function schemaIssues(errors: ErrorObject[], doc: Record<string, unknown>): ValidationIssue[] {
@@ -213,6 +282,10 @@ function checkParamValue(spec: ParamSpec, value: unknown): { code: string; messa
       if (spec.kind === 'int' && !Number.isInteger(value)) return wrongType('an integer');
       if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
         return { code: 'param_range', message: `is ${value}, outside ${rangeText(spec.min, spec.max)}` };
+      }
+      // An int's step is a rule (sizes on a 16-pixel grid); a float's is only how far a widget moves.
+      if (spec.kind === 'int' && spec.step !== undefined && spec.step > 1 && (value - (spec.min ?? 0)) % spec.step !== 0) {
+        return { code: 'param_step', message: `is ${value}, not on its steps of ${spec.step}${spec.min ? ` from ${spec.min}` : ''}` };
       }
       return undefined;
     }
@@ -386,6 +459,67 @@ function checkCycles(nodes: Map<string, ResolvedNode>, issues: ValidationIssue[]
       }
     }
   }
+}
+
+/**
+ * Node modes: muted and bypassed nodes leave the runnable set; a link to a bypassed node's output
+ * is moved to what that node passes on (its first linked input of the same socket type, through
+ * chains of bypassed nodes); a link to a muted node, or to a bypassed output with nothing to pass
+ * on, is an issue on the consumer.
+ */
+function applyModes(workflow: Workflow, nodes: Map<string, ResolvedNode>, issues: ValidationIssue[]): void {
+  const modes = new Map<string, NodeMode>();
+  for (const n of workflow.nodes) if (n.mode !== undefined) modes.set(n.id, n.mode);
+  if (modes.size === 0) return;
+
+  const outputType = (link: Link): SocketType | undefined => nodes.get(link.node)?.definition.outputs?.[link.output]?.type;
+  /** Where a link really reads from, or why it cannot: following bypassed nodes to a running one. */
+  const follow = (link: Link, seen: Set<string>): Link | { muted: string } | { nothing: string } => {
+    const mode = modes.get(link.node);
+    if (mode === undefined) return link;
+    if (mode === 'mute') return { muted: link.node };
+    if (seen.has(link.node)) return { nothing: link.node };
+    seen.add(link.node);
+    const source = nodes.get(link.node);
+    const want = outputType(link);
+    if (!source || want === undefined) return { nothing: link.node };
+    const d = source.definition;
+    const slots = [...Object.keys(d.inputs ?? {}), ...Object.keys(d.params ?? {})];
+    for (const name of slots) {
+      const l = source.links[name];
+      if (!l) continue;
+      const given = outputType(l);
+      if (given !== undefined && (given === want || given === '*' || want === '*')) return follow(l, seen);
+    }
+    return { nothing: link.node };
+  };
+
+  for (const node of nodes.values()) {
+    if (modes.has(node.id)) continue;
+    for (const [name, link] of Object.entries(node.links)) {
+      if (!modes.has(link.node)) continue;
+      const at = pointer('nodes', node.index, 'inputs', name);
+      const to = follow(link, new Set());
+      if ('muted' in to) {
+        issues.push({
+          code: 'muted_input',
+          nodeId: node.id,
+          pointer: at,
+          message: `Input "${name}" reads from "${to.muted}", which is muted; unmute it, bypass it, or mute this node too`,
+        });
+      } else if ('nothing' in to) {
+        issues.push({
+          code: 'bypass_no_passthrough',
+          nodeId: node.id,
+          pointer: at,
+          message: `Input "${name}" reads "${link.node}".${link.output} (${outputType(link) ?? '?'}), but "${to.nothing}" is bypassed and has no linked input of that type to pass on`,
+        });
+      } else {
+        node.links[name] = to;
+      }
+    }
+  }
+  for (const id of modes.keys()) nodes.delete(id);
 }
 
 async function runChecks(nodes: Map<string, ResolvedNode>, issues: ValidationIssue[], env: CheckEnv): Promise<void> {

@@ -1,9 +1,9 @@
-// The workflow file, version 1: the one shape shared by the editor, the CLI and the API — its JSON Schema and its type from one source.
+// The workflow file, version 2: the one shape shared by the editor, the CLI and the API — its JSON Schema and its type from one source.
 
 import { Type, type Static } from '@sinclair/typebox';
 
 export const WORKFLOW_FORMAT = 'skyloom-workflow';
-export const WORKFLOW_VERSION = 1;
+export const WORKFLOW_VERSION = 2;
 
 const NodeId = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_-]*$', maxLength: 128 });
 
@@ -15,6 +15,15 @@ const LinkSchema = Type.Object(
 // One `type` list rather than anyOf, so a bad value gets one error ("must be string,number,boolean").
 const ParamValueSchema = Type.Unsafe<string | number | boolean>({ type: ['string', 'number', 'boolean'] });
 
+/**
+ * How a node takes part in a run (version 2). Absent: it runs. `bypass`: it does not run and each
+ * output passes on the value of its first linked input of the same socket type. `mute`: it does
+ * not run, and neither does anything that needs it.
+ */
+const NodeModeSchema = Type.Union([Type.Literal('bypass'), Type.Literal('mute')], {
+  description: 'bypass: outputs pass on the first linked input of the same socket type; mute: neither it nor what needs it runs.',
+});
+
 const WorkflowNodeSchema = Type.Object(
   {
     id: NodeId,
@@ -25,6 +34,7 @@ const WorkflowNodeSchema = Type.Object(
     /** Links into this node, by input name (or by param name, for a param fed from a link). */
     inputs: Type.Optional(Type.Record(Type.String(), LinkSchema)),
     position: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
+    mode: Type.Optional(NodeModeSchema),
   },
   { additionalProperties: false },
 );
@@ -58,7 +68,7 @@ export const WorkflowSchema = Type.Object(
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://github.com/skyloom/skyloom/workflows/workflow.schema.json',
     title: 'Skyloom workflow',
-    description: 'One format for the editor, the CLI and the API. Version 1.',
+    description: 'One format for the editor, the CLI and the API. Version 2 (version 1 files are migrated: they lack node modes).',
     additionalProperties: false,
   },
 );
@@ -66,6 +76,7 @@ export const WorkflowSchema = Type.Object(
 /** A link to the named output of another node. */
 export type Link = Static<typeof LinkSchema>;
 export type ParamValue = Static<typeof ParamValueSchema>;
+export type NodeMode = Static<typeof NodeModeSchema>;
 export type WorkflowNode = Static<typeof WorkflowNodeSchema>;
 export type WorkflowGroup = Static<typeof WorkflowGroupSchema>;
 export type WorkflowModelRef = Static<typeof WorkflowModelRefSchema>;

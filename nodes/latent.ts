@@ -8,6 +8,7 @@ export const ASPECTS = ['1:1', '16:9', '9:16', 'custom'] as const;
 export const emptyLatentNode = defineNode({
   type: 'empty-latent',
   version: 1,
+  aliases: ['empty latent image', 'size', 'resolution', 'aspect'],
   category: 'latent',
   description:
     "The size and length of a clip to generate. An aspect preset takes the model's native size for it; " +
@@ -15,8 +16,8 @@ export const emptyLatentNode = defineNode({
   inputs: { model: { type: 'MODEL' } },
   params: {
     aspect: { kind: 'enum', default: '1:1', choices: ASPECTS },
-    width: { kind: 'int', default: 64, min: 16, max: 4096, step: 16, description: 'Used when aspect is "custom".' },
-    height: { kind: 'int', default: 64, min: 16, max: 4096, step: 16, description: 'Used when aspect is "custom".' },
+    width: { kind: 'int', default: 64, min: 16, max: 4096, step: 16, usedWhen: { param: 'aspect', equals: 'custom' }, description: 'Used when aspect is "custom".' },
+    height: { kind: 'int', default: 64, min: 16, max: 4096, step: 16, usedWhen: { param: 'aspect', equals: 'custom' }, description: 'Used when aspect is "custom".' },
     seconds: { kind: 'float', default: 2, min: 0.1, max: 120, step: 0.5 },
     frames: { kind: 'int', default: 0, min: 0, max: 7200, description: 'Exact frame count; 0 takes seconds × fps.' },
     fps: { kind: 'int', default: 8, min: 1, max: 60 },

@@ -12,6 +12,7 @@ export const DEFAULT_MODEL = 'skyloom-tiny';
 export const loadModelNode = defineNode({
   type: 'load-model',
   version: 1,
+  aliases: ['checkpoint', 'ckpt', 'load checkpoint', 'model loader'],
   category: 'model',
   description: 'Loads a model package (text encoder, DiT, VAE) by name or folder, checking every file against its sha256.',
   params: {

@@ -1,4 +1,4 @@
-// Primitive nodes: constant text, int, float and seed values to feed params through links.
+// Primitive nodes: constant text, int, float and seed values to feed params through links, and the reroute point.
 
 import { randomInt } from 'node:crypto';
 import { defineNode } from '../engine/index.js';
@@ -54,4 +54,15 @@ export const seedNode = defineNode({
   },
 });
 
-export const primitiveNodes = [textNode, intNode, floatNode, seedNode];
+export const rerouteNode = defineNode({
+  type: 'reroute',
+  version: 1,
+  category: 'primitives',
+  displayName: 'Reroute',
+  description: 'A point a link passes through, to route long links around the graph; passes its value on unchanged.',
+  inputs: { in: { type: '*' } },
+  outputs: { out: { type: '*' } },
+  run: (inputs) => ({ out: inputs.in }),
+});
+
+export const primitiveNodes = [textNode, intNode, floatNode, seedNode, rerouteNode];

@@ -25,6 +25,8 @@ export async function unconditional(model: VideoModel, negative: ConditioningVal
 export const ditSamplerNode = defineNode({
   type: 'dit-sampler',
   version: 1,
+  displayName: 'DiT Sampler',
+  aliases: ['ksampler', 'sampler', 'denoise', 'diffusion'],
   category: 'sampling',
   description:
     'Samples latents with the diffusion transformer: flow matching with classifier-free guidance. ' +

@@ -16,6 +16,7 @@ export const promptNode = defineNode({
 export const textEncodeNode = defineNode({
   type: 'text-encode',
   version: 1,
+  aliases: ['clip text encode', 'conditioning', 'positive', 'negative'],
   category: 'text',
   description:
     "Encodes a prompt with the model's text encoder. Use one for the positive prompt and one for the negative; an empty text is the unconditional prompt. " +

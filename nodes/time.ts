@@ -206,6 +206,7 @@ function framesFor(seconds: number, fps: number, step: number): number {
 export const extendNode = defineNode({
   type: 'extend',
   version: 1,
+  aliases: ['continue', 'outpaint time', 'longer'],
   category: 'time',
   description:
     'Extends a video forward or backward in time: its last (or first) frames are held fixed as context and new frames are generated window by window, so any length can be reached with flat memory. The sound of the video stays under its frames; the new frames are silent.',
@@ -236,6 +237,7 @@ export const extendNode = defineNode({
 export const imageToVideoNode = defineNode({
   type: 'image-to-video',
   version: 1,
+  aliases: ['i2v', 'animate', 'img2vid'],
   category: 'time',
   description: 'Animates a still image from a prompt: the image is the first frame and the model generates what follows.',
   inputs: { ...generationInputs, image: { type: 'IMAGE' } },
@@ -340,6 +342,7 @@ export const loopNode = defineNode({
 export const trimNode = defineNode({
   type: 'trim',
   version: 1,
+  aliases: ['cut'],
   category: 'time',
   description: 'Keeps a part of a video, by seconds, with its sound (no copying: the frames are shared).',
   inputs: { video: { type: 'VIDEO' } },
@@ -360,6 +363,7 @@ export const trimNode = defineNode({
 export const concatNode = defineNode({
   type: 'concat',
   version: 1,
+  aliases: ['join', 'append'],
   category: 'time',
   description: 'Plays one video after another (same size and frame rate); their sounds follow, silence under a video without any.',
   inputs: { first: { type: 'VIDEO' }, second: { type: 'VIDEO' } },
@@ -376,6 +380,8 @@ export const concatNode = defineNode({
 export const fpsNode = defineNode({
   type: 'fps',
   version: 1,
+  displayName: 'FPS',
+  aliases: ['frame rate', 'retime'],
   category: 'time',
   description: 'Changes the frame rate by dropping or repeating frames; the duration and the sound stay the same.',
   inputs: { video: { type: 'VIDEO' } },

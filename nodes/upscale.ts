@@ -13,6 +13,7 @@ export const RESIZE_PRESETS = ['custom', '1920x1080', '1080x1920', '1280x720', '
 export const upscaleNode = defineNode({
   type: 'upscale',
   version: 1,
+  aliases: ['esrgan', 'super resolution', 'upscaler', 'hires'],
   category: 'upscale',
   description:
     'Upscales every frame with a pretrained ESRGAN super-resolution model (2x to 8x), in tiles so memory stays bounded at 1080p, a few frames at a time. Follow it with resize for an exact output size.',
@@ -84,14 +85,15 @@ export function resizeTarget(preset: string, width: number, height: number): { w
 export const resizeNode = defineNode({
   type: 'resize',
   version: 1,
+  aliases: ['scale', 'size'],
   category: 'upscale',
   description:
     'Resizes every frame to an exact size with a Lanczos-3 kernel: stretch distorts, crop fills and trims the overflow (centred), pad fits inside with black bars.',
   inputs: { video: { type: 'VIDEO' } },
   params: {
     preset: { kind: 'enum', default: '1920x1080', choices: RESIZE_PRESETS, description: 'Target size; custom uses width and height.' },
-    width: { kind: 'int', default: 1920, min: 1, max: 8192, description: 'Target width when preset is custom.' },
-    height: { kind: 'int', default: 1080, min: 1, max: 8192, description: 'Target height when preset is custom.' },
+    width: { kind: 'int', default: 1920, min: 1, max: 8192, usedWhen: { param: 'preset', equals: 'custom' }, description: 'Target width when preset is custom.' },
+    height: { kind: 'int', default: 1080, min: 1, max: 8192, usedWhen: { param: 'preset', equals: 'custom' }, description: 'Target height when preset is custom.' },
     fit: { kind: 'enum', default: 'crop', choices: ['stretch', 'crop', 'pad'], description: 'How another aspect ratio is met.' },
   },
   outputs: { video: { type: 'VIDEO' } },

@@ -7,6 +7,8 @@ import type { LatentValue } from './values.js';
 export const vaeDecodeNode = defineNode({
   type: 'vae-decode',
   version: 1,
+  displayName: 'VAE Decode',
+  aliases: ['decode latent', 'latent to video'],
   category: 'vae',
   description: 'Decodes latents to video frames, a few latent frames at a time, so memory stays flat however long the clip.',
   inputs: { model: { type: 'MODEL' }, latent: { type: 'LATENT' } },
@@ -34,6 +36,8 @@ export const vaeDecodeNode = defineNode({
 export const vaeEncodeNode = defineNode({
   type: 'vae-encode',
   version: 1,
+  displayName: 'VAE Encode',
+  aliases: ['encode video', 'video to latent'],
   category: 'vae',
   description: "Encodes video frames to latents (the video's size and length must fit the model's grid).",
   inputs: { model: { type: 'MODEL' }, video: { type: 'VIDEO' } },

@@ -100,6 +100,7 @@ const MIME: Record<VideoFormat, string> = { mp4: 'video/mp4', webm: 'video/webm'
 export const saveVideoNode = defineNode({
   type: 'save-video',
   version: 1,
+  aliases: ['preview', 'video combine', 'export', 'output'],
   category: 'video io',
   description: 'Writes the video to the output folder (mp4 is H.264 yuv420p and plays in browsers), with its workflow and AI provenance embedded.',
   flags: { output: true, idempotent: false },
@@ -130,6 +131,7 @@ export const saveVideoNode = defineNode({
 export const saveImageNode = defineNode({
   type: 'save-image',
   version: 1,
+  aliases: ['preview image', 'preview', 'export frame'],
   category: 'video io',
   description: 'Writes one frame of a video as an image (PNG keeps the workflow and provenance in text chunks).',
   flags: { output: true, idempotent: false },
@@ -205,10 +207,11 @@ function colourProblems(background: unknown): Array<{ param: string; message: st
 export const loadVideoNode = defineNode({
   type: 'load-video',
   version: 1,
+  aliases: ['video loader', 'input video'],
   category: 'video io',
   description: 'Reads a video file (any format ffmpeg reads), frame by frame into a store, with its sound (nodes that keep the timeline carry it to save-video); optionally resized and resampled on the way in.',
   params: {
-    path: { kind: 'string', default: '', description: 'A file path, or the name of an uploaded file.' },
+    path: { kind: 'string', default: '', file: 'video', description: 'A file path, or the name of an uploaded file.' },
     width: { kind: 'int', default: 0, min: 0, max: 8192, description: '0 keeps the width (with height 0 too).' },
     height: { kind: 'int', default: 0, min: 0, max: 8192 },
     fit: { kind: 'enum', default: 'crop', choices: ['crop', 'pad', 'stretch'] },
@@ -234,10 +237,11 @@ export const loadVideoNode = defineNode({
 export const loadImageNode = defineNode({
   type: 'load-image',
   version: 1,
+  aliases: ['image loader', 'input image'],
   category: 'video io',
   description: 'Reads an image file (PNG, JPEG, WebP, ...) as RGB; optionally resized.',
   params: {
-    path: { kind: 'string', default: '', description: 'A file path, or the name of an uploaded file.' },
+    path: { kind: 'string', default: '', file: 'image', description: 'A file path, or the name of an uploaded file.' },
     width: { kind: 'int', default: 0, min: 0, max: 8192, description: '0 keeps the size (with height 0 too).' },
     height: { kind: 'int', default: 0, min: 0, max: 8192 },
     fit: { kind: 'enum', default: 'crop', choices: ['crop', 'pad', 'stretch'] },

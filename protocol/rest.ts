@@ -104,7 +104,12 @@ export type ValidateRequest = Static<typeof ValidateRequestSchema>;
  * with its node id and JSON pointer.
  */
 export const ValidateResponseSchema = Type.Union([
-  Type.Object({ valid: Type.Literal(true), workflow: Type.Object({}, { additionalProperties: true }) }),
+  Type.Object({
+    valid: Type.Literal(true),
+    workflow: Type.Object({}, { additionalProperties: true }),
+    /** What does not stop a run: nodes that feed no output, and their own problems. */
+    warnings: Type.Optional(Type.Array(IssueSchema)),
+  }),
   Type.Object({ valid: Type.Literal(false), issues: Type.Array(IssueSchema) }),
 ]);
 export type ValidateResponse = Static<typeof ValidateResponseSchema>;
@@ -197,6 +202,21 @@ export const UploadResponseSchema = Type.Object({
   created: Type.Boolean(),
 });
 export type UploadResponse = Static<typeof UploadResponseSchema>;
+
+/** `GET /api/uploads`: the files a path param can name (uploads and the shipped samples), newest first. */
+export const UploadListSchema = Type.Object({
+  items: Type.Array(
+    Type.Object({
+      /** The name a path param takes: relative to the uploads folder, `/`-separated. */
+      name: Type.String(),
+      kind: Type.Union([Type.Literal('image'), Type.Literal('video')]),
+      size: Type.Integer(),
+      modified: Type.Number(),
+      url: Type.String(),
+    }),
+  ),
+});
+export type UploadList = Static<typeof UploadListSchema>;
 
 /** `GET /api/workflows` */
 export const WorkflowListSchema = Type.Object({

@@ -25,6 +25,8 @@ import { uploadRoutes } from './routes/uploads.js';
 import { workflowRoutes } from './routes/workflows.js';
 import { attachWebSocket } from './routes/ws.js';
 import { checkAccess, checkToken, TOKEN_COOKIE } from './security.js';
+import { installSamples } from './samples.js';
+import { serveEditor } from './static.js';
 import { Store } from './store.js';
 import { LocalRunner } from './local-runner.js';
 import { WorkflowLibrary } from './workflows.js';
@@ -113,6 +115,8 @@ export function createApp(options: AppOptions): SkyloomApp {
   };
   for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
   checkToken(options.token);
+  // The shipped templates name their inputs as workflows/assets/…; installed here, they run unchanged.
+  installSamples(dirs.uploads);
   const registry = options.registry ?? createRegistry();
   const policy = { token: options.token, host: options.host ?? '127.0.0.1', origins: options.allowedOrigins ?? [] };
   const maxUpload = options.maxUploadBytes ?? 512 * 1024 * 1024;
@@ -179,7 +183,7 @@ export function createApp(options: AppOptions): SkyloomApp {
 
   const editorDir = options.editorDir ?? join(packageRoot(), 'editor', 'dist');
   if (existsSync(editorDir)) {
-    app.use(express.static(editorDir, { index: 'index.html', dotfiles: 'ignore' }));
+    app.use(serveEditor(editorDir));
   }
   app.use(errorHandler((m) => log.error(m)));
 

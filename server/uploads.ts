@@ -2,12 +2,12 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, mkdir, rename, rm } from 'node:fs/promises';
+import { access, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Request } from 'express';
 import busboy from 'busboy';
 import { fileTypeFromBuffer } from 'file-type';
-import type { UploadResponse } from '../protocol/index.js';
+import type { UploadList, UploadResponse } from '../protocol/index.js';
 import { BadRequestError, isDiskFull, PayloadTooLargeError, StorageFullError, UnsupportedMediaError } from './errors.js';
 
 /** What may be uploaded, by the type its bytes show (never by its name or label). */
@@ -118,4 +118,34 @@ export async function receiveUpload(req: Request, dir: string, maxBytes: number)
   } finally {
     await rm(partial, { force: true });
   }
+}
+
+const KIND_BY_EXT: Record<string, 'image' | 'video'> = Object.fromEntries(
+  Object.values(ACCEPTED).flatMap(({ ext, kind }) => (ext === 'jpg' ? [[ext, kind], ['jpeg', kind]] : [[ext, kind]])),
+);
+
+/**
+ * Every image and video under the uploads folder (subfolders too, such as the shipped samples),
+ * newest first; half-received files and dot-folders are left out.
+ * @throws the file system's error when the folder cannot be read
+ */
+export async function listUploads(dir: string): Promise<UploadList> {
+  const items: UploadList['items'] = [];
+  const walk = async (rel: string): Promise<void> => {
+    for (const entry of await readdir(join(dir, rel), { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue;
+      const name = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) {
+        await walk(name);
+        continue;
+      }
+      const kind = KIND_BY_EXT[entry.name.split('.').pop()!.toLowerCase()];
+      if (!entry.isFile() || !kind) continue;
+      const s = await stat(join(dir, name));
+      items.push({ name, kind, size: s.size, modified: s.mtimeMs, url: UPLOADS_PATH + name.split('/').map(encodeURIComponent).join('/') });
+    }
+  };
+  await walk('');
+  items.sort((a, b) => b.modified - a.modified || a.name.localeCompare(b.name));
+  return { items };
 }

@@ -71,7 +71,8 @@ export function promptRoutes(ctx: RouteContext): Router {
     const body = checkBody(ValidateRequestSchema, req.body);
     let out: ValidateResponse;
     try {
-      out = { valid: true, workflow: (await check(body.workflow)).workflow };
+      const validated = await check(body.workflow);
+      out = { valid: true, workflow: validated.workflow, ...(validated.warnings.length > 0 ? { warnings: validated.warnings } : {}) };
     } catch (error) {
       if (!(error instanceof WorkflowValidationError)) throw error;
       out = { valid: false, issues: error.issues };

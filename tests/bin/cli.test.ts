@@ -163,10 +163,22 @@ describe('skyloom validate and nodes', () => {
   it('validate exits 0 for a valid file, and upgrades a v0 draft', async () => {
     const ok = await cli(['validate', sumWorkflow, '--nodes', pack]);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toContain('valid (4 nodes)');
+    expect(ok.stdout).toContain('valid (4 nodes, upgraded from format version 1)');
     const v0 = await cli(['validate', join(root, 'tests/fixtures/workflows/v0-draft.json'), '--nodes', pack]);
     expect(v0.code).toBe(0);
     expect(v0.stdout).toContain('upgraded from format version 0');
+  });
+
+  it('validate lists a node that feeds no output as a warning, and still exits 0', async () => {
+    const dir = tempDir();
+    const doc = JSON.parse(readFileSync(sumWorkflow, 'utf8')) as { nodes: unknown[] };
+    doc.nodes.push({ id: 'loose', type: 'test/add' });
+    const file = join(dir, 'loose.json');
+    writeFileSync(file, JSON.stringify(doc));
+    const r = await cli(['validate', file, '--nodes', pack]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('  warning: node "loose" at /nodes/4: Node "loose" feeds no output node, so it does not run');
+    expect(r.stdout).toContain('  warning: node "loose" at /nodes/4/inputs/a: Required input "a" (FLOAT) is not connected');
   });
 
   it('nodes --json prints the catalog, including loaded packs', async () => {

@@ -73,9 +73,7 @@ describe('the editor', () => {
     await setText(page, 'prompt', 'text', PROMPT);
     // Both models sample a 2-second clip in well under a second at 20 steps, which can end before
     // the progress bar is looked for; the most steps the widget allows keeps the run observable.
-    await setText(page, 'sampler', 'steps', '400');
-    // Out of range: the widget clamps to the param's max.
-    expect(await node(page, 'sampler').locator('[data-param="steps"] input').inputValue()).toBe('200');
+    await setText(page, 'sampler', 'steps', '200');
     if (h.model === 'tiny') await setText(page, 'latent', 'seconds', '4');
     await expect.poll(() => node(page, 'model').locator('[data-testid="node-problems"] li.error').count()).toBe(0);
 
@@ -212,7 +210,7 @@ describe('the editor', () => {
     // The context menu of the canvas lists node categories.
     await node(page, 'prompt-2').locator('header').click({ button: 'right' });
     await page.waitForSelector('[data-testid="context-menu"]');
-    expect(await page.locator('[data-testid="context-menu-item"]').allTextContents()).toEqual(['Duplicate', 'Delete']);
+    expect(await page.locator('[data-testid="context-menu-item"]').allTextContents()).toEqual(['Bypass  (Ctrl+B)', 'Mute  (Ctrl+M)', 'Duplicate', 'Delete']);
     await page.locator('[data-testid="context-menu-item"]', { hasText: 'Delete' }).click();
     await expect.poll(() => node(page, 'prompt-2').count()).toBe(0);
     await canvas.click({ button: 'right', position: { x: 20, y: 20 } });
@@ -310,8 +308,10 @@ describe('the editor', () => {
     // A video dropped on a path field is uploaded and used there.
     await page.locator('[data-testid="palette"] [data-node-type="load-video"]').click();
     await node(page, 'load-video').waitFor();
-    await dropFile(page, '[data-node-id="load-video"] [data-param="path"] label', 'clip.mp4', 'video/mp4', { fromUrl: `/api/outputs/${encodeURIComponent(outputs[0]!)}` });
-    await expect.poll(() => node(page, 'load-video').locator('[data-param="path"] input').inputValue()).toMatch(/^[0-9a-f]{64}\.mp4$/);
+    await dropFile(page, '[data-node-id="load-video"] [data-testid="file-widget"]', 'clip.mp4', 'video/mp4', { fromUrl: `/api/outputs/${encodeURIComponent(outputs[0]!)}` });
+    // Stored under its content hash, shown under the name it was dropped with, with its poster frame.
+    await expect.poll(() => node(page, 'load-video').getByTestId('file-name').textContent()).toBe('clip.mp4');
+    await expect.poll(() => node(page, 'load-video').locator('[data-testid="file-thumb"] video').getAttribute('src')).toMatch(/^\/api\/uploads\/[0-9a-f]{64}\.mp4#t=0\.1$/);
     expect(await page.locator('[data-testid="node"]').count()).toBe(9);
     expect(errors).toEqual([]);
     await context.close();

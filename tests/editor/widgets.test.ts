@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-// Param widgets: the value rules (clamp, step, seeds) and the components for each param kind.
+// Param widgets: the value rules (as typed, steps, seeds) and the components for each param kind.
 
 import { mount } from '@vue/test-utils';
 import { describe, expect, it } from 'vitest';
@@ -19,12 +19,13 @@ const name: CatalogParam = { name: 'name', socket: 'TEXT', kind: 'string', defau
 type NumberSpec = Parameters<typeof coerceNumber>[0];
 
 describe('number rules', () => {
-  it('clamps to the range and rounds integers', () => {
-    expect(coerceNumber(steps as NumberSpec, '400')).toBe(200);
-    expect(coerceNumber(steps as NumberSpec, '0')).toBe(1);
-    expect(coerceNumber(steps as NumberSpec, '12.6')).toBe(13);
-    expect(coerceNumber(guidance as NumberSpec, '-3')).toBe(0);
+  it('keeps a typed value as typed: never clamped, rounded or snapped', () => {
+    expect(coerceNumber(steps as NumberSpec, '400')).toBe(400);
+    expect(coerceNumber(steps as NumberSpec, '0')).toBe(0);
+    expect(coerceNumber(steps as NumberSpec, '12.6')).toBe(12.6);
+    expect(coerceNumber(guidance as NumberSpec, '-3')).toBe(-3);
     expect(coerceNumber(guidance as NumberSpec, '7.25')).toBe(7.25);
+    expect(coerceNumber(width as NumberSpec, '50')).toBe(50);
   });
 
   it('rejects text that is not a number, so the widget keeps its value', () => {
@@ -45,8 +46,9 @@ describe('number rules', () => {
   });
 
   it('keeps seeds whole and within [0, 2^53 - 1]', () => {
-    expect(coerceNumber(seed as NumberSpec, '-5')).toBe(0);
-    expect(coerceNumber(seed as NumberSpec, '1e300')).toBe(MAX_SEED);
+    expect(valueProblem(seed, -5)).toBe('must be at least 0');
+    expect(valueProblem(seed, 1e300)).toBe(`must be at most ${MAX_SEED}`);
+    expect(valueProblem(seed, 1234567890123456)).toBeUndefined();
     const draws = [0.999999, 0.5, 0, 0.25];
     let i = 0;
     const s = randomSeed(() => draws[i++ % draws.length]!);
@@ -59,6 +61,8 @@ describe('number rules', () => {
   it('names what is wrong with a value', () => {
     expect(valueProblem(steps, 300)).toBe('must be at most 200');
     expect(valueProblem(steps, 2.5)).toBe('must be a whole number');
+    expect(valueProblem(width, 50)).toBe('must be on steps of 16 from 16 (48 or 64)');
+    expect(valueProblem(width, 80)).toBeUndefined();
     expect(valueProblem(sampler, 'dpm')).toBe('must be one of euler, heun');
     expect(valueProblem(flag, 'yes')).toBe('must be true or false');
     expect(valueProblem(guidance, 4)).toBeUndefined();
@@ -67,14 +71,14 @@ describe('number rules', () => {
 });
 
 describe('ParamWidget', () => {
-  it('commits a typed number clamped to its range, on blur', async () => {
+  it('commits a typed out-of-range number as typed, on blur (the node shows the error)', async () => {
     const w = mount(ParamWidget, { props: { spec: steps, modelValue: 20 } });
     const input = w.get('input');
     await input.trigger('focus');
     await input.setValue('999');
     await input.trigger('blur');
-    expect(w.emitted('update:modelValue')).toEqual([[200]]);
-    expect((input.element as HTMLInputElement).value).toBe('200');
+    expect(w.emitted('update:modelValue')).toEqual([[999]]);
+    expect((input.element as HTMLInputElement).value).toBe('999');
   });
 
   it('keeps the old value for text that is not a number', async () => {

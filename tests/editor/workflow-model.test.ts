@@ -19,10 +19,12 @@ import {
   modelList,
   newNodeId,
   nodeProblems,
+  offsetSeeds,
   pasteFragment,
   removeLink,
   removeNodes,
   setLink,
+  subgraphFor,
 } from '../../editor/src/lib/workflow-model';
 import { encodePreviewFrame, PREVIEW_WEBP } from '../../protocol/index.js';
 
@@ -104,7 +106,7 @@ describe('problems shown on nodes', () => {
     delete sampler.inputs!.latent;
     expect(nodeProblems(sampler, catalog.get('dit-sampler'), doc, [])).toEqual([
       { level: 'error', slot: 'steps', message: 'steps must be at most 200' },
-      { level: 'error', slot: 'colour', message: '"Dit Sampler" has no param "colour"' },
+      { level: 'error', slot: 'colour', message: '"DiT Sampler" has no param "colour"' },
       { level: 'warning', slot: 'latent', message: 'Input "latent" (LATENT) is not connected' },
     ]);
   });
@@ -222,5 +224,38 @@ describe('preview frames', () => {
     expect(decoded.blob.type).toBe('image/webp');
     expect(new Uint8Array(await decoded.blob.arrayBuffer())).toEqual(image);
     expect(() => decodePreview(new ArrayBuffer(4))).toThrow(RangeError);
+  });
+});
+
+describe('run this output and batches', () => {
+  const doc = (): Workflow => ({
+    format: 'skyloom-workflow',
+    version: 2,
+    nodes: [
+      { id: 'a', type: 'seed', params: { value: 5 } },
+      { id: 'b', type: 'mine/sampler', params: { seed: 9007199254740991 }, inputs: { x: { node: 'a', output: 'value' } } },
+      { id: 'out1', type: 'save', inputs: { v: { node: 'b', output: 'v' } } },
+      { id: 'c', type: 'mine/sampler', params: { seed: 7 } },
+      { id: 'out2', type: 'save', inputs: { v: { node: 'c', output: 'v' } } },
+    ],
+    groups: [{ title: 'g', nodes: ['c', 'out2'] }, { title: 'h', nodes: ['a', 'out2'] }],
+  });
+  const seedSpec = { name: 'seed', socket: 'INT', kind: 'seed', default: 0 } as const;
+  const catalog = new Map([
+    ['mine/sampler', { type: 'mine/sampler', version: 1, displayName: 'S', category: 'c', description: '', inputs: [], outputs: [], params: [seedSpec], flags: { output: false, idempotent: true } }],
+  ]) as unknown as Parameters<typeof offsetSeeds>[1];
+
+  it('keeps only what one output needs, and the groups of what is left', () => {
+    const sub = subgraphFor(doc(), 'out1');
+    expect(sub.nodes.map((n) => n.id)).toEqual(['a', 'b', 'out1']);
+    expect(sub.groups).toEqual([{ title: 'h', nodes: ['a'] }]);
+  });
+
+  it('moves seed params on by the batch index, wrapping at 2^53, and leaves other params alone', () => {
+    const next = offsetSeeds(doc(), catalog, 2);
+    expect(next.nodes.find((n) => n.id === 'c')!.params!.seed).toBe(9);
+    expect(next.nodes.find((n) => n.id === 'b')!.params!.seed).toBe(1);
+    expect(next.nodes.find((n) => n.id === 'a')!.params!.value).toBe(5);
+    expect(offsetSeeds(doc(), catalog, 0)).toEqual(doc());
   });
 });

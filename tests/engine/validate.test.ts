@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { WorkflowValidationError, validateWorkflow, type ValidationIssue } from '../../engine/index.js';
+import { Executor, WorkflowValidationError, neededNodes, validateWorkflow, type ValidationIssue } from '../../engine/index.js';
 import { link, registry, workflow } from './helpers.js';
 
 async function issuesOf(doc: unknown): Promise<ValidationIssue[]> {
@@ -162,7 +162,7 @@ describe('validateWorkflow', () => {
     const doc = JSON.parse(readFileSync(new URL('../fixtures/workflows/v0-draft.json', import.meta.url), 'utf8'));
     const v = await validateWorkflow(doc, registry());
     expect(v.migratedFrom).toBe(0);
-    expect(v.workflow.version).toBe(1);
+    expect(v.workflow.version).toBe(2);
     expect(v.workflow.title).toBe('A v0 draft: two numbers added');
     expect(v.workflow.nodes.map((n) => n.id)).toEqual(['a', 'b', 'sum', 'out']);
     expect(v.workflow.nodes[2]).toEqual({
@@ -189,5 +189,91 @@ describe('validateWorkflow', () => {
     await expect(validateWorkflow(workflow({ id: 'f', type: 'test/needs-file', params: { path: 'missing.bin' } }), reg)).rejects.toMatchObject({
       issues: [{ code: 'check_failed', nodeId: 'f', pointer: '/nodes/0/params/path', message: 'File missing.bin does not exist' }],
     });
+  });
+});
+
+describe('partial runs: what the outputs need', () => {
+  it('runs the complete output while a loose node with a problem is only a warning', async () => {
+    const doc = workflow(
+      { id: 'a', type: 'test/number', params: { value: 2 } },
+      { id: 'sum', type: 'test/add', inputs: { a: link('a', 'value') } },
+      { id: 'out', type: 'test/collect', inputs: { value: link('sum', 'sum') } },
+      { id: 'loose', type: 'test/add' },
+      { id: 'ghost', type: 'no-such-type' },
+    );
+    const v = await validateWorkflow(doc, registry());
+    expect(v.warnings.map((w) => [w.code, w.nodeId])).toEqual([
+      ['unused_node', 'loose'],
+      ['unused_node', 'ghost'],
+      ['unknown_node_type', 'ghost'],
+      ['missing_input', 'loose'],
+    ]);
+    expect(v.warnings[0]!.message).toBe('Node "loose" feeds no output node, so it does not run');
+    const result = await new Executor(registry()).run(doc);
+    expect(result.outputs.out!.values).toEqual({ value: 2 });
+    expect(result.executed).toEqual(['a', 'sum', 'out']);
+  });
+
+  it('keeps a problem of a needed node an error, and every problem an error when there is no output node', async () => {
+    const needed = await issuesOf(
+      workflow({ id: 'sum', type: 'test/add' }, { id: 'out', type: 'test/collect', inputs: { value: link('sum', 'sum') } }, { id: 'loose', type: 'test/add' }),
+    );
+    expect(needed.map((i) => [i.code, i.nodeId])).toEqual([['missing_input', 'sum']]);
+    const none = await issuesOf(workflow({ id: 'loose', type: 'test/add' }));
+    expect(none.map((i) => [i.code, i.nodeId])).toEqual([['missing_input', 'loose']]);
+  });
+
+  it('judges only what the targets need', async () => {
+    const doc = workflow(
+      { id: 'a', type: 'test/number', params: { value: 3 } },
+      { id: 'good', type: 'test/collect', inputs: { value: link('a', 'value') } },
+      { id: 'broken', type: 'test/add' },
+      { id: 'bad', type: 'test/collect', inputs: { value: link('broken', 'sum') } },
+    );
+    expect((await issuesOf(doc)).map((i) => [i.code, i.nodeId])).toEqual([['missing_input', 'broken']]);
+    const v = await validateWorkflow(doc, registry(), { targets: ['good'] });
+    expect(v.warnings.filter((w) => w.code === 'unused_node').map((w) => w.nodeId)).toEqual(['broken', 'bad']);
+    expect(v.warnings[0]!.message).toBe('Node "broken" is not needed by "good", so it does not run');
+    const result = await new Executor(registry()).run(doc, { targets: ['good'] });
+    expect(result.outputs.good!.values).toEqual({ value: 3 });
+  });
+
+  it('finds what is needed through chains and shared sources', async () => {
+    const doc = workflow(
+      { id: 'a', type: 'test/number' },
+      { id: 'b', type: 'test/add', inputs: { a: link('a', 'value') } },
+      { id: 'c', type: 'test/add', inputs: { a: link('b', 'sum'), b: link('a', 'value') } },
+      { id: 'out', type: 'test/collect', inputs: { value: link('c', 'sum') } },
+      { id: 'side', type: 'test/add', inputs: { a: link('a', 'value') } },
+    );
+    expect([...neededNodes(doc, registry())!].sort()).toEqual(['a', 'b', 'c', 'out']);
+    expect(neededNodes(workflow({ id: 'a', type: 'test/number' }), registry())).toBeUndefined();
+  });
+});
+
+describe('int steps', () => {
+  it('holds an int param to its steps from its minimum, and names the rule', async () => {
+    const { createRegistry } = await import('../../nodes/index.js');
+    const doc = {
+      format: 'skyloom-workflow',
+      version: 2,
+      nodes: [
+        { id: 'model', type: 'load-model', params: { name: 'nope' } },
+        { id: 'latent', type: 'empty-latent', params: { aspect: 'custom', width: 50, height: 64 }, inputs: { model: { node: 'model', output: 'model' } } },
+      ],
+    };
+    try {
+      await validateWorkflow(doc, createRegistry());
+      throw new Error('expected the workflow to be invalid');
+    } catch (error) {
+      const issues = (error as WorkflowValidationError).issues;
+      expect(issues.find((i) => i.nodeId === 'latent')).toEqual({
+        code: 'param_step',
+        nodeId: 'latent',
+        pointer: '/nodes/1/params/width',
+        message: 'Param "width" is 50, not on its steps of 16 from 16',
+      });
+      expect(issues.some((i) => i.pointer === '/nodes/1/params/height')).toBe(false);
+    }
   });
 });

@@ -48,7 +48,7 @@ const gen = { model: { node: 'model', output: 'model' }, positive: { node: 'prom
 
 async function run(nodes: WorkflowNode[]): Promise<{ frames: number; fps: number; data: Uint8Array }> {
   const out = mkdtempSync(join(work, 'out-'));
-  const wf: Workflow = { format: 'skyloom-workflow', version: 1, nodes: [...base, ...nodes, { id: 'save', type: 'save-video', params: { crf: 0 }, inputs: { video: { node: 'result', output: 'video' } } }] };
+  const wf: Workflow = { format: 'skyloom-workflow', version: 2, nodes: [...base, ...nodes, { id: 'save', type: 'save-video', params: { crf: 0 }, inputs: { video: { node: 'result', output: 'video' } } }] };
   const result = await new Executor(createRegistry(), { outputDir: out, inputDir: work }).run(wf);
   const file = result.outputs.save.files![0].path;
   const info = await probe(file);

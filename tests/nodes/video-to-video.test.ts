@@ -56,7 +56,7 @@ async function runAll(): Promise<void> {
   }
   const registry = createRegistry();
   registry.register(capture);
-  const wf: Workflow = { format: 'skyloom-workflow', version: 1, nodes };
+  const wf: Workflow = { format: 'skyloom-workflow', version: 2, nodes };
   await new Executor(registry, { outputDir: work, inputDir: work }).run(wf);
 }
 
@@ -91,7 +91,7 @@ describe('video-to-video says what it does', () => {
     const registry = createRegistry();
     const wf: Workflow = {
       format: 'skyloom-workflow',
-      version: 1,
+      version: 2,
       nodes: [
         { id: 'model', type: 'load-model', params: { name: 'skyloom-tiny', device: 'cpu' } },
         { id: 'prompt', type: 'text-encode', params: { text: 'a red circle' }, inputs: { model } },

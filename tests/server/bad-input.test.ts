@@ -95,7 +95,7 @@ describe('malformed and invalid requests', () => {
     const ok = await postJson<ValidateResponse>(server.base, '/api/validate', { workflow: good });
     const conforms = new Ajv({ strict: false }).compile(ValidateResponseSchema);
     expect([conforms(r.body), conforms(ok.body)]).toEqual([true, true]);
-    expect(ok.body).toEqual({ valid: true, workflow: expect.objectContaining({ format: 'skyloom-workflow', version: 1, nodes: good.nodes }) });
+    expect(ok.body).toEqual({ valid: true, workflow: expect.objectContaining({ format: 'skyloom-workflow', version: 2, nodes: good.nodes }) });
     // A body that is not a workflow request is still the client's mistake.
     const notBody = await postJson<ErrorBody>(server.base, '/api/validate', { flow: good });
     expect(notBody.status).toBe(400);
@@ -157,7 +157,8 @@ describe('uploads', () => {
     const r = await raw(server.base, 'POST', '/api/uploads', multipart('cat.png', 'image/png', Buffer.from('<html><script>alert(1)</script></html>')));
     expect(r.status).toBe(415);
     expect(code(r.body)).toBe('unsupported_media_type');
-    expect(readdirSync(join(server.dataDir, 'uploads')).filter((n) => !n.startsWith('.') && !/^[0-9a-f]{64}\.png$/.test(n))).toEqual([]);
+    // Only earlier good uploads and the shipped samples' folder (installed at start) are there.
+    expect(readdirSync(join(server.dataDir, 'uploads')).filter((n) => !n.startsWith('.') && n !== 'workflows' && !/^[0-9a-f]{64}\.png$/.test(n))).toEqual([]);
     const notMultipart = await raw(server.base, 'POST', '/api/uploads', { headers: { 'content-type': 'image/png' }, body: 'x' });
     expect(notMultipart.status).toBe(400);
     expect(code(notMultipart.body)).toBe('not_multipart');

@@ -26,7 +26,7 @@ const gen = { model: { node: 'model', output: 'model' }, positive: { node: 'prom
 
 async function frames(nodes: WorkflowNode[]): Promise<Uint8Array> {
   const out = mkdtempSync(join(tmpdir(), 'skyloom-quality-'));
-  const wf: Workflow = { format: 'skyloom-workflow', version: 1, nodes: [...base, ...nodes, { id: 'save', type: 'save-video', params: { crf: 10 }, inputs: { video: { node: 'result', output: 'video' } } }] };
+  const wf: Workflow = { format: 'skyloom-workflow', version: 2, nodes: [...base, ...nodes, { id: 'save', type: 'save-video', params: { crf: 10 }, inputs: { video: { node: 'result', output: 'video' } } }] };
   const result = await new Executor(createRegistry(), { outputDir: out, inputDir: root }).run(wf);
   const video = await decodeVideo(result.outputs.save.files![0].path);
   return video.read(0, video.frameCount);

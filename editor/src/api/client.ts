@@ -16,6 +16,8 @@ import type {
   ServerMessage,
   ServerMessageMap,
   SystemInfo,
+  UploadList,
+  ValidateResponse,
   UploadResponse,
   WorkflowList,
 } from '../../../protocol/index.js';
@@ -73,11 +75,13 @@ export const api = {
   models: () => request<ModelsResponse>('GET', '/api/models'),
   system: () => request<SystemInfo>('GET', '/api/system'),
   queuePrompt: (workflow: Workflow, clientId: string) => request<PromptResponse>('POST', '/api/prompt', { workflow, clientId }),
+  validate: (workflow: Workflow, init: RequestInit = {}) => request<ValidateResponse>('POST', '/api/validate', { workflow }, init),
   queue: () => request<QueueResponse>('GET', '/api/queue'),
   cancelQueued: (promptId: string) => request<DeleteQueuedResponse>('DELETE', `/api/queue/${enc(promptId)}`),
   interrupt: (promptId?: string) => request<InterruptResponse>('POST', '/api/interrupt', promptId ? { promptId } : {}),
   history: (limit = 50, offset = 0) => request<HistoryList>('GET', `/api/history?limit=${limit}&offset=${offset}`),
   historyEntry: (promptId: string) => request<HistoryEntry>('GET', `/api/history/${enc(promptId)}`),
+  uploads: () => request<UploadList>('GET', '/api/uploads'),
   upload: (file: File) => {
     const form = new FormData();
     form.append('file', file, file.name);

@@ -14,7 +14,7 @@ import GraphNode from '../components/GraphNode.vue';
 import GraphSocket from '../components/GraphSocket.vue';
 import { dragState, nodeSizes } from './drag-state';
 import { checkLink, socketsCompatible } from '../lib/sockets';
-import { GROUP_BOX, layeredLayout } from '../lib/workflow-model';
+import { layeredLayout } from '../lib/workflow-model';
 import { useCatalogStore } from '../stores/catalog';
 import { useGraphStore } from '../stores/graph';
 import { useNotifyStore } from '../stores/notify';
@@ -129,6 +129,8 @@ export class GraphView {
     this.groupLayer.className = 'sk-group-layer';
     this.area.area.content.holder.prepend(this.groupLayer);
 
+    // Panning moves one layer: the compositor shifts it instead of repainting every node (bench/editor-200.ts).
+    this.area.area.content.holder.style.willChange = 'transform';
     this.#enableBoxSelect();
     container.addEventListener('dblclick', (e) => {
       if ((e.target as HTMLElement).closest('.sk-node, .sk-group, [data-testid="context-menu"]')) return;
@@ -174,6 +176,7 @@ export class GraphView {
       if (ctx.type === 'nodedragged') graph.commitMoves();
       // Double-click opens the quick-add search instead of zooming.
       if (ctx.type === 'zoom' && ctx.data.source === 'dblclick') return undefined;
+      if (ctx.type === 'zoomed') this.#markDistance(this.area.area.transform.k);
       return ctx;
     });
 
@@ -241,13 +244,22 @@ export class GraphView {
       return {
         searchBar: false,
         list: [
+          { label: 'Bypass  (Ctrl+B)', key: 'bypass', handler: () => this.graph.toggleMode(ids, 'bypass') },
+          { label: 'Mute  (Ctrl+M)', key: 'mute', handler: () => this.graph.toggleMode(ids, 'mute') },
           { label: 'Duplicate', key: 'duplicate', handler: () => this.duplicate(ids) },
           { label: ids.length > 1 ? `Delete ${ids.length} nodes` : 'Delete', key: 'delete', handler: () => this.graph.removeNodes(ids) },
         ],
       };
     }
     const c = context as SkyConnection;
-    return { searchBar: false, list: [{ label: 'Remove link', key: 'unlink', handler: () => this.graph.disconnect(c.target, c.targetInput) }] };
+    const at = this.area.area.pointer;
+    return {
+      searchBar: false,
+      list: [
+        { label: 'Add reroute point', key: 'reroute', handler: () => this.graph.insertReroute(c.target, c.targetInput, [at.x - 12, at.y - 12]) },
+        { label: 'Remove link', key: 'unlink', handler: () => this.graph.disconnect(c.target, c.targetInput) },
+      ],
+    };
   }
 
   duplicate(ids: string[]): void {
@@ -340,6 +352,14 @@ export class GraphView {
       c.id = id;
       await this.editor.addConnection(c);
     }
+  }
+
+  /**
+   * Far out, a node's text is unreadable: the canvas is marked so node bodies skip painting it
+   * (layout and sockets stay, so links keep their ends), which is what keeps a big graph fluid.
+   */
+  #markDistance(k: number): void {
+    this.container.classList.toggle('sk-far', k < 0.5);
   }
 
   /** Shift+drag on the empty canvas draws a rectangle and selects the nodes it touches (Ctrl adds to the selection). */
@@ -440,38 +460,12 @@ export class GraphView {
     await this.zoomToFit();
   }
 
-  /** Whether two nodes overlap on the canvas (a file authored for another editor's node sizes). */
-  hasOverlaps(): boolean {
-    const sizes = this.#measure();
-    const boxes = this.graph.doc.nodes.map((n) => {
-      const [x, y] = n.position ?? [0, 0];
-      const s = sizes.get(n.id) ?? { width: 0, height: 0 };
-      return { x, y, w: s.width, h: s.height };
-    });
-    const overlap = (a: { x: number; y: number; w: number; h: number }, b: { x: number; y: number; w: number; h: number }) =>
-      Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x) > 12 && Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y) > 12;
-    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) if (overlap(boxes[i]!, boxes[j]!)) return true;
-    // A group's box (title bar and padding included) must not cover nodes outside it.
-    const index = new Map(this.graph.doc.nodes.map((n, i) => [n.id, i]));
-    for (const group of this.graph.doc.groups ?? []) {
-      const members = group.nodes.map((id) => boxes[index.get(id) ?? -1]).filter((b) => b !== undefined);
-      if (members.length === 0) continue;
-      const x0 = Math.min(...members.map((b) => b.x)) - GROUP_BOX.pad;
-      const y0 = Math.min(...members.map((b) => b.y)) - GROUP_BOX.pad - GROUP_BOX.head;
-      const x1 = Math.max(...members.map((b) => b.x + b.w)) + GROUP_BOX.pad;
-      const y1 = Math.max(...members.map((b) => b.y + b.h)) + GROUP_BOX.pad;
-      const box = { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
-      for (const [id, i] of index) if (!group.nodes.includes(id) && overlap(box, boxes[i]!)) return true;
-    }
-    return false;
-  }
-
   /** Waits until the nodes' Vue apps have rendered (two frames). */
   settle(): Promise<void> {
     return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve())));
   }
 
-  /** After opening a document: show it whole, laid out first when its nodes overlap. */
+  /** After opening a document: show it whole, laid out first only when it has no positions. */
   async present(): Promise<void> {
     await this.sync();
     await this.settle();
@@ -481,7 +475,9 @@ export class GraphView {
       await this.area.area.translate(80, 80);
       return;
     }
-    if (this.hasOverlaps()) await this.arrange({ asLoad: true });
+    // A file's positions are the artist's layout: kept as they are, overlaps included (Arrange
+    // is a button away). Only a file with no positions at all (written by hand or a script) is laid out.
+    if (this.graph.doc.nodes.every((n) => !n.position)) await this.arrange({ asLoad: true });
     else await this.zoomToFit();
   }
 

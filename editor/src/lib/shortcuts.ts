@@ -16,6 +16,8 @@ export type Action =
   | 'open'
   | 'library'
   | 'group'
+  | 'bypass'
+  | 'mute'
   | 'fit'
   | 'arrange'
   | 'search'
@@ -42,6 +44,8 @@ export const SHORTCUTS: Shortcut[] = [
   { action: 'duplicate', keys: ['Ctrl+D'], label: 'Duplicate the selected nodes' },
   { action: 'selectAll', keys: ['Ctrl+A'], label: 'Select every node (Ctrl+click adds one)' },
   { action: 'group', keys: ['Ctrl+G'], label: 'Group the selected nodes' },
+  { action: 'bypass', keys: ['Ctrl+B'], label: 'Bypass the selected nodes (their inputs pass through)' },
+  { action: 'mute', keys: ['Ctrl+M'], label: 'Mute the selected nodes (they and what needs them do not run)' },
   { action: 'save', keys: ['Ctrl+S'], label: 'Save to the library', inFields: true },
   { action: 'saveAs', keys: ['Ctrl+Shift+S'], label: 'Save to the library as…', inFields: true },
   { action: 'open', keys: ['Ctrl+O'], label: 'Open a workflow or output file', inFields: true },

@@ -1,4 +1,4 @@
-// Owns the value rules of param widgets: clamping and stepping numbers, seeds, and which values are off-range.
+// Owns the value rules of param widgets: parsing and stepping numbers, seeds, and which values are off-range or off-step.
 
 import type { ParamSpec } from '../../../engine/types.js';
 
@@ -24,14 +24,19 @@ function decimals(step: number): number {
 }
 
 /**
- * Turns what the user typed into a valid value: parsed, clamped to [min, max], rounded to an
- * integer for int and seed params and to the step's precision for floats. Returns undefined
- * for text that is not a number, so the widget can keep the old value.
+ * Reads what the user typed as a number, exactly as typed: never clamped, rounded or snapped, so
+ * an out-of-range or off-step value is kept and shown as an error instead of changed without a
+ * word. Returns undefined for text that is not a number, so the widget can keep the old value.
  */
 export function coerceNumber(spec: NumberSpec, input: string | number): number | undefined {
-  const n = typeof input === 'number' ? input : Number(String(input).trim());
   if (typeof input === 'string' && input.trim() === '') return undefined;
+  const n = typeof input === 'number' ? input : Number(String(input).trim());
   if (!Number.isFinite(n)) return undefined;
+  return spec.kind === 'float' ? Number(n.toFixed(Math.max(decimals(stepOf(spec)), 6))) : n;
+}
+
+/** Clamped to the range, rounded for integers: where the arrows and scrubbing move to. */
+function clampNumber(spec: NumberSpec, n: number): number {
   const { min, max } = boundsOf(spec);
   let v = Math.min(max, Math.max(min, n));
   if (spec.kind !== 'float') v = Math.round(v);
@@ -43,7 +48,7 @@ export function coerceNumber(spec: NumberSpec, input: string | number): number |
 export function stepNumber(spec: NumberSpec, value: number, direction: 1 | -1, multiplier = 1): number {
   const step = stepOf(spec) * multiplier;
   const next = Number((value + direction * step).toFixed(Math.max(decimals(step), 0) + 2));
-  return coerceNumber(spec, next) ?? value;
+  return Number.isFinite(next) ? clampNumber(spec, next) : value;
 }
 
 /** A fresh random seed in [0, 2^53 - 1]. */
@@ -65,6 +70,11 @@ export function valueProblem(spec: ParamSpec, value: unknown): string | undefine
       const { min, max } = boundsOf(spec);
       if (value < min) return `must be at least ${min}`;
       if (value > max) return `must be at most ${max}`;
+      // The engine holds ints to their step (sizes on the model's grid); see engine/validate.ts.
+      if (spec.kind === 'int' && spec.step !== undefined && spec.step > 1 && (value - (spec.min ?? 0)) % spec.step !== 0) {
+        const below = value - ((((value - (spec.min ?? 0)) % spec.step) + spec.step) % spec.step);
+        return `must be on steps of ${spec.step}${spec.min ? ` from ${spec.min}` : ''} (${below} or ${below + spec.step})`;
+      }
       return undefined;
     }
     case 'enum':

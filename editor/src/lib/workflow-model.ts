@@ -1,14 +1,14 @@
 // Owns editing a workflow document as plain data: nodes from catalog entries, links, removal, copy/paste, problems and layout.
 
 import type { NodeCatalogEntry, ParamSpec } from '../../../engine/types.js';
-import type { Link, ParamValue, Workflow, WorkflowGroup, WorkflowNode } from '../../../engine/workflow.js';
+import { WORKFLOW_VERSION, type Link, type ParamValue, type Workflow, type WorkflowGroup, type WorkflowNode } from '../../../engine/workflow.js';
 import { valueProblem } from './widgets';
 
 export type Catalog = ReadonlyMap<string, NodeCatalogEntry>;
 export type CatalogParam = NodeCatalogEntry['params'][number];
 
 export function emptyWorkflow(title = 'Untitled'): Workflow {
-  return { format: 'skyloom-workflow', version: 1, title, nodes: [], groups: [] };
+  return { format: 'skyloom-workflow', version: WORKFLOW_VERSION, title, nodes: [], groups: [] };
 }
 
 /** A deep copy through JSON: workflow documents are plain JSON by contract. */
@@ -281,4 +281,46 @@ export function layeredLayout(
 
 export function groupOf(doc: Workflow, id: string): WorkflowGroup | undefined {
   return doc.groups?.find((g) => g.nodes.includes(id));
+}
+
+/**
+ * The part of a workflow one output node needs ("Run this output"): that node and everything
+ * upstream of it; groups keep only their members that remain.
+ */
+export function subgraphFor(doc: Workflow, target: string): Workflow {
+  const byId = new Map(doc.nodes.map((n) => [n.id, n]));
+  const keep = new Set<string>();
+  const stack = [target];
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (keep.has(id) || !byId.has(id)) continue;
+    keep.add(id);
+    for (const link of Object.values(byId.get(id)!.inputs ?? {})) stack.push(link.node);
+  }
+  const out = cloneDoc(doc);
+  out.nodes = out.nodes.filter((n) => keep.has(n.id));
+  if (out.groups) out.groups = out.groups.map((g) => ({ ...g, nodes: g.nodes.filter((n) => keep.has(n)) })).filter((g) => g.nodes.length > 0);
+  return out;
+}
+
+/**
+ * The workflow of the i-th prompt of a batch: every seed param set from a widget moved on by
+ * `offset` (wrapping within 0..2^53-1), so a batch explores neighbouring seeds from a known start.
+ */
+export function offsetSeeds(doc: Workflow, catalog: Catalog, offset: number): Workflow {
+  const out = cloneDoc(doc);
+  if (offset === 0) return out;
+  const span = Number.MAX_SAFE_INTEGER + 1;
+  for (const node of out.nodes) {
+    const entry = catalog.get(node.type);
+    for (const spec of entry?.params ?? []) {
+      if (spec.kind !== 'seed' || node.inputs?.[spec.name]) continue;
+      const value = Number(paramValue(node, spec));
+      if (!Number.isSafeInteger(value) || value < 0) continue;
+      // Past 2^53 - 1 sums lose precision, so the wrap is computed without overflowing.
+      const next = value <= Number.MAX_SAFE_INTEGER - offset ? value + offset : value - (span - offset);
+      node.params = { ...(node.params ?? {}), [spec.name]: next };
+    }
+  }
+  return out;
 }

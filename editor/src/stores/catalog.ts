@@ -5,6 +5,7 @@ import { computed, ref, shallowRef } from 'vue';
 import type { SystemInfo } from '../../../protocol/index.js';
 import type { NodeCatalogEntry } from '../../../engine/types.js';
 import { api, type ModelListing } from '../api/client';
+import { searchCatalog } from '../lib/search';
 
 export const useCatalogStore = defineStore('catalog', () => {
   const entries = shallowRef<NodeCatalogEntry[]>([]);
@@ -25,7 +26,14 @@ export const useCatalogStore = defineStore('catalog', () => {
   });
   const modelNames = computed(() => models.value?.map((m) => m.name));
 
-  async function load(): Promise<void> {
+  let loading: Promise<void> | undefined;
+  /** Fetches the catalog, models and system once; a call while one is under way shares it. */
+  function load(): Promise<void> {
+    loading ??= fetchAll().finally(() => (loading = undefined));
+    return loading;
+  }
+
+  async function fetchAll(): Promise<void> {
     try {
       const [nodes, list] = await Promise.all([api.nodes(), api.models().catch(() => ({ models: [] as ModelListing[] }))]);
       entries.value = nodes;
@@ -39,23 +47,9 @@ export const useCatalogStore = defineStore('catalog', () => {
     }
   }
 
-  /** Entries matching a search, best first: name starts, then name contains, then category or description. */
+  /** Entries matching a search, best first: words in any order, aliases and small typos (lib/search). */
   function search(text: string): NodeCatalogEntry[] {
-    const q = text.trim().toLowerCase();
-    if (!q) return entries.value;
-    const scored: Array<[number, NodeCatalogEntry]> = [];
-    for (const e of entries.value) {
-      const name = e.displayName.toLowerCase();
-      const type = e.type.toLowerCase();
-      let score = -1;
-      if (name.startsWith(q) || type.startsWith(q)) score = 0;
-      else if (name.includes(q) || type.includes(q)) score = 1;
-      else if (e.category.toLowerCase().includes(q)) score = 2;
-      else if (e.description.toLowerCase().includes(q)) score = 3;
-      else if ([...e.inputs, ...e.outputs].some((s) => s.type.toLowerCase() === q)) score = 4;
-      if (score >= 0) scored.push([score, e]);
-    }
-    return scored.sort((a, b) => a[0] - b[0] || a[1].displayName.localeCompare(b[1].displayName)).map(([, e]) => e);
+    return searchCatalog(entries.value, text);
   }
 
   return { entries, models, modelNames, system, loaded, error, byType, categories, load, search };

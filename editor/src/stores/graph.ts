@@ -2,7 +2,7 @@
 
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, triggerRef, watch } from 'vue';
-import type { Link, ParamValue, Workflow } from '../../../engine/workflow.js';
+import { WORKFLOW_VERSION, type Link, type NodeMode, type ParamValue, type Workflow } from '../../../engine/workflow.js';
 import { UndoHistory } from '../lib/history';
 import {
   cloneDoc,
@@ -118,6 +118,35 @@ export const useGraphStore = defineStore('graph', () => {
     node.params = { ...(node.params ?? {}), [name]: value };
     touch(false);
     record(`param:${id}:${name}`);
+  }
+
+  /**
+   * Sets the mode of the nodes (bypass or mute) as one step; when every one of them already has
+   * that mode, it is taken off instead, so the same key toggles.
+   */
+  function toggleMode(ids: readonly string[], mode: NodeMode): void {
+    const nodes = ids.map(nodeById).filter((n) => n !== undefined);
+    if (nodes.length === 0) return;
+    const off = nodes.every((n) => n.mode === mode);
+    for (const n of nodes) {
+      if (off) delete n.mode;
+      else n.mode = mode;
+    }
+    touch(false);
+    record();
+  }
+
+  /** Puts a reroute point on the link into `to`.`input`, at `at`; one undo step. Returns its id. */
+  function insertReroute(to: string, input: string, at: [number, number]): string | undefined {
+    const target = nodeById(to);
+    const link = target?.inputs?.[input];
+    if (!target || !link || !catalog.byType.get('reroute')) return undefined;
+    const id = newNodeId(doc.value.nodes.map((n) => n.id), 'reroute');
+    doc.value.nodes.push({ id, type: 'reroute', inputs: { in: { ...link } }, position: [Math.round(at[0]), Math.round(at[1])] });
+    target.inputs = { ...target.inputs, [input]: { node: id, output: 'out' } };
+    touch(true);
+    record();
+    return id;
   }
 
   function setNodeTitle(id: string, title: string): void {
@@ -240,6 +269,8 @@ export const useGraphStore = defineStore('graph', () => {
   /** The document as it is saved and queued: the model list rebuilt from the model params in use. */
   function serialize(): Workflow {
     const out = cloneDoc(doc.value);
+    // What the editor writes is the current format (a version 1 file read here is upgraded by saving it).
+    out.version = WORKFLOW_VERSION;
     const models = modelList(out, catalog.byType, catalog.modelNames ?? []);
     if (models && models.length > 0) out.models = models;
     else delete out.models;
@@ -299,6 +330,8 @@ export const useGraphStore = defineStore('graph', () => {
     disconnect,
     setParam,
     setNodeTitle,
+    toggleMode,
+    insertReroute,
     moveNode,
     commitMoves,
     setPositions,

@@ -1,11 +1,12 @@
 // Owns running workflows: queueing, the live event stream, each node's state, previews, outputs, queue and history.
 
 import { defineStore } from 'pinia';
-import { computed, reactive, ref, shallowRef } from 'vue';
+import { computed, reactive, ref, shallowRef, watch } from 'vue';
 import type { HistoryEntry, Issue, PreviewMetadata, QueueResponse, UiOutputRef } from '../../../protocol/index.js';
 import { api, ApiError, SkyloomSocket } from '../api/client';
 import { randomSeed } from '../lib/widgets';
-import { issueSlot } from '../lib/workflow-model';
+import { issueSlot, offsetSeeds, subgraphFor } from '../lib/workflow-model';
+import { useCatalogStore } from './catalog';
 import { useGraphStore } from './graph';
 import { useNotifyStore } from './notify';
 
@@ -22,6 +23,9 @@ export interface NodeRunState {
 export interface NodeIssue {
   slot?: string;
   message: string;
+  /** Warnings do not stop a run (a node that feeds no output). */
+  level: 'error' | 'warning';
+  code?: string;
 }
 
 export interface LivePreview {
@@ -41,6 +45,7 @@ function newClientId(): string {
 
 export const useRunStore = defineStore('run', () => {
   const graph = useGraphStore();
+  const catalog = useCatalogStore();
   const notify = useNotifyStore();
   const clientId = newClientId();
   const socket = new SkyloomSocket(clientId);
@@ -73,48 +78,101 @@ export const useRunStore = defineStore('run', () => {
     return undefined;
   });
 
+  // Live validation: the server checks the graph shortly after each edit, so problems appear and
+  // clear as the artist makes and fixes them; an answer to an older edit is dropped.
+  const VALIDATE_DELAY_MS = 350;
+  let validateTimer: ReturnType<typeof setTimeout> | undefined;
+  let validateSeq = 0;
+  const validating = ref(false);
+  watch(
+    () => graph.version,
+    () => {
+      clearTimeout(validateTimer);
+      validateTimer = setTimeout(() => void validateNow(), VALIDATE_DELAY_MS);
+    },
+  );
+
+  /** Asks the server whether the current graph would be accepted, and shows its answer on the nodes. */
+  async function validateNow(): Promise<void> {
+    const seq = ++validateSeq;
+    if (graph.doc.nodes.length === 0) {
+      clearIssues();
+      return;
+    }
+    validating.value = true;
+    try {
+      const answer = await api.validate(graph.serialize());
+      if (seq !== validateSeq) return;
+      if (answer.valid) setIssues([], answer.warnings ?? []);
+      else setIssues(answer.issues);
+    } catch {
+      // The server is unreachable: keep what is shown; the next edit asks again.
+    } finally {
+      if (seq === validateSeq) validating.value = false;
+    }
+  }
+
   function clearIssues(): void {
     issues.clear();
     generalIssues.value = [];
   }
 
-  function setIssues(list: Issue[]): void {
+  function setIssues(list: Issue[], soft: Issue[] = []): void {
     clearIssues();
     const ids = graph.doc.nodes.map((n) => n.id);
-    for (const issue of list) {
+    const place = (issue: Issue, level: NodeIssue['level']) => {
       const where = issueSlot(issue.pointer);
       const nodeId = issue.nodeId ?? (where.index !== undefined ? ids[where.index] : undefined);
       if (nodeId === undefined || !ids.includes(nodeId)) {
-        generalIssues.value.push(issue.message);
-        continue;
+        if (level === 'error') generalIssues.value.push(issue.message);
+        return;
       }
       const list = issues.get(nodeId) ?? [];
-      list.push({ slot: where.slot, message: issue.message });
+      list.push({ slot: where.slot, message: issue.message, level, code: issue.code });
       issues.set(nodeId, list);
-    }
+    };
+    for (const issue of list) place(issue, 'error');
+    for (const issue of soft) place(issue, 'warning');
   }
 
-  /** Sends the workflow to the queue; validation problems land on the nodes they name. */
-  async function queuePrompt(): Promise<string | undefined> {
+  /** How many prompts one press of Queue sends (each with its seeds moved on by one); remembered. */
+  const batchCount = ref(Math.min(64, Math.max(1, Number(localStorage.getItem('skyloom.batch')) || 1)));
+  watch(batchCount, (n) => localStorage.setItem('skyloom.batch', String(n)));
+
+  /**
+   * Sends the workflow to the queue, `batchCount` times with seeds incremented; with `target`,
+   * only what that output node needs. Validation problems land on the nodes they name.
+   */
+  async function queuePrompt(options: { target?: string } = {}): Promise<string | undefined> {
     graph.randomizeSeeds(randomSeed);
-    const workflow = graph.serialize();
-    try {
-      const { promptId, number } = await api.queuePrompt(workflow, clientId);
-      clearIssues();
-      lastError.value = undefined;
-      notify.info(`Queued prompt #${number}`);
-      void refreshQueue();
-      if (!socket.open) void followByPolling(promptId);
-      return promptId;
-    } catch (e) {
-      if (e instanceof ApiError && e.issues.length > 0) {
-        setIssues(e.issues);
-        notify.error(`The workflow has ${e.issues.length} problem${e.issues.length === 1 ? '' : 's'}; see the marked nodes`);
-      } else {
-        notify.error((e as Error).message);
+    let base = graph.serialize();
+    if (options.target) base = subgraphFor(base, options.target);
+    const count = Math.min(64, Math.max(1, Math.round(batchCount.value) || 1));
+    const numbers: number[] = [];
+    let first: string | undefined;
+    for (let i = 0; i < count; i++) {
+      const workflow = offsetSeeds(base, catalog.byType, i);
+      try {
+        const { promptId, number } = await api.queuePrompt(workflow, clientId);
+        first ??= promptId;
+        numbers.push(number);
+        if (!socket.open) void followByPolling(promptId);
+      } catch (e) {
+        if (e instanceof ApiError && e.issues.length > 0) {
+          setIssues(e.issues);
+          notify.error(`The workflow has ${e.issues.length} problem${e.issues.length === 1 ? '' : 's'}; see the marked nodes`);
+        } else {
+          notify.error((e as Error).message);
+        }
+        break;
       }
-      return undefined;
     }
+    if (numbers.length === 0) return undefined;
+    lastError.value = undefined;
+    const what = options.target ? ` for ${graph.nodeById(options.target)?.title ?? options.target}` : '';
+    notify.info(numbers.length === 1 ? `Queued prompt #${numbers[0]}${what}` : `Queued ${numbers.length} prompts #${numbers[0]}–#${numbers[numbers.length - 1]}${what}`);
+    void refreshQueue();
+    return first;
   }
 
   async function interrupt(): Promise<void> {
@@ -158,10 +216,8 @@ export const useRunStore = defineStore('run', () => {
   function start(): void {
     socket.on('connection', ({ open }) => {
       connected.value = open;
-      if (open) {
-        void refreshQueue();
-        void refreshHistory();
-      }
+      // The queue comes with the status message the server sends on every connection.
+      if (open) void refreshHistory();
     });
     socket.on('status', (d) => {
       queueRemaining.value = d.queueRemaining;
@@ -272,12 +328,15 @@ export const useRunStore = defineStore('run', () => {
     activity,
     start,
     queuePrompt,
+    batchCount,
     interrupt,
     cancel,
     refreshQueue,
     refreshHistory,
     setIssues,
     clearIssues,
+    validateNow,
+    validating,
     showOutputs,
   };
 });

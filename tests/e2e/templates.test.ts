@@ -1,0 +1,61 @@
+// Every shipped template, opened from New… and queued unchanged in headless Chromium, runs to success on a real server.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HistoryList } from '../../protocol/index.js';
+import { openEditor, ROOT, shot, startHarness, type Harness } from './harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+}, 120_000);
+afterAll(async () => {
+  await h?.stop();
+});
+
+const TEMPLATES = readdirSync(join(ROOT, 'workflows'))
+  .filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'))
+  .sort();
+
+async function history(): Promise<HistoryList['items']> {
+  return ((await (await fetch(`${h.base}/api/history?limit=100`)).json()) as HistoryList).items;
+}
+
+describe('shipped templates', () => {
+  it('shows the sample image of image-to-video as a thumbnail with its name, and offers the samples in the picker', async () => {
+    const { page, context, errors } = await openEditor(h);
+    page.on('dialog', (d) => void d.accept());
+    await page.selectOption('[data-testid="new-menu"]', 'image-to-video.json');
+    const widget = page.locator('[data-node-id="image"] [data-testid="file-widget"]');
+    await expect.poll(() => widget.locator('img').evaluate((img: HTMLImageElement) => (img.complete ? img.naturalWidth : 0))).toBe(64);
+    expect(await widget.getByTestId('file-name').textContent()).toBe('still.png');
+    const options = await widget.getByTestId('file-picker').locator('option').allTextContents();
+    expect(options).toContain('still.png');
+    expect(options).not.toContain('clip.mp4'); // an image input lists images only
+    await page.getByTestId('fit').click();
+    await shot(page, 't01-image-to-video-template');
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 60_000);
+
+  it.each(TEMPLATES)('%s runs as shipped', async (file) => {
+    const shipped = JSON.parse(readFileSync(join(ROOT, 'workflows', file), 'utf8')) as { nodes: unknown[] };
+    const { page, context, errors } = await openEditor(h);
+    page.on('dialog', (d) => void d.accept());
+    await page.selectOption('[data-testid="new-menu"]', file);
+    await expect.poll(() => page.locator('[data-testid="node"]').count()).toBe(shipped.nodes.length);
+    const before = (await history()).length;
+    await page.getByTestId('queue').click();
+    // The history lists finished prompts: it grows once this one is done.
+    await expect.poll(async () => (await history()).length, { timeout: 170_000, interval: 1000 }).toBe(before + 1);
+    const entry = (await history())[0]!;
+    expect(entry.error?.message ?? null).toBeNull();
+    expect(entry.status).toBe('success');
+    const files = Object.values(entry.outputs).flatMap((o) => o.files ?? []);
+    expect(files.length).toBeGreaterThan(0);
+    expect(await page.getByTestId('issues-banner').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 200_000);
+});
