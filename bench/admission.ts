@@ -14,7 +14,11 @@ const base = JSON.parse(readFileSync(join(import.meta.dirname, '../workflows/tex
 const huge: Workflow = {
   ...base,
   nodes: base.nodes.map((n) =>
-    n.id === 'latent' ? { ...n, params: { ...n.params, aspect: 'custom', width: 4096, height: 4096, frames: 7200, fps: 60 } } : n.id === 'sampler' ? { ...n, params: { ...n.params, steps: 200 } } : n,
+    n.id === 'latent'
+      ? { ...n, params: { ...n.params, aspect: 'custom', width: 4096, height: 4096, frames: 7200, fps: 60 } }
+      : n.id === 'sampler'
+        ? { ...n, params: { ...n.params, steps: 200 } }
+        : n,
   ),
 };
 

@@ -92,7 +92,13 @@ async function measure(page: Page, doc: Workflow | undefined): Promise<{ openMs:
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'skyloom-bench-editor-'));
-const server = await serve({ host: '127.0.0.1', port: 0, dataDir: join(tmp, 'data'), editorDir: join(ROOT, 'editor', 'dist'), log: { debug() {}, info() {}, warn() {}, error() {} } });
+const server = await serve({
+  host: '127.0.0.1',
+  port: 0,
+  dataDir: join(tmp, 'data'),
+  editorDir: join(ROOT, 'editor', 'dist'),
+  log: { debug() {}, info() {}, warn() {}, error() {} },
+});
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });

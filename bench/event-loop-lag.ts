@@ -68,7 +68,9 @@ async function child(): Promise<Side> {
     const lag = monitorEventLoopDelay({ resolution: 10 });
     const started = performance.now();
     lag.enable();
-    const { promptId } = (await (await fetch(`${base}/api/prompt`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workflow: wf }) })).json()) as PromptResponse;
+    const { promptId } = (await (
+      await fetch(`${base}/api/prompt`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workflow: wf }) })
+    ).json()) as PromptResponse;
     const queueMs: number[] = [];
     let entry: HistoryEntry;
     for (let i = 0; ; i++) {
@@ -125,7 +127,11 @@ async function perCall(calls: number): Promise<{ mainMs: number; workerMs: numbe
   const path = model.pkg.componentPath('transformer');
   const names = model.manifest.components.transformer.inputs;
   const n = 2 * channels * frames * h * w;
-  const latent = tensor('float32', [2, channels, frames, h, w], Float32Array.from({ length: n }, (_, i) => Math.sin(i)));
+  const latent = tensor(
+    'float32',
+    [2, channels, frames, h, w],
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i)),
+  );
   const feeds: Record<string, Tensor> = {
     [names['latents']!]: latent,
     [names['timestep']!]: tensor('float32', [2], Float32Array.of(500, 500)),
@@ -158,7 +164,11 @@ if (process.argv[2] === 'child') {
   process.stdout.write(JSON.stringify(await perCall(Number(process.argv[3]))));
 } else {
   const rounds = Number(process.argv[2] ?? 3);
-  console.log(`${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the start`);
+  console.log(
+    `${cpus().length} cores, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} at the start`,
+  );
   const sides: Record<'main' | 'worker', Side[]> = { main: [], worker: [] };
   const row = (s: Side) =>
     `lag p50 ${s.lagP50Ms.toFixed(1)} p99 ${s.lagP99Ms.toFixed(1)} max ${s.lagMaxMs.toFixed(1)} ms · GET /api/queue p50 ${s.queueP50Ms.toFixed(1)} p99 ${s.queueP99Ms.toFixed(1)} max ${s.queueMaxMs.toFixed(1)} ms (${s.queueRequests} requests) · ${s.frames} frames in ${s.wallS.toFixed(1)} s`;
@@ -171,13 +181,22 @@ if (process.argv[2] === 'child') {
     }
   }
   const med = (side: Side[], k: keyof Side) => median(side.map((s) => s[k] as number));
-  console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} at the end`,
+  );
   console.log(`\nmedians over ${rounds} rounds (main thread = SKYLOOM_ORT_THREAD=0 is the reference):`);
   for (const k of ['lagP99Ms', 'lagMaxMs', 'queueP50Ms', 'queueP99Ms', 'queueMaxMs', 'wallS'] as const) {
     const m = med(sides.main, k);
     const w = med(sides.worker, k);
     console.log(`  ${k.padEnd(11)} main ${m.toFixed(1).padStart(7)}  worker ${w.toFixed(1).padStart(7)}  worker/main ${(w / m).toFixed(3)}`);
   }
-  const call = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', import.meta.filename, 'per-call', '30'], { encoding: 'utf8' })) as { mainMs: number; workerMs: number };
-  console.log(`\none guided DiT call of the 30-s clip, median of 30: main thread ${call.mainMs.toFixed(1)} ms, worker thread ${call.workerMs.toFixed(1)} ms (worker/main ${(call.workerMs / call.mainMs).toFixed(3)})`);
+  const call = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', import.meta.filename, 'per-call', '30'], { encoding: 'utf8' })) as {
+    mainMs: number;
+    workerMs: number;
+  };
+  console.log(
+    `\none guided DiT call of the 30-s clip, median of 30: main thread ${call.mainMs.toFixed(1)} ms, worker thread ${call.workerMs.toFixed(1)} ms (worker/main ${(call.workerMs / call.mainMs).toFixed(3)})`,
+  );
 }

@@ -20,7 +20,9 @@ async function runOnce(file: string, sets: Record<string, Record<string, number 
   const result = await new Executor(createRegistry(), { outputDir: mkdtempSync(join(tmpdir(), 'skyloom-bench-')), inputDir: packageRoot() }).run(wf);
   const seconds = (performance.now() - started) / 1000;
   const info = await probe(Object.values(result.outputs)[0].files![0].path);
-  process.stdout.write(JSON.stringify({ seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, duration: info.duration, frames: info.frameCount, size: `${info.width}×${info.height}` }));
+  process.stdout.write(
+    JSON.stringify({ seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, duration: info.duration, frames: info.frameCount, size: `${info.width}×${info.height}` }),
+  );
 }
 
 if (process.argv[2] === 'child') {

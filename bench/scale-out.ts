@@ -45,11 +45,30 @@ async function startRedis(): Promise<{ url: string; child: ChildProcess }> {
 }
 
 function startWorker(url: string, dataDir: string, id: string, env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin/skyloom.ts'), 'worker', '--queue', url, '--data-dir', dataDir, '--id', id, '--device', 'cpu', '--nodes', join(root, 'tests/fixtures/test-pack.ts')], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(root, 'bin/skyloom.ts'),
+      'worker',
+      '--queue',
+      url,
+      '--data-dir',
+      dataDir,
+      '--id',
+      id,
+      '--device',
+      'cpu',
+      '--nodes',
+      join(root, 'tests/fixtures/test-pack.ts'),
+    ],
+    {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
   return new Promise((res, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d).includes('is taking prompts') && res(child));
@@ -147,8 +166,12 @@ if (!installed) {
 }
 // The stand-in's jobs take tens of milliseconds: more of them for a stable figure.
 const JOBS = Number(process.argv[2] ?? (installed ? 8 : 40));
-console.log(`model: ${installed ? 'skyloom-tiny (models/packages)' : 'skyloom-tiny is NOT installed; using the tests\' tiny random-weight package "tiny-bench" (real ONNX path, tiny arithmetic)'}`);
-console.log(`machine: ${(await import('node:os')).cpus().length} cores; ${JOBS} default text-to-video jobs per configuration (the workflow's 2 s and 20 steps, distinct seeds), posted at once`);
+console.log(
+  `model: ${installed ? 'skyloom-tiny (models/packages)' : 'skyloom-tiny is NOT installed; using the tests\' tiny random-weight package "tiny-bench" (real ONNX path, tiny arithmetic)'}`,
+);
+console.log(
+  `machine: ${(await import('node:os')).cpus().length} cores; ${JOBS} default text-to-video jobs per configuration (the workflow's 2 s and 20 steps, distinct seeds), posted at once`,
+);
 
 const redis = await startRedis();
 try {
@@ -159,11 +182,19 @@ try {
       try {
         await waitWorkers(base, n);
         // Warm-up: every worker loads the model once (kept loaded afterwards), not timed.
-        await timed(base, Array.from({ length: n * 2 }, (_, i) => textToVideo(model, 900 + i)));
-        const { s, entries } = await timed(base, Array.from({ length: JOBS }, (_, i) => textToVideo(model, i + n * 100)));
+        await timed(
+          base,
+          Array.from({ length: n * 2 }, (_, i) => textToVideo(model, 900 + i)),
+        );
+        const { s, entries } = await timed(
+          base,
+          Array.from({ length: JOBS }, (_, i) => textToVideo(model, i + n * 100)),
+        );
         const per = new Map<string, number>();
         for (const e of entries) per.set(e.worker ?? '?', (per.get(e.worker ?? '?') ?? 0) + 1);
-        console.log(`${n} worker${n > 1 ? 's' : ' '}: ${JOBS} jobs in ${s.toFixed(2)} s → ${(JOBS / s).toFixed(2)} jobs/s, ${(1000 * s / JOBS).toFixed(0)} ms/job  (spread: ${[...per].map(([w, c]) => `${w}=${c}`).join(' ')})`);
+        console.log(
+          `${n} worker${n > 1 ? 's' : ' '}: ${JOBS} jobs in ${s.toFixed(2)} s → ${(JOBS / s).toFixed(2)} jobs/s, ${((1000 * s) / JOBS).toFixed(0)} ms/job  (spread: ${[...per].map(([w, c]) => `${w}=${c}`).join(' ')})`,
+        );
       } finally {
         await Promise.all(workers.map(stopChild));
       }
@@ -172,22 +203,40 @@ try {
 
   // Queue overhead: trivial prompts (a number into an output node), embedded vs BullMQ + 1 worker.
   const embedded = await withServer({}, async (_s, base) => {
-    await timed(base, Array.from({ length: 20 }, (_, i) => trivial(500 + i)));
-    return (await timed(base, Array.from({ length: TRIVIAL }, (_, i) => trivial(i)))).s;
+    await timed(
+      base,
+      Array.from({ length: 20 }, (_, i) => trivial(500 + i)),
+    );
+    return (
+      await timed(
+        base,
+        Array.from({ length: TRIVIAL }, (_, i) => trivial(i)),
+      )
+    ).s;
   });
   const bull = await withServer({ queue: redis.url }, async (_s, base, dataDir) => {
     const w = await startWorker(redis.url, dataDir, 'w1', env);
     try {
       await waitWorkers(base, 1);
-      await timed(base, Array.from({ length: 20 }, (_, i) => trivial(500 + i)));
-      return (await timed(base, Array.from({ length: TRIVIAL }, (_, i) => trivial(i)))).s;
+      await timed(
+        base,
+        Array.from({ length: 20 }, (_, i) => trivial(500 + i)),
+      );
+      return (
+        await timed(
+          base,
+          Array.from({ length: TRIVIAL }, (_, i) => trivial(i)),
+        )
+      ).s;
     } finally {
       await stopChild(w);
     }
   });
   const e = (1000 * embedded) / TRIVIAL;
   const b = (1000 * bull) / TRIVIAL;
-  console.log(`queue overhead, ${TRIVIAL} trivial prompts posted at once: embedded ${e.toFixed(2)} ms/job, BullMQ + 1 worker ${b.toFixed(2)} ms/job → +${(b - e).toFixed(2)} ms/job for the queue engine`);
+  console.log(
+    `queue overhead, ${TRIVIAL} trivial prompts posted at once: embedded ${e.toFixed(2)} ms/job, BullMQ + 1 worker ${b.toFixed(2)} ms/job → +${(b - e).toFixed(2)} ms/job for the queue engine`,
+  );
 } finally {
   await stopChild(redis.child);
 }

@@ -87,7 +87,9 @@ async function ditStep(rounds: number): Promise<void> {
   // CPU: measured here, a PyTorch DiT step took ~2 s against ~0.05 s for onnxruntime-node (37×).
   const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
   const torch = () =>
-    JSON.parse(execFileSync('/usr/bin/python3', [script, join(model.pkg.dir, 'transformer/model.onnx'), JSON.stringify(shape), String(cond.hidden.dims[1])], { encoding: 'utf8', env })) as {
+    JSON.parse(
+      execFileSync('/usr/bin/python3', [script, join(model.pkg.dir, 'transformer/model.onnx'), JSON.stringify(shape), String(cond.hidden.dims[1])], { encoding: 'utf8', env }),
+    ) as {
       ms: number;
       source: string;
       loaded: number;
@@ -113,9 +115,13 @@ async function ditStep(rounds: number): Promise<void> {
   }
   const o = median(ortMs);
   const p = median(torchMs);
-  console.log(`${label}: onnxruntime-node ${o.toFixed(2)} ms, PyTorch ${check.torch} eager ${p.toFixed(2)} ms → ${(p / o).toFixed(2)}× (medians of ${rounds} alternating rounds; target ≥ 1.5×)`);
+  console.log(
+    `${label}: onnxruntime-node ${o.toFixed(2)} ms, PyTorch ${check.torch} eager ${p.toFixed(2)} ms → ${(p / o).toFixed(2)}× (medians of ${rounds} alternating rounds; target ≥ 1.5×)`,
+  );
   console.log(`  rounds: onnxruntime-node ${ortMs.map((x) => x.toFixed(2)).join(' / ')} ms; PyTorch ${torchMs.map((x) => x.toFixed(2)).join(' / ')} ms`);
-  console.log(`  PyTorch BLAS: ${check.blas.join(', ') || 'MKL (static)'}, OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY}; weights from the ${last!.source}: ${last!.loaded} tensors loaded, ${last!.missing.length} left at random init`);
+  console.log(
+    `  PyTorch BLAS: ${check.blas.join(', ') || 'MKL (static)'}, OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY}; weights from the ${last!.source}: ${last!.loaded} tensors loaded, ${last!.missing.length} left at random init`,
+  );
 }
 
 const mode = process.argv[2];

@@ -15,7 +15,9 @@ const dir = process.argv[2] ?? '/tmp/skyloom-wan-stages';
 const mode = process.argv[3];
 
 function vm(field: 'VmHWM' | 'VmRSS'): number {
-  const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith(field))!;
+  const line = readFileSync('/proc/self/status', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(field))!;
   return Number(line.split(/\s+/)[1]) * 1024;
 }
 
@@ -53,8 +55,15 @@ if (mode !== undefined) {
   const unstaged = results['unstaged']!;
   console.log(`stage files: text encoder ${mb(t5)} MiB, DiT ${mb(dit)} MiB, VAE ${mb(vae)} MiB (largest ${mb(largest)} MiB)`);
   console.log(`RSS after load (no session open): ${mb(staged.loaded)} MiB`);
-  console.log(`peak RSS staged:   ${mb(staged.peak)} MiB = load + ${mb(staged.peak - staged.loaded)} MiB (${((staged.peak - staged.loaded) / largest).toFixed(2)}× the largest stage)`);
-  console.log(`peak RSS unstaged: ${mb(unstaged.peak)} MiB = load + ${mb(unstaged.peak - unstaged.loaded)} MiB (${((unstaged.peak - unstaged.loaded) / largest).toFixed(2)}× the largest stage)`);
-  for (const [m, r] of Object.entries(results)) console.log(`${m}: RSS/peak after text ${(r as unknown as { afterText: number[] }).afterText.map(mb).join('/')}, after DiT ${(r as unknown as { afterDit: number[] }).afterDit.map(mb).join('/')}, after VAE ${(r as unknown as { afterVae: number[] }).afterVae.map(mb).join('/')} MiB`);
+  console.log(
+    `peak RSS staged:   ${mb(staged.peak)} MiB = load + ${mb(staged.peak - staged.loaded)} MiB (${((staged.peak - staged.loaded) / largest).toFixed(2)}× the largest stage)`,
+  );
+  console.log(
+    `peak RSS unstaged: ${mb(unstaged.peak)} MiB = load + ${mb(unstaged.peak - unstaged.loaded)} MiB (${((unstaged.peak - unstaged.loaded) / largest).toFixed(2)}× the largest stage)`,
+  );
+  for (const [m, r] of Object.entries(results))
+    console.log(
+      `${m}: RSS/peak after text ${(r as unknown as { afterText: number[] }).afterText.map(mb).join('/')}, after DiT ${(r as unknown as { afterDit: number[] }).afterDit.map(mb).join('/')}, after VAE ${(r as unknown as { afterVae: number[] }).afterVae.map(mb).join('/')} MiB`,
+    );
   console.log(`ratio staged/unstaged growth: ${((staged.peak - staged.loaded) / (unstaged.peak - unstaged.loaded)).toFixed(2)}`);
 }

@@ -23,7 +23,14 @@ const script = join(packageRoot(), 'bench/wan_step_graphs.py');
 const dir = join(packageRoot(), 'bench/.work');
 
 const [CH, F, H, W, TEXT_LEN, TEXT_DIM] = [16, 4, 30, 52, 512, 4096];
-const VAE_CACHES: [number, number][] = [[16, 1], [384, 1], [384, 1], [192, 2], [192, 2], [32, 8]];
+const VAE_CACHES: [number, number][] = [
+  [16, 1],
+  [384, 1],
+  [384, 1],
+  [192, 2],
+  [192, 2],
+  [32, 8],
+];
 
 // The inputs wan_step_graphs.py feeds: value i = float32(sin(0.37·i + k) · 0.5).
 function fill(dims: number[], k: number): Tensor<'float32'> {
@@ -39,10 +46,10 @@ const feeds = {
     timestep: tensor('float32', [1], Float32Array.of(937)),
     text_embeddings: fill([1, TEXT_LEN, TEXT_DIM], 2),
   } as Record<string, Tensor>,
-  vae: Object.fromEntries([
-    ['latent_frame', fill([1, CH, 1, H, W], 3)],
-    ...VAE_CACHES.map(([c, m], k) => [`c${k}`, fill([1, c, 2, m * H, m * W], 4 + k)]),
-  ]) as Record<string, Tensor>,
+  vae: Object.fromEntries([['latent_frame', fill([1, CH, 1, H, W], 3)], ...VAE_CACHES.map(([c, m], k) => [`c${k}`, fill([1, c, 2, m * H, m * W], 4 + k)])]) as Record<
+    string,
+    Tensor
+  >,
 };
 const mainOutput = { dit: 'noise_prediction', vae: 'video_frames' } as const;
 type Graph = keyof typeof feeds;
@@ -84,14 +91,18 @@ const pyRun = async (graph: Graph): Promise<{ ms: number; checksum: number }> =>
 
 console.log(
   `Wan-shaped graphs, latents ${F}×${H}×${W} (${F * (H / 2) * (W / 2)} DiT tokens), DiT ${blocks} blocks of dim 1536; ` +
-    `${threads} intra-op threads each side; onnxruntime ${String(ready['onnxruntime'])} (Python); ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+    `${threads} intra-op threads each side; onnxruntime ${String(ready['onnxruntime'])} (Python); ${cpus().length} cores, load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
 );
 // Warm-up: first runs allocate arenas and pick kernels on both sides.
 for (const graph of ['dit', 'vae'] as const) {
   const a = await nodeRun(sessions[graph], graph);
   const b = await pyRun(graph);
   const diff = Math.abs(a.checksum - b.checksum) / Math.max(1e-12, Math.abs(b.checksum));
-  console.log(`warm-up ${graph}: node ${a.ms.toFixed(0)} ms, python ${b.ms.toFixed(0)} ms; output Σ|y| node ${a.checksum.toFixed(3)} python ${b.checksum.toFixed(3)} (relative difference ${diff.toExponential(1)})`);
+  console.log(
+    `warm-up ${graph}: node ${a.ms.toFixed(0)} ms, python ${b.ms.toFixed(0)} ms; output Σ|y| node ${a.checksum.toFixed(3)} python ${b.checksum.toFixed(3)} (relative difference ${diff.toExponential(1)})`,
+  );
 }
 
 const times: Record<Graph, { node: number[]; python: number[] }> = { dit: { node: [], python: [] }, vae: { node: [], python: [] } };
@@ -115,4 +126,8 @@ for (const graph of ['dit', 'vae'] as const) {
   const label = graph === 'dit' ? 'DiT step' : 'VAE step (1 latent frame → 4 frames)';
   console.log(`${label}: median of ${rounds}: onnxruntime-node ${n.toFixed(0)} ms, Python onnxruntime ${p.toFixed(0)} ms → node/python ${(n / p).toFixed(3)}`);
 }
-console.log(`load after: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `load after: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);

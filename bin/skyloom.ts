@@ -61,14 +61,22 @@ async function addModel(folder: string, name: string | undefined, json: boolean)
     try {
       await symlink(folder, link, 'dir');
     } catch (error) {
-      throw new UsageError(`wrote ${join(folder, 'skyloom.json')} but cannot link it as ${link} (${error instanceof Error ? error.message : String(error)}); move the folder into ${home} or add its parent to $SKYLOOM_MODELS`);
+      throw new UsageError(
+        `wrote ${join(folder, 'skyloom.json')} but cannot link it as ${link} (${error instanceof Error ? error.message : String(error)}); move the folder into ${home} or add its parent to $SKYLOOM_MODELS`,
+      );
     }
   }
   const listing = (await listModels()).find((m) => m.name === manifest.name);
   const caps = listing?.capabilities?.join(', ') ?? 't2v';
   const size = formatBytes(Object.keys(manifest.files).length > 0 ? (listing?.sizeBytes ?? 0) : 0);
-  if (json) process.stdout.write(`${JSON.stringify({ name: manifest.name, family: manifest.family, dir: folder, link, capabilities: listing?.capabilities ?? [], sizeBytes: listing?.sizeBytes })}\n`);
-  else process.stdout.write(`added ${manifest.name}: family ${manifest.family ?? 'skyloom'}, ${size}, can ${caps}; ${link === folder ? folder : `${link} → ${folder}`}\nrun it: skyloom generate --model ${manifest.name} "a cat walking in a sunlit garden"\n`);
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify({ name: manifest.name, family: manifest.family, dir: folder, link, capabilities: listing?.capabilities ?? [], sizeBytes: listing?.sizeBytes })}\n`,
+    );
+  else
+    process.stdout.write(
+      `added ${manifest.name}: family ${manifest.family ?? 'skyloom'}, ${size}, can ${caps}; ${link === folder ? folder : `${link} → ${folder}`}\nrun it: skyloom generate --model ${manifest.name} "a cat walking in a sunlit garden"\n`,
+    );
 }
 
 async function registryWith(packs: string[]): Promise<NodeRegistry> {
@@ -241,7 +249,9 @@ function program(setExit: (code: number) => void): Command {
         } else {
           for (const m of models) {
             const size = m.sizeBytes === undefined ? '' : formatBytes(m.sizeBytes);
-            process.stdout.write(`${m.name.padEnd(20)} ${(m.version ?? '').padEnd(8)} ${(m.family ?? m.kind).padEnd(17)} ${size.padEnd(9)} ${(m.capabilities ?? []).join(',').padEnd(20)} ${m.dir}\n`);
+            process.stdout.write(
+              `${m.name.padEnd(20)} ${(m.version ?? '').padEnd(8)} ${(m.family ?? m.kind).padEnd(17)} ${size.padEnd(9)} ${(m.capabilities ?? []).join(',').padEnd(20)} ${m.dir}\n`,
+            );
             if (m.description) process.stdout.write(`${' '.repeat(21)}${m.description}\n`);
           }
           if (models.length === 0) process.stdout.write('No models installed.\n');
@@ -274,52 +284,54 @@ function program(setExit: (code: number) => void): Command {
     .option('--allow-model-paths', 'let API clients name a model by folder path (default: package names from the search paths only)', false)
     .option('--repair', 'when the database is corrupt: move it aside (kept as skyloom.db.corrupt-<time>) and start with a new one holding what could be read', false)
     .addOption(new Option('--nodes <module>', 'load a node pack (repeatable; a pack is code: load only what you trust)').argParser(collect).default([]))
-    .action(async (opts: ServeFlags & { host: string; port: string; token?: string; tokenFile?: string; dataDir: string; allowOrigin: string[]; nodes: string[]; queue?: string }) => {
-      const port = Number(opts.port);
-      if (!/^\d+$/.test(opts.port) || port > 65535) {
-        setExit(reportFailure(new UsageError(`--port must be an integer from 0 to 65535, got "${opts.port}"`), false));
-        return;
-      }
-      try {
-        // Loaded here so that run, validate and nodes never load express, ws or SQLite.
-        const { serve } = await import('../server/serve.js');
-        const registry = await registryWith(opts.nodes);
-        const { resolveToken } = await import('../server/security.js');
-        const token = resolveToken(opts.token, opts.tokenFile);
-        if (opts.token !== undefined) process.stderr.write('warn: --token is visible to every user in the process list; use --token-file or SKYLOOM_TOKEN\n');
-        const running = await serve({
-          limits: limitsFrom(opts),
-          ...(opts.allowModelPaths ? { allowModelPaths: true } : {}),
-          ...(opts.repair ? { repair: true } : {}),
-          host: opts.host,
-          port,
-          dataDir: opts.dataDir,
-          registry,
-          allowedOrigins: opts.allowOrigin,
-          ...(token ? { token } : {}),
-          ...(opts.queue ? { queue: opts.queue } : {}),
-        });
-        process.stdout.write(`Skyloom is serving at ${running.url}${token ? ' (token required)' : ''}${opts.queue ? ` (queue ${opts.queue})` : ''}\n`);
-        await new Promise<void>((resolve) => {
-          let signals = 0;
-          const onSignal = (signal: NodeJS.Signals) => {
-            // A second signal means "now": the queue is safe in SQLite either way.
-            if ((signals += 1) > 1) process.exit(EXIT.interrupted);
-            process.stderr.write(`${signal}: stopping (interrupting the running prompt; queued prompts stay queued; again to quit at once)\n`);
-            void running.stop().then(resolve);
-          };
-          process.on('SIGINT', onSignal);
-          process.on('SIGTERM', onSignal);
-        });
-        setExit(EXIT.ok);
-      } catch (error) {
-        setExit(reportFailure(error, false));
-      }
-    });
+    .action(
+      async (opts: ServeFlags & { host: string; port: string; token?: string; tokenFile?: string; dataDir: string; allowOrigin: string[]; nodes: string[]; queue?: string }) => {
+        const port = Number(opts.port);
+        if (!/^\d+$/.test(opts.port) || port > 65535) {
+          setExit(reportFailure(new UsageError(`--port must be an integer from 0 to 65535, got "${opts.port}"`), false));
+          return;
+        }
+        try {
+          // Loaded here so that run, validate and nodes never load express, ws or SQLite.
+          const { serve } = await import('../server/serve.js');
+          const registry = await registryWith(opts.nodes);
+          const { resolveToken } = await import('../server/security.js');
+          const token = resolveToken(opts.token, opts.tokenFile);
+          if (opts.token !== undefined) process.stderr.write('warn: --token is visible to every user in the process list; use --token-file or SKYLOOM_TOKEN\n');
+          const running = await serve({
+            limits: limitsFrom(opts),
+            ...(opts.allowModelPaths ? { allowModelPaths: true } : {}),
+            ...(opts.repair ? { repair: true } : {}),
+            host: opts.host,
+            port,
+            dataDir: opts.dataDir,
+            registry,
+            allowedOrigins: opts.allowOrigin,
+            ...(token ? { token } : {}),
+            ...(opts.queue ? { queue: opts.queue } : {}),
+          });
+          process.stdout.write(`Skyloom is serving at ${running.url}${token ? ' (token required)' : ''}${opts.queue ? ` (queue ${opts.queue})` : ''}\n`);
+          await new Promise<void>((resolve) => {
+            let signals = 0;
+            const onSignal = (signal: NodeJS.Signals) => {
+              // A second signal means "now": the queue is safe in SQLite either way.
+              if ((signals += 1) > 1) process.exit(EXIT.interrupted);
+              process.stderr.write(`${signal}: stopping (interrupting the running prompt; queued prompts stay queued; again to quit at once)\n`);
+              void running.stop().then(resolve);
+            };
+            process.on('SIGINT', onSignal);
+            process.on('SIGTERM', onSignal);
+          });
+          setExit(EXIT.ok);
+        } catch (error) {
+          setExit(reportFailure(error, false));
+        }
+      },
+    );
 
   cli
     .command('worker')
-    .description('Run prompts from a server\'s queue engine (one worker per GPU or machine); outputs go to the shared data dir.')
+    .description("Run prompts from a server's queue engine (one worker per GPU or machine); outputs go to the shared data dir.")
     .requiredOption('--queue <url>', 'the Redis the server queues on: redis://host:port')
     .option('--data-dir <dir>', "the server's data dir, shared or mounted (outputs must land where the server serves them)", 'skyloom-data')
     .addOption(new Option('--device <device>', 'where models run').choices(['auto', 'cpu', 'cuda']).default('auto'))

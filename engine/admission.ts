@@ -63,11 +63,7 @@ export interface EstimateEnv {
  * estimate, when known) and the estimated values on its inputs. Unknown things are `undefined`;
  * an estimate checks what it can and leaves the rest to run time.
  */
-export type Estimator = (
-  params: Record<string, unknown>,
-  inputs: Record<string, EstimatedValue | undefined>,
-  env: EstimateEnv,
-) => NodeEstimate | Promise<NodeEstimate>;
+export type Estimator = (params: Record<string, unknown>, inputs: Record<string, EstimatedValue | undefined>, env: EstimateEnv) => NodeEstimate | Promise<NodeEstimate>;
 
 /** Operator limits; every field has a default that fits a single machine. */
 export interface AdmissionLimits {
@@ -183,7 +179,11 @@ function topological(nodes: Map<string, ResolvedNode>): ResolvedNode[] {
   const indegree = new Map<string, number>();
   const users = new Map<string, string[]>();
   for (const n of nodes.values()) {
-    const sources = new Set(Object.values(n.links).map((l) => l.node).filter((id) => nodes.has(id)));
+    const sources = new Set(
+      Object.values(n.links)
+        .map((l) => l.node)
+        .filter((id) => nodes.has(id)),
+    );
     indegree.set(n.id, sources.size);
     for (const s of sources) users.set(s, [...(users.get(s) ?? []), n.id]);
   }
@@ -252,7 +252,9 @@ export async function admit(validated: ValidatedWorkflow, limits: AdmissionLimit
     for (const cost of result.costs ?? []) {
       if (!Number.isFinite(cost.amount)) continue;
       const limit = MEASURE_LIMIT[cost.measure];
-      const at = cost.param ? pointer('nodes', node.index, Object.hasOwn(node.links, cost.param) || !Object.hasOwn(node.definition.params ?? {}, cost.param) ? 'inputs' : 'params', cost.param) : pointer('nodes', node.index);
+      const at = cost.param
+        ? pointer('nodes', node.index, Object.hasOwn(node.links, cost.param) || !Object.hasOwn(node.definition.params ?? {}, cost.param) ? 'inputs' : 'params', cost.param)
+        : pointer('nodes', node.index);
       if (SUMMED.has(cost.measure)) {
         totals[cost.measure] += cost.amount;
         const biggest = summedBy.get(cost.measure);
@@ -267,7 +269,14 @@ export async function admit(validated: ValidatedWorkflow, limits: AdmissionLimit
     const limit = MEASURE_LIMIT[measure];
     if (totals[measure] > limits[limit]) {
       // Named after the node that costs the most: the one to change first.
-      over(limit, biggest.nodeId, biggest.at, `The prompt's ${measure === 'work' ? 'work (latent tokens × steps)' : 'temporary disk'} (most of it ${biggest.detail})`, totals[measure], BYTES.has(measure));
+      over(
+        limit,
+        biggest.nodeId,
+        biggest.at,
+        `The prompt's ${measure === 'work' ? 'work (latent tokens × steps)' : 'temporary disk'} (most of it ${biggest.detail})`,
+        totals[measure],
+        BYTES.has(measure),
+      );
     }
   }
   if (issues.length > 0) throw new AdmissionError(issues);

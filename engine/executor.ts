@@ -122,9 +122,17 @@ export class Executor {
       let outputs: NodeOutputs;
       const warnings: string[] = [];
       try {
-        const ctx = this.#context(node, validated, promptId, signal, emit, (u) => {
-          ui = mergeUi(ui, u);
-        }, warnings);
+        const ctx = this.#context(
+          node,
+          validated,
+          promptId,
+          signal,
+          emit,
+          (u) => {
+            ui = mergeUi(ui, u);
+          },
+          warnings,
+        );
         const result = await node.definition.run(gatherInputs(node, values), ctx);
         outputs = checkOutputs(node, result);
       } catch (cause) {

@@ -57,9 +57,7 @@ export class NodeRegistry {
 
   /** The catalog: every node as plain JSON data (no functions), sorted by category then type. */
   catalog(): NodeCatalogEntry[] {
-    return [...this.#nodes.values()]
-      .map(toCatalogEntry)
-      .sort((a, b) => a.category.localeCompare(b.category) || a.type.localeCompare(b.type));
+    return [...this.#nodes.values()].map(toCatalogEntry).sort((a, b) => a.category.localeCompare(b.category) || a.type.localeCompare(b.type));
   }
 }
 

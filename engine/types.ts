@@ -7,19 +7,7 @@ import type { Workflow } from './workflow.js';
  * Socket types name what flows along a link. Built-in names are listed for editors and docs;
  * node packs may use their own upper-case names. `*` accepts anything.
  */
-export type SocketType =
-  | 'TEXT'
-  | 'INT'
-  | 'FLOAT'
-  | 'BOOLEAN'
-  | 'CONDITIONING'
-  | 'MODEL'
-  | 'LATENT'
-  | 'VIDEO'
-  | 'IMAGE'
-  | 'UPSCALER'
-  | '*'
-  | (string & {});
+export type SocketType = 'TEXT' | 'INT' | 'FLOAT' | 'BOOLEAN' | 'CONDITIONING' | 'MODEL' | 'LATENT' | 'VIDEO' | 'IMAGE' | 'UPSCALER' | '*' | (string & {});
 
 export type ParamKind = 'int' | 'float' | 'string' | 'boolean' | 'enum' | 'seed';
 

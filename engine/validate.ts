@@ -95,9 +95,7 @@ export function neededNodes(workflow: Workflow, registry: NodeRegistry, targets?
   const byId = new Map<string, WorkflowNode>();
   for (const n of workflow.nodes) if (!byId.has(n.id)) byId.set(n.id, n);
   const roots =
-    targets && targets.length > 0
-      ? targets.filter((t) => byId.has(t))
-      : workflow.nodes.filter((n) => registry.get(n.type)?.flags?.output && n.mode === undefined).map((n) => n.id);
+    targets && targets.length > 0 ? targets.filter((t) => byId.has(t)) : workflow.nodes.filter((n) => registry.get(n.type)?.flags?.output && n.mode === undefined).map((n) => n.id);
   if (roots.length === 0) return undefined;
   const needed = new Set<string>();
   const stack = [...roots];
@@ -200,9 +198,7 @@ function resolveNodes(workflow: Workflow, registry: NodeRegistry, issues: Valida
         code: 'unknown_node_type',
         nodeId: node.id,
         pointer: at('type'),
-        message:
-          `Unknown node type "${node.type}"` +
-          (near.length > 0 ? `; did you mean ${near.map((n) => `"${n}"`).join(', ')}?` : '; a node pack may be missing (--nodes)'),
+        message: `Unknown node type "${node.type}"` + (near.length > 0 ? `; did you mean ${near.map((n) => `"${n}"`).join(', ')}?` : '; a node pack may be missing (--nodes)'),
       });
       return;
     }
@@ -228,12 +224,7 @@ function resolveNodes(workflow: Workflow, registry: NodeRegistry, issues: Valida
   return nodes;
 }
 
-function resolveParams(
-  node: WorkflowNode,
-  index: number,
-  definition: NodeDefinition,
-  issues: ValidationIssue[],
-): Record<string, ParamValue> {
+function resolveParams(node: WorkflowNode, index: number, definition: NodeDefinition, issues: ValidationIssue[]): Record<string, ParamValue> {
   const specs = definition.params ?? {};
   const given = node.params ?? {};
   const linked = node.inputs ?? {};
@@ -246,9 +237,7 @@ function resolveParams(
         code: 'unknown_param',
         nodeId: node.id,
         pointer: pointer('nodes', index, 'params', name),
-        message:
-          `Node type "${node.type}" has no param "${name}"` +
-          (near ? `; did you mean "${near}"?` : `; its params are: ${Object.keys(specs).join(', ') || 'none'}`),
+        message: `Node type "${node.type}" has no param "${name}"` + (near ? `; did you mean "${near}"?` : `; its params are: ${Object.keys(specs).join(', ') || 'none'}`),
       });
     }
   }
@@ -335,20 +324,14 @@ function checkLinks(workflow: Workflow, nodes: Map<string, ResolvedNode>, issues
     const params = d.params ?? {};
     for (const [name, link] of Object.entries(node.links)) {
       const at = pointer('nodes', node.index, 'inputs', name);
-      const want: SocketType | undefined = Object.hasOwn(inputs, name)
-        ? inputs[name]!.type
-        : Object.hasOwn(params, name)
-          ? PARAM_SOCKET[params[name]!.kind]
-          : undefined;
+      const want: SocketType | undefined = Object.hasOwn(inputs, name) ? inputs[name]!.type : Object.hasOwn(params, name) ? PARAM_SOCKET[params[name]!.kind] : undefined;
       if (want === undefined) {
         const near = nearestName(name, [...Object.keys(inputs), ...Object.keys(params)]);
         issues.push({
           code: 'unknown_input',
           nodeId: node.id,
           pointer: at,
-          message:
-            `Node type "${node.type}" has no input "${name}"` +
-            (near ? `; did you mean "${near}"?` : `; its inputs are: ${Object.keys(inputs).join(', ') || 'none'}`),
+          message: `Node type "${node.type}" has no input "${name}"` + (near ? `; did you mean "${near}"?` : `; its inputs are: ${Object.keys(inputs).join(', ') || 'none'}`),
         });
         continue;
       }

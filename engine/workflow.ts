@@ -39,10 +39,7 @@ const WorkflowNodeSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const WorkflowGroupSchema = Type.Object(
-  { title: Type.String(), nodes: Type.Array(NodeId), color: Type.Optional(Type.String()) },
-  { additionalProperties: false },
-);
+const WorkflowGroupSchema = Type.Object({ title: Type.String(), nodes: Type.Array(NodeId), color: Type.Optional(Type.String()) }, { additionalProperties: false });
 
 const WorkflowModelRefSchema = Type.Object(
   { name: Type.String({ minLength: 1 }), version: Type.Optional(Type.String()), sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })) },

@@ -29,9 +29,7 @@ export function samplesAt(frame: number, fps: number): number {
 
 type PcmBacking = { path: string; refs: number };
 
-type AudioSegment =
-  | { readonly kind: 'pcm'; readonly backing: PcmBacking; readonly first: number; readonly count: number }
-  | { readonly kind: 'silence'; readonly count: number };
+type AudioSegment = { readonly kind: 'pcm'; readonly backing: PcmBacking; readonly first: number; readonly count: number } | { readonly kind: 'silence'; readonly count: number };
 
 // As for frame files: 'exit' handlers must be synchronous, and a crash must not leave PCM behind.
 const liveFiles = new Set<string>();

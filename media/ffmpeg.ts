@@ -12,17 +12,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AUDIO_CHANNELS, AUDIO_FRAME_BYTES, AUDIO_SAMPLE_RATE, AudioTrack, pcmPath, samplesAt } from './audio.js';
 import { MediaError } from './errors.js';
-import {
-  checkVideoInfo,
-  defaultChunkFrames,
-  frameBytes,
-  VideoHandle,
-  videoFromChunks,
-  VideoWriter,
-  wholeFrames,
-  type FrameStoreOptions,
-  type VideoInfo,
-} from './frames.js';
+import { checkVideoInfo, defaultChunkFrames, frameBytes, VideoHandle, videoFromChunks, VideoWriter, wholeFrames, type FrameStoreOptions, type VideoInfo } from './frames.js';
 
 // Encoding goes through fluent-ffmpeg, kept thin: it builds the command line (raw frames in on
 // stdin, codec and metadata options, the output file), checks that the binary can mux the format
@@ -279,10 +269,7 @@ function encodeFailure(err: FluentError, stderr: string, binary: string, file: s
 
 // Convert with the BT.709 matrix and tag the stream as such: players guess between BT.601 and
 // BT.709 for untagged video, and a wrong guess shifts every colour.
-const YUV420_BT709 = [
-  '-vf', 'scale=out_color_matrix=bt709:out_range=tv,format=yuv420p',
-  '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709',
-];
+const YUV420_BT709 = ['-vf', 'scale=out_color_matrix=bt709:out_range=tv,format=yuv420p', '-colorspace', 'bt709', '-color_primaries', 'bt709', '-color_trc', 'bt709'];
 
 function codecOf(format: 'mp4' | 'webm', crf: number | undefined): { codec: string; options: string[] } {
   if (format === 'mp4') {
@@ -290,10 +277,14 @@ function codecOf(format: 'mp4' | 'webm', crf: number | undefined): { codec: stri
       codec: 'libx264',
       options: [
         ...YUV420_BT709,
-        '-preset', 'medium', '-crf', String(crf ?? 18),
+        '-preset',
+        'medium',
+        '-crf',
+        String(crf ?? 18),
         // faststart: the index goes first so a browser starts playing before the download ends.
         // use_metadata_tags: without it the mp4 muxer keeps only its fixed keys (title, comment, ...).
-        '-movflags', '+faststart+use_metadata_tags',
+        '-movflags',
+        '+faststart+use_metadata_tags',
       ],
     };
   }
@@ -331,8 +322,7 @@ function checkEncodeOptions(info: VideoInfo, options: EncodeOptions): void {
     if (bytes > MAX_ARG_BYTES) {
       throw new MediaError(
         'INVALID_ARGUMENT',
-        `metadata "${key}" is ${bytes} bytes, over the ${MAX_ARG_BYTES} bytes ffmpeg can take for one key=value; ` +
-          'shorten or compress it',
+        `metadata "${key}" is ${bytes} bytes, over the ${MAX_ARG_BYTES} bytes ffmpeg can take for one key=value; ` + 'shorten or compress it',
       );
     }
   }
@@ -347,10 +337,7 @@ async function* checkedChunks(stream: FrameStream): AsyncGenerator<Uint8Array, v
   let frames = 0;
   for await (const chunk of stream.frames) {
     if (chunk.byteLength % bytes !== 0) {
-      throw new MediaError(
-        'INVALID_ARGUMENT',
-        `a chunk must hold whole ${stream.width}x${stream.height} RGB24 frames (${bytes} bytes each), got ${chunk.byteLength} bytes`,
-      );
+      throw new MediaError('INVALID_ARGUMENT', `a chunk must hold whole ${stream.width}x${stream.height} RGB24 frames (${bytes} bytes each), got ${chunk.byteLength} bytes`);
     }
     frames += chunk.byteLength / bytes;
     yield chunk;
@@ -399,7 +386,10 @@ export async function encodeVideo(source: VideoHandle | FrameStream, outPath: st
         // Options go in one call with several arguments: given a single string, fluent-ffmpeg
         // splits it at a space, which would cut a metadata value in two.
         finish: (command) => {
-          command.output(partial).videoCodec(codec).outputOptions(...codecOptions, ...metadataArgs(options.metadata ?? {}));
+          command
+            .output(partial)
+            .videoCodec(codec)
+            .outputOptions(...codecOptions, ...metadataArgs(options.metadata ?? {}));
           if (pcm) {
             command
               .input(pcm)
@@ -443,14 +433,7 @@ async function soundInput(source: VideoHandle | FrameStream, options: EncodeOpti
 
 // palettegen must see every frame before paletteuse can map the first; in one ffmpeg run that
 // buffers the whole video inside ffmpeg, so two passes over a re-readable handle keep memory flat.
-async function encodeGif(
-  source: VideoHandle | FrameStream,
-  info: VideoInfo,
-  palette: string,
-  partial: string,
-  options: EncodeOptions,
-  outPath: string,
-): Promise<void> {
+async function encodeGif(source: VideoHandle | FrameStream, info: VideoInfo, palette: string, partial: string, options: EncodeOptions, outPath: string): Promise<void> {
   const { signal } = options;
   const video = source instanceof VideoHandle ? source : await videoFromChunks(checkedChunks(source), info, options);
   try {
@@ -502,7 +485,11 @@ function parseProbe(file: string, raw: RawProbe): ProbeResult {
   const stream = raw.streams?.[0];
   if (!stream) throw new MediaError('UNREADABLE', 'the file has no video stream', file);
   const rate = [stream.avg_frame_rate, stream.r_frame_rate]
-    .map((r) => String(r ?? '0/0').split('/').map(Number))
+    .map((r) =>
+      String(r ?? '0/0')
+        .split('/')
+        .map(Number),
+    )
     .find(([num, den]) => num! > 0 && den! > 0);
   if (!rate) throw new MediaError('UNREADABLE', 'the video stream has no frame rate', file);
   const [num, den] = rate as [number, number];
@@ -568,10 +555,19 @@ export async function decodeVideo(file: string, options: DecodeOptions = {}): Pr
   const pass = (fpsFilter: string) =>
     runDecode({
       args: [
-        '-i', path.resolve(file), // absolute, so a name starting with '-' is not read as an option
-        '-map', '0:v:0', '-an', '-sn',
-        '-vf', `${fpsFilter},scale=${info.width}:${info.height}:flags=lanczos`,
-        '-f', 'rawvideo', '-pix_fmt', alpha ? 'rgba' : 'rgb24', 'pipe:1',
+        '-i',
+        path.resolve(file), // absolute, so a name starting with '-' is not read as an option
+        '-map',
+        '0:v:0',
+        '-an',
+        '-sn',
+        '-vf',
+        `${fpsFilter},scale=${info.width}:${info.height}:flags=lanczos`,
+        '-f',
+        'rawvideo',
+        '-pix_fmt',
+        alpha ? 'rgba' : 'rgb24',
+        'pipe:1',
       ],
       output: async (stdout) => {
         for await (const chunk of wholeFrames(stdout, alpha ? pixels * 4 : writer.frameBytes, defaultChunkFrames(info))) {

@@ -58,9 +58,7 @@ export function defaultChunkFrames(info: VideoInfo): number {
 
 // A backing store is shared by every handle sliced or concatenated from it; the file goes when the
 // last handle referencing it is disposed.
-type Backing =
-  | { kind: 'memory'; data: Buffer; refs: number }
-  | { kind: 'file'; path: string; size: number; refs: number };
+type Backing = { kind: 'memory'; data: Buffer; refs: number } | { kind: 'file'; path: string; size: number; refs: number };
 
 interface Segment {
   readonly backing: Backing;
@@ -255,8 +253,7 @@ export class VideoHandle implements VideoInfo {
       if (v.width !== first.width || v.height !== first.height || v.fps !== first.fps) {
         throw new MediaError(
           'INVALID_ARGUMENT',
-          `concat needs videos of one size and fps: video 0 is ${first.width}x${first.height}@${first.fps}, ` +
-            `video ${i} is ${v.width}x${v.height}@${v.fps}`,
+          `concat needs videos of one size and fps: video 0 is ${first.width}x${first.height}@${first.fps}, ` + `video ${i} is ${v.width}x${v.height}@${v.fps}`,
         );
       }
     }
@@ -269,7 +266,11 @@ export class VideoHandle implements VideoInfo {
       for (const [i, v] of videos.entries()) if (v.audio === undefined) void parts[i]!.dispose();
     }
     try {
-      return new VideoHandle(first, videos.flatMap((v) => v.#segments), audio);
+      return new VideoHandle(
+        first,
+        videos.flatMap((v) => v.#segments),
+        audio,
+      );
     } finally {
       void audio?.dispose();
     }
@@ -326,10 +327,7 @@ export class VideoHandle implements VideoInfo {
     checkFrameCount('start', start);
     checkFrameCount('count', count);
     if (start + count > this.frameCount) {
-      throw new MediaError(
-        'INVALID_ARGUMENT',
-        `frames ${start}..${start + count - 1} are outside a video of ${this.frameCount} frames`,
-      );
+      throw new MediaError('INVALID_ARGUMENT', `frames ${start}..${start + count - 1} are outside a video of ${this.frameCount} frames`);
     }
   }
 
@@ -410,8 +408,7 @@ export class VideoWriter {
       return Promise.reject(
         new MediaError(
           'INVALID_ARGUMENT',
-          `a chunk must hold whole ${this.info.width}x${this.info.height} RGB24 frames (${this.frameBytes} bytes each), ` +
-            `got ${chunk.byteLength} bytes`,
+          `a chunk must hold whole ${this.info.width}x${this.info.height} RGB24 frames (${this.frameBytes} bytes each), ` + `got ${chunk.byteLength} bytes`,
         ),
       );
     }
@@ -531,11 +528,7 @@ export async function videoFromChunks(
  * chunk may hold fewer frames. Each yielded chunk is a fresh buffer.
  * @throws {MediaError} INVALID_ARGUMENT when the stream ends inside a frame.
  */
-export async function* wholeFrames(
-  bytes: AsyncIterable<Uint8Array>,
-  bytesPerFrame: number,
-  framesPerChunk: number,
-): AsyncGenerator<Uint8Array, void, undefined> {
+export async function* wholeFrames(bytes: AsyncIterable<Uint8Array>, bytesPerFrame: number, framesPerChunk: number): AsyncGenerator<Uint8Array, void, undefined> {
   const size = bytesPerFrame * framesPerChunk;
   let chunk = Buffer.allocUnsafe(size);
   let filled = 0;
@@ -554,10 +547,7 @@ export async function* wholeFrames(
     }
   }
   if (filled % bytesPerFrame !== 0) {
-    throw new MediaError(
-      'INVALID_ARGUMENT',
-      `the stream ended inside a frame: ${filled % bytesPerFrame} bytes past the last whole frame of ${bytesPerFrame} bytes`,
-    );
+    throw new MediaError('INVALID_ARGUMENT', `the stream ended inside a frame: ${filled % bytesPerFrame} bytes past the last whole frame of ${bytesPerFrame} bytes`);
   }
   if (filled > 0) yield chunk.subarray(0, filled);
 }

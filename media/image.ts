@@ -85,7 +85,11 @@ export async function loadImage(source: string | Uint8Array, options: { backgrou
     });
   }
   try {
-    return await toRgb(sharp(source).autoOrient().flatten({ background: options.background ?? BLACK }));
+    return await toRgb(
+      sharp(source)
+        .autoOrient()
+        .flatten({ background: options.background ?? BLACK }),
+    );
   } catch (err) {
     throw new MediaError('UNREADABLE', `not an image sharp can read: ${(err as Error).message}`, file, { cause: err });
   }
@@ -276,10 +280,7 @@ export function readPngText(png: Uint8Array, file?: string): Record<string, stri
 function frameCountOf(frames: Uint8Array, info: { width: number; height: number }): number {
   const bytes = info.width * info.height * 3;
   if (frames.byteLength === 0 || frames.byteLength % bytes !== 0) {
-    throw new MediaError(
-      'INVALID_ARGUMENT',
-      `frames must be one or more whole ${info.width}x${info.height} RGB24 frames (${bytes} bytes each), got ${frames.byteLength} bytes`,
-    );
+    throw new MediaError('INVALID_ARGUMENT', `frames must be one or more whole ${info.width}x${info.height} RGB24 frames (${bytes} bytes each), got ${frames.byteLength} bytes`);
   }
   return frames.byteLength / bytes;
 }
@@ -290,10 +291,7 @@ function frameCountOf(frames: Uint8Array, info: { width: number; height: number 
  * consecutive frames into one longer frame, so the page count can be lower than the frame count.
  * @throws {MediaError} INVALID_ARGUMENT for partial frames, a non-positive fps or a quality outside 1–100.
  */
-export async function framesToAnimatedWebp(
-  frames: Uint8Array,
-  options: VideoInfo & { quality?: number },
-): Promise<Buffer> {
+export async function framesToAnimatedWebp(frames: Uint8Array, options: VideoInfo & { quality?: number }): Promise<Buffer> {
   const { width, height, fps, quality = 75 } = options;
   const count = frameCountOf(frames, options);
   if (!Number.isFinite(fps) || fps <= 0) throw new MediaError('INVALID_ARGUMENT', `fps must be a positive number, got ${fps}`);
@@ -301,10 +299,12 @@ export async function framesToAnimatedWebp(
     throw new MediaError('INVALID_ARGUMENT', `quality must be an integer from 1 to 100, got ${quality}`);
   }
   // sharp treats a tall image with pageHeight as a stack of animation frames.
-  return sharp(frames, { raw: { width, height: height * count, channels: 3, pageHeight: height } })
-    // One delay per frame: a single number sets only the first frame's delay in sharp 0.35.
-    .webp({ quality, loop: 0, delay: Array<number>(count).fill(Math.round(1000 / fps)) })
-    .toBuffer();
+  return (
+    sharp(frames, { raw: { width, height: height * count, channels: 3, pageHeight: height } })
+      // One delay per frame: a single number sets only the first frame's delay in sharp 0.35.
+      .webp({ quality, loop: 0, delay: Array<number>(count).fill(Math.round(1000 / fps)) })
+      .toBuffer()
+  );
 }
 
 /**
@@ -312,10 +312,7 @@ export async function framesToAnimatedWebp(
  * each scaled to `thumbHeight` pixels high (default: unscaled), for live previews.
  * @throws {MediaError} INVALID_ARGUMENT for partial frames or a non-positive count, thumbHeight or quality.
  */
-export async function framesToJpegStrip(
-  frames: Uint8Array,
-  options: { width: number; height: number; count?: number; thumbHeight?: number; quality?: number },
-): Promise<Buffer> {
+export async function framesToJpegStrip(frames: Uint8Array, options: { width: number; height: number; count?: number; thumbHeight?: number; quality?: number }): Promise<Buffer> {
   const { width, height, thumbHeight = height, quality = 80 } = options;
   const total = frameCountOf(frames, options);
   const count = Math.min(options.count ?? total, total);

@@ -34,12 +34,7 @@ export class ModelLoadError extends ModelError {
   /** For HASH_MISMATCH: the sha256 of the file on disk. */
   readonly actual?: string;
 
-  constructor(
-    code: ModelLoadErrorCode,
-    path: string,
-    message: string,
-    details: { expected?: string; actual?: string; cause?: unknown } = {},
-  ) {
+  constructor(code: ModelLoadErrorCode, path: string, message: string, details: { expected?: string; actual?: string; cause?: unknown } = {}) {
     super(code, message, { cause: details.cause });
     this.path = path;
     this.expected = details.expected;

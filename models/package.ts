@@ -74,7 +74,12 @@ export function defaultSessionCache(): SessionCache {
 function castFeed(t: Tensor, info: ValueInfo | undefined): Tensor {
   if (info?.type === 'float16' && t.type === 'float32') return tensor('float16', t.dims, float32ToFloat16(t.data as Float32Array));
   if (info?.type === 'float32' && t.type === 'float16') return tensor('float32', t.dims, float16ToFloat32(t.data as Uint16Array));
-  if (info?.type === 'int32' && t.type === 'int64') return tensor('int32', t.dims, Int32Array.from(t.data as BigInt64Array, (v) => Number(v)));
+  if (info?.type === 'int32' && t.type === 'int64')
+    return tensor(
+      'int32',
+      t.dims,
+      Int32Array.from(t.data as BigInt64Array, (v) => Number(v)),
+    );
   return t;
 }
 
@@ -137,7 +142,12 @@ export class ModelPackage {
       if (name !== undefined) named[name] = t;
     }
     const roles = Object.entries(spec.outputs);
-    const results = await this.runNamed(component, named, roles.map(([, name]) => name), options);
+    const results = await this.runNamed(
+      component,
+      named,
+      roles.map(([, name]) => name),
+      options,
+    );
     const out: Record<string, Tensor> = {};
     for (const [role, name] of roles) {
       const t = results[name];
@@ -160,7 +170,11 @@ export class ModelPackage {
   ): Promise<Record<string, Tensor>> {
     const inputs = this.metadata.get(component)?.inputs ?? [];
     const cast: Record<string, Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) cast[name] = castFeed(t, inputs.find((v) => v.name === name));
+    for (const [name, t] of Object.entries(feeds))
+      cast[name] = castFeed(
+        t,
+        inputs.find((v) => v.name === name),
+      );
     const results = await this.sessions.use(this.componentPath(component), this.sessionKey, (session) => runSession(session, cast, outputNames, options));
     const out: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(results)) out[name] = widenOutput(t);

@@ -93,9 +93,7 @@ export function concat<T extends TensorType>(tensors: readonly Tensor<T>[], axis
   for (const t of tensors) {
     const sameOther = t.dims.length === first.dims.length && t.dims.every((d, i) => i === axis || d === first.dims[i]);
     if (t.type !== first.type || !sameOther) {
-      throw new ModelInputError(
-        `cannot concat ${t.type}[${t.dims.join(', ')}] with ${first.type}[${first.dims.join(', ')}] along axis ${axis}`,
-      );
+      throw new ModelInputError(`cannot concat ${t.type}[${t.dims.join(', ')}] with ${first.type}[${first.dims.join(', ')}] along axis ${axis}`);
     }
   }
   const outer = size(first.dims.slice(0, axis));

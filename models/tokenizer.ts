@@ -138,11 +138,7 @@ export class TextTokenizer {
     if (prefix === undefined) return withSpecials.slice(0, maxLength);
     const suffix = withSpecials.length - body.length - prefix;
     if (prefix + suffix >= maxLength) return withSpecials.slice(0, maxLength);
-    return [
-      ...withSpecials.slice(0, prefix),
-      ...body.slice(0, maxLength - prefix - suffix),
-      ...withSpecials.slice(withSpecials.length - suffix),
-    ];
+    return [...withSpecials.slice(0, prefix), ...body.slice(0, maxLength - prefix - suffix), ...withSpecials.slice(withSpecials.length - suffix)];
   }
 }
 

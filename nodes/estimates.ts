@@ -52,7 +52,9 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 const media = (width: number, height: number, frames: number, fps?: number): MediaEstimate => ({ kind: 'media', width, height, frames, ...(fps ? { fps } : {}) });
 
 /** A value node passes its value on, so a param linked from it is checked like a widget. */
-const passValue = (output: string): Estimator => (params) => ({ outputs: { [output]: params.value as number | string } });
+const passValue =
+  (output: string): Estimator =>
+  (params) => ({ outputs: { [output]: params.value as number | string } });
 
 /** The sampler's cost: tokens × steps (twice with guidance) and attention scores of one head. */
 function samplingCosts(latent: MediaEstimate, model: ModelEstimate | undefined, params: Record<string, unknown>, param: string): Cost[] {
@@ -61,10 +63,20 @@ function samplingCosts(latent: MediaEstimate, model: ModelEstimate | undefined, 
   const steps = num(params.steps);
   const guided = num(params.guidance) !== 1;
   const costs: Cost[] = [
-    { measure: 'memoryBytes', amount: tokens * tokens * m.attentionBytesPerPair, param, detail: `Attention over ${tokens.toLocaleString('en-US')} latent tokens (${latent.width}×${latent.height}, ${latent.frames} frames)` },
+    {
+      measure: 'memoryBytes',
+      amount: tokens * tokens * m.attentionBytesPerPair,
+      param,
+      detail: `Attention over ${tokens.toLocaleString('en-US')} latent tokens (${latent.width}×${latent.height}, ${latent.frames} frames)`,
+    },
   ];
   if (steps !== undefined) {
-    costs.push({ measure: 'work', amount: tokens * steps * (guided ? 2 : 1), param: 'steps', detail: `${tokens.toLocaleString('en-US')} latent tokens × ${steps} steps${guided ? ' × 2 (guidance)' : ''}` });
+    costs.push({
+      measure: 'work',
+      amount: tokens * steps * (guided ? 2 : 1),
+      param: 'steps',
+      detail: `${tokens.toLocaleString('en-US')} latent tokens × ${steps} steps${guided ? ' × 2 (guidance)' : ''}`,
+    });
   }
   return costs;
 }
@@ -80,11 +92,22 @@ const embedsWorkflow: Estimator = (params, _inputs, env) => {
 };
 
 /** Frames a time node generates: the sampler's costs plus their frame store. */
-function generated(params: Record<string, unknown>, inputs: Record<string, EstimatedValue | undefined>, size: MediaEstimate | undefined, frames: number | undefined): { out?: MediaEstimate; costs: Cost[] } {
+function generated(
+  params: Record<string, unknown>,
+  inputs: Record<string, EstimatedValue | undefined>,
+  size: MediaEstimate | undefined,
+  frames: number | undefined,
+): { out?: MediaEstimate; costs: Cost[] } {
   if (!size || frames === undefined) return { costs: [] };
   const out = media(size.width, size.height, frames, size.fps);
   const model = isModel(inputs.model) ? inputs.model : undefined;
-  return { out, costs: [...samplingCosts(out, model, params, 'seconds'), { measure: 'tempBytes', amount: rgbBytes(out), param: 'seconds', detail: `${frames} generated frames of ${out.width}×${out.height}` }] };
+  return {
+    out,
+    costs: [
+      ...samplingCosts(out, model, params, 'seconds'),
+      { measure: 'tempBytes', amount: rgbBytes(out), param: 'seconds', detail: `${frames} generated frames of ${out.width}×${out.height}` },
+    ],
+  };
 }
 
 export const ESTIMATES: Record<string, Estimator> = {
@@ -125,14 +148,20 @@ export const ESTIMATES: Record<string, Estimator> = {
   'vae-decode': (_params, inputs) => {
     if (!isMedia(inputs.latent)) return {};
     const video = inputs.latent;
-    return { outputs: { video }, costs: [{ measure: 'tempBytes', amount: rgbBytes(video), param: 'latent', detail: `${video.frames} decoded frames of ${video.width}×${video.height}` }] };
+    return {
+      outputs: { video },
+      costs: [{ measure: 'tempBytes', amount: rgbBytes(video), param: 'latent', detail: `${video.frames} decoded frames of ${video.width}×${video.height}` }],
+    };
   },
 
   // The encoder reads the whole clip into memory.
   'vae-encode': (_params, inputs) => {
     if (!isMedia(inputs.video)) return {};
     const v = inputs.video;
-    return { outputs: { latent: v }, costs: [{ measure: 'memoryBytes', amount: rgbBytes(v), param: 'video', detail: `${v.frames} frames of ${v.width}×${v.height} held to encode` }] };
+    return {
+      outputs: { latent: v },
+      costs: [{ measure: 'memoryBytes', amount: rgbBytes(v), param: 'video', detail: `${v.frames} frames of ${v.width}×${v.height} held to encode` }],
+    };
   },
 
   // The frame count is the file's, known only once it is read: the size is what can be checked now.
@@ -202,7 +231,10 @@ export const ESTIMATES: Record<string, Estimator> = {
     if (!isMedia(inputs.video) || !inputs.video.fps || fps === undefined) return {};
     const v = inputs.video;
     const out = media(v.width, v.height, Math.max(1, Math.round((v.frames * fps) / v.fps!)), fps);
-    return { outputs: { video: out }, costs: [...mediaCosts(out, 'fps'), { measure: 'tempBytes', amount: rgbBytes(out), param: 'fps', detail: `${out.frames} frames at ${fps} fps` }] };
+    return {
+      outputs: { video: out },
+      costs: [...mediaCosts(out, 'fps'), { measure: 'tempBytes', amount: rgbBytes(out), param: 'fps', detail: `${out.frames} frames at ${fps} fps` }],
+    };
   },
 
   'save-video': embedsWorkflow,

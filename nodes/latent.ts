@@ -11,8 +11,7 @@ export const emptyLatentNode = defineNode({
   aliases: ['empty latent image', 'size', 'resolution', 'aspect'],
   category: 'latent',
   description:
-    "The size and length of a clip to generate. An aspect preset takes the model's native size for it; " +
-    '"custom" takes width and height, which must fit the model\'s grid.',
+    "The size and length of a clip to generate. An aspect preset takes the model's native size for it; " + '"custom" takes width and height, which must fit the model\'s grid.',
   inputs: { model: { type: 'MODEL' } },
   params: {
     aspect: { kind: 'enum', default: '1:1', choices: ASPECTS },

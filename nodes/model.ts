@@ -26,7 +26,12 @@ export const loadModelNode = defineNode({
     const isPath = /[/\\]/.test(wanted) || wanted.startsWith('.') || wanted.startsWith('~');
     if (isPath && env.confinePaths) {
       // Said the same way whether or not the folder exists: a remote client learns nothing of the server's disk.
-      return [{ param: 'name', message: `Model "${wanted}" is a folder path; this server takes model package names only (see GET /api/models). Folder paths work from the command line, or on a server started with --allow-model-paths.` }];
+      return [
+        {
+          param: 'name',
+          message: `Model "${wanted}" is a folder path; this server takes model package names only (see GET /api/models). Folder paths work from the command line, or on a server started with --allow-model-paths.`,
+        },
+      ];
     }
     if (isPath || !env.localModels) return [];
     const installed = await listModels();

@@ -287,7 +287,10 @@ async function transition(s: Sampling, a: VideoHandle, b: VideoHandle, contextCo
   if (a.width !== b.width || a.height !== b.height) throw new NodeInputError(`the videos differ in size: ${a.width}×${a.height} and ${b.width}×${b.height}`);
   checkMultiple('context', contextCount, step);
   checkMultiple('the transition', frames, step);
-  for (const [v, name] of [[a, 'first'], [b, 'second']] as const) {
+  for (const [v, name] of [
+    [a, 'first'],
+    [b, 'second'],
+  ] as const) {
     if (v.frameCount < contextCount) throw new NodeInputError(`the ${name} video has ${v.frameCount} frames, fewer than the ${contextCount} context frames`);
   }
   const window = 2 * contextCount + frames;
@@ -409,4 +412,3 @@ export const fpsNode = defineNode({
 });
 
 export const timeNodes = [extendNode, imageToVideoNode, connectNode, loopNode, trimNode, concatNode, fpsNode];
-

@@ -87,8 +87,7 @@ export const resizeNode = defineNode({
   version: 1,
   aliases: ['scale', 'size'],
   category: 'upscale',
-  description:
-    'Resizes every frame to an exact size with a Lanczos-3 kernel: stretch distorts, crop fills and trims the overflow (centred), pad fits inside with black bars.',
+  description: 'Resizes every frame to an exact size with a Lanczos-3 kernel: stretch distorts, crop fills and trims the overflow (centred), pad fits inside with black bars.',
   inputs: { video: { type: 'VIDEO' } },
   params: {
     preset: { kind: 'enum', default: '1920x1080', choices: RESIZE_PRESETS, description: 'Target size; custom uses width and height.' },

@@ -209,7 +209,8 @@ export const loadVideoNode = defineNode({
   version: 1,
   aliases: ['video loader', 'input video'],
   category: 'video io',
-  description: 'Reads a video file (any format ffmpeg reads), frame by frame into a store, with its sound (nodes that keep the timeline carry it to save-video); optionally resized and resampled on the way in.',
+  description:
+    'Reads a video file (any format ffmpeg reads), frame by frame into a store, with its sound (nodes that keep the timeline carry it to save-video); optionally resized and resampled on the way in.',
   params: {
     path: { kind: 'string', default: '', file: 'video', description: 'A file path, or the name of an uploaded file.' },
     width: { kind: 'int', default: 0, min: 0, max: 8192, description: '0 keeps the width (with height 0 too).' },

@@ -8,31 +8,15 @@ import { Nullable, UiOutputRefSchema } from './rest.js';
 /** Bumped when a message changes shape incompatibly. */
 export const PROTOCOL_VERSION = 1;
 
-const message = <K extends string, D extends TSchema>(type: K, data: D) =>
-  Type.Object({ type: Type.Literal(type), data });
+const message = <K extends string, D extends TSchema>(type: K, data: D) => Type.Object({ type: Type.Literal(type), data });
 
 /** Queue size; sent to every client on each change, and first to a client that connects (with its `sid`). */
-export const StatusMessageSchema = message(
-  'status',
-  Type.Object({ queueRemaining: Type.Integer(), running: Nullable(Type.String()), sid: Type.Optional(Type.String()) }),
-);
+export const StatusMessageSchema = message('status', Type.Object({ queueRemaining: Type.Integer(), running: Nullable(Type.String()), sid: Type.Optional(Type.String()) }));
 
-export const ExecutionStartMessageSchema = message(
-  'execution_start',
-  Type.Object({ promptId: Type.String(), timestamp: Type.Number(), nodes: Type.Array(Type.String()) }),
-);
-export const ExecutionCachedMessageSchema = message(
-  'execution_cached',
-  Type.Object({ promptId: Type.String(), nodes: Type.Array(Type.String()) }),
-);
-export const ExecutingMessageSchema = message(
-  'executing',
-  Type.Object({ promptId: Type.String(), nodeId: Type.String(), nodeType: Type.String() }),
-);
-export const ProgressMessageSchema = message(
-  'progress',
-  Type.Object({ promptId: Type.String(), nodeId: Type.String(), step: Type.Integer(), total: Type.Integer() }),
-);
+export const ExecutionStartMessageSchema = message('execution_start', Type.Object({ promptId: Type.String(), timestamp: Type.Number(), nodes: Type.Array(Type.String()) }));
+export const ExecutionCachedMessageSchema = message('execution_cached', Type.Object({ promptId: Type.String(), nodes: Type.Array(Type.String()) }));
+export const ExecutingMessageSchema = message('executing', Type.Object({ promptId: Type.String(), nodeId: Type.String(), nodeType: Type.String() }));
+export const ProgressMessageSchema = message('progress', Type.Object({ promptId: Type.String(), nodeId: Type.String(), step: Type.Integer(), total: Type.Integer() }));
 export const ExecutedMessageSchema = message(
   'executed',
   Type.Object({

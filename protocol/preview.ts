@@ -80,7 +80,8 @@ export function decodePreviewFrame<M extends PreviewMetadata | RawPreviewMetadat
   const image = frame.subarray(PREVIEW_HEADER_BYTES + length);
   if (type === PREVIEW_RGB24) {
     const expected = metadata.width * metadata.height * 3 * metadata.frameCount;
-    if (image.byteLength !== expected) throw new RangeError(`An RGB24 preview of ${metadata.frameCount} × ${metadata.width}×${metadata.height} has ${expected} bytes, got ${image.byteLength}`);
+    if (image.byteLength !== expected)
+      throw new RangeError(`An RGB24 preview of ${metadata.frameCount} × ${metadata.width}×${metadata.height} has ${expected} bytes, got ${image.byteLength}`);
   }
   return { type, metadata, image };
 }

@@ -79,10 +79,7 @@ export const PromptRequestSchema = Type.Object(
      * history entry collects them. Only with a queue engine (`serve --queue redis://…`).
      */
     seeds: Type.Optional(
-      Type.Object(
-        { param: Type.String({ pattern: '^[^.]+\\.[^.]+$' }), values: Type.Array(Type.Integer(), { minItems: 1, maxItems: 256 }) },
-        { additionalProperties: false },
-      ),
+      Type.Object({ param: Type.String({ pattern: '^[^.]+\\.[^.]+$' }), values: Type.Array(Type.Integer(), { minItems: 1, maxItems: 256 }) }, { additionalProperties: false }),
     ),
   },
   { additionalProperties: false },
@@ -93,10 +90,7 @@ export const PromptResponseSchema = Type.Object({ promptId: Type.String(), numbe
 export type PromptResponse = Static<typeof PromptResponseSchema>;
 
 /** `POST /api/validate`: check a workflow without queueing it. */
-export const ValidateRequestSchema = Type.Object(
-  { workflow: Type.Object({}, { additionalProperties: true }) },
-  { additionalProperties: false },
-);
+export const ValidateRequestSchema = Type.Object({ workflow: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: false });
 export type ValidateRequest = Static<typeof ValidateRequestSchema>;
 
 /**
@@ -132,10 +126,7 @@ export const QueueResponseSchema = Type.Object({
 export type QueueResponse = Static<typeof QueueResponseSchema>;
 
 /** `POST /api/interrupt`: without a prompt id, whatever is running is interrupted. */
-export const InterruptRequestSchema = Type.Object(
-  { promptId: Type.Optional(Type.String()) },
-  { additionalProperties: false },
-);
+export const InterruptRequestSchema = Type.Object({ promptId: Type.Optional(Type.String()) }, { additionalProperties: false });
 export type InterruptRequest = Static<typeof InterruptRequestSchema>;
 
 export const InterruptResponseSchema = Type.Object({ interrupted: Type.Boolean(), promptId: Nullable(Type.String()) });
@@ -173,9 +164,7 @@ export const HistoryEntrySchema = Type.Object({
   /** The worker that ran it, when a queue engine spread prompts over worker processes. */
   worker: Type.Optional(Type.String()),
   /** For a seeds fan-out: each seed's prompt, in request order (their outputs are merged into `outputs`). */
-  seeds: Type.Optional(
-    Type.Array(Type.Object({ seed: Type.Integer(), promptId: Type.String(), status: PromptStatusSchema, worker: Type.Optional(Type.String()) })),
-  ),
+  seeds: Type.Optional(Type.Array(Type.Object({ seed: Type.Integer(), promptId: Type.String(), status: PromptStatusSchema, worker: Type.Optional(Type.String()) }))),
   workflow: Type.Optional(Type.Object({}, { additionalProperties: true })),
 });
 export type HistoryEntry = Static<typeof HistoryEntrySchema>;
@@ -262,21 +251,19 @@ export type ModelsResponse = Static<typeof ModelsResponseSchema>;
  * What a worker process announces (to Redis, refreshed while it lives): where it runs, what it can
  * run — capabilities are `device:<cpu|cuda>` and `model:<package name>` — and what it runs now.
  */
-export const WorkerAnnouncementSchema = Type.Object(
-  {
-    id: Type.String(),
-    host: Type.String(),
-    pid: Type.Integer(),
-    device: Type.String(),
-    concurrency: Type.Integer(),
-    capabilities: Type.Array(Type.String()),
-    running: Type.Array(Type.String()),
-    startedAt: Type.Number(),
-    /** When it last refreshed this; a worker silent for longer than its `ttlMs` is gone. */
-    seenAt: Type.Number(),
-    ttlMs: Type.Integer(),
-  },
-);
+export const WorkerAnnouncementSchema = Type.Object({
+  id: Type.String(),
+  host: Type.String(),
+  pid: Type.Integer(),
+  device: Type.String(),
+  concurrency: Type.Integer(),
+  capabilities: Type.Array(Type.String()),
+  running: Type.Array(Type.String()),
+  startedAt: Type.Number(),
+  /** When it last refreshed this; a worker silent for longer than its `ttlMs` is gone. */
+  seenAt: Type.Number(),
+  ttlMs: Type.Integer(),
+});
 export type WorkerAnnouncement = Static<typeof WorkerAnnouncementSchema>;
 
 /** `GET /api/system` */

@@ -127,7 +127,8 @@ export function createApp(options: AppOptions): SkyloomApp {
   for (const id of store.recovered) log.warn(`prompt ${id} was running when the server stopped; marked failed`);
   // Nothing runs yet: what unfinished writes left behind goes. With a queue engine, workers may be
   // writing into output/ now, so only the server's own folders are swept.
-  for (const file of sweepUnfinished(remote ? [dirs.uploads, dirs.workflows] : [dirs.output, dirs.uploads, dirs.workflows])) log.warn(`removed ${file}, left by an unfinished write`);
+  for (const file of sweepUnfinished(remote ? [dirs.uploads, dirs.workflows] : [dirs.output, dirs.uploads, dirs.workflows]))
+    log.warn(`removed ${file}, left by an unfinished write`);
   const executor = new Executor(registry, {
     outputDir: dirs.output,
     // Workflows from clients read only what was uploaded, never arbitrary server files.
@@ -141,9 +142,7 @@ export function createApp(options: AppOptions): SkyloomApp {
   });
   const hub = new Hub({ log, ...(options.previewIntervalMs !== undefined ? { previewIntervalMs: options.previewIntervalMs } : {}) });
   const worker = remote ? undefined : new LocalRunner(store, executor, hub, { outputDir: dirs.output, log });
-  const queue: PromptQueue = worker
-    ? new EmbeddedQueue(store, worker)
-    : new RedisQueue({ url: options.queue!, store, hub, outputDir: dirs.output, log, registry });
+  const queue: PromptQueue = worker ? new EmbeddedQueue(store, worker) : new RedisQueue({ url: options.queue!, store, hub, outputDir: dirs.output, log, registry });
   // With workers elsewhere, what is installed is theirs to say (capability routing by each node's
   // `requires`); the server checks everything else about a workflow.
   const validator = remote ? new Executor(withoutHostChecks(registry), { confinePaths: options.allowModelPaths !== true, localModels: false }) : executor;

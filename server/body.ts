@@ -42,7 +42,8 @@ export function checkJsonDepth(text: Buffer | string, max = MAX_JSON_DEPTH): voi
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i]!;
     if (inString) {
-      if (c === 0x5c) i += 1; // a backslash escapes the next byte
+      if (c === 0x5c)
+        i += 1; // a backslash escapes the next byte
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) {
       inString = true;

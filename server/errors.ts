@@ -125,7 +125,7 @@ export function errorResponse(error: unknown): { status: number; body: ErrorBody
     return { status: 415, body: { error: { code: 'unsupported_media_type', message: String(parser.message) } } };
   }
   if (!(error instanceof EngineError) && isDiskFull(error)) {
-    return { status: 507, body: { error: { code: 'insufficient_storage', message: 'The server\'s disk is full: nothing was kept. Try again once space is freed.' } } };
+    return { status: 507, body: { error: { code: 'insufficient_storage', message: "The server's disk is full: nothing was kept. Try again once space is freed." } } };
   }
   // A decoder meeting a malformed %XX (express decoding a route param, a cookie) is the client's fault too.
   if (error instanceof URIError || (error as { cause?: unknown })?.cause instanceof URIError) {

@@ -2,14 +2,7 @@
 
 import type { WebSocket } from 'ws';
 import type { Logger, Preview } from '../engine/index.js';
-import {
-  encodePreviewFrame,
-  PREVIEW_JPEG_STRIP,
-  PREVIEW_WEBP,
-  type PreviewFormat,
-  type PreviewMetadata,
-  type ServerMessage,
-} from '../protocol/index.js';
+import { encodePreviewFrame, PREVIEW_JPEG_STRIP, PREVIEW_WEBP, type PreviewFormat, type PreviewMetadata, type ServerMessage } from '../protocol/index.js';
 import { framesToAnimatedWebp, framesToJpegStrip } from '../media/image.js';
 
 export interface HubOptions {

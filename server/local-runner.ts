@@ -1,14 +1,6 @@
 // Owns running the queue: one prompt at a time through one Executor, events to the hub, results to the store.
 
-import {
-  Cancelled,
-  describeError,
-  type ExecutionEvent,
-  type Executor,
-  type Logger,
-  type Preview,
-  type UiOutput,
-} from '../engine/index.js';
+import { Cancelled, describeError, type ExecutionEvent, type Executor, type Logger, type Preview, type UiOutput } from '../engine/index.js';
 import type { OutputFileRef, PromptError, RunWarning, ServerMessage, UiOutputRef } from '../protocol/index.js';
 import type { Hub } from './hub.js';
 import { relativeInside } from './paths.js';
@@ -152,8 +144,7 @@ export interface RunIo {
  */
 export async function runPrompt(executor: Executor, p: { promptId: string; workflow: unknown }, io: RunIo): Promise<FinishedRun> {
   const { signal, send, log, outputDir } = io;
-  const outputsRef = (outputs: Record<string, UiOutput>) =>
-    Object.fromEntries(Object.entries(outputs).map(([id, ui]) => [id, toUiRef(ui, outputDir)]));
+  const outputsRef = (outputs: Record<string, UiOutput>) => Object.fromEntries(Object.entries(outputs).map(([id, ui]) => [id, toUiRef(ui, outputDir)]));
   const nodeMs: Record<string, number> = {};
   let executed: string[] = [];
   let cached: string[] = [];

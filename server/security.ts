@@ -44,8 +44,7 @@ export function checkToken(token: string | undefined): void {
   if (token.length < MIN_TOKEN_LENGTH || token.trim() !== token) {
     throw new EngineError(
       'weak_token',
-      `The access token must be at least ${MIN_TOKEN_LENGTH} characters without surrounding spaces (got ${token.length}); ` +
-        'make one with: openssl rand -hex 24',
+      `The access token must be at least ${MIN_TOKEN_LENGTH} characters without surrounding spaces (got ${token.length}); ` + 'make one with: openssl rand -hex 24',
     );
   }
 }

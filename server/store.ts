@@ -93,9 +93,7 @@ type Statements = ReturnType<typeof prepareStatements>;
 
 function prepareStatements(db: Database.Database) {
   return {
-    insert: db.prepare(
-      `INSERT INTO prompts (id, client_id, workflow, status, queued_at, idem_key) VALUES (?, ?, ?, 'queued', ?, ?)`,
-    ),
+    insert: db.prepare(`INSERT INTO prompts (id, client_id, workflow, status, queued_at, idem_key) VALUES (?, ?, ?, 'queued', ?, ?)`),
     byKey: db.prepare(`SELECT id, number, workflow FROM prompts WHERE idem_key = ?`),
     forget: db.prepare(`DELETE FROM prompts WHERE id = ? AND status = 'queued'`),
     next: db.prepare(`SELECT * FROM prompts WHERE status = 'queued' ORDER BY number LIMIT 1`),
@@ -107,12 +105,8 @@ function prepareStatements(db: Database.Database) {
     cancel: db.prepare(`UPDATE prompts SET status = 'cancelled', finished_at = ? WHERE id = ? AND status = 'queued'`),
     get: db.prepare(`SELECT * FROM prompts WHERE id = ?`),
     queue: db.prepare(`SELECT * FROM prompts WHERE status IN ('queued','running') ORDER BY number`),
-    counts: db.prepare(
-      `SELECT SUM(status = 'running') AS running, SUM(status = 'queued') AS pending FROM prompts WHERE status IN ('queued','running')`,
-    ),
-    history: db.prepare(
-      `SELECT * FROM prompts WHERE status NOT IN ('queued','running') ORDER BY number DESC LIMIT ? OFFSET ?`,
-    ),
+    counts: db.prepare(`SELECT SUM(status = 'running') AS running, SUM(status = 'queued') AS pending FROM prompts WHERE status IN ('queued','running')`),
+    history: db.prepare(`SELECT * FROM prompts WHERE status NOT IN ('queued','running') ORDER BY number DESC LIMIT ? OFFSET ?`),
     historyCount: db.prepare(`SELECT COUNT(*) AS n FROM prompts WHERE status NOT IN ('queued','running')`),
     running: db.prepare(`SELECT id, started_at FROM prompts WHERE status = 'running'`),
     markRunning: db.prepare(`UPDATE prompts SET status = 'running', started_at = ?, worker = ? WHERE id = ? AND status IN ('queued','running')`),
@@ -122,9 +116,7 @@ function prepareStatements(db: Database.Database) {
     ),
     unfinished: db.prepare(`SELECT id, status, seeds FROM prompts WHERE status IN ('queued','running') ORDER BY number`),
     setSeeds: db.prepare(`UPDATE prompts SET seeds = ? WHERE id = ?`),
-    failRunning: db.prepare(
-      `UPDATE prompts SET status = 'error', finished_at = ?, error = ? WHERE id = ? AND status = 'running'`,
-    ),
+    failRunning: db.prepare(`UPDATE prompts SET status = 'error', finished_at = ?, error = ? WHERE id = ? AND status = 'running'`),
   };
 }
 
@@ -214,7 +206,11 @@ function openChecked(file: string, repair: boolean): { db: Database.Database; re
   try {
     db = open(file);
     const rows = db.pragma('quick_check') as Array<{ quick_check: string }>;
-    if (rows.length !== 1 || rows[0]!.quick_check !== 'ok') problem = rows.slice(0, 3).map((r) => r.quick_check).join('; ');
+    if (rows.length !== 1 || rows[0]!.quick_check !== 'ok')
+      problem = rows
+        .slice(0, 3)
+        .map((r) => r.quick_check)
+        .join('; ');
   } catch (error) {
     problem = (error as Error).message;
   }
@@ -378,7 +374,8 @@ export class Store {
     try {
       info = this.#stmts.insert.run(promptId, clientId, JSON.stringify(workflow), now, key ?? null);
     } catch (error) {
-      if (isDiskFull(error)) throw new StorageFullError('The disk holding the queue is full: the prompt was not queued. Free space under the data dir and send it again.', { cause: error });
+      if (isDiskFull(error))
+        throw new StorageFullError('The disk holding the queue is full: the prompt was not queued. Free space under the data dir and send it again.', { cause: error });
       throw error;
     }
     if (this.reserveUsed) {

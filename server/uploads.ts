@@ -72,9 +72,7 @@ export async function receiveUpload(req: Request, dir: string, maxBytes: number)
         stream.pipe(out);
         out.on('error', rejectFile);
         stream.on('error', rejectFile);
-        out.on('finish', () =>
-          resolveFile({ sha256: hash.digest('hex'), size, head: Buffer.concat(heads).subarray(0, SNIFF_BYTES), truncated: stream.truncated === true }),
-        );
+        out.on('finish', () => resolveFile({ sha256: hash.digest('hex'), size, head: Buffer.concat(heads).subarray(0, SNIFF_BYTES), truncated: stream.truncated === true }));
       });
       file.catch(() => {});
     });
@@ -90,7 +88,7 @@ export async function receiveUpload(req: Request, dir: string, maxBytes: number)
     try {
       got = await received;
     } catch (error) {
-      if (isDiskFull(error)) throw new StorageFullError('The server\'s disk is full: the upload was not kept. Try again once space is freed.', { cause: error });
+      if (isDiskFull(error)) throw new StorageFullError("The server's disk is full: the upload was not kept. Try again once space is freed.", { cause: error });
       throw error;
     }
     if (!got) throw new BadRequestError('no_file', 'The upload holds no file part');
@@ -121,7 +119,14 @@ export async function receiveUpload(req: Request, dir: string, maxBytes: number)
 }
 
 const KIND_BY_EXT: Record<string, 'image' | 'video'> = Object.fromEntries(
-  Object.values(ACCEPTED).flatMap(({ ext, kind }) => (ext === 'jpg' ? [[ext, kind], ['jpeg', kind]] : [[ext, kind]])),
+  Object.values(ACCEPTED).flatMap(({ ext, kind }) =>
+    ext === 'jpg'
+      ? [
+          [ext, kind],
+          ['jpeg', kind],
+        ]
+      : [[ext, kind]],
+  ),
 );
 
 /**

@@ -94,7 +94,8 @@ export class WorkflowLibrary {
       await rename(partial, file);
     } catch (error) {
       await rm(partial, { force: true });
-      if (isDiskFull(error)) throw new StorageFullError(`The server's disk is full: workflow ${JSON.stringify(name)} was not saved (the old one, if any, is unchanged).`, { cause: error });
+      if (isDiskFull(error))
+        throw new StorageFullError(`The server's disk is full: workflow ${JSON.stringify(name)} was not saved (the old one, if any, is unchanged).`, { cause: error });
       throw error;
     }
     return { created };

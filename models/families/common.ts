@@ -170,7 +170,11 @@ export async function* decodeChunked(
     const from = Math.max(0, start - before);
     const to = Math.min(frames, end + after);
     const part = slice(latents, 2, from, to);
-    const raw = tensor('float32', part.dims, part.data.map((v) => v / scalingFactor + shiftFactor));
+    const raw = tensor(
+      'float32',
+      part.dims,
+      part.data.map((v) => v / scalingFactor + shiftFactor),
+    );
     let video = await runDecoder(raw);
     // Keep the frames of [start, end) only: those of the context are decoded again by their own chunk.
     const skip = from < start ? frameCountOf(latent, start - from) : 0;
@@ -195,7 +199,9 @@ export async function encodeChunked(
   runEncoder: (input: Tensor<'float32'>) => Promise<Tensor<'float32'>>,
 ): Promise<Tensor<'float32'>> {
   if (video.data.length !== video.frames * video.width * video.height * 3) {
-    throw new ModelInputError(`video data has ${video.data.length} bytes but ${video.frames} frames of ${video.width}×${video.height} RGB need ${video.frames * video.width * video.height * 3}`);
+    throw new ModelInputError(
+      `video data has ${video.data.length} bytes but ${video.frames} frames of ${video.width}×${video.height} RGB need ${video.frames * video.width * video.height * 3}`,
+    );
   }
   const { scalingFactor, shiftFactor, frameRule, temporalCompression: k, channels } = pkg.manifest.latent;
   const chunkPixels = frameRule === 'causal' ? video.frames : chunkSize(options) * k;
@@ -205,7 +211,13 @@ export async function encodeChunked(
     let raw = await runEncoder(rgbToVideo(video, from, to));
     // Optimum's newer export returns mean ‖ log-variance; the mean is the deterministic encoding.
     if (raw.dims[1] === 2 * channels) raw = slice(raw, 1, 0, channels);
-    parts.push(tensor('float32', raw.dims, raw.data.map((v) => (v - shiftFactor) * scalingFactor)));
+    parts.push(
+      tensor(
+        'float32',
+        raw.dims,
+        raw.data.map((v) => (v - shiftFactor) * scalingFactor),
+      ),
+    );
   }
   const latents = concat(parts, 2);
   checkDims('encoded latents', latents, dims);

@@ -5,11 +5,8 @@ import { skyloomFamily } from './skyloom.js';
 import { stableDiffusionFamily } from './stable-diffusion.js';
 import { wanFamily } from './wan.js';
 
-
 /** Every family, by the name skyloom.json's `family` field uses. */
-export const FAMILIES: ReadonlyMap<string, ModelFamily> = new Map(
-  [skyloomFamily, stableDiffusionFamily, wanFamily].map((f) => [f.name, f]),
-);
+export const FAMILIES: ReadonlyMap<string, ModelFamily> = new Map([skyloomFamily, stableDiffusionFamily, wanFamily].map((f) => [f.name, f]));
 
 /**
  * The family of a name.

@@ -153,8 +153,7 @@ export const skyloomFamily: ModelFamily = {
     // Known frames enter x_σ as they did in training, noised to the step's σ with this run's noise:
     // x_σ = (1 − σ)·x0 + σ·noise. Left to the sampler they would follow the DiT's velocity there,
     // which training never fits (its loss skips known frames), and the new frames attend to them.
-    const withKnown = (sample: Float32Array, sigma: number): Float32Array =>
-      condLatents && condMask ? putKnown(sample, condLatents, condMask, dims, sigma, noise.data) : sample;
+    const withKnown = (sample: Float32Array, sigma: number): Float32Array => (condLatents && condMask ? putKnown(sample, condLatents, condMask, dims, sigma, noise.data) : sample);
     const velocityAt = async (sample: Float32Array, sigma: number, timestep: number): Promise<Float32Array> => {
       const latents = twice(tensor('float32', dims, withKnown(sample, sigma)));
       const t = tensor('float32', [runBatch], new Float32Array(runBatch).fill(timestep));
@@ -177,8 +176,7 @@ export const skyloomFamily: ModelFamily = {
     return tensor('float32', dims, withKnown(x, 0));
   },
 
-  decode: (pkg, latents, options) =>
-    decodeChunked(pkg, latents, options, async (raw) => (await pkg.run('vae_decoder', { latents: raw }))['video'] as Tensor<'float32'>),
+  decode: (pkg, latents, options) => decodeChunked(pkg, latents, options, async (raw) => (await pkg.run('vae_decoder', { latents: raw }))['video'] as Tensor<'float32'>),
 
   async encode(pkg, video, options) {
     if (!pkg.has('vae_encoder')) throw new ModelInputError(`model ${pkg.manifest.name} has no vae_encoder`);

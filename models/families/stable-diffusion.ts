@@ -44,7 +44,11 @@ export const stableDiffusionFamily: ModelFamily = {
     const { inputIds, attentionMask } = pkg.tokenizer.encode(prompts, options.maxLength);
     const ids =
       pkg.inputInfo('text_encoder', 'input_ids')?.type === 'int32'
-        ? tensor('int32', inputIds.dims, Int32Array.from(inputIds.data, (v) => Number(v)))
+        ? tensor(
+            'int32',
+            inputIds.dims,
+            Int32Array.from(inputIds.data, (v) => Number(v)),
+          )
         : inputIds;
     const out = await pkg.run('text_encoder', { input_ids: ids });
     return { hidden: out['hidden_states'] as Tensor<'float32'>, mask: attentionMask };
@@ -66,9 +70,7 @@ export const stableDiffusionFamily: ModelFamily = {
     const text = useCfg && options.uncond ? concat([options.cond.hidden, options.uncond.hidden], 0) : options.cond.hidden;
     const timestepType = pkg.inputInfo('transformer', 'timestep')?.type;
 
-    let x = options.initLatents
-      ? mix(options.initLatents.data, 1, noise.data, schedule.sigmas[0])
-      : noise.data.map((v) => v * schedule.initNoiseSigma);
+    let x = options.initLatents ? mix(options.initLatents.data, 1, noise.data, schedule.sigmas[0]) : noise.data.map((v) => v * schedule.initNoiseSigma);
     const total = schedule.timesteps.length;
     for (let i = 0; i < total; i++) {
       options.signal?.throwIfAborted();

@@ -170,7 +170,11 @@ export const wanFamily: ModelFamily & { sessionOptions: { memoryPattern: boolean
       if (component === undefined) {
         if (name === 'vae_decoder_init') {
           const where = join(ctx.dir, 'skyloom.json');
-          throw new ModelLoadError('MANIFEST_INVALID', where, `${where}: the wan family decodes with a streaming VAE and needs a vae_decoder_init component (vae_decoder_init.onnx)`);
+          throw new ModelLoadError(
+            'MANIFEST_INVALID',
+            where,
+            `${where}: the wan family decodes with a streaming VAE and needs a vae_decoder_init component (vae_decoder_init.onnx)`,
+          );
         }
         continue;
       }
@@ -246,15 +250,17 @@ export const wanFamily: ModelFamily & { sessionOptions: { memoryPattern: boolean
     const manifest = pkg.manifest;
     if (dims[0] !== 1) throw new ModelInputError(`Wan samples one video at a time (batch 1) but the latent has batch ${dims[0]}`);
     // UniPC is Wan's own sampler (and the manifest's default scheduler); euler and heun are there too.
-    const sampler = flowSampler(options.sampler ?? (manifest.scheduler.type === 'flow-match-unipc' ? 'unipc' : 'euler'), { numTrainTimesteps: manifest.scheduler.numTrainTimesteps, shift: manifest.scheduler.shift });
+    const sampler = flowSampler(options.sampler ?? (manifest.scheduler.type === 'flow-match-unipc' ? 'unipc' : 'euler'), {
+      numTrainTimesteps: manifest.scheduler.numTrainTimesteps,
+      shift: manifest.scheduler.shift,
+    });
     const schedule = sampler.setTimesteps(options.steps ?? manifest.defaults.steps, { shift: options.shift, denoise: options.denoise });
     const { condLatents, condMask } = options;
     if (condLatents !== undefined) checkDims('condLatents', condLatents, dims);
     if (condMask !== undefined) checkDims('condMask', condMask, [1, 1, ...dims.slice(2)]);
     await enterStage(pkg, 'denoise');
 
-    const withKnown = (sample: Float32Array, sigma: number): Float32Array =>
-      condLatents && condMask ? putKnown(sample, condLatents, condMask, dims, sigma, noise.data) : sample;
+    const withKnown = (sample: Float32Array, sigma: number): Float32Array => (condLatents && condMask ? putKnown(sample, condLatents, condMask, dims, sigma, noise.data) : sample);
     const batched = batchedCfg(pkg);
     const call = async (latents: Tensor<'float32'>, timestep: number, text: Tensor<'float32'>): Promise<Float32Array> => {
       const t = tensor('float32', [latents.dims[0]], new Float32Array(latents.dims[0]).fill(timestep));
@@ -332,7 +338,11 @@ export const wanFamily: ModelFamily & { sessionOptions: { memoryPattern: boolean
       }
       caches = next;
       const video = out[videoOut] as Tensor<'float32'>;
-      const clamped = tensor('float32', video.dims, video.data.map((v) => (v < -1 ? -1 : v > 1 ? 1 : v)));
+      const clamped = tensor(
+        'float32',
+        video.dims,
+        video.data.map((v) => (v < -1 ? -1 : v > 1 ? 1 : v)),
+      );
       const rgb = videoToRgb(clamped, startFrame);
       startFrame += rgb.frames;
       yield rgb;
@@ -349,7 +359,9 @@ export const wanFamily: ModelFamily & { sessionOptions: { memoryPattern: boolean
     }
     const dims = this.latentShape(pkg, video.width, video.height, video.frames);
     if (video.data.length !== video.frames * video.width * video.height * 3) {
-      throw new ModelInputError(`video data has ${video.data.length} bytes but ${video.frames} frames of ${video.width}×${video.height} RGB need ${video.frames * video.width * video.height * 3}`);
+      throw new ModelInputError(
+        `video data has ${video.data.length} bytes but ${video.frames} frames of ${video.width}×${video.height} RGB need ${video.frames * video.width * video.height * 3}`,
+      );
     }
     await enterStage(pkg, 'vae');
     const latents = (await pkg.run('vae_encoder', { video: rgbToVideo(video, 0, video.frames) }))['latents'] as Tensor<'float32'>;

@@ -43,9 +43,7 @@ export async function synthesizeSdManifest(dir: string): Promise<{ manifest: Sky
   const tokenizerJson = (await readJson(join(dir, 'tokenizer', 'tokenizer.json'))) as Record<string, unknown>;
   const tokenizerConfig = await optionalJson(join(dir, 'tokenizer', 'tokenizer_config.json'));
   const schedulerJson = (await optionalJson(join(dir, 'scheduler', 'scheduler_config.json'))) as SdSchedulerJson;
-  const maxLength = typeof tokenizerConfig['model_max_length'] === 'number' && tokenizerConfig['model_max_length'] <= 4096
-    ? tokenizerConfig['model_max_length']
-    : 77;
+  const maxLength = typeof tokenizerConfig['model_max_length'] === 'number' && tokenizerConfig['model_max_length'] <= 4096 ? tokenizerConfig['model_max_length'] : 77;
   const spacing = schedulerJson.timestep_spacing;
   const scheduler: EulerDiscreteConfig = {
     numTrainTimesteps: schedulerJson.num_train_timesteps,

@@ -134,9 +134,7 @@ export function parseDevice(name: string): Device {
 }
 
 function metadata(values: readonly ort.InferenceSession.ValueMetadata[]): ValueInfo[] {
-  return values.map((v) =>
-    v.isTensor ? { name: v.name, type: v.type, shape: [...v.shape] } : { name: v.name, type: undefined, shape: [] },
-  );
+  return values.map((v) => (v.isTensor ? { name: v.name, type: v.type, shape: [...v.shape] } : { name: v.name, type: undefined, shape: [] }));
 }
 
 async function open(path: string, device: ResolvedDevice, threads: number | undefined, memoryPattern = true): Promise<ort.InferenceSession> {

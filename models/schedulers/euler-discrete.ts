@@ -84,8 +84,7 @@ export class EulerDiscreteScheduler {
     const sigmas = new Float64Array(steps + 1);
     for (let i = 0; i < steps; i++) sigmas[i] = this.sigmaAt(timesteps[i]);
     const sigmaMax = sigmas[0];
-    const initNoiseSigma =
-      this.config.timestepSpacing === 'leading' ? Math.sqrt(sigmaMax * sigmaMax + 1) : sigmaMax;
+    const initNoiseSigma = this.config.timestepSpacing === 'leading' ? Math.sqrt(sigmaMax * sigmaMax + 1) : sigmaMax;
     const schedule = { sigmas, timesteps, initNoiseSigma };
     if (options.denoise === undefined) return schedule;
     const cut = applyDenoise(schedule, options.denoise);

@@ -127,13 +127,7 @@ export class FlowMatchUniPCScheduler implements FlowSampler {
    * @throws ModelInputError when the state is missing, belongs to another sampler or schedule, or
    *   `index` is not the run's next step.
    */
-  async step(
-    velocityAt: VelocityFn,
-    sample: Float32Array,
-    schedule: FlowSchedule,
-    index: number,
-    state?: FlowRunState,
-  ): Promise<FlowStepResult> {
+  async step(velocityAt: VelocityFn, sample: Float32Array, schedule: FlowSchedule, index: number, state?: FlowRunState): Promise<FlowStepResult> {
     checkIndex(schedule, index);
     const run = this.checkState(state, schedule, index);
     const sigmas = schedule.sigmas;
@@ -191,7 +185,13 @@ export class FlowMatchUniPCScheduler implements FlowSampler {
     const { R, b, hPhi1, Bh } = bh2(order, h, rks);
     let rhos: number[] = [];
     if (history.length > 0) {
-      rhos = order === 2 ? [0.5] : solve(R.slice(0, -1).map((row) => row.slice(0, -1)), b.slice(0, -1));
+      rhos =
+        order === 2
+          ? [0.5]
+          : solve(
+              R.slice(0, -1).map((row) => row.slice(0, -1)),
+              b.slice(0, -1),
+            );
     }
     const out = new Float32Array(x.length);
     const ratio = sigmaT / sigmaS0;

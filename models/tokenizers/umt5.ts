@@ -125,7 +125,9 @@ export class Umt5Tokenizer {
   unknownWords(prompt: string): string[] {
     const unk = this.unkId;
     if (unk === undefined) return [];
-    const words = cleanPrompt(prompt).split(' ').filter((w) => w !== '');
+    const words = cleanPrompt(prompt)
+      .split(' ')
+      .filter((w) => w !== '');
     const unknown = new Set<string>();
     for (const word of words) {
       if (this.tokenizer.encodeOne(word).ids.includes(unk)) unknown.add(word);

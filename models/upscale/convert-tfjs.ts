@@ -110,11 +110,7 @@ function elementCount(shape: readonly number[]): number {
  * @throws ModelLoadError ONNX_INVALID naming `file` for a dtype or quantization the converter does
  *   not read, or shards shorter than the manifest says.
  */
-export function decodeWeights(
-  file: string,
-  manifest: TfjsModelJson['weightsManifest'],
-  shards: readonly Uint8Array[],
-): Map<string, { shape: number[]; data: Float32Array }> {
+export function decodeWeights(file: string, manifest: TfjsModelJson['weightsManifest'], shards: readonly Uint8Array[]): Map<string, { shape: number[]; data: Float32Array }> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   let shard = 0;
   for (const group of manifest) {
@@ -266,8 +262,7 @@ const LAYERS: Record<string, LayerConverter> = {
     const oihw = new Float32Array(kernel.data.length);
     for (let y = 0; y < h; y++)
       for (let xx = 0; xx < w; xx++)
-        for (let i = 0; i < cin; i++)
-          for (let o = 0; o < cout; o++) oihw[((o * cin + i) * h + y) * w + xx] = kernel.data[((y * w + xx) * cin + i) * cout + o];
+        for (let i = 0; i < cin; i++) for (let o = 0; o < cout; o++) oihw[((o * cin + i) * h + y) * w + xx] = kernel.data[((y * w + xx) * cin + i) * cout + o];
     const inputs = [x.name, ctx.constant('kernel', [cout, cin, h, w], oihw)];
     if (c.use_bias !== false) inputs.push(ctx.constant('bias', [cout], ctx.weight('bias').data));
     const attrs: NodeSpec['attrs'] = {
@@ -337,13 +332,29 @@ const LAYERS: Record<string, LayerConverter> = {
     const axis = NCHW_AXIS[typeof ctx.config.axis === 'number' ? ctx.config.axis : -1];
     if (axis !== 1) throw ctx.unsupported(`concatenation along axis ${String(ctx.config.axis)}; only the channel axis is supported`);
     const channels = ctx.inputs.reduce((n, v) => n + v.channels, 0);
-    return { ...ctx.inputs[0], channels, radius: maxRadius(ctx.inputs), name: ctx.node('Concat', ctx.inputs.map((v) => v.name), { axis: { int: 1 } }) };
+    return {
+      ...ctx.inputs[0],
+      channels,
+      radius: maxRadius(ctx.inputs),
+      name: ctx.node(
+        'Concat',
+        ctx.inputs.map((v) => v.name),
+        { axis: { int: 1 } },
+      ),
+    };
   },
 
   /** Add → Sum. */
   Add(ctx) {
     sameScale(ctx);
-    return { ...ctx.inputs[0], radius: maxRadius(ctx.inputs), name: ctx.node('Sum', ctx.inputs.map((v) => v.name)) };
+    return {
+      ...ctx.inputs[0],
+      radius: maxRadius(ctx.inputs),
+      name: ctx.node(
+        'Sum',
+        ctx.inputs.map((v) => v.name),
+      ),
+    };
   },
 
   /** Multiply → Mul (chained for more than two inputs). */

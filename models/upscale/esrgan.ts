@@ -143,7 +143,9 @@ export interface PrepareOptions {
 export async function prepareUpscaleModel(info: UpscaleModelInfo, options: PrepareOptions = {}): Promise<{ path: string; meta: ConvertedModelMeta }> {
   const cacheDir = options.cacheDir ?? defaultUpscaleCacheDir();
   const model = await readTfjsModel(info.modelJson);
-  const hash = createHash('sha256').update(`skyloom-convert-tfjs ${CONVERTER_VERSION}\n`).update(await readFile(info.modelJson));
+  const hash = createHash('sha256')
+    .update(`skyloom-convert-tfjs ${CONVERTER_VERSION}\n`)
+    .update(await readFile(info.modelJson));
   for (const group of model.modelJson.weightsManifest) for (const p of group.paths) hash.update(await readFile(join(dirname(info.modelJson), p)));
   const base = join(cacheDir, `${info.packageName.replace(/^@/, '').replace(/\//g, '-')}-${info.scale}x-${hash.digest('hex')}`);
   const onnxPath = `${base}.onnx`;
@@ -160,7 +162,11 @@ export async function prepareUpscaleModel(info: UpscaleModelInfo, options: Prepa
     docString: `${info.packageName}@${info.version} models/x${info.scale} (license ${info.license}), converted by skyloom convert-tfjs v${CONVERTER_VERSION}`,
   });
   if (converted.scale.height !== info.scale || converted.scale.width !== info.scale) {
-    throw new ModelLoadError('ONNX_INVALID', info.modelJson, `${info.modelJson}: expected a ${info.scale}x model, the graph scales by ${converted.scale.height}x${converted.scale.width}`);
+    throw new ModelLoadError(
+      'ONNX_INVALID',
+      info.modelJson,
+      `${info.modelJson}: expected a ${info.scale}x model, the graph scales by ${converted.scale.height}x${converted.scale.width}`,
+    );
   }
   const meta: ConvertedModelMeta = {
     name: info.name,

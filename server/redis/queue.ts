@@ -6,20 +6,30 @@ import { join } from 'node:path';
 import { Queue, QueueEvents, type ConnectionOptions, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger, NodeRegistry, Preview, Workflow } from '../../engine/index.js';
-import type {
-  HistoryEntry,
-  InterruptResponse,
-  PromptError,
-  PromptResponse,
-  QueueResponse,
-  UiOutputRef,
-  WorkerAnnouncement,
-} from '../../protocol/index.js';
+import type { HistoryEntry, InterruptResponse, PromptError, PromptResponse, QueueResponse, UiOutputRef, WorkerAnnouncement } from '../../protocol/index.js';
 import { BadRequestError, QueueUnavailableError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { notRemovable, type PromptQueue, type SeedFanOut } from '../queue.js';
 import type { SeedRun, Store } from '../store.js';
-import { canRun, connect, readRecorded, GENERIC_ROUTE, JOB_OPTIONS, KEYS, PREFIX, liveWorkers, OUTPUT_ID_FILE, redisOptions, requirementsOf, routeName, STALL_RETRIES, type JobData, type JobResult, unpackPreview, type WorkerEnvelope } from './wire.js';
+import {
+  canRun,
+  connect,
+  readRecorded,
+  GENERIC_ROUTE,
+  JOB_OPTIONS,
+  KEYS,
+  PREFIX,
+  liveWorkers,
+  OUTPUT_ID_FILE,
+  redisOptions,
+  requirementsOf,
+  routeName,
+  STALL_RETRIES,
+  type JobData,
+  type JobResult,
+  unpackPreview,
+  type WorkerEnvelope,
+} from './wire.js';
 
 export interface RedisQueueOptions {
   url: string;
@@ -148,13 +158,15 @@ export class RedisQueue implements PromptQueue {
       const runs: SeedRun[] = seeds.values.map((seed, i) => ({ seed, promptId: `${promptId}-seed-${i}`, status: 'queued' }));
       this.#store.setSeeds(promptId, runs);
       adding();
-      await within(route.queue.addBulk(
-        runs.map((r, i) => ({
-          name: 'prompt',
-          data: { ...base, promptId: r.promptId, parent: promptId, seedIndex: i, workflow: seededWorkflow(workflow, nodeId, param, r.seed) },
-          opts: { jobId: r.promptId, ...JOB_OPTIONS },
-        })),
-      ));
+      await within(
+        route.queue.addBulk(
+          runs.map((r, i) => ({
+            name: 'prompt',
+            data: { ...base, promptId: r.promptId, parent: promptId, seedIndex: i, workflow: seededWorkflow(workflow, nodeId, param, r.seed) },
+            opts: { jobId: r.promptId, ...JOB_OPTIONS },
+          })),
+        ),
+      );
     } else {
       adding();
       await within(route.queue.add('prompt', { ...base, promptId, workflow }, { jobId: promptId, ...JOB_OPTIONS }));
@@ -377,7 +389,10 @@ export class RedisQueue implements PromptQueue {
       const route = this.#route(name);
       for (const job of await route.queue.getJobs(['waiting', 'prioritized', 'delayed'])) {
         if (!job?.id) continue;
-        const removed = await job.remove().then(() => true, () => false);
+        const removed = await job.remove().then(
+          () => true,
+          () => false,
+        );
         if (!removed) continue;
         const error = noCapableWorker(requires, workers);
         this.#finished(job.id, { status: 'error', error, worker: '' });
@@ -399,14 +414,15 @@ const REDIS_ANSWER_MS = 3000;
 
 function within<T>(promise: Promise<T>, ms = REDIS_ANSWER_MS): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Redis did not answer in ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Redis did not answer in ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 function unavailable(url: string): QueueUnavailableError {
-  return new QueueUnavailableError(`The queue (Redis at ${new URL(url).host}) cannot take prompts now; nothing was queued. Retry after a few seconds, with the same Idempotency-Key.`);
+  return new QueueUnavailableError(
+    `The queue (Redis at ${new URL(url).host}) cannot take prompts now; nothing was queued. Retry after a few seconds, with the same Idempotency-Key.`,
+  );
 }
 
 function noCapableWorker(requires: string[], workers: WorkerAnnouncement[]): PromptError {

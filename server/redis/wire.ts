@@ -74,9 +74,7 @@ export interface JobData {
 export type JobResult = FinishedRun & { worker: string };
 
 /** The messages a worker publishes on `skyloom:events` (JSON ones). */
-export type WorkerEnvelope =
-  | { kind: 'message'; clientId: string | null; message: ServerMessage }
-  | { kind: 'started'; promptId: string; parent?: string; worker: string };
+export type WorkerEnvelope = { kind: 'message'; clientId: string | null; message: ServerMessage } | { kind: 'started'; promptId: string; parent?: string; worker: string };
 
 /** The metadata in front of a preview's raw frames on `skyloom:events`: the preview codec's RGB24 metadata. */
 export type PreviewEnvelope = RawPreviewMetadata;
@@ -116,10 +114,7 @@ export async function connect(url: string, ms = 10_000): Promise<Redis> {
   redis.on('error', () => {}); // reconnects by itself; callers see failures on their commands
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      redis.connect().then(() => redis.ping()),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms))),
-    ]);
+    await Promise.race([redis.connect().then(() => redis.ping()), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms)))]);
   } catch (error) {
     redis.disconnect();
     throw new QueueConnectionError(`Cannot reach Redis at ${url}: ${(error as Error).message}. Start it (redis-server --port …) or fix --queue.`);
@@ -147,7 +142,10 @@ export function requirementsOf(workflow: Workflow, registry: NodeRegistry): stri
 /** The BullMQ queue for one set of requirements. */
 export function routeName(requires: readonly string[]): string {
   if (requires.length === 0) return GENERIC_ROUTE;
-  return `${GENERIC_ROUTE}-${createHash('sha256').update(JSON.stringify([...requires].sort())).digest('hex').slice(0, 16)}`;
+  return `${GENERIC_ROUTE}-${createHash('sha256')
+    .update(JSON.stringify([...requires].sort()))
+    .digest('hex')
+    .slice(0, 16)}`;
 }
 
 export function canRun(capabilities: readonly string[], requires: readonly string[]): boolean {

@@ -303,9 +303,12 @@ export class RemoteWorker {
     const controller = new AbortController();
     this.#running.set(data.promptId, { controller });
     void this.#announce().catch(() => undefined);
-    const renew = setInterval(() => {
-      job.extendLock(token, this.#o.lockMs).catch((e: Error) => this.#o.log.warn(`lock of ${data.promptId}: ${e.message}`));
-    }, Math.max(200, Math.floor(this.#o.lockMs / 3)));
+    const renew = setInterval(
+      () => {
+        job.extendLock(token, this.#o.lockMs).catch((e: Error) => this.#o.log.warn(`lock of ${data.promptId}: ${e.message}`));
+      },
+      Math.max(200, Math.floor(this.#o.lockMs / 3)),
+    );
     let result: JobResult;
     const recorded = readRecorded(this.#outputDir, data.promptId);
     try {
@@ -317,24 +320,35 @@ export class RemoteWorker {
       } else {
         this.#publish({ kind: 'started', promptId: data.promptId, worker: this.id, ...(data.parent ? { parent: data.parent } : {}) });
         if (data.outputId !== this.#outputId) {
-          result = { status: 'error', worker: this.id, error: { code: 'output_dir_mismatch', message: `Worker ${this.id} writes to another output folder than the server serves (the server was restarted on another data dir?)` } };
+          result = {
+            status: 'error',
+            worker: this.id,
+            error: {
+              code: 'output_dir_mismatch',
+              message: `Worker ${this.id} writes to another output folder than the server serves (the server was restarted on another data dir?)`,
+            },
+          };
         } else {
           let lastPreview = 0;
-          const run = await runPrompt(this.#executor, { promptId: data.promptId, workflow: data.workflow }, {
-            signal: controller.signal,
-            send: (message) => this.#publish({ kind: 'message', clientId: data.clientId, message }),
-            preview: (p) => {
-              // The hub keeps only the newest preview per client anyway; fewer crossings of Redis.
-              const now = performance.now();
-              if (now - lastPreview < this.#o.previewIntervalMs || data.clientId === null) return;
-              lastPreview = now;
-              const { width, height, frameCount, fps } = p.preview;
-              const meta = { clientId: data.clientId, promptId: p.promptId, nodeId: p.nodeId, step: p.step, total: p.total, width, height, frameCount, ...(fps ? { fps } : {}) };
-              void this.#pub!.publish(KEYS.events, packPreview(meta, p.preview.data)).catch(() => undefined);
+          const run = await runPrompt(
+            this.#executor,
+            { promptId: data.promptId, workflow: data.workflow },
+            {
+              signal: controller.signal,
+              send: (message) => this.#publish({ kind: 'message', clientId: data.clientId, message }),
+              preview: (p) => {
+                // The hub keeps only the newest preview per client anyway; fewer crossings of Redis.
+                const now = performance.now();
+                if (now - lastPreview < this.#o.previewIntervalMs || data.clientId === null) return;
+                lastPreview = now;
+                const { width, height, frameCount, fps } = p.preview;
+                const meta = { clientId: data.clientId, promptId: p.promptId, nodeId: p.nodeId, step: p.step, total: p.total, width, height, frameCount, ...(fps ? { fps } : {}) };
+                void this.#pub!.publish(KEYS.events, packPreview(meta, p.preview.data)).catch(() => undefined);
+              },
+              outputDir: this.#outputDir,
+              log: this.#o.log,
             },
-            outputDir: this.#outputDir,
-            log: this.#o.log,
-          });
+          );
           result = { ...run, worker: this.id };
         }
         // Recorded before Redis is told: if Redis is away now, the next worker to get this job reads it.
@@ -367,5 +381,4 @@ export class RemoteWorker {
       }
     }
   }
-
 }

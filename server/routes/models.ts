@@ -7,10 +7,16 @@ import { route, type RouteContext } from './context.js';
 
 export function modelRoutes({ registry }: RouteContext): Router {
   const router = Router();
-  router.get('/nodes', route((_req, res) => res.json(registry.catalog())));
-  router.get('/models', route(async (_req, res) => {
-    const out: ModelsResponse = { models: await listModels() };
-    res.json(out);
-  }));
+  router.get(
+    '/nodes',
+    route((_req, res) => res.json(registry.catalog())),
+  );
+  router.get(
+    '/models',
+    route(async (_req, res) => {
+      const out: ModelsResponse = { models: await listModels() };
+      res.json(out);
+    }),
+  );
   return router;
 }

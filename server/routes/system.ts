@@ -11,16 +11,19 @@ import { route, type RouteContext } from './context.js';
 
 export function systemRoutes({ queue }: RouteContext): Router {
   const router = Router();
-  router.get('/system', route(async (_req, res) => {
-    const info: SystemInfo = {
-      versions: { skyloom: packageVersion(), node: process.version, protocol: PROTOCOL_VERSION },
-      device: { platform: process.platform, arch: process.arch, cpus: cpus().length, totalMemory: totalmem(), devices: availableDevices() },
-      queue: queue.counts(),
-      queueEngine: queue.engine,
-    };
-    if (queue.engine === 'redis') info.workers = await queue.workers();
-    res.json(info);
-  }));
+  router.get(
+    '/system',
+    route(async (_req, res) => {
+      const info: SystemInfo = {
+        versions: { skyloom: packageVersion(), node: process.version, protocol: PROTOCOL_VERSION },
+        device: { platform: process.platform, arch: process.arch, cpus: cpus().length, totalMemory: totalmem(), devices: availableDevices() },
+        queue: queue.counts(),
+        queueEngine: queue.engine,
+      };
+      if (queue.engine === 'redis') info.workers = await queue.workers();
+      res.json(info);
+    }),
+  );
   return router;
 }
 

@@ -26,7 +26,7 @@ const RULES: Record<Layer, { runtime: Layer[]; types: Layer[] }> = {
 
 /** Packages only some layers may load: HTTP, queues and databases belong to the server; ONNX Runtime to one module. */
 const PACKAGES: Array<{ name: RegExp; allowed: (file: string) => boolean; why: string }> = [
-  { name: /^(express|ws|bullmq|ioredis|better-sqlite3|busboy)$/, allowed: (f) => /^(server|bin)\//.test(f), why: 'HTTP, queues and storage are the server\'s' },
+  { name: /^(express|ws|bullmq|ioredis|better-sqlite3|busboy)$/, allowed: (f) => /^(server|bin)\//.test(f), why: "HTTP, queues and storage are the server's" },
   { name: /^onnxruntime-node$/, allowed: (f) => f === 'models/runtime/onnx.ts', why: 'onnxruntime is imported only in models/runtime/onnx.ts' },
 ];
 
@@ -57,7 +57,11 @@ export function importsOf(text: string): Import[] {
   for (const m of text.matchAll(statement)) {
     const clause = m[3];
     // `import { type A, type B } from` is type-only too; a mix is not.
-    const names = /^\{([\s\S]*)\}$/.exec(clause.trim())?.[1].split(',').map((s) => s.trim()).filter(Boolean);
+    const names = /^\{([\s\S]*)\}$/
+      .exec(clause.trim())?.[1]
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const allTyped = names !== undefined && names.length > 0 && names.every((n) => n.startsWith('type '));
     out.push({ specifier: m[4], typeOnly: Boolean(m[2]) || allTyped, line: lineAt(m.index) });
   }

@@ -57,12 +57,11 @@ describe('skyloom run', () => {
     const out = tempDir();
     const r = await cli(['run', sumWorkflow, '--nodes', pack, '--out', out, '--json']);
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
-    expect(events.map((e) => e.type)).toEqual([
-      'execution_start',
-      ...['a', 'b', 'sum', 'save'].flatMap(() => ['executing', 'executed']),
-      'execution_success',
-    ]);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
+    expect(events.map((e) => e.type)).toEqual(['execution_start', ...['a', 'b', 'sum', 'save'].flatMap(() => ['executing', 'executed']), 'execution_success']);
     expect(events.at(-1)!.data.outputs).toEqual({ save: { files: [{ path: join(out, 'sum.txt'), kind: 'text' }] } });
   });
 

@@ -40,22 +40,26 @@ const cases: Array<[number, string, string, number[]]> = [
 ];
 
 describe('skyloom generate --seconds beyond the window', () => {
-  it.each(cases)('--seconds %i "%s": no black frame; the colour of every second and the background of every frame stay those of the prompt', async (seconds, prompt, colour, backdrop) => {
-    const { frames, count } = await generate(prompt, seconds);
-    for (let f = 0; f < count; f++) {
-      let brightest = 0;
-      for (let i = f * FRAME; i < (f + 1) * FRAME; i++) brightest = Math.max(brightest, frames[i]!);
-      expect(brightest, `frame ${f} is black`).toBeGreaterThan(40);
-    }
-    for (let s = 0; s < count; s += 8) {
-      expect(analyseFrames(frames.subarray(s * FRAME, (s + 8) * FRAME), 64, 64, 8).colour, `second ${s / 8}`).toBe(colour);
-    }
-    // The training data's backgrounds: black (0, 0, 0), gray (110, 110, 110); and the first window's.
-    const first = background(frames, 0);
-    for (let f = 0; f < count; f++) {
-      const bg = background(frames, f);
-      expect(Math.hypot(bg[0]! - first[0]!, bg[1]! - first[1]!, bg[2]! - first[2]!), `background of frame ${f}`).toBeLessThan(30);
-      expect(Math.hypot(bg[0]! - backdrop[0]!, bg[1]! - backdrop[1]!, bg[2]! - backdrop[2]!), `background of frame ${f}`).toBeLessThan(30);
-    }
-  }, 300_000);
+  it.each(cases)(
+    '--seconds %i "%s": no black frame; the colour of every second and the background of every frame stay those of the prompt',
+    async (seconds, prompt, colour, backdrop) => {
+      const { frames, count } = await generate(prompt, seconds);
+      for (let f = 0; f < count; f++) {
+        let brightest = 0;
+        for (let i = f * FRAME; i < (f + 1) * FRAME; i++) brightest = Math.max(brightest, frames[i]!);
+        expect(brightest, `frame ${f} is black`).toBeGreaterThan(40);
+      }
+      for (let s = 0; s < count; s += 8) {
+        expect(analyseFrames(frames.subarray(s * FRAME, (s + 8) * FRAME), 64, 64, 8).colour, `second ${s / 8}`).toBe(colour);
+      }
+      // The training data's backgrounds: black (0, 0, 0), gray (110, 110, 110); and the first window's.
+      const first = background(frames, 0);
+      for (let f = 0; f < count; f++) {
+        const bg = background(frames, f);
+        expect(Math.hypot(bg[0]! - first[0]!, bg[1]! - first[1]!, bg[2]! - first[2]!), `background of frame ${f}`).toBeLessThan(30);
+        expect(Math.hypot(bg[0]! - backdrop[0]!, bg[1]! - backdrop[1]!, bg[2]! - backdrop[2]!), `background of frame ${f}`).toBeLessThan(30);
+      }
+    },
+    300_000,
+  );
 });

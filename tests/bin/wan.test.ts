@@ -24,7 +24,16 @@ function skyloom(args: string[], env: Record<string, string> = {}): { code: numb
 /** The shipped Wan workflow on the fixture bundle, at a fixture size. */
 function runWan(sets: string[], seed = 7): { code: number | null; stdout: string; stderr: string; out: string } {
   const out = mkdtempSync(join(tmpdir(), 'skyloom-wan-run-'));
-  const base = [`model.name=${BUNDLE}`, 'model.device=cpu', 'latent.aspect=custom', 'latent.width=48', 'latent.height=32', 'latent.frames=9', 'sampler.steps=2', `sampler.seed=${seed}`];
+  const base = [
+    `model.name=${BUNDLE}`,
+    'model.device=cpu',
+    'latent.aspect=custom',
+    'latent.width=48',
+    'latent.height=32',
+    'latent.frames=9',
+    'sampler.steps=2',
+    `sampler.seed=${seed}`,
+  ];
   const r = skyloom(['run', WORKFLOW, ...[...base, ...sets].flatMap((s) => ['--set', s]), '--out', out]);
   return { ...r, out };
 }

@@ -8,7 +8,9 @@ const root = resolve(import.meta.dirname, '../..');
 
 const docs = [
   'README.md',
-  ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`),
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
   ...['engine', 'nodes', 'models', 'media', 'server'].map((d) => `${d}/README.md`),
 ];
 

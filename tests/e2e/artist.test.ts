@@ -35,7 +35,9 @@ async function finished(page: Page, before: number): Promise<HistoryList['items'
   return entry;
 }
 
-function template(name: string): { nodes: Array<{ id: string; type: string; params?: Record<string, unknown>; inputs?: Record<string, unknown>; position?: [number, number] }> } & Record<string, unknown> {
+function template(
+  name: string,
+): { nodes: Array<{ id: string; type: string; params?: Record<string, unknown>; inputs?: Record<string, unknown>; position?: [number, number] }> } & Record<string, unknown> {
   return JSON.parse(readFileSync(join(ROOT, 'workflows', name), 'utf8'));
 }
 
@@ -51,7 +53,9 @@ async function openDoc(page: Page, doc: unknown): Promise<void> {
 }
 
 async function select(page: Page, id: string): Promise<void> {
-  await node(page, id).locator('header').click({ position: { x: 40, y: 8 } });
+  await node(page, id)
+    .locator('header')
+    .click({ position: { x: 40, y: 8 } });
 }
 
 describe('live validation', () => {
@@ -85,9 +89,9 @@ describe('partial runs', () => {
     // A pasted encoder that feeds nothing and misses its model: a warning, not a blocker.
     doc.nodes.push({ id: 'loose', type: 'text-encode', params: { text: 'spare' }, position: [0, 700] });
     await openDoc(page, doc);
-    await expect.poll(() => node(page, 'loose').locator('[data-testid="node-problems"] li.warning').allTextContents()).toContain(
-      'Node "loose" feeds no output node, so it does not run',
-    );
+    await expect
+      .poll(() => node(page, 'loose').locator('[data-testid="node-problems"] li.warning').allTextContents())
+      .toContain('Node "loose" feeds no output node, so it does not run');
     expect(await node(page, 'loose').getAttribute('class')).toContain('unused');
     expect(await page.getByTestId('issues-banner').count()).toBe(0);
     await shot(page, 'a02-loose-node-warning');
@@ -104,9 +108,7 @@ describe('partial runs', () => {
     await node(page, 'save').getByTestId('run-output').click();
     await expect.poll(async () => (await history()).length, { timeout: 120_000, interval: 500 }).toBe(before + 2);
     type Doc = { nodes: Array<{ id: string; params?: { seed?: number } }> };
-    const docs = await Promise.all(
-      (await history()).slice(0, 2).map(async (e) => (await (await fetch(`${h.base}/api/history/${e.promptId}`)).json()).workflow as Doc),
-    );
+    const docs = await Promise.all((await history()).slice(0, 2).map(async (e) => (await (await fetch(`${h.base}/api/history/${e.promptId}`)).json()).workflow as Doc));
     expect(docs.map((d) => d.nodes.find((n) => n.id === 'sampler')!.params!.seed).sort()).toEqual([42, 43]);
     expect(docs[0]!.nodes.map((n) => n.id)).not.toContain('loose');
     expect(errors).toEqual([]);
@@ -115,7 +117,9 @@ describe('partial runs', () => {
 });
 
 /** Exports the workflow as the Export button downloads it. */
-async function exported(page: Page): Promise<{ version: number; nodes: Array<{ id: string; type: string; mode?: string; inputs?: Record<string, { node: string; output: string }>; position?: [number, number] }> }> {
+async function exported(
+  page: Page,
+): Promise<{ version: number; nodes: Array<{ id: string; type: string; mode?: string; inputs?: Record<string, { node: string; output: string }>; position?: [number, number] }> }> {
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-json').click()]);
   return JSON.parse(readFileSync((await download.path())!, 'utf8'));
 }
@@ -127,7 +131,13 @@ describe('node modes and reroutes', () => {
     page.on('dialog', (d) => void d.accept());
     const doc = template('text-to-video.json');
     doc.nodes.find((n) => n.id === 'model')!.params!.name = h.model;
-    doc.nodes.push({ id: 'resize', type: 'resize', params: { preset: 'custom', width: 48, height: 32, fit: 'stretch' }, inputs: { video: { node: 'decode', output: 'video' } }, position: [1100, 0] });
+    doc.nodes.push({
+      id: 'resize',
+      type: 'resize',
+      params: { preset: 'custom', width: 48, height: 32, fit: 'stretch' },
+      inputs: { video: { node: 'decode', output: 'video' } },
+      position: [1100, 0],
+    });
     doc.nodes.find((n) => n.id === 'save')!.inputs = { video: { node: 'resize', output: 'video' } };
     doc.nodes.find((n) => n.id === 'save')!.position = [1400, 0];
     await openDoc(page, doc);

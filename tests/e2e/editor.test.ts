@@ -186,9 +186,15 @@ describe('the editor', () => {
     const p1 = (await node(page, 'prompt').boundingBox())!;
     const p2 = (await node(page, 'text-encode').boundingBox())!;
     await page.keyboard.down('Shift');
-    await drag(page, { x: Math.min(p1.x, p2.x) - 20, y: Math.min(p1.y, p2.y) - 20 }, { x: Math.max(p1.x + p1.width, p2.x + p2.width) + 10, y: Math.max(p1.y + p1.height, p2.y + p2.height) + 10 });
+    await drag(
+      page,
+      { x: Math.min(p1.x, p2.x) - 20, y: Math.min(p1.y, p2.y) - 20 },
+      { x: Math.max(p1.x + p1.width, p2.x + p2.width) + 10, y: Math.max(p1.y + p1.height, p2.y + p2.height) + 10 },
+    );
     await page.keyboard.up('Shift');
-    await expect.poll(() => page.locator('[data-testid="node"].selected').evaluateAll((els) => els.map((e) => e.getAttribute('data-node-id')).sort())).toEqual(['prompt', 'text-encode']);
+    await expect
+      .poll(() => page.locator('[data-testid="node"].selected').evaluateAll((els) => els.map((e) => e.getAttribute('data-node-id')).sort()))
+      .toEqual(['prompt', 'text-encode']);
     await page.keyboard.press('Control+g');
     const groupTitle = page.getByTestId('group-title-input');
     await groupTitle.fill('Conditioning');
@@ -326,7 +332,9 @@ describe('the editor', () => {
     await page.locator('[data-testid="library-name"]').fill('green triangle');
     await shot(page, '08-library-save');
     await page.getByTestId('library-save').click();
-    await expect.poll(async () => ((await (await fetch(`${h.base}/api/workflows`)).json()) as { items: Array<{ name: string }> }).items.map((i) => i.name)).toContain('green triangle');
+    await expect
+      .poll(async () => ((await (await fetch(`${h.base}/api/workflows`)).json()) as { items: Array<{ name: string }> }).items.map((i) => i.name))
+      .toContain('green triangle');
     const saved = (await (await fetch(`${h.base}/api/workflows/green%20triangle`)).json()) as { nodes: Array<{ id: string; params?: Record<string, unknown> }> };
     expect(saved.nodes.find((n) => n.id === 'prompt')!.params!.text).toBe('a green triangle spinning');
     expect(await page.getByTestId('dirty').count()).toBe(0);

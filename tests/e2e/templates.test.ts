@@ -39,23 +39,27 @@ describe('shipped templates', () => {
     await context.close();
   }, 60_000);
 
-  it.each(TEMPLATES)('%s runs as shipped', async (file) => {
-    const shipped = JSON.parse(readFileSync(join(ROOT, 'workflows', file), 'utf8')) as { nodes: unknown[] };
-    const { page, context, errors } = await openEditor(h);
-    page.on('dialog', (d) => void d.accept());
-    await page.selectOption('[data-testid="new-menu"]', file);
-    await expect.poll(() => page.locator('[data-testid="node"]').count()).toBe(shipped.nodes.length);
-    const before = (await history()).length;
-    await page.getByTestId('queue').click();
-    // The history lists finished prompts: it grows once this one is done.
-    await expect.poll(async () => (await history()).length, { timeout: 170_000, interval: 1000 }).toBe(before + 1);
-    const entry = (await history())[0]!;
-    expect(entry.error?.message ?? null).toBeNull();
-    expect(entry.status).toBe('success');
-    const files = Object.values(entry.outputs).flatMap((o) => o.files ?? []);
-    expect(files.length).toBeGreaterThan(0);
-    expect(await page.getByTestId('issues-banner').count()).toBe(0);
-    expect(errors).toEqual([]);
-    await context.close();
-  }, 200_000);
+  it.each(TEMPLATES)(
+    '%s runs as shipped',
+    async (file) => {
+      const shipped = JSON.parse(readFileSync(join(ROOT, 'workflows', file), 'utf8')) as { nodes: unknown[] };
+      const { page, context, errors } = await openEditor(h);
+      page.on('dialog', (d) => void d.accept());
+      await page.selectOption('[data-testid="new-menu"]', file);
+      await expect.poll(() => page.locator('[data-testid="node"]').count()).toBe(shipped.nodes.length);
+      const before = (await history()).length;
+      await page.getByTestId('queue').click();
+      // The history lists finished prompts: it grows once this one is done.
+      await expect.poll(async () => (await history()).length, { timeout: 170_000, interval: 1000 }).toBe(before + 1);
+      const entry = (await history())[0]!;
+      expect(entry.error?.message ?? null).toBeNull();
+      expect(entry.status).toBe('success');
+      const files = Object.values(entry.outputs).flatMap((o) => o.files ?? []);
+      expect(files.length).toBeGreaterThan(0);
+      expect(await page.getByTestId('issues-banner').count()).toBe(0);
+      expect(errors).toEqual([]);
+      await context.close();
+    },
+    200_000,
+  );
 });

@@ -25,7 +25,12 @@ describe('node search', () => {
     expect(top('KSampler')).toBe('dit-sampler');
     expect(top('checkpoint')).toBe('load-model');
     expect(top('load checkpoint')).toBe('load-model');
-    expect(searchCatalog(catalog, 'preview').map((e) => e.type).slice(0, 2).sort()).toEqual(['save-image', 'save-video']);
+    expect(
+      searchCatalog(catalog, 'preview')
+        .map((e) => e.type)
+        .slice(0, 2)
+        .sort(),
+    ).toEqual(['save-image', 'save-video']);
     expect(top('clip text encode')).toBe('text-encode');
   });
 
@@ -38,7 +43,12 @@ describe('node search', () => {
 
   it('finds nothing for words nothing has, and does not match short words loosely', () => {
     expect(searchCatalog(catalog, 'quantum teleport')).toEqual([]);
-    expect(matchScore(catalog.find((e) => e.type === 'fps')!, 'vae')).toBeUndefined();
+    expect(
+      matchScore(
+        catalog.find((e) => e.type === 'fps')!,
+        'vae',
+      ),
+    ).toBeUndefined();
     expect(searchCatalog(catalog, '').length).toBe(catalog.length);
   });
 });

@@ -28,7 +28,11 @@ import {
 } from '../../editor/src/lib/workflow-model';
 import { encodePreviewFrame, PREVIEW_WEBP } from '../../protocol/index.js';
 
-const catalog = new Map<string, NodeCatalogEntry>(createRegistry().catalog().map((e) => [e.type, e]));
+const catalog = new Map<string, NodeCatalogEntry>(
+  createRegistry()
+    .catalog()
+    .map((e) => [e.type, e]),
+);
 const defaultWorkflow = (): Workflow => JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'workflows', 'text-to-video.json'), 'utf8')) as Workflow;
 
 describe('nodes from the catalog', () => {
@@ -238,11 +242,27 @@ describe('run this output and batches', () => {
       { id: 'c', type: 'mine/sampler', params: { seed: 7 } },
       { id: 'out2', type: 'save', inputs: { v: { node: 'c', output: 'v' } } },
     ],
-    groups: [{ title: 'g', nodes: ['c', 'out2'] }, { title: 'h', nodes: ['a', 'out2'] }],
+    groups: [
+      { title: 'g', nodes: ['c', 'out2'] },
+      { title: 'h', nodes: ['a', 'out2'] },
+    ],
   });
   const seedSpec = { name: 'seed', socket: 'INT', kind: 'seed', default: 0 } as const;
   const catalog = new Map([
-    ['mine/sampler', { type: 'mine/sampler', version: 1, displayName: 'S', category: 'c', description: '', inputs: [], outputs: [], params: [seedSpec], flags: { output: false, idempotent: true } }],
+    [
+      'mine/sampler',
+      {
+        type: 'mine/sampler',
+        version: 1,
+        displayName: 'S',
+        category: 'c',
+        description: '',
+        inputs: [],
+        outputs: [],
+        params: [seedSpec],
+        flags: { output: false, idempotent: true },
+      },
+    ],
   ]) as unknown as Parameters<typeof offsetSeeds>[1];
 
   it('keeps only what one output needs, and the groups of what is left', () => {

@@ -1,12 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  Cancelled,
-  Executor,
-  NodeExecutionError,
-  OutputCache,
-  type ExecutionEvent,
-  type Workflow,
-} from '../../engine/index.js';
+import { Cancelled, Executor, NodeExecutionError, OutputCache, type ExecutionEvent, type Workflow } from '../../engine/index.js';
 import { link, registry, runLog, workflow } from './helpers.js';
 
 // a ─┐
@@ -41,11 +34,7 @@ describe('Executor', () => {
     expect(runLog).toEqual(['a', 'b', 'sum', 'double', 'out']);
     expect(result.outputs).toEqual({ out: { values: { value: 10 } } });
     expect(result.executed).toEqual(['a', 'b', 'sum', 'double', 'out']);
-    expect(rec.types()).toEqual([
-      'execution_start',
-      ...['a', 'b', 'sum', 'double', 'out'].flatMap(() => ['executing', 'executed']),
-      'execution_success',
-    ]);
+    expect(rec.types()).toEqual(['execution_start', ...['a', 'b', 'sum', 'double', 'out'].flatMap(() => ['executing', 'executed']), 'execution_success']);
     expect(rec.events[0]).toMatchObject({ type: 'execution_start', data: { promptId: 'p1', nodes: ['a', 'b', 'sum', 'double', 'out'] } });
   });
 
@@ -153,10 +142,7 @@ describe('Executor', () => {
     const ex = new Executor(registry());
     const controller = new AbortController();
     const rec = recorder();
-    const wf = workflow(
-      { id: 'slow', type: 'test/slow', params: { steps: 1000, ms: 5 } },
-      { id: 'out', type: 'test/collect', inputs: { value: link('slow', 'value') } },
-    );
+    const wf = workflow({ id: 'slow', type: 'test/slow', params: { steps: 1000, ms: 5 } }, { id: 'out', type: 'test/collect', inputs: { value: link('slow', 'value') } });
     const started = Date.now();
     const run = ex.run(wf, {
       signal: controller.signal,

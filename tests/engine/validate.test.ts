@@ -39,18 +39,11 @@ describe('validateWorkflow', () => {
 
   it('reports a duplicate id', async () => {
     const issues = await issuesOf(workflow({ id: 'a', type: 'test/number' }, { id: 'a', type: 'test/number' }));
-    expect(issues).toEqual([
-      expect.objectContaining({ code: 'duplicate_id', nodeId: 'a', pointer: '/nodes/1/id', message: expect.stringContaining('first at /nodes/0') }),
-    ]);
+    expect(issues).toEqual([expect.objectContaining({ code: 'duplicate_id', nodeId: 'a', pointer: '/nodes/1/id', message: expect.stringContaining('first at /nodes/0') })]);
   });
 
   it('reports a dangling link and a link to a missing output', async () => {
-    const issues = await issuesOf(
-      workflow(
-        { id: 'a', type: 'test/number' },
-        { id: 'sum', type: 'test/add', inputs: { a: link('ghost', 'value'), b: link('a', 'nope') } },
-      ),
-    );
+    const issues = await issuesOf(workflow({ id: 'a', type: 'test/number' }, { id: 'sum', type: 'test/add', inputs: { a: link('ghost', 'value'), b: link('a', 'nope') } }));
     expect(issues).toEqual([
       expect.objectContaining({ code: 'dangling_link', nodeId: 'sum', pointer: '/nodes/1/inputs/a', message: expect.stringContaining('"ghost", which does not exist') }),
       expect.objectContaining({ code: 'unknown_output', nodeId: 'sum', pointer: '/nodes/1/inputs/b/output', message: expect.stringContaining('has outputs: value') }),
@@ -121,10 +114,10 @@ describe('validateWorkflow', () => {
   });
 
   it('reports an unknown input name with a suggestion', async () => {
-    const issues = await issuesOf(
-      workflow({ id: 'a', type: 'test/number' }, { id: 'sum', type: 'test/add', inputs: { a: link('a', 'value'), bb: link('a', 'value') } }),
-    );
-    expect(issues).toEqual([expect.objectContaining({ code: 'unknown_input', nodeId: 'sum', pointer: '/nodes/1/inputs/bb', message: expect.stringContaining('did you mean "b"?') })]);
+    const issues = await issuesOf(workflow({ id: 'a', type: 'test/number' }, { id: 'sum', type: 'test/add', inputs: { a: link('a', 'value'), bb: link('a', 'value') } }));
+    expect(issues).toEqual([
+      expect.objectContaining({ code: 'unknown_input', nodeId: 'sum', pointer: '/nodes/1/inputs/bb', message: expect.stringContaining('did you mean "b"?') }),
+    ]);
   });
 
   it('reports schema errors with pointers and node ids, all at once', async () => {
@@ -147,9 +140,7 @@ describe('validateWorkflow', () => {
     expect(await issuesOf({ format: 'skyloom-workflow', version: 7, nodes: [] })).toEqual([
       expect.objectContaining({ code: 'unsupported_version', pointer: '/version', message: expect.stringContaining('newer than this Skyloom reads') }),
     ]);
-    expect(await issuesOf({ format: 'comfy', version: 1, nodes: [] })).toEqual([
-      expect.objectContaining({ code: 'unsupported_format', pointer: '/format' }),
-    ]);
+    expect(await issuesOf({ format: 'comfy', version: 1, nodes: [] })).toEqual([expect.objectContaining({ code: 'unsupported_format', pointer: '/format' })]);
     expect(await issuesOf([1, 2])).toEqual([expect.objectContaining({ code: 'not_an_object', pointer: '' })]);
   });
 

@@ -291,7 +291,7 @@ describe('failures leave nothing behind', () => {
   });
 
   it('reports an ffmpeg failure with its stderr and the output path, and a missing binary by its path', async () => {
-    const fake = await fakeFfmpeg('fake-ffmpeg.sh', "echo \"Unknown encoder 'libx264'\" >&2\nexit 1");
+    const fake = await fakeFfmpeg('fake-ffmpeg.sh', 'echo "Unknown encoder \'libx264\'" >&2\nexit 1');
     const out = path.join(dir, 'fail', 'x.mp4');
     const saved = process.env.SKYLOOM_FFMPEG;
     try {

@@ -1,13 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MediaError } from '../../media/errors.js';
-import {
-  DEFAULT_MEMORY_LIMIT_BYTES,
-  VideoHandle,
-  VideoWriter,
-  videoFromChunks,
-  wholeFrames,
-} from '../../media/frames.js';
+import { DEFAULT_MEMORY_LIMIT_BYTES, VideoHandle, VideoWriter, videoFromChunks, wholeFrames } from '../../media/frames.js';
 import { tempDir } from './fixtures.js';
 
 // A frame whose every byte depends on its index and position, so a misplaced or repeated frame shows.
@@ -121,12 +115,8 @@ describe('VideoWriter and VideoHandle', () => {
   it('hashes content, not how the handle was built', async () => {
     const whole = await build(6, 1 << 20);
     const spilled = await build(6, 0);
-    const pieces = VideoHandle.concat([(await build(6, 0)).slice(0, 2), (await build(4, 1 << 20, 2))]);
-    const changed = await videoFromChunks(
-      [patternFrames(0, 5, SMALL_BYTES), patternFrame(5, SMALL_BYTES).map((b, i) => (i === 0 ? b ^ 1 : b))],
-      small,
-      { dir },
-    );
+    const pieces = VideoHandle.concat([(await build(6, 0)).slice(0, 2), await build(4, 1 << 20, 2)]);
+    const changed = await videoFromChunks([patternFrames(0, 5, SMALL_BYTES), patternFrame(5, SMALL_BYTES).map((b, i) => (i === 0 ? b ^ 1 : b))], small, { dir });
     const h = await whole.hash();
     expect(h).toMatch(/^[0-9a-f]{64}$/);
     expect(await spilled.hash()).toBe(h);
@@ -157,9 +147,7 @@ describe('VideoWriter and VideoHandle', () => {
         yield patternFrame(f, SMALL_BYTES);
       }
     }
-    await expect(videoFromChunks(source(), small, { dir, memoryLimitBytes: 0, signal: controller.signal })).rejects.toThrow(
-      'stop here',
-    );
+    await expect(videoFromChunks(source(), small, { dir, memoryLimitBytes: 0, signal: controller.signal })).rejects.toThrow('stop here');
     expect(await readdir(dir)).toEqual([]);
   });
 });

@@ -4,18 +4,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { videoFromChunks } from '../../media/frames.js';
-import {
-  addPngText,
-  encodeImage,
-  framesToAnimatedWebp,
-  framesToJpegStrip,
-  loadImage,
-  readPngText,
-  resizeImage,
-  resizeVideo,
-  saveImage,
-  type RgbImage,
-} from '../../media/image.js';
+import { addPngText, encodeImage, framesToAnimatedWebp, framesToJpegStrip, loadImage, readPngText, resizeImage, resizeVideo, saveImage, type RgbImage } from '../../media/image.js';
 import { expectedCentre, meanAbsError, redCentroid, redSquareFrames, tempDir } from './fixtures.js';
 
 let dir: string;
@@ -157,11 +146,13 @@ describe('PNG text chunks', () => {
   });
 
   it('adds to an existing PNG and rejects what PNG cannot hold', async () => {
-    const png = await readFile(await (async () => {
-      const file = path.join(dir, 'plain.png');
-      await saveImage(solid(3, 3, [1, 2, 3]), file, { format: 'png' });
-      return file;
-    })());
+    const png = await readFile(
+      await (async () => {
+        const file = path.join(dir, 'plain.png');
+        await saveImage(solid(3, 3, [1, 2, 3]), file, { format: 'png' });
+        return file;
+      })(),
+    );
     expect(readPngText(png)).toEqual({});
     expect(readPngText(addPngText(png, { a: '1' }))).toEqual({ a: '1' });
     expect(() => addPngText(png, { ' spaced': 'x' })).toThrow(/PNG text key/);

@@ -29,7 +29,13 @@ describe('seam weights', () => {
 describe('matchSeams', () => {
   it('shows the anchor exactly and carries its residual into the generated frames, fading out', () => {
     // The decoder reproduced the known frame 100 as 90 (error +10); generated frames are 90, 92, 94, 96.
-    const w = window([[90, 90, 90, 90], [90, 90, 90, 90], [92, 92, 92, 92], [94, 94, 94, 94], [96, 96, 96, 96]]);
+    const w = window([
+      [90, 90, 90, 90],
+      [90, 90, 90, 90],
+      [92, 92, 92, 92],
+      [94, 94, 94, 94],
+      [96, 96, 96, 96],
+    ]);
     const original = Uint8Array.from([100, 100, 100, 100]);
     matchSeams(w, FB, [{ index: 1, original }]);
     expect(frameAt(w, 1)).toEqual([100, 100, 100, 100]);
@@ -41,7 +47,12 @@ describe('matchSeams', () => {
   });
 
   it('makes the join the decoded frame step, whatever the VAE error at the anchor', () => {
-    const decoded = window([[50, 60, 70, 80], [52, 61, 69, 83], [54, 62, 68, 86], [56, 63, 67, 89]]);
+    const decoded = window([
+      [50, 60, 70, 80],
+      [52, 61, 69, 83],
+      [54, 62, 68, 86],
+      [56, 63, 67, 89],
+    ]);
     const original = Uint8Array.from([80, 20, 130, 0]); // far from the decoded anchor
     const w = Uint8Array.from(decoded);
     matchSeams(w, FB, [{ index: 0, original }]);
@@ -52,7 +63,11 @@ describe('matchSeams', () => {
   });
 
   it('clamps to 0..255 instead of wrapping', () => {
-    const w = window([[250, 5, 0, 0], [255, 0, 0, 0], [255, 0, 0, 0]]);
+    const w = window([
+      [250, 5, 0, 0],
+      [255, 0, 0, 0],
+      [255, 0, 0, 0],
+    ]);
     matchSeams(w, FB, [{ index: 0, original: Uint8Array.from([255, 0, 0, 0]) }]);
     expect(frameAt(w, 1)).toEqual([255, 0, 0, 0]);
   });

@@ -87,7 +87,9 @@ describe('chunked decode equals whole-clip decode', () => {
   it.each(prompts)('"%s": the largest step falls at a latent-frame border (where the VAE up-samples time, not a chunk border)', async (prompt, seed) => {
     const steps = await stepsOf(prompt, seed);
     const largest = steps.indexOf(Math.max(...steps)) + 1; // the step into frame `largest`
-    console.log(`${prompt} (seed ${seed}): largest step ${Math.max(...steps).toFixed(2)} into frame ${largest}, median ${median(steps).toFixed(2)}, ratio ${(Math.max(...steps) / median(steps)).toFixed(2)}`);
+    console.log(
+      `${prompt} (seed ${seed}): largest step ${Math.max(...steps).toFixed(2)} into frame ${largest}, median ${median(steps).toFixed(2)}, ratio ${(Math.max(...steps) / median(steps)).toFixed(2)}`,
+    );
     expect(largest % 4).toBe(0);
   });
 

@@ -7,7 +7,9 @@ import { ModelLoadError } from '../../models/errors.js';
 describe('model families', () => {
   it('are registered by name; an unknown name lists the known ones', () => {
     expect([...FAMILIES.keys()]).toEqual(['skyloom', 'stable-diffusion', 'wan']);
-    expect(() => familyNamed('ltx', '/m/skyloom.json')).toThrow(new ModelLoadError('MANIFEST_INVALID', '/m/skyloom.json', '/m/skyloom.json: unknown model family "ltx". Should be one of: skyloom, stable-diffusion, wan'));
+    expect(() => familyNamed('ltx', '/m/skyloom.json')).toThrow(
+      new ModelLoadError('MANIFEST_INVALID', '/m/skyloom.json', '/m/skyloom.json: unknown model family "ltx". Should be one of: skyloom, stable-diffusion, wan'),
+    );
   });
 
   it('skyloom-tiny runs as the skyloom family: capabilities, words it cannot draw, cost', async () => {

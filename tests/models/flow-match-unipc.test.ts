@@ -6,7 +6,10 @@ import type { FlowSchedule, FlowStepResult, VelocityFn } from '../../models/sche
 
 // Numbers from running wannx's numpy UniPC and Wan2.1's torch FlowUniPCMultistepScheduler
 // (tests/fixtures/wan/unipc_reference.py says how; the JSON's `source` names the commit).
-interface StepRef { denoised: number[]; prevSample: number[] }
+interface StepRef {
+  denoised: number[];
+  prevSample: number[];
+}
 interface Reference {
   schedules: { steps: number; shift: number; sigmas: number[]; timesteps: number[]; torchSigmas: number[]; torchTimesteps: number[] }[];
   runs: { steps: number; shift: number; solverOrder: number; sample: number[]; numpy: StepRef[]; stepIndices: number[]; torchPrevSample?: number[][] }[];
@@ -102,7 +105,18 @@ describe('flow-match UniPC steps', () => {
     const seen: number[][] = [];
     let x: Float32Array = Float32Array.of(1, 2);
     for (let i = 0; i < 3; i++) {
-      x = (await sch.step(async (s, sigma, t) => { seen.push([sigma, t]); return fakeModel(s, sigma, t); }, x, schedule, i, state)).prevSample;
+      x = (
+        await sch.step(
+          async (s, sigma, t) => {
+            seen.push([sigma, t]);
+            return fakeModel(s, sigma, t);
+          },
+          x,
+          schedule,
+          i,
+          state,
+        )
+      ).prevSample;
     }
     expect(seen).toEqual([0, 1, 2].map((i) => [schedule.sigmas[i], schedule.timesteps[i]]));
     expect(seen.map(([, t]) => t)).toEqual([999, 908, 713]);

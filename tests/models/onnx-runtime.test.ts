@@ -6,15 +6,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import {
-  createSession,
-  parseDevice,
-  releaseSession,
-  runSession,
-  sessionOnWorker,
-  sessionsOffThread,
-  EXECUTION_PROVIDERS,
-} from '../../models/runtime/onnx.js';
+import { createSession, parseDevice, releaseSession, runSession, sessionOnWorker, sessionsOffThread, EXECUTION_PROVIDERS } from '../../models/runtime/onnx.js';
 import type { ModelLogger } from '../../models/runtime/onnx.js';
 import { ModelLoadError, ModelRunError, UnsupportedDeviceError } from '../../models/errors.js';
 import { SessionCache } from '../../models/session-cache.js';
@@ -103,7 +95,7 @@ describe.each([
 ])('runtime/onnx, sessions $where', ({ offThread }) => {
   placed(offThread);
 
-  it('rejects with the signal\'s reason when aborted before the call', async () => {
+  it("rejects with the signal's reason when aborted before the call", async () => {
     const session = await createSession(addPath, { device: 'cpu' });
     const controller = new AbortController();
     const reason = new Error('stop now');
@@ -202,7 +194,10 @@ describe('runtime/onnx on the worker thread', () => {
   it('an abort during a call rejects at once; the worker finishes that call and serves the next one', async () => {
     const session = await createSession(slowPath, { device: 'cpu', intraOpNumThreads: 1 });
     expect(sessionOnWorker(session)).toBe(true);
-    const big = float32([2048, 256], Float32Array.from({ length: 2048 * 256 }, (_, i) => i % 251));
+    const big = float32(
+      [2048, 256],
+      Float32Array.from({ length: 2048 * 256 }, (_, i) => i % 251),
+    );
     const controller = new AbortController();
     const reason = new Error('interrupted by the test');
     const running = runSession(session, { x: big }, undefined, { signal: controller.signal });
@@ -215,7 +210,7 @@ describe('runtime/onnx on the worker thread', () => {
     await releaseSession(session);
   });
 
-  it('hands feeds over without a copy when asked: the caller\'s arrays are detached, views are copied', async () => {
+  it("hands feeds over without a copy when asked: the caller's arrays are detached, views are copied", async () => {
     const session = await createSession(addPath, { device: 'cpu' });
     const a = float32([1, 3], [1, 2, 3]);
     const backing = Float32Array.of(7, 10, 20, 30);

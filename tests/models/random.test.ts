@@ -10,9 +10,7 @@ describe('seeded noise', () => {
   });
 
   it('gives pinned Gaussian values for a seed', () => {
-    expect(Array.from(randn(42, 6))).toEqual([
-      1.033046007156372, 0.02586478367447853, -0.578862726688385, -1.3285483121871948, -0.16271498799324036, -1.8775168657302856,
-    ]);
+    expect(Array.from(randn(42, 6))).toEqual([1.033046007156372, 0.02586478367447853, -0.578862726688385, -1.3285483121871948, -0.16271498799324036, -1.8775168657302856]);
     // An odd count is a prefix of the even one: the last cos sample is kept, its sin dropped.
     expect(Array.from(randn(42, 5))).toEqual(Array.from(randn(42, 6)).slice(0, 5));
   });

@@ -43,10 +43,15 @@ describe('flow-match euler', () => {
     const sch = new FlowMatchEulerScheduler();
     const schedule = sch.setTimesteps(4);
     const seen: number[] = [];
-    const r = await sch.step(async (_x, sigma, t) => {
-      seen.push(sigma, t);
-      return Float32Array.of(2, -1);
-    }, Float32Array.of(1, 1), schedule, 1);
+    const r = await sch.step(
+      async (_x, sigma, t) => {
+        seen.push(sigma, t);
+        return Float32Array.of(2, -1);
+      },
+      Float32Array.of(1, 1),
+      schedule,
+      1,
+    );
     expect(seen).toEqual([schedule.sigmas[1], schedule.timesteps[1]]);
     const dt = schedule.sigmas[2] - schedule.sigmas[1];
     expectClose(r.prevSample, [1 + 2 * dt, 1 - dt]);
@@ -74,7 +79,17 @@ describe('flow-match heun', () => {
     let calls = 0;
     let x: Float32Array = Float32Array.of(1);
     for (let i = 0; i < 4; i++) {
-      x = (await sch.step(async (s, sigma) => { calls++; return toy(s, sigma); }, x, schedule, i)).prevSample;
+      x = (
+        await sch.step(
+          async (s, sigma) => {
+            calls++;
+            return toy(s, sigma);
+          },
+          x,
+          schedule,
+          i,
+        )
+      ).prevSample;
     }
     return { x: x[0] ?? NaN, calls };
   }

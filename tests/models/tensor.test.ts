@@ -23,7 +23,10 @@ describe('tensor', () => {
   });
 
   it('slices a range of one axis (T chunks) and round-trips with concat', () => {
-    const t = float32([1, 2, 3, 2], Array.from({ length: 12 }, (_, i) => i));
+    const t = float32(
+      [1, 2, 3, 2],
+      Array.from({ length: 12 }, (_, i) => i),
+    );
     const s = slice(t, 2, 1, 3);
     expect(s.dims).toEqual([1, 2, 2, 2]);
     expect(Array.from(s.data)).toEqual([2, 3, 4, 5, 8, 9, 10, 11]);

@@ -11,7 +11,14 @@ import { ModelLoadError } from '../../models/errors.js';
 // tests/fixtures/wan/make_tokenizer.py built the tokenizer and computed these ids with Python
 // `tokenizers` (truncation to 512, padding to 512) on prompts cleaned as Wan cleans them.
 const tokenizerPath = fileURLToPath(new URL('../fixtures/wan/umt5-tiny/tokenizer.json', import.meta.url));
-interface Case { prompt: string; cleaned: string; tokensBeforeTruncation: number; unknownPieces: number; ids: number[]; mask: number[] }
+interface Case {
+  prompt: string;
+  cleaned: string;
+  tokensBeforeTruncation: number;
+  unknownPieces: number;
+  ids: number[];
+  mask: number[];
+}
 const reference = JSON.parse(readFileSync(new URL('../fixtures/wan/umt5-tokenizer-reference.json', import.meta.url), 'utf8')) as { cases: Case[] };
 
 let tokenizer: Umt5Tokenizer;
@@ -91,9 +98,7 @@ describe('umT5 tokenizer', () => {
 
 describe('Wan prompt cleaning (minus ftfy)', () => {
   it('unescapes HTML as Python html.unescape does', () => {
-    expect(unescapeHtml('Tom &amp; Jerry &lt;3 &#39;x&#39; &#x41;&copy &ampx &notit; &bogus; &#128; &#0; &#1;')).toBe(
-      "Tom & Jerry <3 'x' A© &x ¬it; &bogus; € \ufffd ",
-    );
+    expect(unescapeHtml('Tom &amp; Jerry &lt;3 &#39;x&#39; &#x41;&copy &ampx &notit; &bogus; &#128; &#0; &#1;')).toBe("Tom & Jerry <3 'x' A© &x ¬it; &bogus; € \ufffd ");
   });
 
   it('unescapes twice, collapses Python-whitespace runs to one space and strips', () => {

@@ -65,14 +65,16 @@ describe('VideoModel (skyloom package)', () => {
     const result = await model.denoise({ shape: dims, cond, uncond, guidance: 3, steps: 1, seed: 9 });
     const noise = tensor('float32', dims, randn(9, 32));
     const run = async (text: typeof cond) =>
-      (await model.pkg.run('transformer', {
-        latents: noise,
-        timestep: float32([1], [1000]),
-        text: text.hidden,
-        text_mask: text.mask,
-        cond_latents: zeros('float32', dims),
-        cond_mask: zeros('float32', [1, 1, 2, 2, 2]),
-      }))['velocity'] as Tensor<'float32'>;
+      (
+        await model.pkg.run('transformer', {
+          latents: noise,
+          timestep: float32([1], [1000]),
+          text: text.hidden,
+          text_mask: text.mask,
+          cond_latents: zeros('float32', dims),
+          cond_mask: zeros('float32', [1, 1, 2, 2, 2]),
+        })
+      )['velocity'] as Tensor<'float32'>;
     const vc = await run(cond);
     const vu = await run(uncond);
     // One step from σ = 1 to 0: x = noise − v, v = vu + 3·(vc − vu).
@@ -98,9 +100,7 @@ describe('VideoModel (skyloom package)', () => {
     ]);
     const heun = await model.denoise({ shape, cond, uncond, steps: 3, seed: 123, sampler: 'heun' });
     expect(Array.from(heun.data)).not.toEqual(Array.from(a.data));
-    await expect(model.denoise({ shape, cond, uncond, seed: 1, sampler: 'dpm' as 'euler' })).rejects.toThrow(
-      'Unsupported sampler "dpm". Should be one of: euler, heun, unipc',
-    );
+    await expect(model.denoise({ shape, cond, uncond, seed: 1, sampler: 'dpm' as 'euler' })).rejects.toThrow('Unsupported sampler "dpm". Should be one of: euler, heun, unipc');
   });
 
   it('samples with UniPC: the same latents as the scheduler driven by hand over the DiT, decoded to a clip', async () => {
@@ -113,18 +113,24 @@ describe('VideoModel (skyloom package)', () => {
     const fed: number[] = [];
     let x = randn(77, 32);
     for (let i = 0; i < 4; i++) {
-      const step = await sch.step(async (sample, _sigma, t) => {
-        fed.push(t);
-        const out = await model.pkg.run('transformer', {
-          latents: tensor('float32', dims, sample),
-          timestep: float32([1], [t]),
-          text: cond.hidden,
-          text_mask: cond.mask,
-          cond_latents: zeros('float32', dims),
-          cond_mask: zeros('float32', [1, 1, 2, 2, 2]),
-        });
-        return (out['velocity'] as Tensor<'float32'>).data;
-      }, x, schedule, i, state);
+      const step = await sch.step(
+        async (sample, _sigma, t) => {
+          fed.push(t);
+          const out = await model.pkg.run('transformer', {
+            latents: tensor('float32', dims, sample),
+            timestep: float32([1], [t]),
+            text: cond.hidden,
+            text_mask: cond.mask,
+            cond_latents: zeros('float32', dims),
+            cond_mask: zeros('float32', [1, 1, 2, 2, 2]),
+          });
+          return (out['velocity'] as Tensor<'float32'>).data;
+        },
+        x,
+        schedule,
+        i,
+        state,
+      );
       x = step.prevSample;
     }
     // Wan's timesteps are whole numbers (int64 in the reference), unlike Euler's σ·1000.
@@ -144,9 +150,7 @@ describe('VideoModel (skyloom package)', () => {
     const shape = model.latentShape(16, 16, 4);
     await expect(model.denoise({ shape, cond, guidance: 4, seed: 1 })).rejects.toThrow('guidance 4 needs an unconditional text (uncond)');
     expect((await model.denoise({ shape, cond, guidance: 1, steps: 2, seed: 1 })).dims).toEqual(shape);
-    await expect(model.denoise({ shape: [1, 3, 1, 2, 2], cond, guidance: 1, seed: 1 })).rejects.toThrow(
-      'latents must have shape [B, 4, T, h, w] but have [1, 3, 1, 2, 2]',
-    );
+    await expect(model.denoise({ shape: [1, 3, 1, 2, 2], cond, guidance: 1, seed: 1 })).rejects.toThrow('latents must have shape [B, 4, T, h, w] but have [1, 3, 1, 2, 2]');
   });
 
   it('keeps known frames exactly and feeds them to the DiT', async () => {
@@ -165,7 +169,7 @@ describe('VideoModel (skyloom package)', () => {
     expect(Array.from(slice(x, 2, 1, 2).data)).toEqual(Array.from(slice(free, 2, 1, 2).data));
   });
 
-  it('feeds the known frames noised to each step\'s sigma, as training did, with the run\'s own noise', async () => {
+  it("feeds the known frames noised to each step's sigma, as training did, with the run's own noise", async () => {
     const cond = await model.encodeText(['a blue square']);
     const shape = model.latentShape(16, 16, 8); // [1, 4, 2, 2, 2]: frame 0 is values 0-3 of each 8 per channel
     const condLatents = tensor('float32', shape, randn(77, 32));
@@ -174,7 +178,7 @@ describe('VideoModel (skyloom package)', () => {
     const fed: { sigma: number; latents: Float32Array }[] = [];
     const run = model.pkg.run.bind(model.pkg);
     const spy = vi.spyOn(model.pkg, 'run').mockImplementation(async (component, feeds) => {
-      if (component === 'transformer') fed.push({ sigma: feeds['timestep']!.data[0] as number / 1000, latents: Float32Array.from(feeds['latents']!.data as Float32Array) });
+      if (component === 'transformer') fed.push({ sigma: (feeds['timestep']!.data[0] as number) / 1000, latents: Float32Array.from(feeds['latents']!.data as Float32Array) });
       return run(component, feeds);
     });
     try {
@@ -204,9 +208,7 @@ describe('VideoModel (skyloom package)', () => {
     const x = await model.denoise({ initLatents, cond, guidance: 1, steps: 4, denoise: 0.5, seed: 2, onStep: (_s, t) => void totals.push(t) });
     expect(totals).toEqual([2, 2]);
     expect(x.dims).toEqual(initLatents.dims);
-    await expect(model.denoise({ shape: initLatents.dims, cond, guidance: 1, denoise: 0.5, seed: 2 })).rejects.toThrow(
-      'denoise 0.5 needs initLatents to start from',
-    );
+    await expect(model.denoise({ shape: initLatents.dims, cond, guidance: 1, denoise: 0.5, seed: 2 })).rejects.toThrow('denoise 0.5 needs initLatents to start from');
   });
 
   it('stops between steps when the signal aborts, throwing its reason', async () => {
@@ -327,9 +329,9 @@ describe('VideoModel (Stable Diffusion export as a one-frame model)', () => {
   it('rejects known frames and flow samplers, which a UNet cannot take', async () => {
     const cond = await sd.encodeText(['red']);
     const shape = sd.latentShape(64, 64, 1);
-    await expect(
-      sd.denoise({ shape, cond, guidance: 1, seed: 1, condLatents: zeros('float32', shape), condMask: zeros('float32', [1, 1, 1, 8, 8]) }),
-    ).rejects.toThrow('model sd-tiny cannot take known frames (no cond_latents input)');
+    await expect(sd.denoise({ shape, cond, guidance: 1, seed: 1, condLatents: zeros('float32', shape), condMask: zeros('float32', [1, 1, 1, 8, 8]) })).rejects.toThrow(
+      'model sd-tiny cannot take known frames (no cond_latents input)',
+    );
     await expect(sd.denoise({ shape, cond, guidance: 1, seed: 1, sampler: 'heun' })).rejects.toThrow(
       'sampler "heun" is not available for sd-tiny: Stable Diffusion packages sample with euler',
     );

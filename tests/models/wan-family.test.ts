@@ -365,7 +365,11 @@ describe('wan family with a vae_encoder graph', () => {
     const fresh = await m.denoise(base);
     expect(maxDiff(restyled.data, fresh.data)).toBeGreaterThan(1e-2);
     // Extend: latent frame 0 known (mask 1) comes back exactly; the others are sampled.
-    const mask = tensor('float32', [1, 1, 3, 4, 6], Float32Array.from({ length: 72 }, (_, i) => (i < 24 ? 1 : 0)));
+    const mask = tensor(
+      'float32',
+      [1, 1, 3, 4, 6],
+      Float32Array.from({ length: 72 }, (_, i) => (i < 24 ? 1 : 0)),
+    );
     const extended = await m.denoise({ ...base, condLatents: a, condMask: mask });
     const plane = 3 * 4 * 6;
     for (let ch = 0; ch < 16; ch++) {

@@ -138,7 +138,14 @@ describe('sound follows the frames', () => {
   it('concat joins the sounds in order, with silence under a clip that has none', async () => {
     const a = await run([{ id: 'result', type: 'concat', inputs: { first: { node: 'half', output: 'video' }, second: { node: 'tone', output: 'video' } } }]);
     await expectDuration(a, 6);
-    expectLayout(a, [[0, 2], [4, 6]], [[2, 4]]);
+    expectLayout(
+      a,
+      [
+        [0, 2],
+        [4, 6],
+      ],
+      [[2, 4]],
+    );
     const b = await run([{ id: 'result', type: 'concat', inputs: { first: { node: 'mute', output: 'video' }, second: { node: 'tone', output: 'video' } } }]);
     await expectDuration(b, 4);
     expectLayout(b, [[2, 4]], [[0, 2]]);
@@ -146,10 +153,22 @@ describe('sound follows the frames', () => {
 
   it('connect and loop put silence under the transition', async () => {
     const c = await run([
-      { id: 'result', type: 'connect', params: { context: 4, frames: 8, steps: 2 }, inputs: { ...gen, first: { node: 'tone', output: 'video' }, second: { node: 'tone', output: 'video' } } },
+      {
+        id: 'result',
+        type: 'connect',
+        params: { context: 4, frames: 8, steps: 2 },
+        inputs: { ...gen, first: { node: 'tone', output: 'video' }, second: { node: 'tone', output: 'video' } },
+      },
     ]);
     await expectDuration(c, 5);
-    expectLayout(c, [[0, 2], [3, 5]], [[2, 3]]);
+    expectLayout(
+      c,
+      [
+        [0, 2],
+        [3, 5],
+      ],
+      [[2, 3]],
+    );
     const l = await run([{ id: 'result', type: 'loop', params: { context: 4, frames: 8, steps: 2 }, inputs: { ...gen, video: { node: 'tone', output: 'video' } } }]);
     await expectDuration(l, 3);
     expectLayout(l, [[0, 2]], [[2, 3]]);
@@ -159,9 +178,7 @@ describe('sound follows the frames', () => {
     const f = await run([{ id: 'result', type: 'fps', params: { fps: 16 }, inputs: { video: { node: 'half', output: 'video' } } }]);
     expect((await probeAudio(f))!.duration).toBeCloseTo(4, 1);
     expectLayout(f, [[0, 2]], [[2, 4]]);
-    const r = await run([
-      { id: 'result', type: 'resize', params: { preset: 'custom', width: 32, height: 32 }, inputs: { video: { node: 'half', output: 'video' } } },
-    ]);
+    const r = await run([{ id: 'result', type: 'resize', params: { preset: 'custom', width: 32, height: 32 }, inputs: { video: { node: 'half', output: 'video' } } }]);
     expectLayout(r, [[0, 2]], [[2, 4]]);
   });
 

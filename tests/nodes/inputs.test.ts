@@ -15,12 +15,31 @@ import { createRegistry } from '../../nodes/index.js';
 const work = mkdtempSync(join(tmpdir(), 'skyloom-inputs-'));
 
 beforeAll(async () => {
-  execFileSync(ffmpegPath(), ['-y', '-v', 'error', '-f', 'lavfi', '-i', 'color=c=0x3366cc:size=16x16:rate=25', '-frames:v', '1', '-pix_fmt', 'yuv420p', '-crf', '0', join(work, 'one.mp4')]);
+  execFileSync(ffmpegPath(), [
+    '-y',
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'color=c=0x3366cc:size=16x16:rate=25',
+    '-frames:v',
+    '1',
+    '-pix_fmt',
+    'yuv420p',
+    '-crf',
+    '0',
+    join(work, 'one.mp4'),
+  ]);
   // 16×16 RGBA: the left half fully transparent red, the right half opaque green.
   const rgba = Buffer.alloc(16 * 16 * 4);
-  for (let p = 0; p < 256; p++) rgba.set((p % 16) < 8 ? [255, 0, 0, 0] : [0, 255, 0, 255], p * 4);
-  await sharp(rgba, { raw: { width: 16, height: 16, channels: 4 } }).png().toFile(join(work, 'alpha.png'));
-  await sharp(Buffer.alloc(16 * 16 * 3, 200), { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(work, 'still.png'));
+  for (let p = 0; p < 256; p++) rgba.set(p % 16 < 8 ? [255, 0, 0, 0] : [0, 255, 0, 255], p * 4);
+  await sharp(rgba, { raw: { width: 16, height: 16, channels: 4 } })
+    .png()
+    .toFile(join(work, 'alpha.png'));
+  await sharp(Buffer.alloc(16 * 16 * 3, 200), { raw: { width: 16, height: 16, channels: 3 } })
+    .png()
+    .toFile(join(work, 'still.png'));
 });
 
 // An output node that hands the test what reached it.

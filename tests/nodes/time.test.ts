@@ -48,7 +48,11 @@ const gen = { model: { node: 'model', output: 'model' }, positive: { node: 'prom
 
 async function run(nodes: WorkflowNode[]): Promise<{ frames: number; fps: number; data: Uint8Array }> {
   const out = mkdtempSync(join(work, 'out-'));
-  const wf: Workflow = { format: 'skyloom-workflow', version: 2, nodes: [...base, ...nodes, { id: 'save', type: 'save-video', params: { crf: 0 }, inputs: { video: { node: 'result', output: 'video' } } }] };
+  const wf: Workflow = {
+    format: 'skyloom-workflow',
+    version: 2,
+    nodes: [...base, ...nodes, { id: 'save', type: 'save-video', params: { crf: 0 }, inputs: { video: { node: 'result', output: 'video' } } }],
+  };
   const result = await new Executor(createRegistry(), { outputDir: out, inputDir: work }).run(wf);
   const file = result.outputs.save.files![0].path;
   const info = await probe(file);
@@ -76,13 +80,22 @@ describe('time nodes', () => {
   });
 
   it('extend backward puts the new frames before the original ones', async () => {
-    const r = await run([{ id: 'result', type: 'extend', params: { direction: 'backward', seconds: 1, context: 4, steps: 2 }, inputs: { ...gen, video: { node: 'a', output: 'video' } } }]);
+    const r = await run([
+      { id: 'result', type: 'extend', params: { direction: 'backward', seconds: 1, context: 4, steps: 2 }, inputs: { ...gen, video: { node: 'a', output: 'video' } } },
+    ]);
     expect(r.frames).toBe(8 + 16);
     expect(meanAbs(r.data.subarray(8 * frameBytes), await original('a.mp4'))).toBeLessThan(2);
   });
 
   it('connect joins first + transition + second; loop appends a transition back to the start', async () => {
-    const c = await run([{ id: 'result', type: 'connect', params: { context: 4, frames: 8, steps: 2 }, inputs: { ...gen, first: { node: 'a', output: 'video' }, second: { node: 'b', output: 'video' } } }]);
+    const c = await run([
+      {
+        id: 'result',
+        type: 'connect',
+        params: { context: 4, frames: 8, steps: 2 },
+        inputs: { ...gen, first: { node: 'a', output: 'video' }, second: { node: 'b', output: 'video' } },
+      },
+    ]);
     expect(c.frames).toBe(16 + 8 + 16);
     expect(meanAbs(c.data.subarray(0, 16 * frameBytes), await original('a.mp4'))).toBeLessThan(2);
     expect(meanAbs(c.data.subarray(24 * frameBytes), await original('b.mp4'))).toBeLessThan(2);
@@ -112,9 +125,12 @@ describe('time nodes', () => {
   });
 
   it('errors name what is wrong: a missing file, a size off the model, mismatched clips', async () => {
-    await expect(run([{ id: 'result', type: 'trim', inputs: { video: { node: 'missing', output: 'video' } } }, { id: 'missing', type: 'load-video', params: { path: 'nope.mp4' } }])).rejects.toThrow(
-      `Node "missing" (load-video) failed: File not found: ${join(work, 'nope.mp4')}`,
-    );
+    await expect(
+      run([
+        { id: 'result', type: 'trim', inputs: { video: { node: 'missing', output: 'video' } } },
+        { id: 'missing', type: 'load-video', params: { path: 'nope.mp4' } },
+      ]),
+    ).rejects.toThrow(`Node "missing" (load-video) failed: File not found: ${join(work, 'nope.mp4')}`);
     await expect(
       run([
         { id: 'big', type: 'load-video', params: { path: 'a.mp4', width: 48, height: 32 } },
@@ -135,7 +151,10 @@ describe('time nodes', () => {
       new Executor(createRegistry(), { inputDir: uploads, confineInputs: true, outputDir: work }).run({
         format: 'skyloom-workflow',
         version: 1,
-        nodes: [{ id: 'v', type: 'load-video', params: { path } }, { id: 's', type: 'save-video', inputs: { video: { node: 'v', output: 'video' } } }],
+        nodes: [
+          { id: 'v', type: 'load-video', params: { path } },
+          { id: 's', type: 'save-video', inputs: { video: { node: 'v', output: 'video' } } },
+        ],
       });
     await expect(attempt('../a.mp4')).rejects.toThrow('"../a.mp4" is outside the input folder; only uploaded files can be read');
     await expect(attempt(join(work, 'a.mp4'))).rejects.toThrow('is outside the input folder');

@@ -4,16 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Cancelled,
-  Executor,
-  NodeRegistry,
-  WorkflowValidationError,
-  defineNode,
-  type ExecutionEvent,
-  type Workflow,
-  type WorkflowNode,
-} from '../../engine/index.js';
+import { Cancelled, Executor, NodeRegistry, WorkflowValidationError, defineNode, type ExecutionEvent, type Workflow, type WorkflowNode } from '../../engine/index.js';
 import { AUDIO_FRAME_BYTES, AudioTrack, samplesAt } from '../../media/audio.js';
 import { videoFromChunks, type VideoHandle } from '../../media/frames.js';
 import { resizeImage } from '../../media/image.js';
@@ -127,7 +118,11 @@ describe('upscale + resize', () => {
 
     const upscaled = captured.get('capUp')!;
     expect(upscaled).toMatchObject({ width: 128, height: 72, frameCount: 2 });
-    for (const [id, w, h] of [['capWide', 1920, 1080], ['capTall', 1080, 1920], ['capTallCrop', 1080, 1920]] as const) {
+    for (const [id, w, h] of [
+      ['capWide', 1920, 1080],
+      ['capTall', 1080, 1920],
+      ['capTallCrop', 1080, 1920],
+    ] as const) {
       const v = captured.get(id)!;
       expect({ id, width: v.width, height: v.height, frameCount: v.frameCount }).toEqual({ id, width: w, height: h, frameCount: 2 });
       expect(v.data.length).toBe(2 * w * h * 3);
@@ -181,7 +176,9 @@ describe('upscale + resize', () => {
 
   it('rejects a model that is not offered, naming the choices', async () => {
     const wf = workflow({ ...up, params: { ...up.params, model: 'esrgan-huge-4x' } }, { id: 'cap', type: 'test/capture', inputs: { video: link('up') } });
-    const error = await executor().run(wf).catch((e: unknown) => e);
+    const error = await executor()
+      .run(wf)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowValidationError);
     expect((error as Error).message).toMatch(/esrgan-slim-4x/);
   });

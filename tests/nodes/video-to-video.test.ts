@@ -49,7 +49,12 @@ async function runAll(): Promise<void> {
   ];
   for (const [i, s] of STRENGTHS.entries()) {
     nodes.push(
-      { id: `sample${i}`, type: 'dit-sampler', params: { steps: 20, denoise: s, seed: 7 }, inputs: { model, positive: { node: 'prompt', output: 'conditioning' }, latent: { node: 'enc', output: 'latent' } } },
+      {
+        id: `sample${i}`,
+        type: 'dit-sampler',
+        params: { steps: 20, denoise: s, seed: 7 },
+        inputs: { model, positive: { node: 'prompt', output: 'conditioning' }, latent: { node: 'enc', output: 'latent' } },
+      },
       { id: `dec${i}`, type: 'vae-decode', inputs: { model, latent: { node: `sample${i}`, output: 'latent' } } },
       { id: at(s), type: 'test/capture-video', inputs: { video: { node: `dec${i}`, output: 'video' } } },
     );
@@ -96,7 +101,12 @@ describe('video-to-video says what it does', () => {
         { id: 'model', type: 'load-model', params: { name: 'skyloom-tiny', device: 'cpu' } },
         { id: 'prompt', type: 'text-encode', params: { text: 'a red circle' }, inputs: { model } },
         { id: 'empty', type: 'empty-latent', inputs: { model } },
-        { id: 'sample', type: 'dit-sampler', params: { denoise: 0 }, inputs: { model, positive: { node: 'prompt', output: 'conditioning' }, latent: { node: 'empty', output: 'latent' } } },
+        {
+          id: 'sample',
+          type: 'dit-sampler',
+          params: { denoise: 0 },
+          inputs: { model, positive: { node: 'prompt', output: 'conditioning' }, latent: { node: 'empty', output: 'latent' } },
+        },
         { id: 'dec', type: 'vae-decode', inputs: { model, latent: { node: 'sample', output: 'latent' } } },
         { id: 'save', type: 'save-video', inputs: { video: { node: 'dec', output: 'video' } } },
       ],

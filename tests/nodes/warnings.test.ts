@@ -94,7 +94,10 @@ describe('the CLI', () => {
     const out = mkdtempSync(join(work, 'cli-'));
     const r = await cli(['run', 'workflows/text-to-video.json', '--json', '--set', `prompt.text=${PROMPT}`, '--set', 'sampler.steps=1', '--out', out]);
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
     expect(events.filter((e) => e.type === 'execution_warning').map((e) => [e.data.nodeId, e.data.message])).toEqual([
       ['positive', 'the model does not know: cat, playing, chess'],
     ]);
@@ -131,4 +134,3 @@ describe('the server', () => {
     client.close();
   });
 });
-

@@ -33,15 +33,16 @@ const find = (issues: Issue[], pointer: string) => issues.find((i) => i.pointer 
 
 describe('POST /api/prompt', () => {
   it('refuses the in-range 4096², 7,200-frame, 200-step prompt with 422 naming node, param and limit, while /api/queue answers', async () => {
-    const [refused, queue] = await Promise.all([postJson<ErrorBody>(server.base, '/api/prompt', { workflow: huge }), getJson<{ pending: unknown[]; running: unknown[] }>(server.base, '/api/queue')]);
+    const [refused, queue] = await Promise.all([
+      postJson<ErrorBody>(server.base, '/api/prompt', { workflow: huge }),
+      getJson<{ pending: unknown[]; running: unknown[] }>(server.base, '/api/queue'),
+    ]);
     expect(refused.status).toBe(422);
     expect(refused.body.error.code).toBe('over_limit');
     const issues = refused.body.error.issues!;
     expect(issues.every((i) => i.code === 'over_limit')).toBe(true);
     expect(find(issues, '/nodes/4/params/width')).toMatchObject({ nodeId: 'latent' });
-    expect(find(issues, '/nodes/4/params/width')!.message).toBe(
-      "4096×4096 per frame is 16,777,216, over this server's limit of 8,294,400 (maxPixels, --max-pixels)",
-    );
+    expect(find(issues, '/nodes/4/params/width')!.message).toBe("4096×4096 per frame is 16,777,216, over this server's limit of 8,294,400 (maxPixels, --max-pixels)");
     expect(find(issues, '/nodes/4/params/frames')!.message).toContain("7200 frames is 7,200, over this server's limit of 3,600 (maxFrames, --max-frames)");
     // 4096/8/2 × 4096/8/2 × 7200/4 latent tokens × 200 steps × 2 (guidance)
     const work = find(issues, '/nodes/5/params/steps')!;
@@ -69,7 +70,12 @@ describe('POST /api/prompt', () => {
     const r = await postJson<ErrorBody>(server.base, '/api/prompt', { workflow: wf });
     expect(r.status).toBe(422);
     expect(r.body.error.issues).toEqual([
-      { code: 'over_limit', nodeId: 'in', pointer: '/nodes/0/params/width', message: "Resizing to 8192×8192 per frame is 67,108,864, over this server's limit of 8,294,400 (maxPixels, --max-pixels)" },
+      {
+        code: 'over_limit',
+        nodeId: 'in',
+        pointer: '/nodes/0/params/width',
+        message: "Resizing to 8192×8192 per frame is 67,108,864, over this server's limit of 8,294,400 (maxPixels, --max-pixels)",
+      },
     ]);
   });
 
@@ -79,7 +85,10 @@ describe('POST /api/prompt', () => {
     expect(big.body.error.code).toBe('payload_too_large');
     const long = await postJson<ErrorBody>(server.base, '/api/prompt', { workflow: tweaked({ prompt: { text: 'a'.repeat(100_000) } }) });
     expect(long.status).toBe(422);
-    expect(find(long.body.error.issues!, '/nodes/1/params/text')).toMatchObject({ nodeId: 'prompt', message: 'Param "text" (text) is 97.7 KiB, over this server\'s limit of 64.0 KiB (maxStringBytes, --max-string)' });
+    expect(find(long.body.error.issues!, '/nodes/1/params/text')).toMatchObject({
+      nodeId: 'prompt',
+      message: 'Param "text" (text) is 97.7 KiB, over this server\'s limit of 64.0 KiB (maxStringBytes, --max-string)',
+    });
   });
 
   it('refuses a workflow too large to embed in its output before running it', async () => {
@@ -105,7 +114,9 @@ describe('POST /api/prompt', () => {
     const nodes = Array.from({ length: 10_000 }, (_, i) => ({ id: `n${i}`, type: 'int', params: { value: i } }));
     const r = await postJson<ErrorBody>(server.base, '/api/prompt', { workflow: { format: 'skyloom-workflow', version: 1, nodes } });
     expect(r.status).toBe(422);
-    expect(r.body.error.issues).toEqual([{ code: 'over_limit', pointer: '/nodes', message: "The node count is 10,000, over this server's limit of 1,000 (maxNodes, --max-nodes)" }]);
+    expect(r.body.error.issues).toEqual([
+      { code: 'over_limit', pointer: '/nodes', message: "The node count is 10,000, over this server's limit of 1,000 (maxNodes, --max-nodes)" },
+    ]);
   });
 });
 
@@ -127,7 +138,12 @@ describe('operator limits', () => {
     const registry = createRegistry();
     const wf = {
       ...huge,
-      nodes: [...huge.nodes.map((n) => (n.id === 'sampler' ? { ...n, params: { ...n.params, steps: undefined }, inputs: { ...n.inputs, steps: { node: 'steps', output: 'value' } } } : n)), { id: 'steps', type: 'int', params: { value: 10 } }],
+      nodes: [
+        ...huge.nodes.map((n) =>
+          n.id === 'sampler' ? { ...n, params: { ...n.params, steps: undefined }, inputs: { ...n.inputs, steps: { node: 'steps', output: 'value' } } } : n,
+        ),
+        { id: 'steps', type: 'int', params: { value: 10 } },
+      ],
     } as Workflow;
     const limits = { ...defaultLimits(64 * 1024 ** 3, 1024 ** 4), maxPixels: 1e9, maxFrames: 1e9, maxMemoryBytes: 1e30, maxTempBytes: 1e30, maxVideoSeconds: 1e9 };
     const json = JSON.parse(JSON.stringify(wf)) as Workflow;

@@ -54,14 +54,26 @@ describe('queue → events → output', () => {
     const types = client.of(body.promptId).map((m) => m.type);
     expect(types).toEqual([
       'execution_start',
-      'executing', 'executed', // a
-      'executing', 'progress', 'progress', 'progress', 'executed', // slow
-      'executing', 'executed', // save
+      'executing',
+      'executed', // a
+      'executing',
+      'progress',
+      'progress',
+      'progress',
+      'executed', // slow
+      'executing',
+      'executed', // save
       'execution_success',
     ]);
-    const executing = client.of(body.promptId).filter((m) => m.type === 'executing').map((m) => (m.data as { nodeId: string }).nodeId);
+    const executing = client
+      .of(body.promptId)
+      .filter((m) => m.type === 'executing')
+      .map((m) => (m.data as { nodeId: string }).nodeId);
     expect(executing).toEqual(['a', 'slow', 'save']);
-    const progress = client.of(body.promptId).filter((m) => m.type === 'progress').map((m) => (m.data as { step: number }).step);
+    const progress = client
+      .of(body.promptId)
+      .filter((m) => m.type === 'progress')
+      .map((m) => (m.data as { step: number }).step);
     expect(progress).toEqual([1, 2, 3]);
 
     const success = client.of(body.promptId).at(-1)!;
@@ -126,7 +138,10 @@ describe('queue → events → output', () => {
     expect(a.of(pa.promptId).at(-1)!.type).toBe('execution_success');
     expect(b.of(pb.promptId).at(-1)!.type).toBe('execution_success');
     // Every message a client got that names a prompt names its own.
-    for (const [c, own] of [[a, pa.promptId], [b, pb.promptId]] as const) {
+    for (const [c, own] of [
+      [a, pa.promptId],
+      [b, pb.promptId],
+    ] as const) {
       const foreign = c.got.messages.filter((m) => m.type !== 'status' && (m.data as { promptId: string }).promptId !== own);
       expect(foreign).toEqual([]);
       expect(c.got.previews.every((p) => p.metadata.promptId === own)).toBe(true);
@@ -193,9 +208,11 @@ describe('queue → events → output', () => {
   });
 
   it('a failing prompt leaves the queue and history intact', async () => {
-    const bad = (await postJson<PromptResponse>(server.base, '/api/prompt', {
-      workflow: workflow({ id: 'f', type: 'test/fail', params: { message: 'kaboom' } }, { id: 'c', type: 'test/collect', inputs: { value: { node: 'f', output: 'value' } } }),
-    })).body;
+    const bad = (
+      await postJson<PromptResponse>(server.base, '/api/prompt', {
+        workflow: workflow({ id: 'f', type: 'test/fail', params: { message: 'kaboom' } }, { id: 'c', type: 'test/collect', inputs: { value: { node: 'f', output: 'value' } } }),
+      })
+    ).body;
     const good = (await postJson<PromptResponse>(server.base, '/api/prompt', { workflow: sumToFile(10, 'good.txt', 1, 0) })).body;
     const failed = await settled<HistoryEntry>(server.base, bad.promptId);
     expect(failed.status).toBe('error');

@@ -61,11 +61,7 @@ describe('malformed and invalid requests', () => {
   });
 
   it('an invalid workflow is a 400 listing every issue with node id and pointer', async () => {
-    const wf = workflow(
-      { id: 'a', type: 'test/number', params: { value: 5000 } },
-      { id: 'b', type: 'test/nope' },
-      { id: 'c', type: 'test/add' },
-    );
+    const wf = workflow({ id: 'a', type: 'test/number', params: { value: 5000 } }, { id: 'b', type: 'test/nope' }, { id: 'c', type: 'test/add' });
     const r = await postJson<ErrorBody>(server.base, '/api/prompt', { workflow: wf });
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe('invalid_workflow');
@@ -129,12 +125,22 @@ describe('malformed and invalid requests', () => {
 
 describe('uploads', () => {
   it('stores an image under its content hash, once, and serves it back', async () => {
-    const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toBuffer();
+    const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 200, g: 10, b: 10 } } })
+      .png()
+      .toBuffer();
     const sha = createHash('sha256').update(png).digest('hex');
     const form = multipart('whatever-name.bin', 'application/octet-stream', png);
     const first = await raw(server.base, 'POST', '/api/uploads', form);
     expect(first.status).toBe(201);
-    expect(first.json<UploadResponse>()).toEqual({ name: `${sha}.png`, sha256: sha, size: png.length, mime: 'image/png', kind: 'image', url: `/api/uploads/${sha}.png`, created: true });
+    expect(first.json<UploadResponse>()).toEqual({
+      name: `${sha}.png`,
+      sha256: sha,
+      size: png.length,
+      mime: 'image/png',
+      kind: 'image',
+      url: `/api/uploads/${sha}.png`,
+      created: true,
+    });
     const second = await raw(server.base, 'POST', '/api/uploads', form);
     expect(second.status).toBe(200);
     expect(second.json<UploadResponse>().created).toBe(false);
@@ -219,7 +225,10 @@ describe('saved workflows', () => {
     expect((await getJson(server.base, '/api/workflows/my%20flow')).body).toEqual(wf);
     const list = await getJson<{ items: Array<{ name: string }> }>(server.base, '/api/workflows');
     expect(list.body.items.map((i) => i.name)).toEqual(['my flow']);
-    const bad = await raw(server.base, 'PUT', '/api/workflows/broken', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ format: 'skyloom-workflow', version: 1, nodes: 'no' }) });
+    const bad = await raw(server.base, 'PUT', '/api/workflows/broken', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ format: 'skyloom-workflow', version: 1, nodes: 'no' }),
+    });
     expect(bad.status).toBe(400);
     expect(bad.json<ErrorBody>().error.issues![0].pointer).toBe('/nodes');
     const del = await fetch(`${server.base}/api/workflows/my%20flow`, { method: 'DELETE' });
@@ -230,7 +239,10 @@ describe('saved workflows', () => {
 
 describe('origin and host', () => {
   it('refuses a foreign Origin, a cross-site fetch and a rebound Host, and accepts its own origin', async () => {
-    const foreign = await raw(server.base, 'POST', '/api/prompt', { headers: { origin: 'http://evil.example', 'content-type': 'application/json' }, body: JSON.stringify({ workflow: workflow() }) });
+    const foreign = await raw(server.base, 'POST', '/api/prompt', {
+      headers: { origin: 'http://evil.example', 'content-type': 'application/json' },
+      body: JSON.stringify({ workflow: workflow() }),
+    });
     expect(foreign.status).toBe(403);
     expect(code(foreign.body)).toBe('forbidden_origin');
     const nullOrigin = await raw(server.base, 'GET', '/api/queue', { headers: { origin: 'null' } });
@@ -304,7 +316,9 @@ describe('access token', () => {
   });
 
   it('refuses to bind a non-loopback address without a token', async () => {
-    await expect(serve({ host: '0.0.0.0', port: 0, dataDir: tempDir(), registry: testRegistry(), log: quietLog })).rejects.toThrow(/Refusing to listen on 0\.0\.0\.0 without an access token/);
+    await expect(serve({ host: '0.0.0.0', port: 0, dataDir: tempDir(), registry: testRegistry(), log: quietLog })).rejects.toThrow(
+      /Refusing to listen on 0\.0\.0\.0 without an access token/,
+    );
     expect(() => checkBind('0.0.0.0', 'tok')).not.toThrow();
     expect(() => checkBind('::1', undefined)).not.toThrow();
     expect(() => checkBind('192.168.1.10', undefined)).toThrow(/--token/);

@@ -53,7 +53,11 @@ describe('embedded workflow round trip', () => {
     outputs = entry.outputs;
   });
 
-  for (const [node, filename, mime] of [['mp4', 'rt-mp4_00001.mp4', 'video/mp4'], ['webm', 'rt-webm_00001.webm', 'video/webm'], ['png', 'rt-png_00001.png', 'image/png']] as const) {
+  for (const [node, filename, mime] of [
+    ['mp4', 'rt-mp4_00001.mp4', 'video/mp4'],
+    ['webm', 'rt-webm_00001.webm', 'video/webm'],
+    ['png', 'rt-png_00001.png', 'image/png'],
+  ] as const) {
     it(`${node}: the output's embedded workflow extracts back identical, with provenance`, async () => {
       const file = outputs[node].files![0];
       expect(file).toMatchObject({ filename, mime, url: `/api/outputs/${filename}` });

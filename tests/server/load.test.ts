@@ -31,11 +31,7 @@ describe('load', () => {
     expect(sent.size).toBe(200);
     expect(new Set([...sent.values()].map((s) => s.number)).size).toBe(200);
 
-    await Promise.all(
-      clients.map((c, ci) =>
-        c.waitFor((g) => g.messages.filter((m) => m.type === 'execution_success').length === 20, `20 successes for client ${ci}`, 120_000),
-      ),
-    );
+    await Promise.all(clients.map((c, ci) => c.waitFor((g) => g.messages.filter((m) => m.type === 'execution_success').length === 20, `20 successes for client ${ci}`, 120_000)));
     for (const [ci, c] of clients.entries()) {
       const successes = c.got.messages.filter((m) => m.type === 'execution_success');
       const mine = [...sent.entries()].filter(([, s]) => s.client === ci).map(([id]) => id);

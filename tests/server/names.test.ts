@@ -51,10 +51,12 @@ describe('model names over the API', () => {
       messages.push(issue.message.replace(path, '<path>'));
     }
     expect(new Set(messages).size).toBe(1);
-    expect(messages[0]).toBe('Model "<path>" is a folder path; this server takes model package names only (see GET /api/models). Folder paths work from the command line, or on a server started with --allow-model-paths.');
+    expect(messages[0]).toBe(
+      'Model "<path>" is a folder path; this server takes model package names only (see GET /api/models). Folder paths work from the command line, or on a server started with --allow-model-paths.',
+    );
   });
 
-  it('an unknown package name is refused without the server\'s search paths', async () => {
+  it("an unknown package name is refused without the server's search paths", async () => {
     const r = await postJson<ErrorBody>(server.base, '/api/prompt', { workflow: withModel('no-such-model') });
     expect(r.status).toBe(400);
     const message = r.body.error.issues![0]!.message;

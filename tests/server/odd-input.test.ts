@@ -73,7 +73,10 @@ describe('prototype names', () => {
     expect(r.status).toBe(200);
     const out = r.json<ValidateResponse>();
     expect(out.valid).toBe(false);
-    const pointers = (out as { issues: Array<{ code: string; pointer: string }> }).issues.filter((i) => i.code === 'unknown_param').map((i) => i.pointer).sort();
+    const pointers = (out as { issues: Array<{ code: string; pointer: string }> }).issues
+      .filter((i) => i.code === 'unknown_param')
+      .map((i) => i.pointer)
+      .sort();
     expect(pointers).toEqual(['/nodes/0/params/__proto__', '/nodes/0/params/constructor', '/nodes/0/params/toString']);
   });
 

@@ -31,7 +31,11 @@ describe('preview frames', () => {
   });
 
   it('refuse a frame shorter than its header says', () => {
-    const frame = encodePreviewFrame(PREVIEW_WEBP, { promptId: 'p', nodeId: 'n', step: 1, total: 1, frameCount: 1, width: 1, height: 1, fps: 1, mime: 'image/webp' }, new Uint8Array());
+    const frame = encodePreviewFrame(
+      PREVIEW_WEBP,
+      { promptId: 'p', nodeId: 'n', step: 1, total: 1, frameCount: 1, width: 1, height: 1, fps: 1, mime: 'image/webp' },
+      new Uint8Array(),
+    );
     expect(() => decodePreviewFrame(frame.subarray(0, 12))).toThrow(RangeError);
     expect(() => decodePreviewFrame(new Uint8Array(3))).toThrow(/at least 8 bytes/);
   });

@@ -15,7 +15,11 @@ const job = (value: number, filename: string, steps = 2, ms = 1) =>
   );
 
 async function post(base: string, body: unknown, key?: string): Promise<{ status: number; headers: Headers; body: unknown }> {
-  const res = await fetch(`${base}/api/prompt`, { method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) }, body: JSON.stringify(body) });
+  const res = await fetch(`${base}/api/prompt`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, headers: res.headers, body: await res.json() };
 }
 

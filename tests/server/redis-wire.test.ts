@@ -77,12 +77,9 @@ describe('capabilities and routes', () => {
 });
 
 describe('seeds fan-out', () => {
-  const w = workflow(
-    { id: 'a', type: 'test/number', params: { value: 0 } },
-    { id: 'save', type: 'save-video', params: { filename_prefix: 'clip' } },
-  );
+  const w = workflow({ id: 'a', type: 'test/number', params: { value: 0 } }, { id: 'save', type: 'save-video', params: { filename_prefix: 'clip' } });
 
-  it('sets the param and keeps each seed\'s files apart', () => {
+  it("sets the param and keeps each seed's files apart", () => {
     const s = seededWorkflow(w, 'a', 'value', 7);
     expect(s.nodes.map((n) => n.params)).toEqual([{ value: 7 }, { filename_prefix: 'clip-seed7' }]);
     expect(w.nodes[0]!.params).toEqual({ value: 0 });

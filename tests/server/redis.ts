@@ -37,9 +37,13 @@ export interface RedisProcess {
 export async function startRedis(options: { port?: number; dir?: string } = {}): Promise<RedisProcess> {
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? tempDir('skyloom-redis-');
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--protected-mode', 'yes'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--protected-mode', 'yes'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   const exited = new Promise<void>((res) => child.once('close', () => res()));
   await new Promise<void>((res, reject) => {

@@ -60,10 +60,7 @@ describe('scale-out: one server, two workers, one Redis', () => {
     // Only worker "b" has the model package "tiny-x".
     const models = tempDir('skyloom-models-');
     await writeSkyloomPackage(join(models, 'tiny-x'), { name: 'tiny-x' });
-    [workers.a, workers.b] = await Promise.all([
-      startWorker(redis.url, dataDir, 'a'),
-      startWorker(redis.url, dataDir, 'b', { env: { SKYLOOM_MODELS: models } }),
-    ]);
+    [workers.a, workers.b] = await Promise.all([startWorker(redis.url, dataDir, 'a'), startWorker(redis.url, dataDir, 'b', { env: { SKYLOOM_MODELS: models } })]);
     await workersOf(server.base, 2);
   });
 
@@ -99,7 +96,7 @@ describe('scale-out: one server, two workers, one Redis', () => {
     expect(await res.text()).toBe('9\n');
   });
 
-  it('sends each prompt\'s events, in order, to the client that queued it and to no other', async () => {
+  it("sends each prompt's events, in order, to the client that queued it and to no other", async () => {
     const one = new Client(server.base, { clientId: 'one', preview: 'jpeg' });
     const two = new Client(server.base, { clientId: 'two', preview: 'none' });
     await Promise.all([one.opened, two.opened]);
@@ -109,7 +106,10 @@ describe('scale-out: one server, two workers, one Redis', () => {
     await Promise.all([one.ended(p1), two.ended(p2)]);
     expect(one.of(p2)).toEqual([]);
     expect(two.of(p1)).toEqual([]);
-    for (const [client, id] of [[one, p1], [two, p2]] as const) {
+    for (const [client, id] of [
+      [one, p1],
+      [two, p2],
+    ] as const) {
       const types = client.of(id).map((m) => m.type);
       expect(types[0]).toBe('execution_start');
       expect(types.at(-1)).toBe('execution_success');
@@ -206,10 +206,10 @@ describe('scale-out: one server, two workers, one Redis', () => {
     expect((await getJson(server.base, '/api/queue')).body).toEqual({ running: [], pending: [] });
   });
 
-  it('refuses a worker whose output folder is not the server\'s', async () => {
+  it("refuses a worker whose output folder is not the server's", async () => {
     const r = await refusedWorker(redis.url, tempDir());
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--data-dir must be the server\'s data dir');
+    expect(r.stderr).toContain("--data-dir must be the server's data dir");
   });
 
   it('retries the job of a worker killed mid-run on the other worker', async () => {

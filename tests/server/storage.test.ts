@@ -54,7 +54,9 @@ describe('opening the database', () => {
     writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, 4096);
     closeSync(fd);
     const before = readFileSync(file);
-    expect(() => appIn(dir)).toThrow(new RegExp(`The database ${file.replace(/[/.]/g, '\\$&')} is corrupt \\(.+\\)\\. Stop the server and restore .* from a backup, or start with --repair`));
+    expect(() => appIn(dir)).toThrow(
+      new RegExp(`The database ${file.replace(/[/.]/g, '\\$&')} is corrupt \\(.+\\)\\. Stop the server and restore .* from a backup, or start with --repair`),
+    );
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 
@@ -86,7 +88,11 @@ describe('opening the database', () => {
   it('skyloom serve on a 0-byte database exits with the message, without listening', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'skyloom.db'), '');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bin/skyloom.ts'), 'serve', '--port', '0', '--data-dir', dir], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bin/skyloom.ts'), 'serve', '--port', '0', '--data-dir', dir], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.status).not.toBe(0);
     expect(r.stdout).not.toContain('serving at');
     expect(r.stderr).toContain(`The database ${join(dir, 'skyloom.db')} exists but is empty (0 bytes)`);
@@ -165,7 +171,10 @@ describe.skipIf(!canMount)('a full disk (a 24 MiB tmpfs as the data dir; needs r
     try {
       const text = 'x'.repeat(60_000);
       const wf = (name: string, ms: number) =>
-        workflow({ id: 't', type: 'text', params: { value: text } }, { id: 'w', type: 'test/write-text', params: { filename: name, ms }, inputs: { value: { node: 't', output: 'text' } } });
+        workflow(
+          { id: 't', type: 'text', params: { value: text } },
+          { id: 'w', type: 'test/write-text', params: { filename: name, ms }, inputs: { value: { node: 't', output: 'text' } } },
+        );
       const a = await postJson<{ promptId: string }>(s.base, '/api/prompt', { workflow: wf('a.txt', 4000) });
       expect(a.status).toBe(200);
       const deadline = Date.now() + 20_000;
@@ -184,7 +193,9 @@ describe.skipIf(!canMount)('a full disk (a 24 MiB tmpfs as the data dir; needs r
       expect(b.body.error.code).toBe('insufficient_storage');
 
       full();
-      const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 9, g: 99, b: 199 } } }).png({ compressionLevel: 0 }).toBuffer();
+      const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 9, g: 99, b: 199 } } })
+        .png({ compressionLevel: 0 })
+        .toBuffer();
       const form = new FormData();
       form.append('file', new Blob([png]), 'a.png');
       const up = await fetch(`${s.base}/api/uploads`, { method: 'POST', body: form });

@@ -53,7 +53,12 @@ describe('the Wan workflow through the server', () => {
       .of(body.promptId)
       .filter((m) => m.type === 'progress' && (m.data as { nodeId: string }).nodeId === 'decode')
       .map((m) => [(m.data as { step: number }).step, (m.data as { total: number }).total]);
-    expect(decode).toEqual([[1, 13], [5, 13], [9, 13], [13, 13]]);
+    expect(decode).toEqual([
+      [1, 13],
+      [5, 13],
+      [9, 13],
+      [13, 13],
+    ]);
     await client.waitFor((g) => g.previews.some((p) => p.metadata.nodeId === 'sampler'), 'a sampler preview');
     const preview = client.got.previews.find((p) => p.metadata.nodeId === 'sampler')!;
     // Previews are at latent resolution: 4 latent frames of 6×4.

@@ -49,7 +49,12 @@ describe('worker --device cpu', () => {
       { id: 'model', type: 'load-model', params: { name: 'skyloom-tiny', device: 'auto' } },
       { id: 'pos', type: 'text-encode', params: { text: 'a red circle moving left on a black background' }, inputs: { model: link('model', 'model') } },
       { id: 'latent', type: 'empty-latent', params: { frames: 8, fps: 8 }, inputs: { model: link('model', 'model') } },
-      { id: 'sample', type: 'dit-sampler', params: { steps: 2, guidance: 1 }, inputs: { model: link('model', 'model'), positive: link('pos', 'conditioning'), latent: link('latent', 'latent') } },
+      {
+        id: 'sample',
+        type: 'dit-sampler',
+        params: { steps: 2, guidance: 1 },
+        inputs: { model: link('model', 'model'), positive: link('pos', 'conditioning'), latent: link('latent', 'latent') },
+      },
       { id: 'decode', type: 'vae-decode', inputs: { model: link('model', 'model'), latent: link('sample', 'latent') } },
       { id: 'up', type: 'upscale', params: { model: 'esrgan-slim-2x', device: 'auto' }, inputs: { video: link('decode', 'video') } },
       { id: 'save', type: 'save-video', inputs: { video: link('up', 'video') } },

@@ -26,7 +26,11 @@ const gen = { model: { node: 'model', output: 'model' }, positive: { node: 'prom
 
 async function frames(nodes: WorkflowNode[]): Promise<Uint8Array> {
   const out = mkdtempSync(join(tmpdir(), 'skyloom-quality-'));
-  const wf: Workflow = { format: 'skyloom-workflow', version: 2, nodes: [...base, ...nodes, { id: 'save', type: 'save-video', params: { crf: 10 }, inputs: { video: { node: 'result', output: 'video' } } }] };
+  const wf: Workflow = {
+    format: 'skyloom-workflow',
+    version: 2,
+    nodes: [...base, ...nodes, { id: 'save', type: 'save-video', params: { crf: 10 }, inputs: { video: { node: 'result', output: 'video' } } }],
+  };
   const result = await new Executor(createRegistry(), { outputDir: out, inputDir: root }).run(wf);
   const video = await decodeVideo(result.outputs.save.files![0].path);
   return video.read(0, video.frameCount);
@@ -55,7 +59,9 @@ function joinAndElsewhere(data: Uint8Array, join: number, joins: number[] = [joi
 describe('video operations on the default model', () => {
   it('extend forward returns the original frames unchanged (within codec tolerance) and joins them without a seam', async () => {
     const original = await frames([{ id: 'result', type: 'trim', inputs: { video: { node: 'clip', output: 'video' } } }]);
-    const extended = await frames([{ id: 'result', type: 'extend', params: { seconds: 2, context: 8, steps: 10, guidance: 6 }, inputs: { ...gen, video: { node: 'clip', output: 'video' } } }]);
+    const extended = await frames([
+      { id: 'result', type: 'extend', params: { seconds: 2, context: 8, steps: 10, guidance: 6 }, inputs: { ...gen, video: { node: 'clip', output: 'video' } } },
+    ]);
     expect(extended.length).toBe(32 * frameBytes);
     expect(diff(extended.subarray(0, 16 * frameBytes), original)).toBeLessThan(1.5);
     // Two windows of 8 new frames: the seam at 15, and the join of the windows at 23.
@@ -65,7 +71,14 @@ describe('video operations on the default model', () => {
 
   it('extend backward keeps the original frames and joins them without a seam', async () => {
     const original = await frames([{ id: 'result', type: 'trim', inputs: { video: { node: 'clip', output: 'video' } } }]);
-    const extended = await frames([{ id: 'result', type: 'extend', params: { direction: 'backward', seconds: 2, context: 8, steps: 10, guidance: 6 }, inputs: { ...gen, video: { node: 'clip', output: 'video' } } }]);
+    const extended = await frames([
+      {
+        id: 'result',
+        type: 'extend',
+        params: { direction: 'backward', seconds: 2, context: 8, steps: 10, guidance: 6 },
+        inputs: { ...gen, video: { node: 'clip', output: 'video' } },
+      },
+    ]);
     expect(extended.length).toBe(32 * frameBytes);
     expect(diff(extended.subarray(16 * frameBytes), original)).toBeLessThan(1.5);
     // The seam at 15; the two windows of new frames join at 7.
@@ -75,7 +88,9 @@ describe('video operations on the default model', () => {
 
   it('loop: the clip is kept, and the step from the last frame back to the first is a normal frame step', async () => {
     const original = await frames([{ id: 'result', type: 'trim', inputs: { video: { node: 'clip', output: 'video' } } }]);
-    const looped = await frames([{ id: 'result', type: 'loop', params: { context: 4, frames: 8, steps: 10, guidance: 6 }, inputs: { ...gen, video: { node: 'clip', output: 'video' } } }]);
+    const looped = await frames([
+      { id: 'result', type: 'loop', params: { context: 4, frames: 8, steps: 10, guidance: 6 }, inputs: { ...gen, video: { node: 'clip', output: 'video' } } },
+    ]);
     expect(looped.length).toBe(24 * frameBytes);
     expect(diff(looped.subarray(0, 16 * frameBytes), original)).toBeLessThan(1.5);
     // Played twice: frame 23 is followed by frame 0.
@@ -101,9 +116,17 @@ describe('video operations on the default model', () => {
     const a = await frames([{ id: 'result', type: 'trim', inputs: { video: { node: 'clip', output: 'video' } } }]);
     const joined = await frames([
       { id: 'other', type: 'load-video', params: { path: 'workflows/assets/clip-b.mp4' } },
-      { id: 'result', type: 'connect', params: { context: 4, frames: 8, steps: 10, guidance: 6 }, inputs: { ...gen, first: { node: 'clip', output: 'video' }, second: { node: 'other', output: 'video' } } },
+      {
+        id: 'result',
+        type: 'connect',
+        params: { context: 4, frames: 8, steps: 10, guidance: 6 },
+        inputs: { ...gen, first: { node: 'clip', output: 'video' }, second: { node: 'other', output: 'video' } },
+      },
     ]);
-    const b = await frames([{ id: 'result', type: 'trim', inputs: { video: { node: 'other', output: 'video' } } }, { id: 'other', type: 'load-video', params: { path: 'workflows/assets/clip-b.mp4' } }]);
+    const b = await frames([
+      { id: 'result', type: 'trim', inputs: { video: { node: 'other', output: 'video' } } },
+      { id: 'other', type: 'load-video', params: { path: 'workflows/assets/clip-b.mp4' } },
+    ]);
     expect(joined.length).toBe(40 * frameBytes);
     expect(diff(joined.subarray(0, 16 * frameBytes), a)).toBeLessThan(1.5);
     expect(diff(joined.subarray(24 * frameBytes), b)).toBeLessThan(1.5);

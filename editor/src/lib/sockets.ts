@@ -33,11 +33,7 @@ export interface LinkCheck {
  * Checks a link the user is making: types must match and the graph must stay acyclic.
  * The reason reads as a sentence the editor shows as it refuses the link.
  */
-export function checkLink(
-  doc: Pick<Workflow, 'nodes'>,
-  from: { node: string; type: string },
-  to: { node: string; type: string; name: string },
-): LinkCheck {
+export function checkLink(doc: Pick<Workflow, 'nodes'>, from: { node: string; type: string }, to: { node: string; type: string; name: string }): LinkCheck {
   if (!socketsCompatible(from.type, to.type)) {
     return { ok: false, reason: `Cannot connect ${from.type} to "${to.name}", which takes ${to.type}` };
   }

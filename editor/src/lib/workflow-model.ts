@@ -74,9 +74,7 @@ export function removeNodes(doc: Workflow, ids: Iterable<string>): number {
     for (const [name, link] of Object.entries(node.inputs ?? {})) if (gone.has(link.node)) removeLink(doc, node.id, name);
   }
   if (doc.groups) {
-    doc.groups = doc.groups
-      .map((g) => ({ ...g, nodes: g.nodes.filter((id) => !gone.has(id)) }))
-      .filter((g) => g.nodes.length > 0);
+    doc.groups = doc.groups.map((g) => ({ ...g, nodes: g.nodes.filter((id) => !gone.has(id)) })).filter((g) => g.nodes.length > 0);
   }
   return before - doc.nodes.length;
 }
@@ -203,7 +201,10 @@ export function modelList(doc: Workflow, catalog: Catalog, installed: readonly s
 
 /** Where a validation issue points: the node index and, when named, the param or input. */
 export function issueSlot(pointer: string): { index?: number; slot?: string } {
-  const parts = pointer.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (parts[0] !== 'nodes' || parts[1] === undefined) return {};
   const index = Number(parts[1]);
   const slot = (parts[2] === 'params' || parts[2] === 'inputs') && parts[3] !== undefined ? parts[3] : undefined;

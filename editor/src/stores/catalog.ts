@@ -38,7 +38,10 @@ export const useCatalogStore = defineStore('catalog', () => {
       const [nodes, list] = await Promise.all([api.nodes(), api.models().catch(() => ({ models: [] as ModelListing[] }))]);
       entries.value = nodes;
       models.value = list.models;
-      void api.system().then((info) => (system.value = info), () => {});
+      void api.system().then(
+        (info) => (system.value = info),
+        () => {},
+      );
       loaded.value = true;
       error.value = undefined;
     } catch (e) {

@@ -87,7 +87,10 @@ export const useGraphStore = defineStore('graph', () => {
   function addNode(type: string, position: [number, number]): string | undefined {
     const entry = catalog.byType.get(type);
     if (!entry) return undefined;
-    const id = newNodeId(doc.value.nodes.map((n) => n.id), type);
+    const id = newNodeId(
+      doc.value.nodes.map((n) => n.id),
+      type,
+    );
     doc.value.nodes.push(createNode(entry, id, position));
     touch(true);
     record();
@@ -141,7 +144,10 @@ export const useGraphStore = defineStore('graph', () => {
     const target = nodeById(to);
     const link = target?.inputs?.[input];
     if (!target || !link || !catalog.byType.get('reroute')) return undefined;
-    const id = newNodeId(doc.value.nodes.map((n) => n.id), 'reroute');
+    const id = newNodeId(
+      doc.value.nodes.map((n) => n.id),
+      'reroute',
+    );
     doc.value.nodes.push({ id, type: 'reroute', inputs: { in: { ...link } }, position: [Math.round(at[0]), Math.round(at[1])] });
     target.inputs = { ...target.inputs, [input]: { node: id, output: 'out' } };
     touch(true);

@@ -10,14 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randn } from '../../../models/random.js';
 import { createSession, releaseSession, runSession, type OnnxSession } from '../../../models/runtime/onnx.js';
 import { tensor } from '../../../models/tensor.js';
-import {
-  UnsupportedLayerError,
-  convertTfjsFile,
-  convertTfjsModel,
-  decodeWeights,
-  type ConvertedModel,
-  type TfjsModelJson,
-} from '../../../models/upscale/convert-tfjs.js';
+import { UnsupportedLayerError, convertTfjsFile, convertTfjsModel, decodeWeights, type ConvertedModel, type TfjsModelJson } from '../../../models/upscale/convert-tfjs.js';
 
 const require = createRequire(import.meta.url);
 const tmp = mkdtempSync(join(tmpdir(), 'skyloom-convert-'));
@@ -140,10 +133,12 @@ describe('layers beyond the ESRGAN packages, on a model built in tfjs', () => {
   /** Saves a tfjs model to memory and converts it, returning both sides. */
   async function saveAndConvert(model: tf.LayersModel) {
     let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const manifest = [{ paths: ['weights.bin'], weights: saved!.weightSpecs as TfjsModelJson['weightsManifest'][0]['weights'] }];
     const file = 'in-memory/model.json';
     const modelJson = { format: 'layers-model', modelTopology: saved!.modelTopology as TfjsModelJson['modelTopology'], weightsManifest: manifest };
@@ -166,8 +161,7 @@ describe('layers beyond the ESRGAN packages, on a model built in tfjs', () => {
 
   it('a functional model with LeakyReLU, PReLU, ReLU(max), Multiply, strided and dilated convs, sigmoid/tanh', async () => {
     const x = tf.input({ shape: [null, null, 3] });
-    const conv = (filters: number, kernelSize: number, extra: Record<string, unknown> = {}) =>
-      tf.layers.conv2d({ filters, kernelSize, padding: 'same', ...extra });
+    const conv = (filters: number, kernelSize: number, extra: Record<string, unknown> = {}) => tf.layers.conv2d({ filters, kernelSize, padding: 'same', ...extra });
     const a = conv(8, 3, { activation: 'relu' }).apply(x) as tf.SymbolicTensor;
     const b = tf.layers.leakyReLU({ alpha: 0.1 }).apply(conv(8, 3, { dilationRate: 2 }).apply(x)) as tf.SymbolicTensor;
     const c = tf.layers

@@ -7,13 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ModelLoadError } from '../../../models/errors.js';
 import { randn } from '../../../models/random.js';
 import { SessionCache } from '../../../models/session-cache.js';
-import {
-  UPSCALE_MODEL_NAMES,
-  Upscaler,
-  findUpscaleModel,
-  listUpscaleModels,
-  prepareUpscaleModel,
-} from '../../../models/upscale/esrgan.js';
+import { UPSCALE_MODEL_NAMES, Upscaler, findUpscaleModel, listUpscaleModels, prepareUpscaleModel } from '../../../models/upscale/esrgan.js';
 import type { FloatImage } from '../../../models/upscale/tiles.js';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'skyloom-upscale-cache-'));
