@@ -15,7 +15,7 @@ tarball="$work/$(npm pack --silent --pack-destination "$work" | tail -n 1)"
 tar tzf "$tarball" > "$work/contents"
 echo "   $(wc -l < "$work/contents") files, $(du -h "$tarball" | cut -f1)"
 for must in package/dist/bin/skyloom.js package/dist/engine/index.js package/dist/engine/index.d.ts package/editor/dist/index.html \
-  package/models/packages/skyloom-tiny/skyloom.json package/workflows/text-to-video.json package/workflows/workflow.schema.json package/npm-shrinkwrap.json; do
+  package/models/packages/skyloom-tiny/skyloom.json package/workflows/text-to-video.json package/workflows/wan/text-to-video-480p.json package/workflows/workflow.schema.json package/npm-shrinkwrap.json; do
   grep -qx "$must" "$work/contents" || fail "the tarball lacks $must"
 done
 # The shrinkwrap (the lockfile, copied by prepack) pins the whole tree, so an offline install needs only cached tarballs.
