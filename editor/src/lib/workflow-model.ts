@@ -1,8 +1,15 @@
 // Owns editing a workflow document as plain data: nodes from catalog entries, links, removal, copy/paste, problems and layout.
 
 import type { NodeCatalogEntry, ParamSpec } from '../../../engine/types.js';
-import { WORKFLOW_VERSION, type Link, type ParamValue, type Workflow, type WorkflowGroup, type WorkflowNode } from '../../../engine/workflow.js';
+import type { Link, ParamValue, Workflow, WorkflowGroup, WorkflowNode } from '../../../engine/workflow.js';
 import { valueProblem } from './widgets';
+
+/**
+ * The format version the editor writes. The editor takes only types from the engine (its bundle
+ * must not pull in the engine's schema code), so this is a literal checked against the engine's
+ * type: when the engine's format version moves, this line stops compiling.
+ */
+export const WORKFLOW_VERSION: Workflow['version'] = 2;
 
 export type Catalog = ReadonlyMap<string, NodeCatalogEntry>;
 export type CatalogParam = NodeCatalogEntry['params'][number];

@@ -2,7 +2,7 @@
 
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, triggerRef, watch } from 'vue';
-import { WORKFLOW_VERSION, type Link, type NodeMode, type ParamValue, type Workflow } from '../../../engine/workflow.js';
+import type { Link, NodeMode, ParamValue, Workflow } from '../../../engine/workflow.js';
 import { UndoHistory } from '../lib/history';
 import {
   cloneDoc,
@@ -16,6 +16,7 @@ import {
   removeLink,
   removeNodes as removeFrom,
   setLink,
+  WORKFLOW_VERSION,
   type Fragment,
   type NodeProblem,
 } from '../lib/workflow-model';
