@@ -7,6 +7,7 @@ import {
   describeError,
   EngineError,
   Executor,
+  checkWorkflowSchema,
   validateWorkflow,
   type ExecutionEvent,
   type Logger,
@@ -91,15 +92,13 @@ export async function runCommand(file: string, registry: NodeRegistry, opts: Run
   const log = stderrLogger(opts.json);
   let validated: ValidatedWorkflow;
   try {
-    // The file is validated (and migrated, once) before --set touches it, so overrides meet a
-    // well-formed document; the overridden one is validated again for the values they set.
-    validated = await validateWorkflow(await readWorkflowFile(file), registry);
-    if (validated.migratedFrom !== undefined) log.info(`${file}: upgraded from workflow format version ${validated.migratedFrom}`);
-    if (opts.set.length > 0) {
-      const workflow = structuredClone(validated.workflow);
-      applyOverrides(workflow, opts.set, registry);
-      validated = await validateWorkflow(workflow, registry);
-    }
+    // The file is migrated (once) and checked against the format before --set touches it, so
+    // overrides meet a well-formed document; the whole workflow is then validated once, with the
+    // values they set (an override may name the model a file's own value would not find).
+    const { workflow, migratedFrom } = checkWorkflowSchema(await readWorkflowFile(file));
+    if (migratedFrom !== undefined) log.info(`${file}: upgraded from workflow format version ${migratedFrom}`);
+    applyOverrides(workflow, opts.set, registry);
+    validated = await validateWorkflow(workflow, registry);
   } catch (error) {
     return reportFailure(error, opts.json);
   }

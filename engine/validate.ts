@@ -274,7 +274,11 @@ function checkParamValue(spec: ParamSpec, value: unknown): { code: string; messa
       }
       // An int's step is a rule (sizes on a 16-pixel grid); a float's is only how far a widget moves.
       if (spec.kind === 'int' && spec.step !== undefined && spec.step > 1 && (value - (spec.min ?? 0)) % spec.step !== 0) {
-        return { code: 'param_step', message: `is ${value}, not on its steps of ${spec.step}${spec.min ? ` from ${spec.min}` : ''}` };
+        const base = spec.min ?? 0;
+        const below = base + Math.floor((value - base) / spec.step) * spec.step;
+        const near = [below, below + spec.step].filter((v) => (spec.min === undefined || v >= spec.min) && (spec.max === undefined || v <= spec.max));
+        const tryText = near.length > 0 ? ` (try ${near.join(' or ')})` : '';
+        return { code: 'param_step', message: `is ${value}, not on its steps of ${spec.step}${spec.min ? ` from ${spec.min}` : ''}${tryText}` };
       }
       return undefined;
     }

@@ -20,7 +20,9 @@ const ParamValueSchema = Type.Unsafe<string | number | boolean>({ type: ['string
  * output passes on the value of its first linked input of the same socket type. `mute`: it does
  * not run, and neither does anything that needs it.
  */
-const NodeModeSchema = Type.Union([Type.Literal('bypass'), Type.Literal('mute')], {
+// One enum rather than a union of literals, so a bad value gets one error ("must be equal to one of the allowed values").
+const NodeModeSchema = Type.Unsafe<'bypass' | 'mute'>({
+  enum: ['bypass', 'mute'],
   description: 'bypass: outputs pass on the first linked input of the same socket type; mute: neither it nor what needs it runs.',
 });
 

@@ -231,15 +231,25 @@ async function runEncode(run: EncodeRun): Promise<void> {
       throw new MediaError('FFMPEG_FAILED', `cannot start ffmpeg (${binary}): ${err.message}`, run.path, { cause: err });
     });
     await new Promise<void>((resolve, reject) => {
+      let child: ChildProcess | undefined;
       const fail = (err: FluentError, stderr: string): void => {
-        if (run.signal?.aborted) reject(run.signal.reason);
-        else if (err.inputStreamError !== undefined) reject(err.inputStreamError);
-        else reject(encodeFailure(err, stderr, binary, run.path));
+        const settle = (): void => {
+          if (run.signal?.aborted) reject(run.signal.reason);
+          else if (err.inputStreamError !== undefined) reject(err.inputStreamError);
+          else reject(encodeFailure(err, stderr, binary, run.path));
+        };
+        // fluent-ffmpeg reports a failed frame source while ffmpeg may still be running; the caller
+        // removes the partial file as soon as this settles, so ffmpeg must be gone by then or it
+        // writes the file again after its removal (seen under load).
+        if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+          child.once('exit', settle);
+          child.kill('SIGKILL');
+        } else settle();
       };
       command.once('end', () => resolve());
       command.once('error', (err: FluentError, _stdout: string | null, stderr: string | null) => fail(err, stderr ?? ''));
       command.once('start', () => {
-        const child = (command as FfmpegCommand & { ffmpegProc: ChildProcess }).ffmpegProc;
+        child = (command as FfmpegCommand & { ffmpegProc: ChildProcess }).ffmpegProc;
         // fluent-ffmpeg 2.1.3's own listener for a failed spawn (EAGAIN, ENOMEM, ...) throws a
         // TypeError out of the event (it reads stderr buffers that do not exist yet), which would
         // take the whole process down; ours reports it as this encode's failure instead.

@@ -61,7 +61,9 @@ describe('skyloom run', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
-    expect(events.map((e) => e.type)).toEqual(['execution_start', ...['a', 'b', 'sum', 'save'].flatMap(() => ['executing', 'executed']), 'execution_success']);
+    // The fixture is a version 1 file: the upgrade is said first, as a log event.
+    expect(events.map((e) => e.type)).toEqual(['log', 'execution_start', ...['a', 'b', 'sum', 'save'].flatMap(() => ['executing', 'executed']), 'execution_success']);
+    expect(events[0].data).toEqual({ level: 'info', message: expect.stringContaining('upgraded from workflow format version 1') });
     expect(events.at(-1)!.data.outputs).toEqual({ save: { files: [{ path: join(out, 'sum.txt'), kind: 'text' }] } });
   });
 

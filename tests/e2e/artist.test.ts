@@ -271,7 +271,7 @@ describe('honest widgets', () => {
     await expect.poll(() => width.getAttribute('class')).not.toContain('unused');
     await width.locator('input').fill('50');
     await width.locator('input').press('Tab');
-    await expect.poll(() => problemsOf(page, 'latent').allTextContents()).toContain('Param "width" is 50, not on its steps of 16 from 16');
+    await expect.poll(() => problemsOf(page, 'latent').allTextContents()).toContain('Param "width" is 50, not on its steps of 16 from 16 (try 48 or 64)');
 
     const seed = node(page, 'sampler').locator('[data-param="seed"] input');
     await seed.fill('1234567890123456');

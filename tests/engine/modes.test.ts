@@ -26,7 +26,7 @@ function chain(modes: { first?: WorkflowNode['mode']; second?: WorkflowNode['mod
 
 describe('format version 2', () => {
   it('migrates a version 1 file: same nodes, version 2, no modes', async () => {
-    const v = await validateWorkflow(chain(), registry());
+    const v = await validateWorkflow({ ...chain(), version: 1 }, registry());
     expect(v.workflow.version).toBe(2);
     expect(v.migratedFrom).toBe(1);
     expect(v.workflow.nodes.map((n) => n.mode)).toEqual([undefined, undefined, undefined, undefined]);

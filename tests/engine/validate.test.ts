@@ -262,7 +262,7 @@ describe('int steps', () => {
         code: 'param_step',
         nodeId: 'latent',
         pointer: '/nodes/1/params/width',
-        message: 'Param "width" is 50, not on its steps of 16 from 16',
+        message: 'Param "width" is 50, not on its steps of 16 from 16 (try 48 or 64)',
       });
       expect(issues.some((i) => i.pointer === '/nodes/1/params/height')).toBe(false);
     }

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Executor, NodeExecutionError, type ExecutionEvent, type Workflow } from '../../engine/index.js';
+import { Executor, WorkflowValidationError, type ExecutionEvent, type Workflow } from '../../engine/index.js';
 import { decodeVideo, probe } from '../../media/ffmpeg.js';
 import { readPngText } from '../../media/image.js';
 import { createRegistry } from '../../nodes/index.js';
@@ -113,12 +113,13 @@ describe('text to video on a tiny model', () => {
     expect(JSON.parse(text.workflow).nodes.map((n: { id: string }) => n.id)).toContain('still');
   });
 
-  it('a size off the model grid fails at the latent node with a clear message', async () => {
+  it('a size off the model grid is refused before running, naming the latent node and the param', async () => {
     const wf = textToVideo({ latent: { aspect: 'custom', width: 100, height: 16 } });
     const error = await new Executor(createRegistry(), { outputDir: tmpdir() }).run(wf).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(NodeExecutionError);
-    expect((error as NodeExecutionError).nodeId).toBe('latent');
-    expect((error as Error).message).toContain('width and height must be multiples of 16 but are 100 and 16');
+    expect(error).toBeInstanceOf(WorkflowValidationError);
+    const issues = (error as WorkflowValidationError).issues;
+    expect(issues).toEqual([expect.objectContaining({ nodeId: 'latent', pointer: expect.stringMatching(/^\/nodes\/\d+\/params\/width$/) })]);
+    expect(issues[0]!.message).toContain('is 100, not on its steps of 16');
   });
 
   it('validation names a model that is not installed', async () => {

@@ -36,7 +36,8 @@ beforeAll(async () => {
     }),
   );
   marker = await createSession(negPath, { device: 'cpu' });
-  server = await startServer({ registry: createRegistry() });
+  // The package is a folder of the test's own, named by path: the server must be told to take paths.
+  server = await startServer({ registry: createRegistry(), allowModelPaths: true });
 });
 
 afterAll(async () => {

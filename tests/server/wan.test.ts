@@ -28,7 +28,8 @@ function wanWorkflow(model: string): Workflow {
 
 let server: Awaited<ReturnType<typeof startServer>>;
 beforeAll(async () => {
-  server = await startServer({ previewIntervalMs: 0, registry: createRegistry() });
+  // The fixture bundles are folders of the test's own, named by path: the server must be told to take paths.
+  server = await startServer({ previewIntervalMs: 0, registry: createRegistry(), allowModelPaths: true });
 });
 afterAll(async () => {
   await server?.stop();
