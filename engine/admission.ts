@@ -213,10 +213,11 @@ const show = (bytes: boolean, n: number) => (bytes ? readable(n) : Number.isInte
 export async function admit(validated: ValidatedWorkflow, limits: AdmissionLimits): Promise<Record<CostMeasure, number>> {
   const issues: ValidationIssue[] = [];
   const over = (limit: keyof AdmissionLimits, nodeId: string | undefined, at: string, what: string, amount: number, bytes: boolean) => {
+    const unit = limit === 'maxVideoSeconds' ? ' s' : '';
     const issue: ValidationIssue = {
       code: 'over_limit',
       pointer: at,
-      message: `${what} is ${show(bytes, amount)}, over this server's limit of ${show(bytes, limits[limit])} (${limit}, ${LIMIT_FLAGS[limit]})`,
+      message: `${what} is ${show(bytes, amount)}${unit}, over this server's limit of ${show(bytes, limits[limit])}${unit} (${limit}, ${LIMIT_FLAGS[limit]})`,
     };
     if (nodeId !== undefined) issue.nodeId = nodeId;
     issues.push(issue);

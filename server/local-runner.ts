@@ -7,6 +7,9 @@ import { relativeInside } from './paths.js';
 import type { ClaimedPrompt, FinishedRun, Store } from './store.js';
 
 /** The URL path under which output files are served. */
+/** The least time between two progress messages of a prompt (a node's last step is always sent). */
+export const PROGRESS_INTERVAL_MS = 50;
+
 export const OUTPUTS_PATH = '/api/outputs/';
 
 /** Turns an output node's absolute file paths into output-folder names and download URLs. */
@@ -151,8 +154,19 @@ export async function runPrompt(executor: Executor, p: { promptId: string; workf
   let ended = false;
   let stoppedAt: string | undefined;
   const warnings: RunWarning[] = [];
+  let lastProgress = 0;
   const onEvent = (e: ExecutionEvent) => {
     switch (e.type) {
+      case 'progress': {
+        // A fast sampler on a long clip reports thousands of steps a second (window by window);
+        // a client needs a few a second, and a flood of messages stalls a browser. A node's
+        // last step always goes out.
+        const now = Date.now();
+        if (e.data.step < e.data.total && now - lastProgress < PROGRESS_INTERVAL_MS) return;
+        lastProgress = now;
+        send(e);
+        return;
+      }
       case 'execution_warning': {
         const { nodeId, nodeType, message } = e.data;
         warnings.push({ nodeId, nodeType, message });

@@ -384,9 +384,9 @@ describe('the editor', () => {
     const { page, context, errors } = await openEditor(h);
     // Always the random-weight model here: a clip this long would take the real one far too long.
     await setText(page, 'model', 'name', 'tiny');
-    // A long clip, so that the first prompt is still running while the second waits (within the
-    // server's default admission limit of 3,600 frames).
-    await setText(page, 'latent', 'frames', '3000');
+    // A long clip, so that the first prompt is still running while the second waits (the harness
+    // raises the server's admission limit on video length for it).
+    await setText(page, 'latent', 'frames', '7200');
     await setText(page, 'sampler', 'steps', '200');
     if ((await page.getByTestId('run-panel').count()) === 0) await page.getByTestId('toggle-run-panel').click();
     await page.getByTestId('queue').click();

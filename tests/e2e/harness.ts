@@ -40,7 +40,8 @@ export async function startHarness(): Promise<Harness> {
   process.env.SKYLOOM_MODELS = previous ? `${models}:${previous}` : models;
   const dataDir = join(tmp, 'data');
   mkdirSync(dataDir);
-  const server = await serve({ host: '127.0.0.1', port: 0, dataDir, editorDir: EDITOR_DIST, log: quiet, previewIntervalMs: 50 });
+  // An operator limit above the default 120 s of video: the queue-panel test needs a prompt that runs long.
+  const server = await serve({ host: '127.0.0.1', port: 0, dataDir, editorDir: EDITOR_DIST, log: quiet, previewIntervalMs: 50, limits: { maxVideoSeconds: 900, maxFrames: 7200 } });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
