@@ -1,11 +1,11 @@
 // Owns the sound a VIDEO carries: 48 kHz stereo 16-bit PCM in files, cut and joined by sample ranges, with silence where nothing was recorded.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { unlinkSync } from 'node:fs';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MediaError } from './errors.js';
+import { trackTempFile, untrackTempFile } from './temp-files.js';
 
 // The frame folder (media/frames.ts), named again here so the two modules do not import each other.
 const DEFAULT_DIR = path.join(os.tmpdir(), 'skyloom-frames');
@@ -30,26 +30,6 @@ export function samplesAt(frame: number, fps: number): number {
 type PcmBacking = { path: string; refs: number };
 
 type AudioSegment = { readonly kind: 'pcm'; readonly backing: PcmBacking; readonly first: number; readonly count: number } | { readonly kind: 'silence'; readonly count: number };
-
-// As for frame files: 'exit' handlers must be synchronous, and a crash must not leave PCM behind.
-const liveFiles = new Set<string>();
-let exitHookInstalled = false;
-
-function trackFile(file: string): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const f of liveFiles) {
-        try {
-          unlinkSync(f);
-        } catch {
-          // Already gone.
-        }
-      }
-    });
-  }
-  liveFiles.add(file);
-}
 
 /** A fresh name for a PCM file in `dir` (default: the frame folder). */
 export function pcmPath(dir: string = DEFAULT_DIR): string {
@@ -92,7 +72,7 @@ export class AudioTrack {
     if (bytes % AUDIO_FRAME_BYTES !== 0) {
       throw new MediaError('INVALID_ARGUMENT', `a PCM file of stereo s16le holds whole ${AUDIO_FRAME_BYTES}-byte sample frames, got ${bytes} bytes`, file);
     }
-    trackFile(file);
+    trackTempFile(file);
     return new AudioTrack([{ kind: 'pcm', backing: { path: file, refs: 0 }, first: 0, count: bytes / AUDIO_FRAME_BYTES }]);
   }
 
@@ -200,7 +180,7 @@ export class AudioTrack {
       if (s.kind !== 'pcm') continue;
       s.backing.refs -= 1;
       if (s.backing.refs === 0) {
-        liveFiles.delete(s.backing.path);
+        untrackTempFile(s.backing.path);
         await rm(s.backing.path, { force: true });
       }
     }

@@ -1,12 +1,12 @@
 // Owns the VIDEO value: immutable handles to RGB24 frames, held in memory when small and in a file when large.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { unlinkSync } from 'node:fs';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { AudioTrack, samplesAt } from './audio.js';
 import { MediaError } from './errors.js';
+import { trackTempFile, untrackTempFile } from './temp-files.js';
 
 /** The shape of every frame in a video: RGB24, `width * height * 3` bytes, row-major, no padding. */
 export interface VideoInfo {
@@ -66,31 +66,10 @@ interface Segment {
   readonly frameCount: number;
 }
 
-// Frame files of a process that exits without disposing its handles (a crash, Ctrl-C through the
-// CLI's exit) would otherwise fill the temp folder; 'exit' handlers must be synchronous.
-const liveFiles = new Set<string>();
-let exitHookInstalled = false;
-
-function trackFile(file: string): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const f of liveFiles) {
-        try {
-          unlinkSync(f);
-        } catch {
-          // Already gone, or the folder was removed: nothing left to clean.
-        }
-      }
-    });
-  }
-  liveFiles.add(file);
-}
-
 async function releaseBacking(backing: Backing): Promise<void> {
   backing.refs -= 1;
   if (backing.refs === 0 && backing.kind === 'file') {
-    liveFiles.delete(backing.path);
+    untrackTempFile(backing.path);
     await rm(backing.path, { force: true });
   }
 }
@@ -474,7 +453,7 @@ export class VideoWriter {
     try {
       await mkdir(this.#dir, { recursive: true });
       const handle = await open(file, 'wx');
-      trackFile(file);
+      trackTempFile(file);
       this.#file = { path: file, handle, size: 0 };
       for (const buf of this.#memory) {
         await handle.write(buf, 0, buf.byteLength, this.#file.size);
@@ -493,7 +472,7 @@ export class VideoWriter {
     const { path: file, handle } = this.#file;
     this.#file = undefined;
     await handle.close().catch(() => undefined); // may already be closed by a failed write
-    liveFiles.delete(file);
+    untrackTempFile(file);
     await rm(file, { force: true });
   }
 }

@@ -7,8 +7,9 @@ import { relativeInside } from './paths.js';
 import type { ClaimedPrompt, FinishedRun, Store } from './store.js';
 
 /** The URL path under which output files are served. */
-/** The least time between two progress messages of a prompt (a node's last step is always sent). */
-export const PROGRESS_INTERVAL_MS = 50;
+/** Progress messages a prompt may send at once, and how fast the allowance refills (a node's last step always goes). */
+export const PROGRESS_BURST = 32;
+export const PROGRESS_REFILL_MS = 25;
 
 export const OUTPUTS_PATH = '/api/outputs/';
 
@@ -154,16 +155,21 @@ export async function runPrompt(executor: Executor, p: { promptId: string; workf
   let ended = false;
   let stoppedAt: string | undefined;
   const warnings: RunWarning[] = [];
-  let lastProgress = 0;
+  // A token bucket: ordinary runs send every step; a fast sampler on a long clip (window by window,
+  // thousands of steps a second) would flood the WebSocket and stall a browser, so beyond a burst
+  // it sends about one step per PROGRESS_REFILL_MS. A node's last step always goes out.
+  let tokens = PROGRESS_BURST;
+  let refilled = Date.now();
   const onEvent = (e: ExecutionEvent) => {
     switch (e.type) {
       case 'progress': {
-        // A fast sampler on a long clip reports thousands of steps a second (window by window);
-        // a client needs a few a second, and a flood of messages stalls a browser. A node's
-        // last step always goes out.
         const now = Date.now();
-        if (e.data.step < e.data.total && now - lastProgress < PROGRESS_INTERVAL_MS) return;
-        lastProgress = now;
+        tokens = Math.min(PROGRESS_BURST, tokens + (now - refilled) / PROGRESS_REFILL_MS);
+        refilled = now;
+        if (e.data.step < e.data.total) {
+          if (tokens < 1) return;
+          tokens -= 1;
+        }
         send(e);
         return;
       }

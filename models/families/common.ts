@@ -4,7 +4,8 @@ import type { LatentFormat } from '../manifest.js';
 import type { ModelPackage } from '../package.js';
 import { concat, slice, tensor } from '../tensor.js';
 import type { Tensor } from '../tensor.js';
-import type { ChunkOptions, RgbFrames, VideoChunk } from '../video-model.js';
+import type { FlowSampler, FlowSchedule, VelocityFn } from '../schedulers/flow-match-euler.js';
+import type { ChunkOptions, DenoiseOptions, RgbFrames, VideoChunk } from '../video-model.js';
 import type { CostEstimate, CostRequest } from './family.js';
 
 /** [-1, 1] → a byte. */
@@ -222,4 +223,33 @@ export async function encodeChunked(
   const latents = concat(parts, 2);
   checkDims('encoded latents', latents, dims);
   return latents;
+}
+
+/**
+ * The flow-matching sampling loop every family shares: start from noise (or noised init latents
+ * for video-to-video), one sampler step per timestep with a per-run state, a cancellation check and
+ * a preview after each step. The family gives the velocity (its DiT call with CFG) and how known
+ * frames are put back at a noise level (`withKnown`; at σ = 0 they come back exactly).
+ * @throws the signal's reason when `options.signal` aborts
+ */
+export async function sampleFlow(
+  sampler: FlowSampler,
+  schedule: FlowSchedule,
+  dims: readonly number[],
+  noise: Float32Array,
+  velocityAt: VelocityFn,
+  withKnown: (sample: Float32Array, sigma: number) => Float32Array,
+  options: Pick<DenoiseOptions, 'initLatents' | 'signal' | 'onStep'>,
+): Promise<Tensor<'float32'>> {
+  const sigma0 = schedule.sigmas[0]!;
+  let x = options.initLatents ? mix(options.initLatents.data, 1 - sigma0, noise, sigma0) : noise;
+  const total = schedule.timesteps.length;
+  const state = sampler.createState();
+  for (let i = 0; i < total; i++) {
+    options.signal?.throwIfAborted();
+    const { prevSample, denoised } = await sampler.step(velocityAt, x, schedule, i, state);
+    x = prevSample;
+    await options.onStep?.(i + 1, total, tensor('float32', dims, denoised));
+  }
+  return tensor('float32', dims, withKnown(x, 0));
 }

@@ -13,7 +13,7 @@ import { concat, size, tensor, zeros } from '../tensor.js';
 import type { Tensor } from '../tensor.js';
 import type { DenoiseOptions, TextConditioning } from '../video-model.js';
 import { SAMPLERS } from '../samplers.js';
-import { checkDims, costOf, decodeChunked, encodeChunked, frameCountOf, guide, latentShapeOf, mix } from './common.js';
+import { checkDims, costOf, decodeChunked, encodeChunked, frameCountOf, guide, latentShapeOf, sampleFlow } from './common.js';
 import type { Capability, LoadContext, ModelFamily } from './family.js';
 
 const SIGNATURES: Partial<Record<ComponentName, Signature>> = {
@@ -162,18 +162,7 @@ export const skyloomFamily: ModelFamily = {
       return useCfg ? guide(v, guidance) : v;
     };
 
-    const sigma0 = schedule.sigmas[0];
-    let x = options.initLatents ? mix(options.initLatents.data, 1 - sigma0, noise.data, sigma0) : noise.data;
-    const total = schedule.timesteps.length;
-    const state = sampler.createState();
-    for (let i = 0; i < total; i++) {
-      options.signal?.throwIfAborted();
-      const { prevSample, denoised } = await sampler.step(velocityAt, x, schedule, i, state);
-      x = prevSample;
-      await options.onStep?.(i + 1, total, tensor('float32', dims, denoised));
-    }
-    // The result takes the known frames back exactly (σ = 0).
-    return tensor('float32', dims, withKnown(x, 0));
+    return sampleFlow(sampler, schedule, dims, noise.data, velocityAt, withKnown, options);
   },
 
   decode: (pkg, latents, options) => decodeChunked(pkg, latents, options, async (raw) => (await pkg.run('vae_decoder', { latents: raw }))['video'] as Tensor<'float32'>),

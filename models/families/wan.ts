@@ -13,7 +13,7 @@ import { UMT5_TEXT_LENGTH, Umt5Tokenizer } from '../tokenizers/umt5.js';
 import { size, slice, tensor } from '../tensor.js';
 import type { Tensor } from '../tensor.js';
 import type { DenoiseOptions, TextConditioning, VideoChunk } from '../video-model.js';
-import { checkDims, checkLatents, costOf, frameCountOf, guide, guideTwo, mix, rgbToVideo, videoToRgb } from './common.js';
+import { checkDims, checkLatents, costOf, frameCountOf, guide, guideTwo, rgbToVideo, sampleFlow, videoToRgb } from './common.js';
 import type { Capability, LoadContext, ModelFamily } from './family.js';
 import { flowSampler } from './skyloom.js';
 
@@ -282,17 +282,7 @@ export const wanFamily: ModelFamily & { sessionOptions: { memoryPattern: boolean
       return guideTwo(c, u, guidance);
     };
 
-    const sigma0 = schedule.sigmas[0];
-    let x = options.initLatents ? mix(options.initLatents.data, 1 - sigma0, noise.data, sigma0) : noise.data;
-    const total = schedule.timesteps.length;
-    const state = sampler.createState();
-    for (let i = 0; i < total; i++) {
-      options.signal?.throwIfAborted();
-      const { prevSample, denoised } = await sampler.step(velocityAt, x, schedule, i, state);
-      x = prevSample;
-      await options.onStep?.(i + 1, total, tensor('float32', dims, denoised));
-    }
-    return tensor('float32', dims, withKnown(x, 0));
+    return sampleFlow(sampler, schedule, dims, noise.data, velocityAt, withKnown, options);
   },
 
   /**
