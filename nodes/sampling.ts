@@ -68,34 +68,26 @@ export const ditSamplerNode = defineNode({
       ctx.progress(step, total, { format: 'rgb24', width: p.width, height: p.height, frameCount: p.frames, fps: (input.fps * p.frames) / m.frameCount(p.frames), data: p.data });
     };
     const fromNoise = !(input.samples && strength < 1) && !input.known;
+    const common = {
+      shape: input.shape,
+      cond: positive,
+      ...(uncond ? { uncond } : {}),
+      guidance,
+      steps,
+      sampler,
+      ...(shift > 0 ? { shift } : {}),
+      seed,
+      signal: ctx.signal,
+      onStep,
+    };
     // Longer than the model's window: window by window (models/windowed.ts), never one long DiT call.
     const samples =
       fromNoise && needsWindows(m, input.shape, input.width, input.height)
-        ? await denoiseWindowed(m, input.width, input.height, {
-            shape: input.shape,
-            cond: positive,
-            ...(uncond ? { uncond } : {}),
-            guidance,
-            steps,
-            sampler,
-            ...(shift > 0 ? { shift } : {}),
-            seed,
-            signal: ctx.signal,
-            onStep,
-          })
+        ? await denoiseWindowed(m, input.width, input.height, common)
         : await m.denoise({
-            shape: input.shape,
+            ...common,
             ...(input.samples && strength < 1 ? { initLatents: input.samples, denoise: strength } : {}),
-            cond: positive,
-            ...(uncond ? { uncond } : {}),
-            guidance,
-            steps,
-            sampler,
-            ...(shift > 0 ? { shift } : {}),
-            seed,
             ...(input.known ? { condLatents: input.known.latents, condMask: input.known.mask } : {}),
-            signal: ctx.signal,
-            onStep,
           });
     const out: LatentValue = { ...input, samples };
     return { latent: out };

@@ -19,15 +19,19 @@ export const PREVIEW_JPEG_STRIP = 2;
 /** Raw RGB24 frames, as a node reported them: how a worker hands a preview to the server, which encodes it per client. */
 export const PREVIEW_RGB24 = 3;
 
-export const PreviewMetadataSchema = Type.Object({
+/** Whose preview a frame is, which step, and the frames' geometry (the size of one frame). */
+const previewFields = {
   promptId: Type.String(),
   nodeId: Type.String(),
   step: Type.Integer(),
   total: Type.Integer(),
   frameCount: Type.Integer(),
-  /** Size of one frame in the image. */
   width: Type.Integer(),
   height: Type.Integer(),
+};
+
+export const PreviewMetadataSchema = Type.Object({
+  ...previewFields,
   fps: Type.Number(),
   mime: Type.Union([Type.Literal('image/webp'), Type.Literal('image/jpeg')]),
 });
@@ -36,13 +40,7 @@ export type PreviewMetadata = Static<typeof PreviewMetadataSchema>;
 /** The metadata of a raw RGB24 frame: whose preview it is, and the frames' geometry. */
 export const RawPreviewMetadataSchema = Type.Object({
   clientId: Type.Union([Type.String(), Type.Null()]),
-  promptId: Type.String(),
-  nodeId: Type.String(),
-  step: Type.Integer(),
-  total: Type.Integer(),
-  frameCount: Type.Integer(),
-  width: Type.Integer(),
-  height: Type.Integer(),
+  ...previewFields,
   fps: Type.Optional(Type.Number()),
 });
 export type RawPreviewMetadata = Static<typeof RawPreviewMetadataSchema>;
