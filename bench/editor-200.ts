@@ -1,6 +1,9 @@
 // The editor with a big graph in headless Chromium: open time, DOM nodes and pan frame rate for
 // 200 nodes, against the 8-node default workflow measured in the same run (the reference).
 // Run: npx tsx bench/editor-200.ts   (needs Debian's chromium and a built editor: npm run build:editor)
+// A/B: SKYLOOM_BENCH_COMPARE=<another editor/dist> measures that build too, sides alternating by round
+// (the host is shared and its load swings, so only figures from the same run are compared).
+// SKYLOOM_BENCH_ROUNDS (default 2) sets the rounds.
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,15 +32,17 @@ function bigGraph(copies: number): Workflow {
   return { format: 'skyloom-workflow', version: 2, title: `${nodes.length} nodes`, nodes };
 }
 
+/** Opens a document as a dropped file; done when every node is on the canvas and every link is drawn. */
 async function open(page: Page, doc: Workflow): Promise<number> {
   const count = doc.nodes.length;
+  const links = doc.nodes.reduce((sum, n) => sum + Object.keys(n.inputs ?? {}).length, 0);
   // A string: this file is type-checked without the DOM library, and bundler helpers must not reach the page.
   return page.evaluate(`(async () => {
     const t0 = performance.now();
     const dt = new DataTransfer();
     dt.items.add(new File([${JSON.stringify(JSON.stringify(doc))}], 'big.json', { type: 'application/json' }));
     document.querySelector('.app').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    while (document.querySelectorAll('[data-testid="node"]').length < ${count}) await new Promise((r) => setTimeout(r, 20));
+    while (document.querySelectorAll('[data-testid="node"]').length < ${count} || document.querySelectorAll('[data-testid="connection"] path[d^="M"]').length < ${links}) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
     return performance.now() - t0;
   })()`) as Promise<number>;
@@ -69,8 +74,16 @@ async function panFps(page: Page): Promise<number> {
   return (frames * 1000) / elapsed;
 }
 
-async function measure(page: Page, doc: Workflow | undefined): Promise<{ openMs: number; dom: number; perNode: number; fps: number; fpsZoomedOut: number; zoom: number }> {
-  await page.goto(page.url());
+type Figures = { openMs: number; dom: number; domFit: number; perNode: number; fps: number; fpsZoomedOut: number; zoom: number; fps1: number; zoom1: number };
+
+/** The canvas zoom, read from the transform of the layer that holds the nodes. */
+async function zoomOf(page: Page): Promise<number> {
+  const transform = (await page.evaluate("document.querySelector('.sk-group-layer')?.parentElement?.style.transform ?? ''")) as string;
+  return Number(/scale\(([0-9.]+)\)/.exec(transform)?.[1] ?? NaN);
+}
+
+async function measure(page: Page, base: string, doc: Workflow | undefined): Promise<Figures> {
+  await page.goto(base);
   await page.waitForSelector('[data-testid="ws-status"].ok');
   await page.selectOption('[data-testid="new-menu"]', '__empty');
   const def = doc ?? (JSON.parse(readFileSync(join(ROOT, 'workflows', 'text-to-video.json'), 'utf8')) as Workflow);
@@ -79,47 +92,68 @@ async function measure(page: Page, doc: Workflow | undefined): Promise<{ openMs:
   const dom = (await page.evaluate("document.querySelectorAll('*').length")) as number;
   await page.getByTestId('fit').click();
   await page.waitForTimeout(300);
+  const domFit = (await page.evaluate("document.querySelectorAll('*').length")) as number;
   const fpsZoomedOut = await panFps(page);
   // Zoomed in by the wheel (eight notches at the middle): nearer the size an artist works at.
   const box = (await page.locator('[data-testid="canvas"]').boundingBox())!;
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   for (let i = 0; i < 8; i++) await page.mouse.wheel(0, -120);
   await page.waitForTimeout(400);
-  const transform = (await page.evaluate("document.querySelector('.sk-group-layer')?.parentElement?.style.transform ?? ''")) as string;
-  const zoom = Number(/scale\(([0-9.]+)\)/.exec(transform)?.[1] ?? NaN);
+  const zoom = await zoomOf(page);
   const fps = await panFps(page);
-  return { openMs, dom, perNode: dom / def.nodes.length, fps, fpsZoomedOut, zoom };
+  // On to natural size, where an artist edits params: every visible node drawn in full.
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  for (let i = 0; i < 30 && (await zoomOf(page)) < 0.95; i++) {
+    await page.mouse.wheel(0, -120);
+    await page.waitForTimeout(30);
+  }
+  await page.waitForTimeout(400);
+  const zoom1 = await zoomOf(page);
+  const fps1 = await panFps(page);
+  return { openMs, dom, domFit, perNode: dom / def.nodes.length, fps, fpsZoomedOut, zoom, fps1, zoom1 };
 }
 
+const rounds = Number(process.env.SKYLOOM_BENCH_ROUNDS ?? 2);
+const compareDir = process.env.SKYLOOM_BENCH_COMPARE;
 const tmp = mkdtempSync(join(tmpdir(), 'skyloom-bench-editor-'));
-const server = await serve({
-  host: '127.0.0.1',
-  port: 0,
-  dataDir: join(tmp, 'data'),
-  editorDir: join(ROOT, 'editor', 'dist'),
-  log: { debug() {}, info() {}, warn() {}, error() {} },
-});
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const sides: Array<{ name: string; server: Awaited<ReturnType<typeof serve>> }> = [
+  { name: 'this build', server: await serve({ host: '127.0.0.1', port: 0, dataDir: join(tmp, 'data'), editorDir: join(ROOT, 'editor', 'dist'), log: quiet }) },
+];
+if (compareDir) sides.push({ name: 'compared build', server: await serve({ host: '127.0.0.1', port: 0, dataDir: join(tmp, 'data-b'), editorDir: compareDir, log: quiet }) });
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
   const page = await context.newPage();
   page.on('dialog', (d) => void d.accept());
-  await page.goto(server.url);
-  const rows: Array<[string, Awaited<ReturnType<typeof measure>>]> = [];
-  for (let round = 0; round < 2; round++) {
-    rows.push(['8 nodes (reference)', await measure(page, undefined)]);
-    rows.push(['200 nodes', await measure(page, bigGraph(25))]);
+  const rows: Array<{ side: string; graph: string; round: number; r: Figures }> = [];
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? sides : [...sides].reverse();
+    for (const side of order) {
+      rows.push({ side: side.name, graph: '8 nodes (reference)', round, r: await measure(page, side.server.url, undefined) });
+      rows.push({ side: side.name, graph: '200 nodes', round, r: await measure(page, side.server.url, bigGraph(25)) });
+    }
   }
-  console.log('| graph | open | DOM elements | per node | pan fps, fit to view | pan fps, zoomed in (zoom) |');
-  console.log('|---|---|---|---|---|---|');
-  for (const [name, r] of rows) {
-    console.log(`| ${name} | ${r.openMs.toFixed(0)} ms | ${r.dom} | ${r.perNode.toFixed(0)} | ${r.fpsZoomedOut.toFixed(1)} | ${r.fps.toFixed(1)} (${r.zoom.toFixed(2)}) |`);
+  console.log('| build | round | graph | open | DOM elements (per node) | DOM at fit | pan fps, fit | pan fps, zoomed in (zoom) | pan fps, near natural size (zoom) |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const { side, graph, round, r } of rows) {
+    console.log(
+      `| ${side} | ${round + 1} | ${graph} | ${r.openMs.toFixed(0)} ms | ${r.dom} (${r.perNode.toFixed(0)}) | ${r.domFit} | ${r.fpsZoomedOut.toFixed(1)} | ${r.fps.toFixed(1)} (${r.zoom.toFixed(2)}) | ${r.fps1.toFixed(1)} (${r.zoom1.toFixed(2)}) |`,
+    );
   }
-  const ref = rows[2]![1];
-  const big = rows[3]![1];
-  console.log(`200 / 8 nodes, second round: pan fps at fit ${(big.fpsZoomedOut / ref.fpsZoomedOut).toFixed(2)}, zoomed in ${(big.fps / ref.fps).toFixed(2)}`);
+  for (const side of sides) {
+    const mine = rows.filter((x) => x.side === side.name);
+    const ratio = (f: (r: Figures) => number) => {
+      const big = mine.filter((x) => x.graph === '200 nodes').map((x) => f(x.r));
+      const ref = mine.filter((x) => x.graph !== '200 nodes').map((x) => f(x.r));
+      return (big.reduce((a, b) => a + b, 0) / ref.reduce((a, b) => a + b, 0)).toFixed(2);
+    };
+    console.log(
+      `${side.name}, 200 / 8 nodes over all rounds: pan fps at fit ${ratio((r) => r.fpsZoomedOut)}, zoomed in ${ratio((r) => r.fps)}, near natural size ${ratio((r) => r.fps1)}`,
+    );
+  }
 } finally {
   await browser.close();
-  await server.stop();
+  for (const side of sides) await side.server.stop();
   rmSync(tmp, { recursive: true, force: true });
 }

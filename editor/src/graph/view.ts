@@ -13,6 +13,7 @@ import GraphConnection from '../components/GraphConnection.vue';
 import GraphNode from '../components/GraphNode.vue';
 import GraphSocket from '../components/GraphSocket.vue';
 import { dragState, nodeSizes } from './drag-state';
+import { SocketPositions } from './socket-positions';
 import { checkLink, socketsCompatible } from '../lib/sockets';
 import { layeredLayout } from '../lib/workflow-model';
 import { useCatalogStore } from '../stores/catalog';
@@ -62,6 +63,7 @@ export class GraphView {
   readonly editor = new NodeEditor<Schemes>();
   readonly area: AreaPlugin<Schemes, AreaExtra>;
   readonly selector = AreaExtensions.selector();
+  readonly sockets = new SocketPositions<VueArea2D<Schemes>>();
   readonly #selectable: ReturnType<typeof AreaExtensions.selectableNodes>;
   readonly #sockets = new Map<string, ClassicPreset.Socket>();
   readonly #observer: ResizeObserver;
@@ -86,6 +88,7 @@ export class GraphView {
 
     render.addPreset(
       VuePresets.classic.setup({
+        socketPositionWatcher: this.sockets,
         customize: {
           node: () => GraphNode,
           socket: () => GraphSocket,
