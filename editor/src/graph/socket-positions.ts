@@ -30,6 +30,8 @@ export class SocketPositions<Signal = never> implements SocketPositionWatcher<Sc
   readonly #listeners = new Map<NodeId, Set<Listener>>();
   readonly #dirty = new Set<NodeId>();
   #frame = 0;
+  /** Called after a frame's measuring with the nodes whose offsets are now known or changed. */
+  onMeasured?: (nodeIds: NodeId[]) => void;
 
   attach(scope: Scope<never, [Signal]>): void {
     if (this.#area || !scope.hasParent()) return;
@@ -127,6 +129,7 @@ export class SocketPositions<Signal = never> implements SocketPositionWatcher<Sc
     }
     this.#dirty.clear();
     for (const id of changed) this.#notify(id);
+    if (changed.length) this.onMeasured?.(changed);
   }
 
   #notify(nodeId: NodeId): void {

@@ -12,6 +12,7 @@ import type { Workflow, WorkflowNode } from '../../../engine/workflow.js';
 import GraphConnection from '../components/GraphConnection.vue';
 import GraphNode from '../components/GraphNode.vue';
 import GraphSocket from '../components/GraphSocket.vue';
+import { FAR_ZOOM, nodeDetail } from './detail';
 import { dragState, nodeSizes } from './drag-state';
 import { SocketPositions } from './socket-positions';
 import { checkLink, socketsCompatible } from '../lib/sockets';
@@ -67,6 +68,8 @@ export class GraphView {
   readonly #selectable: ReturnType<typeof AreaExtensions.selectableNodes>;
   readonly #sockets = new Map<string, ClassicPreset.Socket>();
   readonly #observer: ResizeObserver;
+  readonly #containerObserver: ResizeObserver;
+  #detailFrame = 0;
   readonly groupLayer: HTMLElement;
   #syncing = false;
   #pending = false;
@@ -147,7 +150,12 @@ export class GraphView {
       }
     });
 
+    this.sockets.onMeasured = () => this.#scheduleDetail();
+    this.#containerObserver = new ResizeObserver(() => this.#scheduleDetail());
+    this.#containerObserver.observe(container);
+
     this.editor.addPipe((ctx) => {
+      if (ctx.type === 'noderemoved') nodeDetail.delete(ctx.data.id);
       if (ctx.type === 'connectioncreate') {
         const c = ctx.data;
         const from = this.editor.getNode(c.source)?.outputs[c.sourceOutput]?.socket.name ?? '*';
@@ -180,6 +188,7 @@ export class GraphView {
       // Double-click opens the quick-add search instead of zooming.
       if (ctx.type === 'zoom' && ctx.data.source === 'dblclick') return undefined;
       if (ctx.type === 'zoomed') this.#markDistance(this.area.area.transform.k);
+      if (ctx.type === 'translated' || ctx.type === 'zoomed' || ctx.type === 'nodetranslated') this.#scheduleDetail();
       return ctx;
     });
 
@@ -300,6 +309,7 @@ export class GraphView {
           this.#pending = false;
           await this.#syncOnce();
         } while (this.#pending);
+        this.#scheduleDetail();
       } finally {
         this.#syncing = false;
       }
@@ -363,6 +373,48 @@ export class GraphView {
    */
   #markDistance(k: number): void {
     this.container.classList.toggle('sk-far', k < 0.5);
+  }
+
+  #scheduleDetail(): void {
+    if (!this.#detailFrame) {
+      this.#detailFrame = requestAnimationFrame(() => {
+        this.#detailFrame = 0;
+        this.#updateDetail();
+      });
+    }
+  }
+
+  /**
+   * Decides per node how much to draw (bench/editor-200.ts): nodes off screen keep only their box
+   * (culled), and far out nodes show only their title bar. Either keeps the node's measured size and
+   * socket offsets, so links still end at the right sockets. A node is drawn whole until it has
+   * been measured once, and while it holds the focus (a field being typed in).
+   */
+  #updateDetail(): void {
+    const { x, y, k } = this.area.area.transform;
+    const width = this.container.clientWidth;
+    const height = this.container.clientHeight;
+    // Half a screen of margin on every side: a pan reaches drawn nodes before the next pass catches up.
+    const left = (-x - width / 2) / k;
+    const top = (-y - height / 2) / k;
+    const right = (1.5 * width - x) / k;
+    const bottom = (1.5 * height - y) / k;
+    const far = k < FAR_ZOOM;
+    const focused = (document.activeElement as HTMLElement | null)?.closest<HTMLElement>('[data-node-id]')?.dataset.nodeId;
+    for (const [id, view] of this.area.nodeViews) {
+      const size = nodeSizes.get(id);
+      const node = this.editor.getNode(id);
+      let detail: 'full' | 'far' | 'culled' = 'full';
+      if (size && node && node.nodeType !== 'reroute' && id !== focused && this.sockets.measured(id)) {
+        const { x: nx, y: ny } = view.position;
+        const visible = nx < right && nx + size.width > left && ny < bottom && ny + size.height > top;
+        detail = !visible ? 'culled' : far ? 'far' : 'full';
+      }
+      const now = nodeDetail.get(id) ?? 'full';
+      if (now === detail) continue;
+      if (detail === 'full') nodeDetail.delete(id);
+      else nodeDetail.set(id, detail);
+    }
   }
 
   /** Shift+drag on the empty canvas draws a rectangle and selects the nodes it touches (Ctrl adds to the selection). */
@@ -486,6 +538,9 @@ export class GraphView {
 
   destroy(): void {
     this.#observer.disconnect();
+    this.#containerObserver.disconnect();
+    if (this.#detailFrame) cancelAnimationFrame(this.#detailFrame);
+    nodeDetail.clear();
     this.area.destroy();
   }
 }
