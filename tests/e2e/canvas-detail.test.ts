@@ -121,7 +121,7 @@ describe('node detail on a large canvas', () => {
     expect(decodeSockets).toBeGreaterThan(1);
     // The culled node keeps its box, and its link still ends where its socket was.
     expect(await zoom(page)).toBeGreaterThan(0.9);
-    const sizeCulled = await node(page, 'far').evaluate((el) => ({ width: el.offsetWidth, height: el.offsetHeight }));
+    const sizeCulled = await node(page, 'far').evaluate((el: HTMLElement) => ({ width: el.offsetWidth, height: el.offsetHeight }));
     expect(sizeCulled.height).toBeGreaterThan(100);
     expect(Math.abs(sizeCulled.width - sizeFar.width / kFar)).toBeLessThan(2);
     expect(Math.abs(sizeCulled.height - sizeFar.height / kFar)).toBeLessThan(2);
@@ -144,7 +144,7 @@ describe('node detail on a large canvas', () => {
     await expect.poll(() => node(page, 'far').getAttribute('data-detail')).toBe('full');
     await expect.poll(() => node(page, 'far').locator('.sk-socket').count()).toBe(decodeSockets);
     expect(await node(page, 'far').locator('[data-param-row]').count()).toBe(decodeRows);
-    const sizeFull = await node(page, 'far').evaluate((el) => ({ width: el.offsetWidth, height: el.offsetHeight }));
+    const sizeFull = await node(page, 'far').evaluate((el: HTMLElement) => ({ width: el.offsetWidth, height: el.offsetHeight }));
     expect(sizeFull).toEqual(sizeCulled);
     const socket = await socketCenter(page, 'far', 'latent');
     const endFull = await linkEnd(page, FAR_LINK);

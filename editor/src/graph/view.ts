@@ -70,6 +70,8 @@ export class GraphView {
   readonly #observer: ResizeObserver;
   readonly #containerObserver: ResizeObserver;
   #detailFrame = 0;
+  #rasterTimer?: ReturnType<typeof setTimeout>;
+  #viewport = { width: 0, height: 0 };
   readonly groupLayer: HTMLElement;
   #syncing = false;
   #pending = false;
@@ -151,7 +153,10 @@ export class GraphView {
     });
 
     this.sockets.onMeasured = () => this.#scheduleDetail();
-    this.#containerObserver = new ResizeObserver(() => this.#scheduleDetail());
+    this.#containerObserver = new ResizeObserver(() => {
+      this.#viewport = { width: container.clientWidth, height: container.clientHeight };
+      this.#scheduleDetail();
+    });
     this.#containerObserver.observe(container);
 
     this.editor.addPipe((ctx) => {
@@ -187,7 +192,10 @@ export class GraphView {
       if (ctx.type === 'nodedragged') graph.commitMoves();
       // Double-click opens the quick-add search instead of zooming.
       if (ctx.type === 'zoom' && ctx.data.source === 'dblclick') return undefined;
-      if (ctx.type === 'zoomed') this.#markDistance(this.area.area.transform.k);
+      if (ctx.type === 'zoomed') {
+        this.#markDistance(this.area.area.transform.k);
+        this.#reraster();
+      }
       if (ctx.type === 'translated' || ctx.type === 'zoomed' || ctx.type === 'nodetranslated') this.#scheduleDetail();
       return ctx;
     });
@@ -368,6 +376,21 @@ export class GraphView {
   }
 
   /**
+   * Chromium keeps a `will-change: transform` layer at the scale it was first rasterised at, so after
+   * a zoom it would scale old tiles (blurry when zoomed in; far more pixels than shown when zoomed
+   * out, which slows every pan frame). Once a zoom settles, the layer is dropped for one frame and
+   * promoted again, which rasterises it at the new scale.
+   */
+  #reraster(): void {
+    clearTimeout(this.#rasterTimer);
+    this.#rasterTimer = setTimeout(() => {
+      const holder = this.area.area.content.holder;
+      holder.style.willChange = 'auto';
+      requestAnimationFrame(() => requestAnimationFrame(() => (holder.style.willChange = 'transform')));
+    }, 250);
+  }
+
+  /**
    * Far out, a node's text is unreadable: the canvas is marked so node bodies skip painting it
    * (layout and sockets stay, so links keep their ends), which is what keeps a big graph fluid.
    */
@@ -392,8 +415,8 @@ export class GraphView {
    */
   #updateDetail(): void {
     const { x, y, k } = this.area.area.transform;
-    const width = this.container.clientWidth;
-    const height = this.container.clientHeight;
+    // From the observer: reading the container's size here would force a style pass on every pan frame.
+    const { width, height } = this.#viewport;
     // Half a screen of margin on every side: a pan reaches drawn nodes before the next pass catches up.
     const left = (-x - width / 2) / k;
     const top = (-y - height / 2) / k;
@@ -539,6 +562,7 @@ export class GraphView {
   destroy(): void {
     this.#observer.disconnect();
     this.#containerObserver.disconnect();
+    clearTimeout(this.#rasterTimer);
     if (this.#detailFrame) cancelAnimationFrame(this.#detailFrame);
     nodeDetail.clear();
     this.area.destroy();
