@@ -234,7 +234,7 @@ describe('preview frames', () => {
 describe('run this output and batches', () => {
   const doc = (): Workflow => ({
     format: 'skyloom-workflow',
-    version: 2,
+    version: 3,
     nodes: [
       { id: 'a', type: 'seed', params: { value: 5 } },
       { id: 'b', type: 'mine/sampler', params: { seed: 9007199254740991 }, inputs: { x: { node: 'a', output: 'value' } } },

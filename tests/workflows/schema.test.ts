@@ -16,7 +16,7 @@ describe('workflow.schema.json', () => {
 
   it('is a schema Ajv compiles in strict mode, and it rejects what the type forbids', () => {
     const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(committed);
-    const ok = { format: 'skyloom-workflow', version: 2, nodes: [{ id: 'a', type: 'float', params: { value: 2 }, position: [0, 0] }] };
+    const ok = { format: 'skyloom-workflow', version: 3, nodes: [{ id: 'a', type: 'float', params: { value: 2 }, position: [0, 0] }] };
     expect(validate(ok)).toBe(true);
     expect(validate({ ...ok, nodes: [{ id: '1a', type: 'float' }] })).toBe(false);
     expect(validate.errors?.[0].instancePath).toBe('/nodes/0/id');

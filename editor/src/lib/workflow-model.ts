@@ -9,7 +9,7 @@ import { valueProblem } from './widgets';
  * must not pull in the engine's schema code), so this is a literal checked against the engine's
  * type: when the engine's format version moves, this line stops compiling.
  */
-export const WORKFLOW_VERSION: Workflow['version'] = 2;
+export const WORKFLOW_VERSION: Workflow['version'] = 3;
 
 export type Catalog = ReadonlyMap<string, NodeCatalogEntry>;
 export type CatalogParam = NodeCatalogEntry['params'][number];
