@@ -208,6 +208,9 @@ describe('keyboard shortcuts', () => {
     expect(chordOf(key('z', { ctrlKey: true, shiftKey: true }))).toBe('Ctrl+Shift+Z');
     expect(actionFor(key('Enter', { metaKey: true }), false)).toBe('queue');
     expect(actionFor(key('?', { shiftKey: true }), false)).toBe('help');
+    expect(actionFor(key('c', { altKey: true }), false)).toBe('collapse');
+    expect(actionFor(key('m', { altKey: true }), false)).toBe('minimap');
+    expect(actionFor(key('m', { ctrlKey: true }), false)).toBe('mute');
     expect(new Set(SHORTCUTS.map((s) => s.action)).size).toBe(SHORTCUTS.length);
   });
   it('leaves typing alone in fields, except queueing and saving', () => {
