@@ -23,5 +23,10 @@ describe('workflow.schema.json', () => {
     expect(validate({ ...ok, nodes: [{ id: 'a', type: 'float', position: [0, 0, 0] }] })).toBe(false);
     expect(validate({ ...ok, nodes: [{ id: 'a', type: 'float', params: { value: [1] } }] })).toBe(false);
     expect(validate({ ...ok, colour: 'red' })).toBe(false);
+    // Version 3: a node's colour is #rrggbb, its collapsed flag a boolean.
+    expect(validate({ ...ok, nodes: [{ id: 'a', type: 'float', color: '#2f7d5b', collapsed: true }] })).toBe(true);
+    expect(validate({ ...ok, nodes: [{ id: 'a', type: 'float', color: '#2f7d5' }] })).toBe(false);
+    expect(validate.errors?.[0].instancePath).toBe('/nodes/0/color');
+    expect(validate({ ...ok, nodes: [{ id: 'a', type: 'float', collapsed: 1 }] })).toBe(false);
   });
 });
