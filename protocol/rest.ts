@@ -37,6 +37,8 @@ export const OutputFileRefSchema = Type.Object({
   mime: Type.Optional(Type.String()),
   /** Where to download it (`/api/outputs/...`); absent for a file written outside the output folder. */
   url: Type.Optional(Type.String()),
+  /** Its size in bytes, in history answers; absent when the file is no longer in the output folder. */
+  size: Type.Optional(Type.Integer()),
 });
 export type OutputFileRef = Static<typeof OutputFileRefSchema>;
 
@@ -166,10 +168,15 @@ export const HistoryEntrySchema = Type.Object({
   /** For a seeds fan-out: each seed's prompt, in request order (their outputs are merged into `outputs`). */
   seeds: Type.Optional(Type.Array(Type.Object({ seed: Type.Integer(), promptId: Type.String(), status: PromptStatusSchema, worker: Type.Optional(Type.String()) }))),
   workflow: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  /** The workflow's title, when it has one. */
+  title: Type.Optional(Type.String()),
 });
 export type HistoryEntry = Static<typeof HistoryEntrySchema>;
 
-/** `GET /api/history?limit&offset`: newest first, without the workflows. */
+/**
+ * `GET /api/history?limit&offset&before&status&kind&q`: newest first, without the workflows.
+ * `total` counts every entry the filters (status, kind, q) match, whatever the page.
+ */
 export const HistoryListSchema = Type.Object({
   items: Type.Array(HistoryEntrySchema),
   total: Type.Integer(),
@@ -177,6 +184,21 @@ export const HistoryListSchema = Type.Object({
   offset: Type.Integer(),
 });
 export type HistoryList = Static<typeof HistoryListSchema>;
+
+/** `DELETE /api/history/:promptId?files=keep|delete`: the record is gone; what became of its output files. */
+export const DeleteHistoryResponseSchema = Type.Object({
+  deleted: Type.Literal(true),
+  promptId: Type.String(),
+  files: Type.Object({
+    /** Files deleted from the output folder (with `files=delete`). */
+    removed: Type.Array(Type.String()),
+    /** Files left in place: all of them by default; with `files=delete`, those another record still names. */
+    kept: Type.Array(Type.String()),
+    /** Files the record named that were no longer in the output folder. */
+    missing: Type.Array(Type.String()),
+  }),
+});
+export type DeleteHistoryResponse = Static<typeof DeleteHistoryResponseSchema>;
 
 /** `POST /api/uploads` (multipart/form-data, one file part). */
 export const UploadResponseSchema = Type.Object({
