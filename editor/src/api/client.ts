@@ -1,6 +1,7 @@
 // Owns talking to the Skyloom server: typed REST calls under /api and the /ws event stream with a typed event map.
 
 import type {
+  DeleteHistoryResponse,
   DeleteQueuedResponse,
   ErrorBody,
   ExtractResponse,
@@ -26,6 +27,16 @@ import type { NodeCatalogEntry } from '../../../engine/types.js';
 import type { Workflow } from '../../../engine/workflow.js';
 
 export type ModelListing = ModelListingRef;
+
+/** The query of `GET /api/history` (server/README.md): a page and filters; `status` is a comma-separated list. */
+export interface HistoryQuery {
+  limit?: number;
+  offset?: number;
+  before?: number;
+  status?: string;
+  kind?: 'video' | 'image' | 'text' | 'file';
+  q?: string;
+}
 
 /** An error answer of the server, with its code and, for a workflow, every validation issue. */
 export class ApiError extends Error {
@@ -79,8 +90,13 @@ export const api = {
   queue: () => request<QueueResponse>('GET', '/api/queue'),
   cancelQueued: (promptId: string) => request<DeleteQueuedResponse>('DELETE', `/api/queue/${enc(promptId)}`),
   interrupt: (promptId?: string) => request<InterruptResponse>('POST', '/api/interrupt', promptId ? { promptId } : {}),
-  history: (limit = 50, offset = 0) => request<HistoryList>('GET', `/api/history?limit=${limit}&offset=${offset}`),
+  history: (query: HistoryQuery = {}) => {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') params.set(key, String(value));
+    return request<HistoryList>('GET', `/api/history?${params}`);
+  },
   historyEntry: (promptId: string) => request<HistoryEntry>('GET', `/api/history/${enc(promptId)}`),
+  deleteHistory: (promptId: string, files: 'keep' | 'delete' = 'keep') => request<DeleteHistoryResponse>('DELETE', `/api/history/${enc(promptId)}?files=${files}`),
   uploads: () => request<UploadList>('GET', '/api/uploads'),
   upload: (file: File) => {
     const form = new FormData();
