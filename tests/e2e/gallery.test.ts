@@ -174,7 +174,9 @@ describe('the results gallery', () => {
     const all = (await history()).items;
     expect(all.length).toBe(before + 26);
 
-    const { page, context, errors } = await openEditor(h);
+    const first = await openEditor(h);
+    const { context, errors } = first;
+    let page = first.page;
     const requested = new Set<string>();
     page.on('request', (r) => {
       const path = new URL(r.url()).pathname;
@@ -216,7 +218,35 @@ describe('the results gallery', () => {
     await expect.poll(() => requested.has(oldest)).toBe(true);
     expect(await page.getByTestId('gallery-count').textContent()).toBe(`${all.length} of ${all.length}`);
     expect(await page.getByTestId('gallery-more').count()).toBe(0);
+
     expect(errors).toEqual([]);
     await context.close();
+
+    // The queue panel's history list (its last 30 prompts) holds to the same rule; a new browser
+    // context, so that no clip comes from the cache of the one above.
+    const second = await openEditor(h);
+    page = second.page;
+    requested.clear();
+    page.on('request', (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path.startsWith('/api/outputs/')) requested.add(path);
+    });
+    await page.getByTestId('toggle-run-panel').click();
+    await expect.poll(() => page.getByTestId('history-entry').count()).toBe(Math.min(30, all.length));
+    await expect.poll(() => requested.size).toBeGreaterThan(0);
+    await page.waitForTimeout(1000);
+    const panel = await page.locator('[data-testid="run-panel"] .history').evaluate((list) => {
+      const box = list.getBoundingClientRect();
+      return [...list.querySelectorAll('video')].map((v) => {
+        const r = v.getBoundingClientRect();
+        return { src: v.getAttribute('src'), visible: r.bottom > box.top && r.top < box.bottom };
+      });
+    });
+    const shown = panel.filter((v) => v.visible).length;
+    expect(shown).toBeLessThan(panel.length);
+    expect(requested.size).toBe(shown);
+    for (const v of panel) expect(v.src !== null, JSON.stringify(v)).toBe(v.visible);
+    expect(second.errors).toEqual([]);
+    await second.context.close();
   }, 420_000);
 });
