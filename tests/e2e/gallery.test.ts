@@ -135,6 +135,28 @@ describe('the results gallery', () => {
     expect((await history()).items.map((e) => e.promptId)).toEqual([red!.promptId]);
     expect((await fetch(`${h.base}${urlOf(blue!)}`)).status).toBe(200);
 
+    // A prompt another client queued fails at run time: it arrives live, with its error, under Failed.
+    const clip = template('video-to-video.json').nodes.find((n) => n.id === 'video')!.params;
+    const broken = {
+      format: 'skyloom-workflow',
+      version: 2,
+      title: 'Past the end',
+      nodes: [
+        { id: 'video', type: 'load-video', params: clip },
+        { id: 'frame', type: 'save-image', params: { frame: 99999 }, inputs: { video: { node: 'video', output: 'video' } } },
+      ],
+    };
+    const res = await fetch(`${h.base}/api/prompt`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workflow: broken }) });
+    const failed = ((await res.json()) as PromptResponse).promptId;
+    await expect.poll(() => item(page, failed).getAttribute('data-status'), { timeout: 60_000 }).toBe('error');
+    expect(await item(page, failed).locator('.nothing').textContent()).toContain('outside the video');
+    expect(await item(page, failed).getByTestId('gallery-title').textContent()).toBe('Past the end');
+    await page.getByTestId('gallery-status-failed').click();
+    await expect.poll(() => items(page).evaluateAll((els) => els.map((e) => e.getAttribute('data-prompt-id')))).toEqual([failed]);
+    await page.getByTestId('gallery-status-success').click();
+    await expect.poll(() => items(page).evaluateAll((els) => els.map((e) => e.getAttribute('data-prompt-id')))).toEqual([red!.promptId]);
+    await shot(page, 'g02-gallery-succeeded-filter');
+
     // Load workflow: the graph now says blue; the red run's graph comes back.
     expect(await node(page, 'prompt').locator('textarea').inputValue()).toBe(BLUE);
     await item(page, red!.promptId).getByTestId('gallery-load').click();
@@ -142,7 +164,7 @@ describe('the results gallery', () => {
     await expect.poll(() => node(page, 'prompt').locator('textarea').inputValue()).toBe(RED);
     expect(await page.locator('[data-testid="node"]').count()).toBe(doc.nodes.length);
     expect(await page.getByTestId('workflow-title').inputValue()).toBe('Gallery colours');
-    await shot(page, 'g02-workflow-loaded-from-gallery');
+    await shot(page, 'g04-workflow-loaded-from-gallery');
     expect(errors).toEqual([]);
     await context.close();
   }, 400_000);
