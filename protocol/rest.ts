@@ -173,6 +173,22 @@ export const HistoryEntrySchema = Type.Object({
 });
 export type HistoryEntry = Static<typeof HistoryEntrySchema>;
 
+/** The query of `GET /api/history`, as the client sends it (the server reads each from its string). */
+export const HistoryQuerySchema = Type.Object({
+  /** 0–1000, default 50. */
+  limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** A prompt number: only older prompts (a cursor that prompts finishing meanwhile do not shift). */
+  before: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Comma-separated finished states: `success`, `error`, `interrupted`, `cancelled`. */
+  status: Type.Optional(Type.String()),
+  /** Prompts with at least one output file of this kind. */
+  kind: Type.Optional(OutputFileRefSchema.properties.kind),
+  /** Text in the workflow's title or in a node's `text` param (the prompt), up to 200 characters. */
+  q: Type.Optional(Type.String({ maxLength: 200 })),
+});
+export type HistoryQuery = Static<typeof HistoryQuerySchema>;
+
 /**
  * `GET /api/history?limit&offset&before&status&kind&q`: newest first, without the workflows.
  * `total` counts every entry the filters (status, kind, q) match, whatever the page.

@@ -21,7 +21,7 @@ function oneQuery(value: unknown, name: string): string | undefined {
 }
 
 /**
- * Reads the history list's query: `limit`, `offset`, `before` (a prompt number), `status` (a
+ * Reads the history list's query (its wire form is the protocol's HistoryQuerySchema): `limit`, `offset`, `before` (a prompt number), `status` (a
  * comma-separated list of finished states), `kind` (an output file kind) and `q` (text).
  * @throws BadRequestError `invalid_query` naming the parameter and what it takes
  */

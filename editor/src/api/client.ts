@@ -7,6 +7,7 @@ import type {
   ExtractResponse,
   HistoryEntry,
   HistoryList,
+  HistoryQuery,
   InterruptResponse,
   Issue,
   ModelListingRef,
@@ -27,16 +28,7 @@ import type { NodeCatalogEntry } from '../../../engine/types.js';
 import type { Workflow } from '../../../engine/workflow.js';
 
 export type ModelListing = ModelListingRef;
-
-/** The query of `GET /api/history` (server/README.md): a page and filters; `status` is a comma-separated list. */
-export interface HistoryQuery {
-  limit?: number;
-  offset?: number;
-  before?: number;
-  status?: string;
-  kind?: 'video' | 'image' | 'text' | 'file';
-  q?: string;
-}
+export type { HistoryQuery };
 
 /** An error answer of the server, with its code and, for a workflow, every validation issue. */
 export class ApiError extends Error {
