@@ -552,7 +552,8 @@ function historyFilter(query: HistoryQuery): { where: string; params: Record<str
       `(instr(lower(coalesce(json_extract(workflow, '$.title'), '')), @text) > 0
         OR EXISTS (SELECT 1 FROM json_each(workflow, '$.nodes') n WHERE instr(lower(coalesce(json_extract(n.value, '$.params.text'), '')), @text) > 0))`,
     );
-    params.text = query.text.toLowerCase();
+    // SQLite's lower() folds ASCII only; folding more here would miss "École" stored as typed.
+    params.text = query.text.replace(/[A-Z]/g, (c) => c.toLowerCase());
   }
   return { where: clauses.join(' AND '), params };
 }

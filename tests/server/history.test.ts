@@ -64,7 +64,7 @@ const del = async (promptId: string, query = '') => {
 beforeAll(async () => {
   server = await startServer({ dataDir, registry: testRegistry([writeMedia]) });
   await run('A', media('a.mp4', 'video', 'a red circle moving left', 'Sunset loop'));
-  await run('B', media('b.png', 'image', 'a blue square', 'Portrait'));
+  await run('B', media('b.png', 'image', 'a blue square', 'Portrait à l’École'));
   await run('C', failing('Broken'));
   await run('D', media('d.mp4', 'video', 'a green triangle'));
   // The same node params as A: its output node comes from the cache, so E names A's file too.
@@ -82,7 +82,7 @@ describe('GET /api/history', () => {
     expect(status).toBe(200);
     conforms(HistoryListSchema, body);
     expect(names(body)).toEqual(['E', 'D', 'C', 'B', 'A']);
-    expect(body.items.map((i) => i.title ?? null)).toEqual(['Sunset loop again', null, 'Broken', 'Portrait', 'Sunset loop']);
+    expect(body.items.map((i) => i.title ?? null)).toEqual(['Sunset loop again', null, 'Broken', 'Portrait à l’École', 'Sunset loop']);
     expect(body.items.map((i) => i.status)).toEqual(['success', 'success', 'error', 'success', 'success']);
     const file = body.items[4]!.outputs.save!.files![0]!;
     expect(file).toMatchObject({ filename: 'a.mp4', kind: 'video', url: '/api/outputs/a.mp4' });
@@ -92,7 +92,7 @@ describe('GET /api/history', () => {
     expect(body.total).toBe(5);
     expect(body.items[0]!.workflow).toBeUndefined();
     const one = await getJson<HistoryEntry>(server.base, `/api/history/${ids.B}`);
-    expect(one.body).toMatchObject({ title: 'Portrait', outputs: { save: { files: [{ filename: 'b.png', kind: 'image', size: 'a blue square\n'.length * 10 }] } } });
+    expect(one.body).toMatchObject({ title: 'Portrait à l’École', outputs: { save: { files: [{ filename: 'b.png', kind: 'image', size: 'a blue square\n'.length * 10 }] } } });
   });
 
   it('filters by status, by output kind and by text in the title or a prompt, each counted in total', async () => {
@@ -102,6 +102,7 @@ describe('GET /api/history', () => {
     expect(names((await list('?kind=image')).body)).toEqual(['B']);
     expect(names((await list('?q=circle')).body)).toEqual(['E', 'A']);
     expect(names((await list('?q=PORTRAIT')).body)).toEqual(['B']);
+    expect(names((await list(`?q=${encodeURIComponent('l’École')}`)).body)).toEqual(['B']);
     expect(names((await list('?q=broken')).body)).toEqual(['C']);
     expect((await list('?q=nothing-like-this')).body).toMatchObject({ items: [], total: 0 });
     const combined = (await list('?status=success&kind=video&limit=1')).body;
