@@ -30,7 +30,7 @@ export class SocketPositions<Signal = never> implements SocketPositionWatcher<Sc
   readonly #listeners = new Map<NodeId, Set<Listener>>();
   readonly #dirty = new Set<NodeId>();
   #frame = 0;
-  /** Called after a frame's measuring with the nodes whose offsets are now known or changed. */
+  /** Called after a frame's measuring with the nodes that were measured. */
   onMeasured?: (nodeIds: NodeId[]) => void;
 
   attach(scope: Scope<never, [Signal]>): void {
@@ -103,6 +103,7 @@ export class SocketPositions<Signal = never> implements SocketPositionWatcher<Sc
 
   #measure(): void {
     const changed: NodeId[] = [];
+    const measured: NodeId[] = [];
     const k = this.#area?.area.transform.k ?? 1;
     // All reads happen here, together: one layout for every node that changed since the last frame.
     for (const nodeId of this.#dirty) {
@@ -112,6 +113,7 @@ export class SocketPositions<Signal = never> implements SocketPositionWatcher<Sc
       const base = view.element.getBoundingClientRect();
       let offsets = this.#offsets.get(nodeId);
       if (!offsets) this.#offsets.set(nodeId, (offsets = new Map()));
+      measured.push(nodeId);
       let moved = false;
       for (const [slot, el] of els) {
         if (!el.isConnected) continue;
@@ -129,7 +131,7 @@ export class SocketPositions<Signal = never> implements SocketPositionWatcher<Sc
     }
     this.#dirty.clear();
     for (const id of changed) this.#notify(id);
-    if (changed.length) this.onMeasured?.(changed);
+    if (measured.length) this.onMeasured?.(measured);
   }
 
   #notify(nodeId: NodeId): void {

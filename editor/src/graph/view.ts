@@ -16,6 +16,7 @@ import { FAR_ZOOM, nodeDetail } from './detail';
 import { dragState, nodeSizes } from './drag-state';
 import { SocketPositions } from './socket-positions';
 import { checkLink, socketsCompatible } from '../lib/sockets';
+import { colorMenu } from '../lib/node-colors';
 import { layeredLayout } from '../lib/workflow-model';
 import { useCatalogStore } from '../stores/catalog';
 import { useGraphStore } from '../stores/graph';
@@ -70,6 +71,8 @@ export class GraphView {
   readonly #observer: ResizeObserver;
   readonly #containerObserver: ResizeObserver;
   #detailFrame = 0;
+  /** Whether each node was collapsed when its sockets were last measured: a toggle since means measuring again. */
+  readonly #measuredCollapsed = new Map<string, boolean>();
   #rasterTimer?: ReturnType<typeof setTimeout>;
   #viewport = { width: 0, height: 0 };
   readonly groupLayer: HTMLElement;
@@ -152,7 +155,10 @@ export class GraphView {
       }
     });
 
-    this.sockets.onMeasured = () => this.#scheduleDetail();
+    this.sockets.onMeasured = (ids) => {
+      for (const id of ids) this.#measuredCollapsed.set(id, this.graph.nodeById(id)?.collapsed === true);
+      this.#scheduleDetail();
+    };
     this.#containerObserver = new ResizeObserver(() => {
       this.#viewport = { width: container.clientWidth, height: container.clientHeight };
       this.#scheduleDetail();
@@ -160,7 +166,10 @@ export class GraphView {
     this.#containerObserver.observe(container);
 
     this.editor.addPipe((ctx) => {
-      if (ctx.type === 'noderemoved') nodeDetail.delete(ctx.data.id);
+      if (ctx.type === 'noderemoved') {
+        nodeDetail.delete(ctx.data.id);
+        this.#measuredCollapsed.delete(ctx.data.id);
+      }
       if (ctx.type === 'connectioncreate') {
         const c = ctx.data;
         const from = this.editor.getNode(c.source)?.outputs[c.sourceOutput]?.socket.name ?? '*';
@@ -266,6 +275,8 @@ export class GraphView {
         list: [
           { label: 'Bypass  (Ctrl+B)', key: 'bypass', handler: () => this.graph.toggleMode(ids, 'bypass') },
           { label: 'Mute  (Ctrl+M)', key: 'mute', handler: () => this.graph.toggleMode(ids, 'mute') },
+          { label: this.graph.nodeById(context.id)?.collapsed ? 'Expand  (Alt+C)' : 'Collapse  (Alt+C)', key: 'collapse', handler: () => this.graph.toggleCollapsed(ids) },
+          { label: 'Colour', key: 'color', handler: () => {}, subitems: colorMenu(this.graph.nodeById(context.id)?.color, (c) => this.graph.setColor(ids, c)) },
           { label: 'Duplicate', key: 'duplicate', handler: () => this.duplicate(ids) },
           { label: ids.length > 1 ? `Delete ${ids.length} nodes` : 'Delete', key: 'delete', handler: () => this.graph.removeNodes(ids) },
         ],
@@ -411,7 +422,7 @@ export class GraphView {
    * Decides per node how much to draw (bench/editor-200.ts): nodes off screen keep only their box
    * (culled), and far out nodes show only their title bar. Either keeps the node's measured size and
    * socket offsets, so links still end at the right sockets. A node is drawn whole until it has
-   * been measured once, and while it holds the focus (a field being typed in).
+   * been measured in its current collapsed state, and while it holds the focus (a field being typed in).
    */
   #updateDetail(): void {
     const { x, y, k } = this.area.area.transform;
@@ -428,7 +439,8 @@ export class GraphView {
       const size = nodeSizes.get(id);
       const node = this.editor.getNode(id);
       let detail: 'full' | 'far' | 'culled' = 'full';
-      if (size && node && node.nodeType !== 'reroute' && id !== focused && this.sockets.measured(id)) {
+      const measured = this.sockets.measured(id) && this.#measuredCollapsed.get(id) === (this.graph.nodeById(id)?.collapsed === true);
+      if (size && node && node.nodeType !== 'reroute' && id !== focused && measured) {
         const { x: nx, y: ny } = view.position;
         const visible = nx < right && nx + size.width > left && ny < bottom && ny + size.height > top;
         detail = !visible ? 'culled' : far ? 'far' : 'full';
