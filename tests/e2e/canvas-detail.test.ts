@@ -83,18 +83,22 @@ async function zoomInAt(page: Page, at: { x: number; y: number }): Promise<void>
   for (let i = 0; i < 40 && (await zoom(page)) < 0.95; i++) await page.mouse.wheel(0, -120);
 }
 
+/** Opens the spread graph as a dropped file, on an empty canvas. */
+async function openSpread(page: Page): Promise<void> {
+  await page.selectOption('[data-testid="new-menu"]', '__empty');
+  await page.evaluate((text) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([text], 'spread.json', { type: 'application/json' }));
+    document.querySelector('.app')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, JSON.stringify(spreadGraph()));
+  await expect.poll(() => page.locator('[data-testid="node"]').count()).toBe(10);
+}
+
 describe('node detail on a large canvas', () => {
   it('draws far-out nodes as title bars, culls nodes off screen and brings them back whole, with links at their sockets throughout', async () => {
     const { page, context, errors } = await openEditor(h);
     page.on('dialog', (d) => void d.accept());
-    await page.selectOption('[data-testid="new-menu"]', '__empty');
-    const doc = spreadGraph();
-    await page.evaluate((text) => {
-      const dt = new DataTransfer();
-      dt.items.add(new File([text], 'spread.json', { type: 'application/json' }));
-      document.querySelector('.app')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    }, JSON.stringify(doc));
-    await expect.poll(() => page.locator('[data-testid="node"]').count()).toBe(10);
+    await openSpread(page);
 
     // Opened at fit, far out: every node is a title bar on a box of its size; no sockets, no widgets.
     await expect.poll(() => zoom(page)).toBeLessThan(0.4);
@@ -166,4 +170,24 @@ describe('node detail on a large canvas', () => {
     expect(errors).toEqual([]);
     await context.close();
   }, 120_000);
+
+  it('a node collapsed while drawn far out is measured again: its far box is the title bar and its link ends at the bar', async () => {
+    const { page, context, errors } = await openEditor(h);
+    page.on('dialog', (d) => void d.accept());
+    await openSpread(page);
+    await expect.poll(() => node(page, 'far').getAttribute('data-detail')).toBe('far');
+    const tall = await node(page, 'far').evaluate((el: HTMLElement) => el.offsetHeight);
+    await node(page, 'far').getByTestId('collapse').click();
+    await expect.poll(() => node(page, 'far').getAttribute('class')).toContain('collapsed');
+    // Drawn whole for a frame to be measured, then far again, at the collapsed height.
+    await expect.poll(() => node(page, 'far').getAttribute('data-detail')).toBe('far');
+    await expect.poll(() => node(page, 'far').evaluate((el: HTMLElement) => el.offsetHeight)).toBeLessThan(tall / 2);
+    const height = await node(page, 'far').evaluate((el: HTMLElement) => el.offsetHeight);
+    // Collapsed, the inputs sit on the left edge (inside its 1 px border) at mid-height; the link
+    // ends 12 px outside. The node is at 5200, 200.
+    await expect.poll(async () => Math.abs((await linkEnd(page, FAR_LINK)).x - (5200 + 1 - 12))).toBeLessThan(0.5);
+    expect(Math.abs((await linkEnd(page, FAR_LINK)).y - (200 + height / 2))).toBeLessThan(1);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 60_000);
 });

@@ -422,7 +422,7 @@ export class GraphView {
    * Decides per node how much to draw (bench/editor-200.ts): nodes off screen keep only their box
    * (culled), and far out nodes show only their title bar. Either keeps the node's measured size and
    * socket offsets, so links still end at the right sockets. A node is drawn whole until it has
-   * been measured in its current collapsed state, and while it holds the focus (a field being typed in).
+   * been measured in its current collapsed state, and while a field in it has the focus.
    */
   #updateDetail(): void {
     const { x, y, k } = this.area.area.transform;
@@ -434,7 +434,9 @@ export class GraphView {
     const right = (1.5 * width - x) / k;
     const bottom = (1.5 * height - y) / k;
     const far = k < FAR_ZOOM;
-    const focused = (document.activeElement as HTMLElement | null)?.closest<HTMLElement>('[data-node-id]')?.dataset.nodeId;
+    // A field being typed in keeps its node whole (a focused button does not: it holds no input).
+    const active = document.activeElement as HTMLElement | null;
+    const focused = active?.matches('input, textarea, select, [contenteditable]') ? active.closest<HTMLElement>('[data-node-id]')?.dataset.nodeId : undefined;
     for (const [id, view] of this.area.nodeViews) {
       const size = nodeSizes.get(id);
       const node = this.editor.getNode(id);
