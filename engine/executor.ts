@@ -72,7 +72,7 @@ export class Executor {
   /** @throws WorkflowValidationError */
   validate(workflow: unknown, options: ValidateOptions = {}): Promise<ValidatedWorkflow> {
     const o = this.#options;
-    const env = options.env ?? { confinePaths: o.confinePaths ?? o.confineInputs ?? false, localModels: o.localModels ?? true };
+    const env = options.env ?? { confinePaths: o.confinePaths ?? o.confineInputs ?? false, localModels: o.localModels ?? true, ...(o.services ? { services: o.services } : {}) };
     return validateWorkflow(workflow, this.registry, { ...options, env });
   }
 
