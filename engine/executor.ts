@@ -63,6 +63,11 @@ export class Executor {
     this.#options = options;
   }
 
+  /** What this executor gives every node (see {@link NodeServices}); admission estimates read them too. */
+  get services(): NodeServices {
+    return this.#options.services ?? {};
+  }
+
   /** Subscribes to the events of every run; returns the unsubscribe function. */
   on(listener: ExecutionListener): () => void {
     this.#listeners.add(listener);

@@ -18,6 +18,7 @@ import {
   type NodeEstimate,
 } from '../engine/index.js';
 import { listModels } from '../models/package.js';
+import { modelHost } from './services.js';
 import { RESIZE_PRESETS } from './upscale.js';
 
 /**
@@ -41,9 +42,9 @@ async function folderBytes(dir: string): Promise<number | undefined> {
  * Cost factors of a model package by name: its manifest's latent format when it is installed and
  * has one, else the defaults (a folder path, a family without a skyloom.json).
  */
-export async function modelCosts(name: string): Promise<ModelCosts> {
+export async function modelCosts(name: string, searchPaths?: readonly string[]): Promise<ModelCosts> {
   const base: ModelCosts = { kind: 'model', name, ...DEFAULT_MODEL_COSTS };
-  const found = (await listModels()).find((m) => m.name === name);
+  const found = (await listModels(searchPaths ? { searchPaths } : {})).find((m) => m.name === name);
   if (!found) return base;
   try {
     const manifest = JSON.parse(await readFile(join(found.dir, 'skyloom.json'), 'utf8')) as {
@@ -163,7 +164,9 @@ export const ESTIMATES: Record<string, Estimator> = {
   prompt: (params) => ({ outputs: { text: params.text as string } }),
   seed: (params) => ({ outputs: { seed: params.seed as number } }),
 
-  'load-model': async (params) => (typeof params.name === 'string' ? { outputs: { model: await modelCosts(params.name) } } : {}),
+  // Looked up where the run will look: the host's search paths.
+  'load-model': async (params, _inputs, env) =>
+    typeof params.name === 'string' ? { outputs: { model: await modelCosts(params.name, modelHost({ services: env.services ?? {} }).searchPaths) } } : {},
 
   'empty-latent': (params, inputs) => {
     const model = inputs.model as ModelCosts | undefined;
