@@ -37,14 +37,20 @@ const SIGNATURES: Partial<Record<ComponentName, Signature>> = {
 
 /**
  * Open every component's session and check it against the family's roles (small models: the
- * sessions stay cached for the first run).
+ * sessions stay cached for the first run). `beforeComponent` runs before each component is opened.
  * @throws ModelLoadError FILE_MISSING, ONNX_INVALID or SIGNATURE_MISMATCH naming the file.
  */
-export async function inspectBySessions(ctx: LoadContext, signatures: Partial<Record<ComponentName, Signature>>, familyName: string): Promise<Map<ComponentName, GraphIo>> {
+export async function inspectBySessions(
+  ctx: LoadContext,
+  signatures: Partial<Record<ComponentName, Signature>>,
+  familyName: string,
+  beforeComponent: (name: ComponentName) => void = () => {},
+): Promise<Map<ComponentName, GraphIo>> {
   const metadata = new Map<ComponentName, GraphIo>();
   for (const name of ['text_encoder', 'transformer', 'vae_encoder', 'vae_decoder', 'vae_decoder_init'] as const) {
     const component = ctx.manifest.components[name];
     if (component === undefined) continue;
+    beforeComponent(name);
     const signature = signatures[name];
     if (signature === undefined) {
       throw new ModelLoadError('MANIFEST_INVALID', join(ctx.dir, 'skyloom.json'), `${join(ctx.dir, 'skyloom.json')}: the ${familyName} family has no ${name} component`);
@@ -180,8 +186,10 @@ export const skyloomFamily: ModelFamily = {
   name: 'skyloom',
 
   async inspect(ctx) {
-    checkStreamingDecoder(ctx);
-    const metadata = await inspectBySessions(ctx, SIGNATURES, 'skyloom');
+    // The caches' declaration is checked before the decoder's graph, whose cache inputs it names.
+    const metadata = await inspectBySessions(ctx, SIGNATURES, 'skyloom', (name) => {
+      if (name === 'vae_decoder') checkStreamingDecoder(ctx);
+    });
     checkStreamingDecoder(ctx, metadata);
     return metadata;
   },
