@@ -165,6 +165,16 @@ describe('loading a streaming package checks its caches', () => {
     });
   });
 
+  it('refuses two caches of one name', async () => {
+    const dir = editedCopy((m) => {
+      m.components.vae_decoder.caches![2]!.output = 'nc1';
+    });
+    await expect(VideoModel.load(dir, { device: 'cpu' })).rejects.toMatchObject({
+      code: 'MANIFEST_INVALID',
+      message: expect.stringContaining('/components/vae_decoder/caches: names "nc1" twice') as string,
+    });
+  });
+
   it('refuses caches without the first-chunk graph', async () => {
     const dir = editedCopy((m) => delete m.components.vae_decoder_init);
     await expect(VideoModel.load(dir, { device: 'cpu' })).rejects.toMatchObject({
