@@ -215,6 +215,10 @@ describe('keyboard shortcuts', () => {
     expect(actionFor(key('z', { ctrlKey: true }), true)).toBeUndefined();
     expect(actionFor(key('Enter', { ctrlKey: true }), true)).toBe('queue');
     expect(actionFor(key('s', { ctrlKey: true }), true)).toBe('save');
+    // G opens the results gallery, but a "g" typed in a prompt is a letter.
+    expect(actionFor(key('g'), false)).toBe('gallery');
+    expect(actionFor(key('g'), true)).toBeUndefined();
+    expect(actionFor(key('g', { ctrlKey: true }), false)).toBe('group');
   });
 });
 

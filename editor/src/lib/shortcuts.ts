@@ -15,6 +15,7 @@ export type Action =
   | 'saveAs'
   | 'open'
   | 'library'
+  | 'gallery'
   | 'group'
   | 'bypass'
   | 'mute'
@@ -50,6 +51,7 @@ export const SHORTCUTS: Shortcut[] = [
   { action: 'saveAs', keys: ['Ctrl+Shift+S'], label: 'Save to the library as…', inFields: true },
   { action: 'open', keys: ['Ctrl+O'], label: 'Open a workflow or output file', inFields: true },
   { action: 'library', keys: ['Ctrl+L'], label: 'Workflow library' },
+  { action: 'gallery', keys: ['G'], label: 'Results gallery: outputs of past prompts' },
   { action: 'fit', keys: ['F'], label: 'Zoom to fit' },
   { action: 'arrange', keys: ['Shift+A'], label: 'Auto-arrange the graph' },
   { action: 'search', keys: ['/', 'Ctrl+K'], label: 'Search nodes in the palette' },
