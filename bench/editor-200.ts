@@ -26,7 +26,7 @@ function bigGraph(copies: number): Workflow {
       nodes.push({ ...n, id: `${n.id}_${c}`, ...(inputs ? { inputs } : {}), position: [(n.position?.[0] ?? 0) + dx, (n.position?.[1] ?? 0) + dy] });
     }
   }
-  return { format: 'skyloom-workflow', version: 2, title: `${nodes.length} nodes`, nodes };
+  return { format: 'skyloom-workflow', version: 3, title: `${nodes.length} nodes`, nodes };
 }
 
 async function open(page: Page, doc: Workflow): Promise<number> {

@@ -31,7 +31,7 @@ function chain(n: number): Workflow {
   const nodes: Workflow['nodes'] = [{ id: 'n0', type: 'bench/inc' }];
   for (let i = 1; i < n - 1; i++) nodes.push({ id: `n${i}`, type: 'bench/inc', params: { step: 1 }, inputs: { x: { node: `n${i - 1}`, output: 'x' } } });
   nodes.push({ id: `n${n - 1}`, type: 'bench/sink', inputs: { x: { node: `n${n - 2}`, output: 'x' } } });
-  return { format: 'skyloom-workflow', version: 2, nodes };
+  return { format: 'skyloom-workflow', version: 3, nodes };
 }
 
 function median(values: number[]): number {

@@ -127,7 +127,7 @@ function textToVideo(model: string, i: number): Workflow {
 
 const trivial = (i: number): Workflow => ({
   format: 'skyloom-workflow',
-  version: 2,
+  version: 3,
   nodes: [
     { id: 'a', type: 'test/number', params: { value: i % 1000 } },
     { id: 'out', type: 'test/collect', inputs: { value: { node: 'a', output: 'value' } } },

@@ -47,13 +47,13 @@ const sampleNode = defineNode({
 const registry = () => new NodeRegistry([...testNodes, sampleNode]);
 const trivial = (value: number): Workflow => ({
   format: 'skyloom-workflow',
-  version: 2,
+  version: 3,
   nodes: [
     { id: 'n', type: 'test/number', params: { value } },
     { id: 'out', type: 'test/collect', inputs: { value: { node: 'n', output: 'value' } } },
   ],
 });
-const sampling: Workflow = { format: 'skyloom-workflow', version: 2, nodes: [{ id: 's', type: 'bench/sample', params: { steps: STEPS } }] };
+const sampling: Workflow = { format: 'skyloom-workflow', version: 3, nodes: [{ id: 's', type: 'bench/sample', params: { steps: STEPS } }] };
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);

@@ -33,7 +33,12 @@ function v1ToV2(doc: Json): Json {
   return { ...doc, version: 2 };
 }
 
-const MIGRATIONS: Record<number, (doc: Json) => Json> = { 0: v0ToV1, 1: v1ToV2 };
+/** Version 3 added node colours and collapse (editor state); a version 2 file has neither, so only the number changes. */
+function v2ToV3(doc: Json): Json {
+  return { ...doc, version: 3 };
+}
+
+const MIGRATIONS: Record<number, (doc: Json) => Json> = { 0: v0ToV1, 1: v1ToV2, 2: v2ToV3 };
 
 /** Which version a document declares; v0 drafts wrote `"skyloom": "0"` instead of format/version. */
 function declaredVersion(doc: Json): unknown {

@@ -1,9 +1,9 @@
-// The workflow file, version 2: the one shape shared by the editor, the CLI and the API — its JSON Schema and its type from one source.
+// The workflow file, version 3: the one shape shared by the editor, the CLI and the API — its JSON Schema and its type from one source.
 
 import { Type, type Static } from '@sinclair/typebox';
 
 export const WORKFLOW_FORMAT = 'skyloom-workflow';
-export const WORKFLOW_VERSION = 2;
+export const WORKFLOW_VERSION = 3;
 
 const NodeId = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_-]*$', maxLength: 128 });
 
@@ -37,6 +37,10 @@ const WorkflowNodeSchema = Type.Object(
     inputs: Type.Optional(Type.Record(Type.String(), LinkSchema)),
     position: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
     mode: Type.Optional(NodeModeSchema),
+    /** Editor state (version 3): the node is drawn as its title bar only. Runs ignore it. */
+    collapsed: Type.Optional(Type.Boolean({ description: 'Drawn as its title bar only (editor state; runs ignore it).' })),
+    /** Editor state (version 3): the colour of its title bar and border. Runs ignore it. */
+    color: Type.Optional(Type.String({ pattern: '^#[0-9a-fA-F]{6}$', description: 'Title bar and border colour, #rrggbb (editor state; runs ignore it).' })),
   },
   { additionalProperties: false },
 );
@@ -67,7 +71,7 @@ export const WorkflowSchema = Type.Object(
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://github.com/skyloom/skyloom/workflows/workflow.schema.json',
     title: 'Skyloom workflow',
-    description: 'One format for the editor, the CLI and the API. Version 2 (version 1 files are migrated: they lack node modes).',
+    description: 'One format for the editor, the CLI and the API. Version 3 (older files are migrated: version 1 lacks node modes, version 2 node colours and collapse).',
     additionalProperties: false,
   },
 );

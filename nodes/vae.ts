@@ -19,7 +19,7 @@ export const vaeDecodeNode = defineNode({
       min: 1,
       max: 64,
       description:
-        "Latent frames per decoder call. Each call also decodes the model's context around the chunk (6 latent frames each side for skyloom-tiny) and drops it, so small chunks repeat work; memory grows with chunk + context, not with the clip's length.",
+        "Latent frames per decoder call. A whole-clip decoder also decodes its context around each chunk (6 latent frames each side for skyloom-tiny 1.x) and drops it, so small chunks repeat work; memory grows with chunk + context, not with the clip's length.",
     },
   },
   outputs: { video: { type: 'VIDEO' } },

@@ -37,6 +37,8 @@ export const OutputFileRefSchema = Type.Object({
   mime: Type.Optional(Type.String()),
   /** Where to download it (`/api/outputs/...`); absent for a file written outside the output folder. */
   url: Type.Optional(Type.String()),
+  /** Its size in bytes, in history answers; absent when the file is no longer in the output folder. */
+  size: Type.Optional(Type.Integer()),
 });
 export type OutputFileRef = Static<typeof OutputFileRefSchema>;
 
@@ -166,10 +168,31 @@ export const HistoryEntrySchema = Type.Object({
   /** For a seeds fan-out: each seed's prompt, in request order (their outputs are merged into `outputs`). */
   seeds: Type.Optional(Type.Array(Type.Object({ seed: Type.Integer(), promptId: Type.String(), status: PromptStatusSchema, worker: Type.Optional(Type.String()) }))),
   workflow: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  /** The workflow's title, when it has one. */
+  title: Type.Optional(Type.String()),
 });
 export type HistoryEntry = Static<typeof HistoryEntrySchema>;
 
-/** `GET /api/history?limit&offset`: newest first, without the workflows. */
+/** The query of `GET /api/history`, as the client sends it (the server reads each from its string). */
+export const HistoryQuerySchema = Type.Object({
+  /** 0–1000, default 50. */
+  limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+  offset: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** A prompt number: only older prompts (a cursor that prompts finishing meanwhile do not shift). */
+  before: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Comma-separated finished states: `success`, `error`, `interrupted`, `cancelled`. */
+  status: Type.Optional(Type.String()),
+  /** Prompts with at least one output file of this kind. */
+  kind: Type.Optional(OutputFileRefSchema.properties.kind),
+  /** Text in the workflow's title or in a node's `text` param (the prompt), up to 200 characters. */
+  q: Type.Optional(Type.String({ maxLength: 200 })),
+});
+export type HistoryQuery = Static<typeof HistoryQuerySchema>;
+
+/**
+ * `GET /api/history?limit&offset&before&status&kind&q`: newest first, without the workflows.
+ * `total` counts every entry the filters (status, kind, q) match, whatever the page.
+ */
 export const HistoryListSchema = Type.Object({
   items: Type.Array(HistoryEntrySchema),
   total: Type.Integer(),
@@ -177,6 +200,21 @@ export const HistoryListSchema = Type.Object({
   offset: Type.Integer(),
 });
 export type HistoryList = Static<typeof HistoryListSchema>;
+
+/** `DELETE /api/history/:promptId?files=keep|delete`: the record is gone; what became of its output files. */
+export const DeleteHistoryResponseSchema = Type.Object({
+  deleted: Type.Literal(true),
+  promptId: Type.String(),
+  files: Type.Object({
+    /** Files deleted from the output folder (with `files=delete`). */
+    removed: Type.Array(Type.String()),
+    /** Files left in place: all of them by default; with `files=delete`, those another record still names. */
+    kept: Type.Array(Type.String()),
+    /** Files the record named that were no longer in the output folder. */
+    missing: Type.Array(Type.String()),
+  }),
+});
+export type DeleteHistoryResponse = Static<typeof DeleteHistoryResponseSchema>;
 
 /** `POST /api/uploads` (multipart/form-data, one file part). */
 export const UploadResponseSchema = Type.Object({

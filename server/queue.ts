@@ -3,7 +3,7 @@
 import type { Workflow } from '../engine/index.js';
 import type { HistoryEntry, InterruptResponse, PromptResponse, QueueResponse, WorkerAnnouncement } from '../protocol/index.js';
 import { BadRequestError, ConflictError, NotFoundError } from './errors.js';
-import type { Store } from './store.js';
+import type { HistoryQuery, Store } from './store.js';
 import type { LocalRunner } from './local-runner.js';
 
 /** A fan-out request: run the workflow once per value, with `param` (`nodeId.param`) set to it. */
@@ -43,7 +43,8 @@ export interface PromptQueue {
   /** Interrupts a running prompt (every running prompt when none is named), wherever it runs. */
   interrupt(promptId?: string): Promise<InterruptResponse>;
   get(promptId: string): HistoryEntry | undefined;
-  history(limit: number, offset: number): { items: HistoryEntry[]; total: number };
+  /** Finished prompts matching the query, newest first. */
+  history(query: HistoryQuery): { items: HistoryEntry[]; total: number };
   /** The worker processes alive now; empty for the embedded queue. */
   workers(): Promise<WorkerAnnouncement[]>;
   /** Sends the queue size to every client (coalesced). */
@@ -113,8 +114,8 @@ export class EmbeddedQueue implements PromptQueue {
     return this.#store.get(promptId);
   }
 
-  history(limit: number, offset: number): { items: HistoryEntry[]; total: number } {
-    return this.#store.history(limit, offset);
+  history(query: HistoryQuery): { items: HistoryEntry[]; total: number } {
+    return this.#store.history(query);
   }
 
   workers(): Promise<WorkerAnnouncement[]> {

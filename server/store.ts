@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { EngineError } from '../engine/index.js';
 import { isDiskFull, StorageFullError } from './errors.js';
-import type { HistoryEntry, PromptError, PromptStatus, QueueItem, RunWarning, UiOutputRef } from '../protocol/index.js';
+import type { HistoryEntry, OutputFileRef, PromptError, PromptStatus, QueueItem, RunWarning, UiOutputRef } from '../protocol/index.js';
 
 // One row per prompt for its whole life; `number` is the queue order (and never reused, so a
 // client's numbers keep meaning the same prompt across restarts).
@@ -56,6 +56,8 @@ interface Row {
   worker?: string | null;
   seeds?: string | null;
   warnings?: string | null;
+  /** The workflow's title, selected by history lists. */
+  title?: unknown;
 }
 
 /** One seed of a fan-out, as its parent's record keeps it. */
@@ -106,8 +108,13 @@ function prepareStatements(db: Database.Database) {
     get: db.prepare(`SELECT * FROM prompts WHERE id = ?`),
     queue: db.prepare(`SELECT * FROM prompts WHERE status IN ('queued','running') ORDER BY number`),
     counts: db.prepare(`SELECT SUM(status = 'running') AS running, SUM(status = 'queued') AS pending FROM prompts WHERE status IN ('queued','running')`),
-    history: db.prepare(`SELECT * FROM prompts WHERE status NOT IN ('queued','running') ORDER BY number DESC LIMIT ? OFFSET ?`),
-    historyCount: db.prepare(`SELECT COUNT(*) AS n FROM prompts WHERE status NOT IN ('queued','running')`),
+    // Finished prompts only: a queued or running prompt leaves the queue first (DELETE /queue, interrupt).
+    removeFinished: db.prepare(`DELETE FROM prompts WHERE id = ? AND status NOT IN ('queued','running') RETURNING outputs`),
+    // Another record naming the file (instr on the JSON text, then exact on each file), so deleting one record's files never breaks another's.
+    fileUsers: db.prepare(
+      `SELECT p.number FROM prompts p, json_each(p.outputs) o, json_each(o.value, '$.files') f
+        WHERE instr(p.outputs, ?) > 0 AND json_extract(f.value, '$.filename') = ? LIMIT 1`,
+    ),
     running: db.prepare(`SELECT id, started_at FROM prompts WHERE status = 'running'`),
     markRunning: db.prepare(`UPDATE prompts SET status = 'running', started_at = ?, worker = ? WHERE id = ? AND status IN ('queued','running')`),
     record: db.prepare(
@@ -464,11 +471,46 @@ export class Store {
     return { running: c.running ?? 0, pending: c.pending ?? 0 };
   }
 
-  /** Finished prompts, newest first, without their workflows. */
-  history(limit: number, offset: number): { items: HistoryEntry[]; total: number } {
-    const rows = this.#stmts.history.all(limit, offset) as Row[];
-    const total = (this.#stmts.historyCount.get() as { n: number }).n;
+  /**
+   * Finished prompts matching `query`, newest first, without their workflows (each with its
+   * workflow's title). `total` counts every match, `before` and `offset` aside.
+   */
+  history(query: HistoryQuery): { items: HistoryEntry[]; total: number } {
+    const { where, params } = historyFilter(query);
+    const shape = `${where}|${query.before === undefined ? '' : 'before'}`;
+    let page = this.#historyPages.get(shape);
+    if (!page) {
+      page = {
+        rows: this.#db.prepare(
+          `SELECT *, json_extract(workflow, '$.title') AS title FROM prompts WHERE ${where}${query.before === undefined ? '' : ' AND number < @before'} ORDER BY number DESC LIMIT @limit OFFSET @offset`,
+        ),
+        count: this.#db.prepare(`SELECT COUNT(*) AS n FROM prompts WHERE ${where}`),
+      };
+      this.#historyPages.set(shape, page);
+    }
+    const rows = page.rows.all({ ...params, limit: query.limit, offset: query.offset, ...(query.before === undefined ? {} : { before: query.before }) }) as Row[];
+    const total = (page.count.get(params) as { n: number }).n;
     return { items: rows.map((r) => toEntry(r, false)), total };
+  }
+
+  /** The statements of each filter combination used, prepared once. */
+  readonly #historyPages = new Map<string, { rows: Database.Statement; count: Database.Statement }>();
+
+  /**
+   * Deletes a finished prompt's record.
+   * @returns the output files it named, or undefined when no finished prompt has that id
+   */
+  removeFinished(promptId: string): OutputFileRef[] | undefined {
+    const row = this.#stmts.removeFinished.get(promptId) as { outputs: string } | undefined;
+    if (!row) return undefined;
+    const outputs = JSON.parse(row.outputs) as Record<string, UiOutputRef>;
+    const files = new Map(Object.values(outputs).flatMap((ui) => (ui.files ?? []).map((f) => [f.filename, f] as const)));
+    return [...files.values()];
+  }
+
+  /** The number of a prompt whose record names this output file, if any. */
+  fileUser(filename: string): number | undefined {
+    return (this.#stmts.fileUsers.get(JSON.stringify(filename), filename) as { number: number } | undefined)?.number;
   }
 
   close(): void {
@@ -476,6 +518,44 @@ export class Store {
     this.#db.close();
     this.#unlock();
   }
+}
+
+/** Which finished prompts `GET /history` lists: a page, and filters that each narrow it. */
+export interface HistoryQuery {
+  limit: number;
+  offset: number;
+  /** Only prompts numbered below this (a stable cursor while new prompts finish). */
+  before?: number;
+  /** Only these statuses (of the finished ones). */
+  status?: PromptStatus[];
+  /** Only prompts with at least one output file of this kind. */
+  kind?: OutputFileRef['kind'];
+  /** Only prompts whose workflow title, or a `text` param of one of its nodes, holds this (ASCII case ignored). */
+  text?: string;
+}
+
+/** The WHERE clause of a history query and its named parameters. */
+function historyFilter(query: HistoryQuery): { where: string; params: Record<string, unknown> } {
+  const clauses = ["status NOT IN ('queued','running')"];
+  const params: Record<string, unknown> = {};
+  if (query.status?.length) {
+    clauses.push(`status IN (${query.status.map((_, i) => `@status${i}`).join(', ')})`);
+    query.status.forEach((s, i) => (params[`status${i}`] = s));
+  }
+  if (query.kind) {
+    clauses.push(`EXISTS (SELECT 1 FROM json_each(outputs) o, json_each(o.value, '$.files') f WHERE json_extract(f.value, '$.kind') = @kind)`);
+    params.kind = query.kind;
+  }
+  if (query.text) {
+    // The prompt text lives in a node's `text` param; the words an artist remembers a run by.
+    clauses.push(
+      `(instr(lower(coalesce(json_extract(workflow, '$.title'), '')), @text) > 0
+        OR EXISTS (SELECT 1 FROM json_each(workflow, '$.nodes') n WHERE instr(lower(coalesce(json_extract(n.value, '$.params.text'), '')), @text) > 0))`,
+    );
+    // SQLite's lower() folds ASCII only; folding more here would miss "École" stored as typed.
+    params.text = query.text.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  }
+  return { where: clauses.join(' AND '), params };
 }
 
 function toEntry(row: Row, withWorkflow: boolean): HistoryEntry {
@@ -499,7 +579,12 @@ function toEntry(row: Row, withWorkflow: boolean): HistoryEntry {
   if (row.worker) entry.worker = row.worker;
   if (row.seeds) entry.seeds = JSON.parse(row.seeds) as SeedRun[];
   if (row.warnings) entry.warnings = JSON.parse(row.warnings) as RunWarning[];
-  if (withWorkflow) entry.workflow = JSON.parse(row.workflow) as Record<string, unknown>;
+  if (typeof row.title === 'string') entry.title = row.title;
+  if (withWorkflow) {
+    const workflow = JSON.parse(row.workflow) as Record<string, unknown>;
+    entry.workflow = workflow;
+    if (typeof workflow.title === 'string') entry.title = workflow.title;
+  }
   return entry;
 }
 

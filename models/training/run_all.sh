@@ -21,8 +21,10 @@ else
   W=.work
   # Time caps: VAE 150 min + DiT 170 min + latents, export and evaluation (~25 min) ≈ 5.8 h at
   # the shared CPU's worst measured step times; the step counts bind first on an idle machine.
-  VAE_ARGS=(--steps 6000 --max-minutes 150); LAT_ARGS=(--per-aspect 3000)
-  DIT_ARGS=(--steps 9000 --max-minutes 170); OUT=../packages/skyloom-tiny
+  # The step counts are the recipe; the caps only stop a run early on a slow machine, and can be
+  # raised (SKYLOOM_VAE_MINUTES, SKYLOOM_DIT_MINUTES) on a busy one so the steps still bind.
+  VAE_ARGS=(--steps 6000 --max-minutes "${SKYLOOM_VAE_MINUTES:-150}"); LAT_ARGS=(--per-aspect 3000)
+  DIT_ARGS=(--steps 9000 --max-minutes "${SKYLOOM_DIT_MINUTES:-170}"); OUT=../packages/skyloom-tiny
   EVAL_VAE_ARGS=(); EVAL_ARGS=()
 fi
 mkdir -p "$W"

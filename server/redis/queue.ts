@@ -10,7 +10,7 @@ import type { HistoryEntry, InterruptResponse, PromptError, PromptResponse, Queu
 import { BadRequestError, QueueUnavailableError } from '../errors.js';
 import type { Hub } from '../hub.js';
 import { notRemovable, type PromptQueue, type SeedFanOut } from '../queue.js';
-import type { SeedRun, Store } from '../store.js';
+import type { HistoryQuery, SeedRun, Store } from '../store.js';
 import {
   canRun,
   connect,
@@ -221,8 +221,8 @@ export class RedisQueue implements PromptQueue {
     return this.#store.get(promptId);
   }
 
-  history(limit: number, offset: number): { items: HistoryEntry[]; total: number } {
-    return this.#store.history(limit, offset);
+  history(query: HistoryQuery): { items: HistoryEntry[]; total: number } {
+    return this.#store.history(query);
   }
 
   workers(): Promise<WorkerAnnouncement[]> {

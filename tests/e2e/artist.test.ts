@@ -164,7 +164,7 @@ describe('node modes and reroutes', () => {
     expect(native[0]).toBe(native[1]); // the model's native 1:1 clip, passed through
 
     const saved = await exported(page);
-    expect(saved.version).toBe(2);
+    expect(saved.version).toBe(3);
     expect(saved.nodes.find((n) => n.id === 'resize')!.mode).toBe('bypass');
     await page.selectOption('[data-testid="new-menu"]', '__empty');
     await openDoc(page, saved);

@@ -216,7 +216,14 @@ describe('the editor', () => {
     // The context menu of the canvas lists node categories.
     await node(page, 'prompt-2').locator('header').click({ button: 'right' });
     await page.waitForSelector('[data-testid="context-menu"]');
-    expect(await page.locator('[data-testid="context-menu-item"]').allTextContents()).toEqual(['Bypass  (Ctrl+B)', 'Mute  (Ctrl+M)', 'Duplicate', 'Delete']);
+    expect(await page.locator('[data-testid="context-menu-item"]').allTextContents()).toEqual([
+      'Bypass  (Ctrl+B)',
+      'Mute  (Ctrl+M)',
+      'Collapse  (Alt+C)',
+      'Colour',
+      'Duplicate',
+      'Delete',
+    ]);
     await page.locator('[data-testid="context-menu-item"]', { hasText: 'Delete' }).click();
     await expect.poll(() => node(page, 'prompt-2').count()).toBe(0);
     await canvas.click({ button: 'right', position: { x: 20, y: 20 } });
@@ -224,10 +231,11 @@ describe('the editor', () => {
     expect(await page.locator('[data-testid="context-menu-item"]').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('sampling')]));
     await shot(page, '05-context-menu');
     await page.keyboard.press('Escape');
-    await canvas.click({ position: { x: 20, y: box.height - 20 } });
+    // Right of the minimap, which holds the bottom left corner.
+    await canvas.click({ position: { x: 250, y: box.height - 20 } });
 
     // Double-click the canvas: a search; Enter adds the first match there.
-    await canvas.dblclick({ position: { x: 60, y: box.height - 120 } });
+    await canvas.dblclick({ position: { x: 290, y: box.height - 120 } });
     await page.getByTestId('quick-add-search').fill('seed');
     await page.getByTestId('quick-add-search').press('Enter');
     await expect.poll(() => node(page, 'seed').count()).toBe(1);

@@ -109,4 +109,30 @@ describe('graph store', () => {
     expect(ids.sort()).toEqual(['positive-2', 'prompt']);
     expect(graph.nodeById('positive-2')!.inputs!.text).toEqual({ node: 'prompt', output: 'text' });
   });
+
+  it('collapses and colours nodes as one undo step each; collapse toggles; both are saved', () => {
+    const { graph } = stores();
+    graph.toggleCollapsed(['sampler']);
+    graph.toggleCollapsed(['sampler', 'decode']);
+    expect([graph.nodeById('sampler')!.collapsed, graph.nodeById('decode')!.collapsed]).toEqual([true, true]);
+    graph.toggleCollapsed(['sampler', 'decode']);
+    expect([graph.nodeById('sampler')!.collapsed, graph.nodeById('decode')!.collapsed]).toEqual([undefined, undefined]);
+    graph.setColor(['prompt', 'sampler'], '#2f7d5b');
+    expect(graph.nodeById('prompt')!.color).toBe('#2f7d5b');
+    graph.toggleCollapsed(['prompt']);
+    const saved = graph.serialize();
+    expect(saved.version).toBe(3);
+    expect(saved.nodes.find((n) => n.id === 'prompt')).toMatchObject({ color: '#2f7d5b', collapsed: true });
+    graph.undo();
+    expect(graph.nodeById('prompt')!.collapsed).toBeUndefined();
+    graph.undo();
+    expect(graph.nodeById('sampler')!.color).toBeUndefined();
+    graph.undo();
+    expect(graph.nodeById('decode')!.collapsed).toBe(true);
+    graph.redo();
+    graph.redo();
+    expect(graph.nodeById('sampler')!.color).toBe('#2f7d5b');
+    graph.setColor(['sampler'], undefined);
+    expect('color' in graph.nodeById('sampler')!).toBe(false);
+  });
 });

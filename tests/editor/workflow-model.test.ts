@@ -208,6 +208,9 @@ describe('keyboard shortcuts', () => {
     expect(chordOf(key('z', { ctrlKey: true, shiftKey: true }))).toBe('Ctrl+Shift+Z');
     expect(actionFor(key('Enter', { metaKey: true }), false)).toBe('queue');
     expect(actionFor(key('?', { shiftKey: true }), false)).toBe('help');
+    expect(actionFor(key('c', { altKey: true }), false)).toBe('collapse');
+    expect(actionFor(key('m', { altKey: true }), false)).toBe('minimap');
+    expect(actionFor(key('m', { ctrlKey: true }), false)).toBe('mute');
     expect(new Set(SHORTCUTS.map((s) => s.action)).size).toBe(SHORTCUTS.length);
   });
   it('leaves typing alone in fields, except queueing and saving', () => {
@@ -215,6 +218,10 @@ describe('keyboard shortcuts', () => {
     expect(actionFor(key('z', { ctrlKey: true }), true)).toBeUndefined();
     expect(actionFor(key('Enter', { ctrlKey: true }), true)).toBe('queue');
     expect(actionFor(key('s', { ctrlKey: true }), true)).toBe('save');
+    // G opens the results gallery, but a "g" typed in a prompt is a letter.
+    expect(actionFor(key('g'), false)).toBe('gallery');
+    expect(actionFor(key('g'), true)).toBeUndefined();
+    expect(actionFor(key('g', { ctrlKey: true }), false)).toBe('group');
   });
 });
 
@@ -234,7 +241,7 @@ describe('preview frames', () => {
 describe('run this output and batches', () => {
   const doc = (): Workflow => ({
     format: 'skyloom-workflow',
-    version: 2,
+    version: 3,
     nodes: [
       { id: 'a', type: 'seed', params: { value: 5 } },
       { id: 'b', type: 'mine/sampler', params: { seed: 9007199254740991 }, inputs: { x: { node: 'a', output: 'value' } } },

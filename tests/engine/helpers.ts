@@ -13,5 +13,5 @@ export function registry(): NodeRegistry {
 export const link = (node: string, output: string): Link => ({ node, output });
 
 export function workflow(...nodes: WorkflowNode[]): Workflow {
-  return { format: 'skyloom-workflow', version: 2, nodes };
+  return { format: 'skyloom-workflow', version: 3, nodes };
 }

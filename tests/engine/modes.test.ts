@@ -25,25 +25,25 @@ function chain(modes: { first?: WorkflowNode['mode']; second?: WorkflowNode['mod
 }
 
 describe('format version 2', () => {
-  it('migrates a version 1 file: same nodes, version 2, no modes', async () => {
+  it('migrates a version 1 file: same nodes, the current version, no modes', async () => {
     const v = await validateWorkflow({ ...chain(), version: 1 }, registry());
-    expect(v.workflow.version).toBe(2);
+    expect(v.workflow.version).toBe(3);
     expect(v.migratedFrom).toBe(1);
     expect(v.workflow.nodes.map((n) => n.mode)).toEqual([undefined, undefined, undefined, undefined]);
     const v2 = await validateWorkflow({ ...chain({ first: 'bypass' }), version: 2 }, registry());
-    expect(v2.migratedFrom).toBeUndefined();
+    expect(v2.migratedFrom).toBe(2);
     expect(v2.workflow.nodes[1]!.mode).toBe('bypass');
   });
 
   it('rejects an unknown mode by the schema, with its pointer', async () => {
-    const doc = { ...chain(), version: 2 } as unknown as { nodes: Array<Record<string, unknown>> };
+    const doc = { ...chain(), version: 3 } as unknown as { nodes: Array<Record<string, unknown>> };
     doc.nodes[1]!.mode = 'skip';
     const issues = await issuesOf(doc);
     expect(issues).toEqual([expect.objectContaining({ code: 'schema', nodeId: 'first', pointer: '/nodes/1/mode' })]);
   });
 
-  it('refuses a version 3 file', async () => {
-    expect((await issuesOf({ ...chain(), version: 3 }))[0]!.message).toContain('newer than this Skyloom reads (up to 2)');
+  it('refuses a file newer than the current version', async () => {
+    expect((await issuesOf({ ...chain(), version: 4 }))[0]!.message).toContain('newer than this Skyloom reads (up to 3)');
   });
 });
 

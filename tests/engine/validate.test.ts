@@ -153,7 +153,7 @@ describe('validateWorkflow', () => {
     const doc = JSON.parse(readFileSync(new URL('../fixtures/workflows/v0-draft.json', import.meta.url), 'utf8'));
     const v = await validateWorkflow(doc, registry());
     expect(v.migratedFrom).toBe(0);
-    expect(v.workflow.version).toBe(2);
+    expect(v.workflow.version).toBe(3);
     expect(v.workflow.title).toBe('A v0 draft: two numbers added');
     expect(v.workflow.nodes.map((n) => n.id)).toEqual(['a', 'b', 'sum', 'out']);
     expect(v.workflow.nodes[2]).toEqual({
@@ -247,7 +247,7 @@ describe('int steps', () => {
     const { createRegistry } = await import('../../nodes/index.js');
     const doc = {
       format: 'skyloom-workflow',
-      version: 2,
+      version: 3,
       nodes: [
         { id: 'model', type: 'load-model', params: { name: 'nope' } },
         { id: 'latent', type: 'empty-latent', params: { aspect: 'custom', width: 50, height: 64 }, inputs: { model: { node: 'model', output: 'model' } } },

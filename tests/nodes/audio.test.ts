@@ -49,7 +49,7 @@ async function run(nodes: WorkflowNode[], save: Record<string, unknown> = {}): P
   const out = mkdtempSync(join(work, 'out-'));
   const wf: Workflow = {
     format: 'skyloom-workflow',
-    version: 2,
+    version: 3,
     nodes: [...base, ...nodes, { id: 'save', type: 'save-video', params: { crf: 0, ...save }, inputs: { video: { node: 'result', output: 'video' } } }],
   };
   const result = await new Executor(createRegistry(), { outputDir: out, inputDir: work }).run(wf);

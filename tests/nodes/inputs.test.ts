@@ -60,7 +60,7 @@ async function outputsOf(node: WorkflowNode): Promise<NodeOutputs> {
   const registry = createRegistry();
   registry.register(capture);
   const out = Object.keys(registry.get(node.type)!.outputs!)[0]!;
-  const wf: Workflow = { format: 'skyloom-workflow', version: 2, nodes: [node, { id: 'capture', type: 'test/capture', inputs: { value: { node: node.id, output: out } } }] };
+  const wf: Workflow = { format: 'skyloom-workflow', version: 3, nodes: [node, { id: 'capture', type: 'test/capture', inputs: { value: { node: node.id, output: out } } }] };
   seen = undefined;
   await new Executor(registry, { outputDir: work, inputDir: work }).run(wf);
   const frames = seen && typeof seen === 'object' && 'frameCount' in seen ? (seen as VideoHandle).frameCount : undefined;

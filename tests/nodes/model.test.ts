@@ -16,7 +16,7 @@ beforeAll(async () => {
   await writeSkyloomPackage(join(hostModels, 'host-only'), { name: 'host-only' });
 });
 
-const loading = (name: string): Workflow => ({ format: 'skyloom-workflow', version: 2, nodes: [{ id: 'model', type: 'load-model', params: { name } }] });
+const loading = (name: string): Workflow => ({ format: 'skyloom-workflow', version: 3, nodes: [{ id: 'model', type: 'load-model', params: { name } }] });
 
 async function issues(executor: Executor, name: string): Promise<string[]> {
   try {

@@ -50,7 +50,7 @@ async function run(nodes: WorkflowNode[]): Promise<{ frames: number; fps: number
   const out = mkdtempSync(join(work, 'out-'));
   const wf: Workflow = {
     format: 'skyloom-workflow',
-    version: 2,
+    version: 3,
     nodes: [...base, ...nodes, { id: 'save', type: 'save-video', params: { crf: 0 }, inputs: { video: { node: 'result', output: 'video' } } }],
   };
   const result = await new Executor(createRegistry(), { outputDir: out, inputDir: work }).run(wf);

@@ -81,7 +81,7 @@ afterAll(() => {
 });
 
 function workflow(...nodes: WorkflowNode[]): Workflow {
-  return { format: 'skyloom-workflow', version: 2, nodes: [{ id: 'src', type: 'test/video-source' }, ...nodes] };
+  return { format: 'skyloom-workflow', version: 3, nodes: [{ id: 'src', type: 'test/video-source' }, ...nodes] };
 }
 
 const up: WorkflowNode = { id: 'up', type: 'upscale', params: { model: 'esrgan-slim-4x', tile: 16, chunk: 1, device: 'cpu' }, inputs: { video: link('src') } };

@@ -61,7 +61,7 @@ async function runAll(): Promise<void> {
   }
   const registry = createRegistry();
   registry.register(capture);
-  const wf: Workflow = { format: 'skyloom-workflow', version: 2, nodes };
+  const wf: Workflow = { format: 'skyloom-workflow', version: 3, nodes };
   await new Executor(registry, { outputDir: work, inputDir: work }).run(wf);
 }
 
@@ -96,7 +96,7 @@ describe('video-to-video says what it does', () => {
     const registry = createRegistry();
     const wf: Workflow = {
       format: 'skyloom-workflow',
-      version: 2,
+      version: 3,
       nodes: [
         { id: 'model', type: 'load-model', params: { name: 'skyloom-tiny', device: 'cpu' } },
         { id: 'prompt', type: 'text-encode', params: { text: 'a red circle' }, inputs: { model } },

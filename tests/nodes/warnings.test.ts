@@ -31,7 +31,7 @@ const sink = defineNode({
 function encodeOnly(text: string): Workflow {
   return {
     format: 'skyloom-workflow',
-    version: 2,
+    version: 3,
     nodes: [
       { id: 'model', type: 'load-model', params: { name: 'skyloom-tiny', device: 'cpu' } },
       { id: 'positive', type: 'text-encode', params: { text }, inputs: { model: { node: 'model', output: 'model' } } },

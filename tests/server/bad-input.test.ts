@@ -91,7 +91,7 @@ describe('malformed and invalid requests', () => {
     const ok = await postJson<ValidateResponse>(server.base, '/api/validate', { workflow: good });
     const conforms = new Ajv({ strict: false }).compile(ValidateResponseSchema);
     expect([conforms(r.body), conforms(ok.body)]).toEqual([true, true]);
-    expect(ok.body).toEqual({ valid: true, workflow: expect.objectContaining({ format: 'skyloom-workflow', version: 2, nodes: good.nodes }) });
+    expect(ok.body).toEqual({ valid: true, workflow: expect.objectContaining({ format: 'skyloom-workflow', version: 3, nodes: good.nodes }) });
     // A body that is not a workflow request is still the client's mistake.
     const notBody = await postJson<ErrorBody>(server.base, '/api/validate', { flow: good });
     expect(notBody.status).toBe(400);

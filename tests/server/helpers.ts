@@ -20,7 +20,7 @@ export function testRegistry(extra: NodeDefinition[] = []): NodeRegistry {
 }
 
 export function workflow(...nodes: WorkflowNode[]): Workflow {
-  return { format: 'skyloom-workflow', version: 2, nodes };
+  return { format: 'skyloom-workflow', version: 3, nodes };
 }
 
 /** Starts a server on 127.0.0.1 with a free port and the test pack. */

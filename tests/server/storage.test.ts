@@ -75,7 +75,7 @@ describe('opening the database', () => {
       const aside = readdirSync(dir).filter((f) => f.startsWith('skyloom.db.corrupt-') && !/-(wal|shm)$/.test(f));
       expect(aside).toHaveLength(1);
       expect(readFileSync(join(dir, aside[0]!)).equals(corrupt)).toBe(true);
-      const kept = sky.store.history(100, 0);
+      const kept = sky.store.history({ limit: 100, offset: 0 });
       expect(kept.total).toBeGreaterThan(0);
       for (const item of kept.items) expect(item.outputs).toEqual({ a: { values: { value: item.number - 1 } } });
       const { number } = sky.store.enqueue('new', workflow(), null);

@@ -44,11 +44,11 @@ describe('Store', () => {
     const ok = store.get('ok')!;
     expect(ok).toMatchObject({ status: 'success', timings: { queuedAt: 10, startedAt: 20, finishedAt: 40, ms: 12.5, nodes: { n1: 3 } }, outputs, error: null, workflow: wf(1) });
     expect(store.get('bad')!.error).toEqual({ code: 'node_failed', message: 'boom', nodeId: 'n2', nodeType: 'test/fail' });
-    const history = store.history(10, 0);
+    const history = store.history({ limit: 10, offset: 0 });
     expect(history.total).toBe(2);
     expect(history.items.map((i) => i.promptId)).toEqual(['bad', 'ok']);
     expect(history.items[0].workflow).toBeUndefined();
-    expect(store.history(1, 1).items.map((i) => i.promptId)).toEqual(['ok']);
+    expect(store.history({ limit: 1, offset: 1 }).items.map((i) => i.promptId)).toEqual(['ok']);
     store.close();
   });
 

@@ -28,7 +28,7 @@ async function frames(nodes: WorkflowNode[]): Promise<Uint8Array> {
   const out = mkdtempSync(join(tmpdir(), 'skyloom-quality-'));
   const wf: Workflow = {
     format: 'skyloom-workflow',
-    version: 2,
+    version: 3,
     nodes: [...base, ...nodes, { id: 'save', type: 'save-video', params: { crf: 10 }, inputs: { video: { node: 'result', output: 'video' } } }],
   };
   const result = await new Executor(createRegistry(), { outputDir: out, inputDir: root }).run(wf);

@@ -16,12 +16,17 @@ describe('workflow.schema.json', () => {
 
   it('is a schema Ajv compiles in strict mode, and it rejects what the type forbids', () => {
     const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(committed);
-    const ok = { format: 'skyloom-workflow', version: 2, nodes: [{ id: 'a', type: 'float', params: { value: 2 }, position: [0, 0] }] };
+    const ok = { format: 'skyloom-workflow', version: 3, nodes: [{ id: 'a', type: 'float', params: { value: 2 }, position: [0, 0] }] };
     expect(validate(ok)).toBe(true);
     expect(validate({ ...ok, nodes: [{ id: '1a', type: 'float' }] })).toBe(false);
     expect(validate.errors?.[0].instancePath).toBe('/nodes/0/id');
     expect(validate({ ...ok, nodes: [{ id: 'a', type: 'float', position: [0, 0, 0] }] })).toBe(false);
     expect(validate({ ...ok, nodes: [{ id: 'a', type: 'float', params: { value: [1] } }] })).toBe(false);
     expect(validate({ ...ok, colour: 'red' })).toBe(false);
+    // Version 3: a node's colour is #rrggbb, its collapsed flag a boolean.
+    expect(validate({ ...ok, nodes: [{ id: 'a', type: 'float', color: '#2f7d5b', collapsed: true }] })).toBe(true);
+    expect(validate({ ...ok, nodes: [{ id: 'a', type: 'float', color: '#2f7d5' }] })).toBe(false);
+    expect(validate.errors?.[0].instancePath).toBe('/nodes/0/color');
+    expect(validate({ ...ok, nodes: [{ id: 'a', type: 'float', collapsed: 1 }] })).toBe(false);
   });
 });

@@ -1,11 +1,13 @@
 // Owns talking to the Skyloom server: typed REST calls under /api and the /ws event stream with a typed event map.
 
 import type {
+  DeleteHistoryResponse,
   DeleteQueuedResponse,
   ErrorBody,
   ExtractResponse,
   HistoryEntry,
   HistoryList,
+  HistoryQuery,
   InterruptResponse,
   Issue,
   ModelListingRef,
@@ -26,6 +28,7 @@ import type { NodeCatalogEntry } from '../../../engine/types.js';
 import type { Workflow } from '../../../engine/workflow.js';
 
 export type ModelListing = ModelListingRef;
+export type { HistoryQuery };
 
 /** An error answer of the server, with its code and, for a workflow, every validation issue. */
 export class ApiError extends Error {
@@ -79,8 +82,13 @@ export const api = {
   queue: () => request<QueueResponse>('GET', '/api/queue'),
   cancelQueued: (promptId: string) => request<DeleteQueuedResponse>('DELETE', `/api/queue/${enc(promptId)}`),
   interrupt: (promptId?: string) => request<InterruptResponse>('POST', '/api/interrupt', promptId ? { promptId } : {}),
-  history: (limit = 50, offset = 0) => request<HistoryList>('GET', `/api/history?limit=${limit}&offset=${offset}`),
+  history: (query: HistoryQuery = {}) => {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') params.set(key, String(value));
+    return request<HistoryList>('GET', `/api/history?${params}`);
+  },
   historyEntry: (promptId: string) => request<HistoryEntry>('GET', `/api/history/${enc(promptId)}`),
+  deleteHistory: (promptId: string, files: 'keep' | 'delete' = 'keep') => request<DeleteHistoryResponse>('DELETE', `/api/history/${enc(promptId)}?files=${files}`),
   uploads: () => request<UploadList>('GET', '/api/uploads'),
   upload: (file: File) => {
     const form = new FormData();

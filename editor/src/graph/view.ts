@@ -14,6 +14,7 @@ import GraphNode from '../components/GraphNode.vue';
 import GraphSocket from '../components/GraphSocket.vue';
 import { dragState, nodeSizes } from './drag-state';
 import { checkLink, socketsCompatible } from '../lib/sockets';
+import { colorMenu } from '../lib/node-colors';
 import { layeredLayout } from '../lib/workflow-model';
 import { useCatalogStore } from '../stores/catalog';
 import { useGraphStore } from '../stores/graph';
@@ -246,6 +247,8 @@ export class GraphView {
         list: [
           { label: 'Bypass  (Ctrl+B)', key: 'bypass', handler: () => this.graph.toggleMode(ids, 'bypass') },
           { label: 'Mute  (Ctrl+M)', key: 'mute', handler: () => this.graph.toggleMode(ids, 'mute') },
+          { label: this.graph.nodeById(context.id)?.collapsed ? 'Expand  (Alt+C)' : 'Collapse  (Alt+C)', key: 'collapse', handler: () => this.graph.toggleCollapsed(ids) },
+          { label: 'Colour', key: 'color', handler: () => {}, subitems: colorMenu(this.graph.nodeById(context.id)?.color, (c) => this.graph.setColor(ids, c)) },
           { label: 'Duplicate', key: 'duplicate', handler: () => this.duplicate(ids) },
           { label: ids.length > 1 ? `Delete ${ids.length} nodes` : 'Delete', key: 'delete', handler: () => this.graph.removeNodes(ids) },
         ],

@@ -15,9 +15,12 @@ export type Action =
   | 'saveAs'
   | 'open'
   | 'library'
+  | 'gallery'
   | 'group'
   | 'bypass'
   | 'mute'
+  | 'collapse'
+  | 'minimap'
   | 'fit'
   | 'arrange'
   | 'search'
@@ -46,10 +49,13 @@ export const SHORTCUTS: Shortcut[] = [
   { action: 'group', keys: ['Ctrl+G'], label: 'Group the selected nodes' },
   { action: 'bypass', keys: ['Ctrl+B'], label: 'Bypass the selected nodes (their inputs pass through)' },
   { action: 'mute', keys: ['Ctrl+M'], label: 'Mute the selected nodes (they and what needs them do not run)' },
+  { action: 'collapse', keys: ['Alt+C'], label: 'Collapse the selected nodes to their title bars, or expand them' },
+  { action: 'minimap', keys: ['Alt+M'], label: 'Show or hide the minimap' },
   { action: 'save', keys: ['Ctrl+S'], label: 'Save to the library', inFields: true },
   { action: 'saveAs', keys: ['Ctrl+Shift+S'], label: 'Save to the library as…', inFields: true },
   { action: 'open', keys: ['Ctrl+O'], label: 'Open a workflow or output file', inFields: true },
   { action: 'library', keys: ['Ctrl+L'], label: 'Workflow library' },
+  { action: 'gallery', keys: ['G'], label: 'Results gallery: outputs of past prompts' },
   { action: 'fit', keys: ['F'], label: 'Zoom to fit' },
   { action: 'arrange', keys: ['Shift+A'], label: 'Auto-arrange the graph' },
   { action: 'search', keys: ['/', 'Ctrl+K'], label: 'Search nodes in the palette' },

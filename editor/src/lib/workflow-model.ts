@@ -2,6 +2,7 @@
 
 import type { NodeCatalogEntry, ParamSpec } from '../../../engine/types.js';
 import type { Link, ParamValue, Workflow, WorkflowGroup, WorkflowNode } from '../../../engine/workflow.js';
+import { hashHue } from './sockets';
 import { valueProblem } from './widgets';
 
 /**
@@ -9,7 +10,7 @@ import { valueProblem } from './widgets';
  * must not pull in the engine's schema code), so this is a literal checked against the engine's
  * type: when the engine's format version moves, this line stops compiling.
  */
-export const WORKFLOW_VERSION: Workflow['version'] = 2;
+export const WORKFLOW_VERSION: Workflow['version'] = 3;
 
 export type Catalog = ReadonlyMap<string, NodeCatalogEntry>;
 export type CatalogParam = NodeCatalogEntry['params'][number];
@@ -220,6 +221,40 @@ export function issueSlot(pointer: string): { index?: number; slot?: string } {
 
 /** Room a group's box takes around its members (see GroupLayer): a title bar above, padding around. */
 export const GROUP_BOX = { pad: 18, head: 30 };
+
+/** A node's size on the canvas before it has been measured. */
+export const DEFAULT_NODE_SIZE = { width: 250, height: 120 };
+
+/**
+ * The box of each group that has members, in canvas coordinates: around its members' measured
+ * boxes, with the group's padding and title bar. `index` is the group's place in `doc.groups`;
+ * `color` its own, or one drawn from its title.
+ */
+export function groupBoxes(
+  doc: Workflow,
+  sizes: ReadonlyMap<string, { width: number; height: number }>,
+): Array<{ index: number; group: WorkflowGroup; color: string; x: number; y: number; w: number; h: number }> {
+  const byId = new Map(doc.nodes.map((n) => [n.id, n]));
+  return (doc.groups ?? []).flatMap((group, index) => {
+    const members = group.nodes.map((id) => byId.get(id)).filter((n) => n !== undefined);
+    if (members.length === 0) return [];
+    let x0 = Infinity;
+    let y0 = Infinity;
+    let x1 = -Infinity;
+    let y1 = -Infinity;
+    for (const n of members) {
+      const [x, y] = n.position ?? [0, 0];
+      const size = sizes.get(n.id) ?? DEFAULT_NODE_SIZE;
+      x0 = Math.min(x0, x);
+      y0 = Math.min(y0, y);
+      x1 = Math.max(x1, x + size.width);
+      y1 = Math.max(y1, y + size.height);
+    }
+    const { pad, head } = GROUP_BOX;
+    const color = group.color ?? `hsl(${hashHue(group.title)}, 40%, 55%)`;
+    return [{ index, group, color, x: x0 - pad, y: y0 - pad - head, w: x1 - x0 + 2 * pad, h: y1 - y0 + 2 * pad + head }];
+  });
+}
 
 /**
  * A left-to-right layered layout: each node goes one column right of its furthest input. Groups

@@ -140,6 +140,37 @@ export const useGraphStore = defineStore('graph', () => {
     record();
   }
 
+  /**
+   * Collapses the nodes to their title bars as one step; when every one of them is collapsed
+   * already, they are expanded instead, so the same button or key toggles.
+   */
+  function toggleCollapsed(ids: readonly string[]): void {
+    const nodes = ids
+      .map(nodeById)
+      .filter((n) => n !== undefined)
+      .filter((n) => n.type !== 'reroute');
+    if (nodes.length === 0) return;
+    const expand = nodes.every((n) => n.collapsed === true);
+    for (const n of nodes) {
+      if (expand) delete n.collapsed;
+      else n.collapsed = true;
+    }
+    touch(false);
+    record();
+  }
+
+  /** Colours the nodes (`#rrggbb`), or takes their colour off (`undefined`), as one step. */
+  function setColor(ids: readonly string[], color: string | undefined): void {
+    const nodes = ids.map(nodeById).filter((n) => n !== undefined);
+    if (nodes.length === 0) return;
+    for (const n of nodes) {
+      if (color === undefined) delete n.color;
+      else n.color = color;
+    }
+    touch(false);
+    record();
+  }
+
   /** Puts a reroute point on the link into `to`.`input`, at `at`; one undo step. Returns its id. */
   function insertReroute(to: string, input: string, at: [number, number]): string | undefined {
     const target = nodeById(to);
@@ -338,6 +369,8 @@ export const useGraphStore = defineStore('graph', () => {
     setParam,
     setNodeTitle,
     toggleMode,
+    toggleCollapsed,
+    setColor,
     insertReroute,
     moveNode,
     commitMoves,

@@ -2,7 +2,7 @@
 
 import { defineStore } from 'pinia';
 import { ref, shallowRef } from 'vue';
-import type { WorkflowList } from '../../../protocol/index.js';
+import type { HistoryEntry, WorkflowList } from '../../../protocol/index.js';
 import type { Workflow } from '../../../engine/workflow.js';
 import { api } from '../api/client';
 import { useGraphStore } from './graph';
@@ -107,6 +107,22 @@ export const useLibraryStore = defineStore('library', () => {
     }
   }
 
+  /**
+   * Opens the workflow a past prompt ran (kept in its history record), as a dropped output file
+   * opens the one embedded in it, and shows that prompt's outputs on its nodes.
+   */
+  async function openPrompt(entry: Pick<HistoryEntry, 'promptId' | 'number'>): Promise<boolean> {
+    try {
+      const full = await api.historyEntry(entry.promptId);
+      if (!full.workflow || !openDoc(full.workflow, `prompt #${entry.number}`)) return false;
+      run.showOutputs(full);
+      return true;
+    } catch (e) {
+      notify.error((e as Error).message);
+      return false;
+    }
+  }
+
   /** Downloads the workflow as a .json file. */
   function download(): void {
     const doc = graph.serialize();
@@ -119,5 +135,5 @@ export const useLibraryStore = defineStore('library', () => {
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   }
 
-  return { items, loading, refresh, open, save, remove, openFile, openDoc, download };
+  return { items, loading, refresh, open, save, remove, openFile, openDoc, openPrompt, download };
 });

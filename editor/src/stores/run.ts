@@ -203,7 +203,7 @@ export const useRunStore = defineStore('run', () => {
 
   async function refreshHistory(): Promise<void> {
     try {
-      history.value = (await api.history(30)).items;
+      history.value = (await api.history({ limit: 30 })).items;
     } catch {
       // as above
     }
