@@ -98,7 +98,7 @@ export async function runCommand(file: string, registry: NodeRegistry, opts: Run
     const { workflow, migratedFrom } = checkWorkflowSchema(await readWorkflowFile(file));
     if (migratedFrom !== undefined) log.info(`${file}: upgraded from workflow format version ${migratedFrom}`);
     applyOverrides(workflow, opts.set, registry);
-    validated = await validateWorkflow(workflow, registry);
+    validated = await validateWorkflow(workflow, registry, { env: { confinePaths: false, localModels: true, services } });
   } catch (error) {
     return reportFailure(error, opts.json);
   }

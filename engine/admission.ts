@@ -1,6 +1,7 @@
 // Admission control: a validated workflow's cost, estimated node by node from params and upstream estimates, checked against the operator's limits before it is queued.
 
 import { AdmissionError, type ValidationIssue } from './errors.js';
+import type { NodeServices } from './types.js';
 import type { ResolvedNode, ValidatedWorkflow } from './validate.js';
 import { pointer } from './workflow.js';
 
@@ -56,6 +57,8 @@ export interface NodeEstimate {
 export interface EstimateEnv {
   /** The size of the workflow as JSON in UTF-8 (output nodes embed it in their files). */
   workflowBytes: number;
+  /** The services the run will get (model search paths, ...); absent, the process defaults. */
+  services?: NodeServices;
 }
 
 /**
@@ -206,11 +209,12 @@ const show = (bytes: boolean, n: number) => (bytes ? readable(n) : Number.isInte
 
 /**
  * Estimates a validated workflow's cost and checks it against `limits`, before anything is queued
- * or allocated: node count, string params, then each node family's estimate.
+ * or allocated: node count, string params, then each node family's estimate (with `options.services`,
+ * the host's, so a model is looked up where the run will look).
  * @returns the prompt's totals per measure (for logs and tests)
  * @throws AdmissionError (`over_limit`) listing every limit crossed, each naming the node, the param (JSON pointer) and the limit with the option that sets it
  */
-export async function admit(validated: ValidatedWorkflow, limits: AdmissionLimits): Promise<Record<CostMeasure, number>> {
+export async function admit(validated: ValidatedWorkflow, limits: AdmissionLimits, options: { services?: NodeServices } = {}): Promise<Record<CostMeasure, number>> {
   const issues: ValidationIssue[] = [];
   const over = (limit: keyof AdmissionLimits, nodeId: string | undefined, at: string, what: string, amount: number, bytes: boolean) => {
     const unit = limit === 'maxVideoSeconds' ? ' s' : '';
@@ -234,7 +238,7 @@ export async function admit(validated: ValidatedWorkflow, limits: AdmissionLimit
     }
   }
 
-  const env: EstimateEnv = { workflowBytes: Buffer.byteLength(JSON.stringify(validated.workflow)) };
+  const env: EstimateEnv = { workflowBytes: Buffer.byteLength(JSON.stringify(validated.workflow)), ...(options.services ? { services: options.services } : {}) };
   const values = new Map<string, Record<string, EstimatedValue | undefined>>();
   const totals = Object.fromEntries(Object.keys(MEASURE_LIMIT).map((m) => [m, 0])) as Record<CostMeasure, number>;
   const summedBy = new Map<CostMeasure, { nodeId: string; at: string; detail: string; amount: number }>();

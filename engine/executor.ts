@@ -63,6 +63,11 @@ export class Executor {
     this.#options = options;
   }
 
+  /** What this executor gives every node (see {@link NodeServices}); admission estimates read them too. */
+  get services(): NodeServices {
+    return this.#options.services ?? {};
+  }
+
   /** Subscribes to the events of every run; returns the unsubscribe function. */
   on(listener: ExecutionListener): () => void {
     this.#listeners.add(listener);
@@ -72,7 +77,7 @@ export class Executor {
   /** @throws WorkflowValidationError */
   validate(workflow: unknown, options: ValidateOptions = {}): Promise<ValidatedWorkflow> {
     const o = this.#options;
-    const env = options.env ?? { confinePaths: o.confinePaths ?? o.confineInputs ?? false, localModels: o.localModels ?? true };
+    const env = options.env ?? { confinePaths: o.confinePaths ?? o.confineInputs ?? false, localModels: o.localModels ?? true, ...(o.services ? { services: o.services } : {}) };
     return validateWorkflow(workflow, this.registry, { ...options, env });
   }
 

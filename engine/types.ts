@@ -203,6 +203,11 @@ export interface CheckEnv {
   confinePaths: boolean;
   /** Models must be installed here (false when other processes, with their own models, run it). */
   localModels: boolean;
+  /**
+   * The services the host will give the run (model search paths, ...), so a check looks where the
+   * run will look; absent, a check takes the process defaults.
+   */
+  services?: NodeServices;
 }
 
 /**

@@ -6,11 +6,26 @@ import { ModelLoadError } from './errors.js';
 /** Component names of a package. */
 export type ComponentName = 'text_encoder' | 'transformer' | 'vae_encoder' | 'vae_decoder' | 'vae_decoder_init';
 
+/**
+ * One cache of a streaming decoder: the step graph takes it as `input` and every call (init and
+ * step) returns its next value as `output`. Its shape is [B, channels, frames, scale·h, scale·w]
+ * for latents [B, C, T, h, w].
+ */
+export interface CacheManifest {
+  input: string;
+  output: string;
+  channels: number;
+  frames: number;
+  scale: number;
+}
+
 /** One ONNX component: its file and the real tensor name behind each role. */
 export interface ComponentManifest {
   file: string;
   inputs: Record<string, string>;
   outputs: Record<string, string>;
+  /** A streaming decoder's step graph (`vae_decoder` beside `vae_decoder_init`): its caches. */
+  caches?: CacheManifest[];
 }
 
 /** The latent format (docs/model-package.md). */
@@ -33,6 +48,12 @@ export interface LatentFormat {
    * produces, so it equals whole-clip decode. Default: [1, 0] for the causal frame rule, else [0, 0].
    */
   decoderContext?: [number, number];
+  /**
+   * Latent frames [before, after] the VAE encoder reads around each latent frame it makes: chunked
+   * encode gives every chunk this much context and drops the latents it makes, so it equals
+   * whole-clip encode. Default [0, 0] (no context: chunks are encoded on their own).
+   */
+  encoderContext?: [number, number];
 }
 
 /** Scheduler types the runtime implements. */
@@ -68,12 +89,19 @@ export interface SkyloomManifest {
 }
 
 const nameMap = { type: 'object', additionalProperties: { type: 'string', minLength: 1 } } as const;
+const positiveInt = { type: 'integer', minimum: 1 } as const;
+const cache = {
+  type: 'object',
+  required: ['input', 'output', 'channels', 'frames', 'scale'],
+  properties: { input: { type: 'string', minLength: 1 }, output: { type: 'string', minLength: 1 }, channels: positiveInt, frames: positiveInt, scale: positiveInt },
+  additionalProperties: false,
+} as const;
 const component = {
   type: 'object',
   required: ['file', 'inputs', 'outputs'],
-  properties: { file: { type: 'string', minLength: 1 }, inputs: nameMap, outputs: nameMap },
+  properties: { file: { type: 'string', minLength: 1 }, inputs: nameMap, outputs: nameMap, caches: { type: 'array', items: cache, minItems: 1 } },
 } as const;
-const positiveInt = { type: 'integer', minimum: 1 } as const;
+const context = { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2, maxItems: 2 } as const;
 const rgb = { type: 'array', items: { type: 'number' }, minItems: 3, maxItems: 3 } as const;
 
 /** JSON Schema (draft-07) of skyloom.json. Unknown top-level fields are allowed for forward compatibility. */
@@ -114,7 +142,8 @@ export const manifestSchema = {
         shiftFactor: { type: 'number' },
         previewFactors: { type: 'array', items: rgb },
         previewBias: rgb,
-        decoderContext: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2, maxItems: 2 },
+        decoderContext: context,
+        encoderContext: context,
       },
     },
     scheduler: {
@@ -173,6 +202,13 @@ export function validateManifest(value: unknown, file: string): SkyloomManifest 
   // A file without a hash would load unverified; the contract is a sha256 for every file.
   const needed = [value.tokenizer.file, ...Object.values(value.components).map((c) => c.file)];
   for (const path of needed) if (!(path in value.files)) problems.push(`/files: has no sha256 for "${path}"`);
+  const caches = value.components.vae_decoder.caches ?? [];
+  const names = caches.flatMap((c) => [c.input, c.output]);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) problems.push(`/components/vae_decoder/caches: names "${twice}" twice (each cache needs its own input and output)`);
+  if (caches.length > 0 && value.components.vae_decoder_init === undefined) {
+    problems.push('/components/vae_decoder/caches: a streaming decoder needs its first-chunk graph too (components.vae_decoder_init)');
+  }
   if (problems.length > 0) {
     throw new ModelLoadError('MANIFEST_INVALID', file, `${file} is not a valid skyloom.json:\n  ${problems.join('\n  ')}`);
   }

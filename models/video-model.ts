@@ -129,7 +129,8 @@ export class VideoModel {
 
   /**
    * Latent frames [before, after] of context each decoded chunk needs to come out as it would in
-   * a whole-clip decode (the manifest's `latent.decoderContext`).
+   * a whole-clip decode (the manifest's `latent.decoderContext`). A streaming decoder (2.0) carries
+   * caches instead and does not read it.
    */
   decoderContext(): [number, number] {
     return decoderContextOf(this.latent);

@@ -1,7 +1,7 @@
 // The built-in node families' cost estimates for admission control (engine/admission.ts), one table keyed by node type.
 
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import {
   DEFAULT_MODEL_COSTS,
   isMedia,
@@ -15,33 +15,53 @@ import {
   type MediaEstimate,
   type ModelEstimate,
   type NodeDefinition,
+  type NodeEstimate,
 } from '../engine/index.js';
 import { listModels } from '../models/package.js';
+import { modelHost } from './services.js';
 import { RESIZE_PRESETS } from './upscale.js';
 
-/** A MODEL value's cost factors, plus the native sizes of its aspect presets. */
-export type ModelCosts = ModelEstimate & { sizes?: Record<string, [number, number]> };
+/**
+ * A MODEL value's cost factors, plus the native sizes of its aspect presets and the bytes of its
+ * text encoder's files (weights it holds while encoding: ~13 GB for Wan's umt5-xxl).
+ */
+export type ModelCosts = ModelEstimate & { sizes?: Record<string, [number, number]>; textEncoderBytes?: number };
+
+/** Bytes of the files in a component's folder (the graph and its external weights). */
+async function folderBytes(dir: string): Promise<number | undefined> {
+  try {
+    let bytes = 0;
+    for (const entry of await readdir(dir, { withFileTypes: true })) if (entry.isFile()) bytes += (await stat(join(dir, entry.name))).size;
+    return bytes;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Cost factors of a model package by name: its manifest's latent format when it is installed and
  * has one, else the defaults (a folder path, a family without a skyloom.json).
  */
-export async function modelCosts(name: string): Promise<ModelCosts> {
+export async function modelCosts(name: string, searchPaths?: readonly string[]): Promise<ModelCosts> {
   const base: ModelCosts = { kind: 'model', name, ...DEFAULT_MODEL_COSTS };
-  const found = (await listModels()).find((m) => m.name === name);
+  const found = (await listModels(searchPaths ? { searchPaths } : {})).find((m) => m.name === name);
   if (!found) return base;
   try {
     const manifest = JSON.parse(await readFile(join(found.dir, 'skyloom.json'), 'utf8')) as {
       latent?: { spatialCompression?: number; temporalCompression?: number; patchSize?: [number, number, number] };
       sizes?: Record<string, [number, number]>;
+      components?: { text_encoder?: { file?: string } };
     };
     const l = manifest.latent ?? {};
+    const encoderFile = manifest.components?.text_encoder?.file;
+    const textEncoderBytes = typeof encoderFile === 'string' ? await folderBytes(join(found.dir, dirname(encoderFile))) : undefined;
     return {
       ...base,
       ...(l.spatialCompression ? { spatialCompression: l.spatialCompression } : {}),
       ...(l.temporalCompression ? { temporalCompression: l.temporalCompression } : {}),
       ...(l.patchSize ? { patchSize: l.patchSize } : {}),
       ...(manifest.sizes ? { sizes: manifest.sizes } : {}),
+      ...(textEncoderBytes ? { textEncoderBytes } : {}),
     };
   } catch {
     return base;
@@ -110,6 +130,33 @@ function generated(
   };
 }
 
+/**
+ * connect and loop: one generated window between the end of `first` and the start of `second`, and
+ * the clip it makes (first, transition, then second unless `second` is `first` again, as in a loop).
+ */
+function transitionEstimate(
+  params: Record<string, unknown>,
+  inputs: Record<string, EstimatedValue | undefined>,
+  first: EstimatedValue | undefined,
+  second: EstimatedValue | undefined,
+  loops: boolean,
+): NodeEstimate {
+  const context = num(params.context);
+  const frames = num(params.frames);
+  if (!isMedia(first) || !isMedia(second) || context === undefined || frames === undefined) return {};
+  const window = media(first.width, first.height, 2 * context + frames, first.fps);
+  const model = isModel(inputs.model) ? inputs.model : undefined;
+  const total = media(first.width, first.height, first.frames + frames + (loops ? 0 : second.frames), first.fps);
+  return {
+    outputs: { video: total },
+    costs: [
+      ...samplingCosts(window, model, params, 'frames'),
+      { measure: 'tempBytes', amount: rgbBytes(media(first.width, first.height, frames)), param: 'frames', detail: `${frames} generated frames of ${first.width}×${first.height}` },
+      ...mediaCosts(total, 'frames'),
+    ],
+  };
+}
+
 export const ESTIMATES: Record<string, Estimator> = {
   int: passValue('value'),
   float: passValue('value'),
@@ -117,7 +164,9 @@ export const ESTIMATES: Record<string, Estimator> = {
   prompt: (params) => ({ outputs: { text: params.text as string } }),
   seed: (params) => ({ outputs: { seed: params.seed as number } }),
 
-  'load-model': async (params) => (typeof params.name === 'string' ? { outputs: { model: await modelCosts(params.name) } } : {}),
+  // Looked up where the run will look: the host's search paths.
+  'load-model': async (params, _inputs, env) =>
+    typeof params.name === 'string' ? { outputs: { model: await modelCosts(params.name, modelHost({ services: env.services ?? {} }).searchPaths) } } : {},
 
   'empty-latent': (params, inputs) => {
     const model = inputs.model as ModelCosts | undefined;
@@ -220,6 +269,15 @@ export const ESTIMATES: Record<string, Estimator> = {
     const { out, costs } = generated(params, inputs, image ? media(image.width, image.height, 1, fps) : undefined, frames);
     return out ? { outputs: { video: out }, costs: [...costs, ...mediaCosts(out, 'seconds')] } : { costs };
   },
+  // The text encoder's weights are in memory while it runs (the stage a large family loads first).
+  'text-encode': (_params, inputs) => {
+    const bytes = (inputs.model as ModelCosts | undefined)?.textEncoderBytes;
+    if (!isModel(inputs.model) || bytes === undefined) return {};
+    return { costs: [{ measure: 'memoryBytes', amount: bytes, param: 'model', detail: `The text encoder of ${inputs.model.name} (its weights, held while encoding)` }] };
+  },
+  // One window: `context` frames of each side around the generated `frames`.
+  connect: (params, inputs) => transitionEstimate(params, inputs, inputs.first, inputs.second, false),
+  loop: (params, inputs) => transitionEstimate(params, inputs, inputs.video, inputs.video, true),
   concat: (_params, inputs) => {
     if (!isMedia(inputs.first) || !isMedia(inputs.second)) return {};
     const out = media(inputs.first.width, inputs.first.height, inputs.first.frames + inputs.second.frames, inputs.first.fps);

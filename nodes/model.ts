@@ -1,7 +1,7 @@
 // The model family: load-model, which finds a model package and opens its ONNX sessions.
 
 import { defineNode } from '../engine/index.js';
-import { listModels, modelSearchPaths } from '../models/package.js';
+import { listModels } from '../models/package.js';
 import { DEVICES } from '../models/runtime/onnx.js';
 import { VideoModel } from '../models/video-model.js';
 import { deviceFor, modelHost } from './services.js';
@@ -34,14 +34,15 @@ export const loadModelNode = defineNode({
       ];
     }
     if (isPath || !env.localModels) return [];
-    const installed = await listModels();
+    // Where the run will look: the host's search paths (a server's --models, a test's folder), not the process defaults.
+    const { searchPaths } = modelHost({ services: env.services ?? {} });
+    const installed = await listModels({ searchPaths });
     if (installed.some((m) => m.name === wanted)) return [];
     return [
       {
         param: 'name',
         message:
-          `Model "${wanted}" is not installed; installed: ${installed.map((m) => m.name).join(', ') || 'none'}` +
-          (env.confinePaths ? '' : ` (searched ${modelSearchPaths().join(', ')})`),
+          `Model "${wanted}" is not installed; installed: ${installed.map((m) => m.name).join(', ') || 'none'}` + (env.confinePaths ? '' : ` (searched ${searchPaths.join(', ')})`),
       },
     ];
   },

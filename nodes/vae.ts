@@ -12,7 +12,16 @@ export const vaeDecodeNode = defineNode({
   category: 'vae',
   description: 'Decodes latents to video frames, a few latent frames at a time, so memory stays flat however long the clip.',
   inputs: { model: { type: 'MODEL' }, latent: { type: 'LATENT' } },
-  params: { chunk: { kind: 'int', default: 2, min: 1, max: 64, description: 'Latent frames per decoder call.' } },
+  params: {
+    chunk: {
+      kind: 'int',
+      default: 8,
+      min: 1,
+      max: 64,
+      description:
+        "Latent frames per decoder call. A whole-clip decoder also decodes its context around each chunk (6 latent frames each side for skyloom-tiny 1.x) and drops it, so small chunks repeat work; memory grows with chunk + context, not with the clip's length.",
+    },
+  },
   outputs: { video: { type: 'VIDEO' } },
   run: async ({ model, latent, chunk }, ctx) => {
     const m = model.model;

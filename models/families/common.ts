@@ -188,8 +188,11 @@ export async function* decodeChunked(
 }
 
 /**
- * Chunked encode: RGB → normalised latents [1, C, T, h, w] (a causal VAE in one call: its chunks
- * would not share the first-frame rule). `runEncoder` maps [1, 3, F, H, W] to raw latents.
+ * Chunked encode: RGB → normalised latents [1, C, T, h, w], `chunkFrames` latent frames per call of
+ * `runEncoder` ([1, 3, F, H, W] → raw latents). Each chunk is encoded with the manifest's
+ * `latent.encoderContext` latent frames around it and the latents those make are dropped, so the
+ * result equals a whole-clip encode. A `causal` frame rule encodes in one call (its first latent
+ * frame covers one video frame, so chunks would not line up).
  * @throws ModelInputError when the data length does not fit the size or the result has the wrong shape.
  */
 export async function encodeChunked(
@@ -204,14 +207,21 @@ export async function encodeChunked(
       `video data has ${video.data.length} bytes but ${video.frames} frames of ${video.width}×${video.height} RGB need ${video.frames * video.width * video.height * 3}`,
     );
   }
-  const { scalingFactor, shiftFactor, frameRule, temporalCompression: k, channels } = pkg.manifest.latent;
-  const chunkPixels = frameRule === 'causal' ? video.frames : chunkSize(options) * k;
+  const { scalingFactor, shiftFactor, frameRule, temporalCompression: k, channels, encoderContext } = pkg.manifest.latent;
+  const latentFrames = dims[2] ?? 1;
+  const chunk = frameRule === 'causal' ? latentFrames : chunkSize(options);
+  const [before, after] = frameRule === 'causal' ? [0, 0] : (encoderContext ?? [0, 0]);
   const parts: Tensor<'float32'>[] = [];
-  for (let from = 0; from < video.frames; from += chunkPixels) {
-    const to = Math.min(video.frames, from + chunkPixels);
-    let raw = await runEncoder(rgbToVideo(video, from, to));
+  for (let start = 0; start < latentFrames; start += chunk) {
+    const end = Math.min(latentFrames, start + chunk);
+    const from = Math.max(0, start - before);
+    const to = Math.min(latentFrames, end + after);
+    const pixelTo = frameRule === 'causal' ? video.frames : to * k;
+    let raw = await runEncoder(rgbToVideo(video, from * k, pixelTo));
     // Optimum's newer export returns mean ‖ log-variance; the mean is the deterministic encoding.
     if (raw.dims[1] === 2 * channels) raw = slice(raw, 1, 0, channels);
+    // Keep the latents of [start, end) only: the context's are made again by their own chunk.
+    if (from < start || to > end) raw = slice(raw, 2, start - from, end - from);
     parts.push(
       tensor(
         'float32',

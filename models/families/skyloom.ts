@@ -1,7 +1,8 @@
-// The skyloom family: Skyloom's own DiT + 3D VAE (skyloom-tiny): batch-2 CFG, masked text, known-frame conditioning.
+// The skyloom family: Skyloom's own DiT + 3D VAE (skyloom-tiny): batch-2 CFG, masked text, known-frame conditioning, whole or streaming decoder.
 import { join } from 'node:path';
 import { ModelInputError, ModelLoadError } from '../errors.js';
-import type { ComponentName } from '../manifest.js';
+import type { CacheManifest, ComponentName } from '../manifest.js';
+import type { ModelPackage } from '../package.js';
 import { exists } from '../package/files.js';
 import { checkSignature, f32, i64 } from '../package/signature.js';
 import type { GraphIo, Signature } from '../package/signature.js';
@@ -9,11 +10,11 @@ import { FlowMatchEulerScheduler } from '../schedulers/flow-match-euler.js';
 import type { FlowSampler } from '../schedulers/flow-match-euler.js';
 import { FlowMatchHeunScheduler } from '../schedulers/flow-match-heun.js';
 import { FlowMatchUniPCScheduler } from '../schedulers/flow-match-unipc.js';
-import { concat, size, tensor, zeros } from '../tensor.js';
+import { concat, size, slice, tensor, zeros } from '../tensor.js';
 import type { Tensor } from '../tensor.js';
-import type { DenoiseOptions, TextConditioning } from '../video-model.js';
+import type { ChunkOptions, DenoiseOptions, TextConditioning, VideoChunk } from '../video-model.js';
 import { SAMPLERS } from '../samplers.js';
-import { checkDims, costOf, decodeChunked, encodeChunked, frameCountOf, guide, latentShapeOf, sampleFlow } from './common.js';
+import { checkDims, checkLatents, chunkSize, costOf, decodeChunked, encodeChunked, frameCountOf, guide, latentShapeOf, sampleFlow, videoToRgb } from './common.js';
 import type { Capability, LoadContext, ModelFamily } from './family.js';
 
 const SIGNATURES: Partial<Record<ComponentName, Signature>> = {
@@ -31,18 +32,25 @@ const SIGNATURES: Partial<Record<ComponentName, Signature>> = {
   },
   vae_encoder: { inputs: { video: f32(5) }, outputs: { latents: f32(5) } },
   vae_decoder: { inputs: { latents: f32(5) }, outputs: { video: f32(5) } },
+  vae_decoder_init: { inputs: { latents: f32(5) }, outputs: { video: f32(5) } },
 };
 
 /**
  * Open every component's session and check it against the family's roles (small models: the
- * sessions stay cached for the first run).
+ * sessions stay cached for the first run). `beforeComponent` runs before each component is opened.
  * @throws ModelLoadError FILE_MISSING, ONNX_INVALID or SIGNATURE_MISMATCH naming the file.
  */
-export async function inspectBySessions(ctx: LoadContext, signatures: Partial<Record<ComponentName, Signature>>, familyName: string): Promise<Map<ComponentName, GraphIo>> {
+export async function inspectBySessions(
+  ctx: LoadContext,
+  signatures: Partial<Record<ComponentName, Signature>>,
+  familyName: string,
+  beforeComponent: (name: ComponentName) => void = () => {},
+): Promise<Map<ComponentName, GraphIo>> {
   const metadata = new Map<ComponentName, GraphIo>();
   for (const name of ['text_encoder', 'transformer', 'vae_encoder', 'vae_decoder', 'vae_decoder_init'] as const) {
     const component = ctx.manifest.components[name];
     if (component === undefined) continue;
+    beforeComponent(name);
     const signature = signatures[name];
     if (signature === undefined) {
       throw new ModelLoadError('MANIFEST_INVALID', join(ctx.dir, 'skyloom.json'), `${join(ctx.dir, 'skyloom.json')}: the ${familyName} family has no ${name} component`);
@@ -54,11 +62,97 @@ export async function inspectBySessions(ctx: LoadContext, signatures: Partial<Re
         const output = session.outputs[0]?.name;
         if (output !== undefined) component.outputs['latents'] = output;
       }
-      checkSignature(component.file, session.path, session, component, signature);
+      const caches = component.caches ?? [];
+      checkSignature(component.file, session.path, session, component, signature, (input) => caches.some((c) => c.input === input));
       metadata.set(name, { inputs: session.inputs, outputs: session.outputs });
     });
   }
   return metadata;
+}
+
+/**
+ * Check a streaming decoder pair against the caches skyloom.json declares: the step graph takes
+ * each cache and returns its next value, the init graph returns it too, with the declared
+ * channels and time steps wherever the graph fixes them. Without `metadata` only the manifest is checked.
+ * @throws ModelLoadError MANIFEST_INVALID when the pair declares no caches, SIGNATURE_MISMATCH naming the graph and the cache.
+ */
+export function checkStreamingDecoder(ctx: LoadContext, metadata?: ReadonlyMap<ComponentName, GraphIo>): void {
+  const step = ctx.manifest.components.vae_decoder;
+  const init = ctx.manifest.components.vae_decoder_init;
+  if (init === undefined) return;
+  const caches = step.caches ?? [];
+  if (caches.length === 0) {
+    const where = join(ctx.dir, 'skyloom.json');
+    throw new ModelLoadError('MANIFEST_INVALID', where, `${where}: /components/vae_decoder: a streaming decoder (beside vae_decoder_init) must declare its caches`);
+  }
+  if (metadata === undefined) return;
+  const stepIo = metadata.get('vae_decoder');
+  const initIo = metadata.get('vae_decoder_init');
+  if (stepIo === undefined || initIo === undefined) return;
+  const stepPath = join(ctx.dir, step.file);
+  const initPath = join(ctx.dir, init.file);
+  const mismatch = (path: string, message: string) => new ModelLoadError('SIGNATURE_MISMATCH', path, message);
+  const fits = (shape: readonly (number | string)[], c: CacheManifest) =>
+    shape.length === 5 && (typeof shape[1] !== 'number' || shape[1] === c.channels) && (typeof shape[2] !== 'number' || shape[2] === c.frames);
+  for (const c of caches) {
+    const input = stepIo.inputs.find((v) => v.name === c.input);
+    if (input === undefined) throw mismatch(stepPath, `${step.file} has no cache input "${c.input}" (skyloom.json declares it)`);
+    if (!fits(input.shape, c)) {
+      throw mismatch(
+        stepPath,
+        `${step.file} cache input "${c.input}" is [${input.shape.join(', ')}] but skyloom.json declares [B, ${c.channels}, ${c.frames}, ${c.scale}h, ${c.scale}w]`,
+      );
+    }
+    for (const [path, file, io] of [
+      [stepPath, step.file, stepIo],
+      [initPath, init.file, initIo],
+    ] as const) {
+      if (!io.outputs.some((v) => v.name === c.output)) throw mismatch(path, `${file} returns no cache "${c.output}" (skyloom.json declares it as the next ${c.input})`);
+    }
+  }
+}
+
+/**
+ * Streaming decode through the init/step pair: the first `chunkFrames` latent frames go through the
+ * init graph (zero caches), every later chunk through the step graph with the caches the call
+ * before returned (matched by the names skyloom.json declares). It is the whole-clip computation
+ * cut in time, so any chunk size gives the whole-clip frames; each call's frames are yielded at
+ * once and memory holds one chunk and the caches, however long the clip.
+ */
+async function* decodeStreaming(pkg: ModelPackage, latents: Tensor<'float32'>, options: ChunkOptions): AsyncGenerator<VideoChunk> {
+  const frames = checkLatents(pkg, latents);
+  const chunk = chunkSize(options);
+  const { scalingFactor, shiftFactor } = pkg.manifest.latent;
+  const step = pkg.manifest.components.vae_decoder;
+  const init = pkg.manifest.components.vae_decoder_init!;
+  const caches = step.caches ?? [];
+  let carried = new Map<string, Tensor>();
+  let startFrame = 0;
+  for (let start = 0; start < frames; start += chunk) {
+    const part = slice(latents, 2, start, Math.min(frames, start + chunk));
+    const raw = tensor(
+      'float32',
+      part.dims,
+      part.data.map((v) => v / scalingFactor + shiftFactor),
+    );
+    const outputs = caches.map((c) => c.output);
+    let out: Record<string, Tensor>;
+    let video: Tensor<'float32'>;
+    if (start === 0) {
+      out = await pkg.runNamed('vae_decoder_init', { [init.inputs['latents']!]: raw }, [init.outputs['video']!, ...outputs]);
+      video = out[init.outputs['video']!] as Tensor<'float32'>;
+    } else {
+      const feeds: Record<string, Tensor> = { [step.inputs['latents']!]: raw };
+      for (const c of caches) feeds[c.input] = carried.get(c.output)!;
+      // Each cache is read once: its buffer goes to the worker instead of being copied.
+      out = await pkg.runNamed('vae_decoder', feeds, [step.outputs['video']!, ...outputs], { transferFeeds: true });
+      video = out[step.outputs['video']!] as Tensor<'float32'>;
+    }
+    carried = new Map(caches.map((c) => [c.output, out[c.output]!]));
+    const rgb = videoToRgb(video, startFrame);
+    startFrame += rgb.frames;
+    yield rgb;
+  }
 }
 
 /** `x` with the known frames (mask 1) replaced by (1 − σ)·cond + σ·noise. */
@@ -91,7 +185,14 @@ export function flowSampler(name: string, config: { numTrainTimesteps: number; s
 export const skyloomFamily: ModelFamily = {
   name: 'skyloom',
 
-  inspect: (ctx) => inspectBySessions(ctx, SIGNATURES, 'skyloom'),
+  async inspect(ctx) {
+    // The caches' declaration is checked before the decoder's graph, whose cache inputs it names.
+    const metadata = await inspectBySessions(ctx, SIGNATURES, 'skyloom', (name) => {
+      if (name === 'vae_decoder') checkStreamingDecoder(ctx);
+    });
+    checkStreamingDecoder(ctx, metadata);
+    return metadata;
+  },
 
   capabilities(manifest): Capability[] {
     const caps: Capability[] = ['t2v'];
@@ -165,7 +266,11 @@ export const skyloomFamily: ModelFamily = {
     return sampleFlow(sampler, schedule, dims, noise.data, velocityAt, withKnown, options);
   },
 
-  decode: (pkg, latents, options) => decodeChunked(pkg, latents, options, async (raw) => (await pkg.run('vae_decoder', { latents: raw }))['video'] as Tensor<'float32'>),
+  /** A streaming pair (2.0) decodes through its caches; a whole-clip decoder (1.x) chunk by chunk with its declared context. */
+  decode: (pkg, latents, options) =>
+    pkg.has('vae_decoder_init')
+      ? decodeStreaming(pkg, latents, options)
+      : decodeChunked(pkg, latents, options, async (raw) => (await pkg.run('vae_decoder', { latents: raw }))['video'] as Tensor<'float32'>),
 
   async encode(pkg, video, options) {
     if (!pkg.has('vae_encoder')) throw new ModelInputError(`model ${pkg.manifest.name} has no vae_encoder`);

@@ -5,20 +5,32 @@ then swaps it into models/packages/skyloom-tiny, so the shipped folder is always
 Also saves parity cases (fixed inputs + PyTorch outputs at two sizes and two clip lengths) to
 .work/parity/ for parity.mjs, which runs them through onnxruntime-node.
 
-    python3 export.py [--guidance 4.0] [--steps 20]
+A causal (2.0) VAE ships its decoder as the streaming pair of export_vae_stream.py: vae_decoder_init
+(the first chunk, zero caches) and vae_decoder (each later chunk with the caches of the call before),
+their caches declared in the manifest (components.vae_decoder.caches); a legacy (1.x) VAE ships one
+whole-clip decoder with its temporal context (latent.decoderContext). Both declare the encoder's
+temporal context (latent.encoderContext), measured here on the trained weights, so chunked encode
+equals whole-clip encode. --int8 quantizes the DiT's weights to int8 (quantize_dit.py, with
+onnxruntime's quantize_dynamic; that needs pip's onnxruntime, so it runs under --quant-python).
+
+    python3 export.py [--guidance 4.0] [--steps 20] [--name skyloom-tiny] [--int8 --quant-python PY]
 """
 import argparse
+import copy
 import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import onnx
 import torch
 
 import data
-from nets import DiT, TextEncoder, setup_torch
+from export_vae_stream import cache_specs, export_pair
+from nets import WIDTH, CausalVAE, DiT, TextEncoder, setup_torch
 from train_vae import load_vae
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -71,6 +83,39 @@ class WholeDecoder(torch.nn.Module):
         return self.vae.decode(z)
 
 
+class StepIO(torch.nn.Module):
+    """The step graph's computation, for the parity case (latents + caches -> video + caches)."""
+
+    def __init__(self, decoder):
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, z, caches):
+        return self.decoder(z, caches)
+
+
+@torch.no_grad()
+def temporal_context(module, in_unit, units=40, hw=(16, 16), channels=3):
+    """[before, after]: input units (groups of `in_unit` frames) each output unit reads, found by
+    perturbing one input unit of a random clip and seeing which output units change (exactly: any
+    change counts). Output units are the outputs' own frame groups (one latent frame for an
+    encoder). The probe runs on a copy with random weights: trained weights (or zero-initialised
+    layers) can hide a path, the architecture's reach is what chunking must respect."""
+    g = torch.Generator().manual_seed(7)
+    fn = copy.deepcopy(module)
+    for p in fn.parameters():
+        p.normal_(0, 0.3, generator=g)
+    x = torch.randn(1, channels, units * in_unit, *hw, generator=g)
+    j = units // 2
+    y0 = fn(x)
+    x[:, :, j * in_unit:(j + 1) * in_unit] += 1.0
+    y1 = fn(x)
+    out_unit = y0.shape[2] // units
+    changed = [t for t in range(units)
+               if not torch.equal(y0[:, :, t * out_unit:(t + 1) * out_unit], y1[:, :, t * out_unit:(t + 1) * out_unit])]
+    return [max(0, max(changed) - j), max(0, j - min(changed))]
+
+
 def save_case(root, name, component, inputs, outputs):
     """Raw little-endian tensors + a JSON index that parity.mjs reads."""
     case = {"component": component, "inputs": {}, "outputs": {}}
@@ -97,12 +142,22 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--work", default=os.path.join(HERE, ".work"))
     ap.add_argument("--out", default=PACKAGE)
+    ap.add_argument("--name", default="skyloom-tiny", help="the package's name in skyloom.json")
+    ap.add_argument("--version", help="default: 2.0.0 for a causal VAE, 1.2.0 for the legacy one")
+    ap.add_argument("--description", help="default: the skyloom-tiny description")
+    ap.add_argument("--int8", action="store_true", help="int8 weights for the DiT (quantize_dit.py)")
+    ap.add_argument("--quant-python", default=sys.executable,
+                    help="interpreter with pip's onnxruntime for --int8 (e.g. /tmp/tiny2-venv/bin/python)")
     args = ap.parse_args()
     setup_torch(0)
     stats = json.load(open(os.path.join(args.work, "latent_stats.json")))
     vae = load_vae(os.path.join(args.work, "vae.pt"))[0]
     ck = torch.load(os.path.join(args.work, "dit.pt"))
-    te, dit = TextEncoder(len(data.VOCAB)), DiT()
+    # A checkpoint may carry its widths (the test fixture's tiny DiT); train_dit.py's are the defaults.
+    cfg = ck.get("config", {})
+    te = TextEncoder(len(data.VOCAB), dim=cfg.get("width", WIDTH), layers=cfg.get("te_layers", 2))
+    dit = DiT(dim=cfg.get("width", WIDTH), depth=cfg.get("depth", 6), text_dim=cfg.get("width", WIDTH))
+    streaming = isinstance(vae, CausalVAE)
     te.load_state_dict(ck["ema_te"])  # EMA weights are what ships
     dit.load_state_dict(ck["ema_dit"])
     for m in (vae, te, dit):
@@ -136,8 +191,16 @@ def main():
         vid5 = {0: "batch", 2: "frames", 3: "height", 4: "width"}
         export(vae.encoder, (vid,), os.path.join(tmp, "vae_encoder/model.onnx"),
                ["sample"], ["latent"], {"sample": vid5, "latent": lat5})
-        export(WholeDecoder(vae), (lat,), os.path.join(tmp, "vae_decoder/model.onnx"),
-               ["latent_sample"], ["sample"], {"latent_sample": lat5, "sample": vid5})
+        if streaming:
+            n_caches = export_pair(vae.decoder, os.path.join(tmp, "vae_decoder_init/model.onnx"),
+                                   os.path.join(tmp, "vae_decoder/model.onnx"), lat[:1])
+            caches = cache_specs(vae.decoder)
+            assert len(caches) == n_caches
+        else:
+            export(WholeDecoder(vae), (lat,), os.path.join(tmp, "vae_decoder/model.onnx"),
+                   ["latent_sample"], ["sample"], {"latent_sample": lat5, "sample": vid5})
+        encoder_context = temporal_context(vae.encoder, 4)
+        print(f"encoder temporal context (latent frames before, after): {encoder_context}")
 
         # Parity cases: 64x64 with T=4 and 112x64 with T=8, text of two different lengths.
         proot = os.path.join(args.work, "parity")
@@ -164,8 +227,20 @@ def main():
                                    {"sample": dit(z, ts, txt, mask_c, zc, cm)}))
             cases.append(save_case(proot, f"{name}_enc", "vae_encoder", {"sample": v},
                                    {"latent": vae.encoder(v)}))
-            cases.append(save_case(proot, f"{name}_dec", "vae_decoder", {"latent_sample": z[:1]},
-                                   {"sample": vae.decode(z[:1])}))
+            if streaming:
+                # init decodes the whole clip (zero caches); step continues from its first half.
+                half = T // 2
+                _, head_caches = vae.decoder(z[:1, :, :half])
+                whole = vae.decode(z[:1])
+                cases.append(save_case(proot, f"{name}_dec_init", "vae_decoder_init",
+                                       {"latent_frame": z[:1]}, {"video_frames": whole}))
+                cases.append(save_case(proot, f"{name}_dec_step", "vae_decoder",
+                                       {"latent_frame": z[:1, :, half:],
+                                        **{f"c{k}": c for k, c in enumerate(head_caches)}},
+                                       {"video_frames": whole[:, :, 4 * half:]}))
+            else:
+                cases.append(save_case(proot, f"{name}_dec", "vae_decoder", {"latent_sample": z[:1]},
+                                       {"sample": vae.decode(z[:1])}))
         with open(os.path.join(proot, "cases.json"), "w") as f:
             json.dump(cases, f, indent=1)
         # Tokenizer parity: Python ids for captions, an unknown word, punctuation and case.
@@ -181,6 +256,10 @@ def main():
             json.dump(obj, f, indent=2)
             f.write("\n")
 
+    if args.int8:
+        dit_path = os.path.join(tmp, "transformer/model.onnx")
+        subprocess.run([args.quant_python, os.path.join(HERE, "quantize_dit.py"), "--onnx", dit_path,
+                        "--out", dit_path], check=True)
     write_json("tokenizer/tokenizer.json", tokenizer_json())
     write_json("scheduler/scheduler_config.json", {
         "_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000,
@@ -193,6 +272,7 @@ def main():
         "tokenizer": ["tokenizers", "Tokenizer"],
         "transformer": ["skyloom", "SkyloomDiT"],
         "vae_decoder": ["skyloom", "SkyloomVAEDecoder"],
+        **({"vae_decoder_init": ["skyloom", "SkyloomVAEDecoderInit"]} if streaming else {}),
         "vae_encoder": ["skyloom", "SkyloomVAEEncoder"]})
     files = {}
     for dp, _, fns in os.walk(tmp):
@@ -200,10 +280,12 @@ def main():
             p = os.path.join(dp, fn)
             files[os.path.relpath(p, tmp)] = sha256(p)
     manifest = {
-        "format": "skyloom-model", "formatVersion": 1, "name": "skyloom-tiny", "version": "1.2.0",
-        "description": "Tiny text-to-video model trained on procedural videos of coloured shapes "
-                       "(circle, square, triangle, star) moving over plain or sunset backgrounds. "
-                       "Trained on CPU by models/training/.",
+        "format": "skyloom-model", "formatVersion": 1, "name": args.name,
+        "version": args.version or ("2.0.0" if streaming else "1.2.0"),
+        "description": args.description or (
+            "Tiny text-to-video model trained on procedural videos of coloured shapes "
+            "(circle, square, triangle, star) moving over plain or sunset backgrounds. "
+            "Trained on CPU by models/training/." + (" DiT weights in int8." if args.int8 else "")),
         "license": "MIT", "task": "text-to-video",
         "tokenizer": {"file": "tokenizer/tokenizer.json", "maxLength": data.MAX_TOKENS, "padId": 0},
         "components": {
@@ -218,16 +300,23 @@ def main():
                             "outputs": {"velocity": "sample"}},
             "vae_encoder": {"file": "vae_encoder/model.onnx", "inputs": {"video": "sample"},
                             "outputs": {"latents": "latent"}},
-            "vae_decoder": {"file": "vae_decoder/model.onnx", "inputs": {"latents": "latent_sample"},
-                            "outputs": {"video": "sample"}},
+            "vae_decoder": ({"file": "vae_decoder/model.onnx", "inputs": {"latents": "latent_frame"},
+                             "outputs": {"video": "video_frames"}, "caches": caches} if streaming else
+                            {"file": "vae_decoder/model.onnx", "inputs": {"latents": "latent_sample"},
+                             "outputs": {"video": "sample"}}),
+            **({"vae_decoder_init": {"file": "vae_decoder_init/model.onnx",
+                                     "inputs": {"latents": "latent_frame"},
+                                     "outputs": {"video": "video_frames"}}} if streaming else {}),
         },
         "latent": {"channels": C, "spatialCompression": 8, "temporalCompression": 4,
                    "frameRule": "multiple", "patchSize": [1, 2, 2],
                    "scalingFactor": stats["scalingFactor"], "shiftFactor": stats["shiftFactor"],
                    "previewFactors": stats["previewFactors"], "previewBias": stats["previewBias"],
+                   "encoderContext": encoder_context,
                    # nets.Decoder's temporal receptive field: 4 3x3x3 convs at (96 ch) and 2 at
-                   # (48 ch) on the latent time axis, 1 frame each way apiece; chunked decode needs it.
-                   "decoderContext": [6, 6]},
+                   # (48 ch) on the latent time axis, 1 frame each way apiece; chunked decode needs
+                   # it. The streaming decoder needs none: its caches carry the past.
+                   **({} if streaming else {"decoderContext": [6, 6]})},
         "scheduler": {"type": "flow-match-euler", "shift": SHIFT, "numTrainTimesteps": 1000},
         "conditioning": {"scheme": "latent-mask-concat",
                          "masks": ["none", "head", "tail", "head+tail"]},

@@ -106,7 +106,9 @@ export class Pipeline {
   async decode(z, T, h, w) {
     const { channels: C, scalingFactor, shiftFactor, spatialCompression: sc, temporalCompression: tc } = this.m.latent;
     const raw = Float32Array.from(z, (v) => v / scalingFactor + shiftFactor);
-    const { video } = await this.run('vae_decoder', { latents: new ort.Tensor('float32', raw, [1, C, T, h, w]) });
+    // A streaming (2.0) package's first-chunk graph decodes a whole clip in one call (zero caches).
+    const decoder = this.m.components.vae_decoder_init ? 'vae_decoder_init' : 'vae_decoder';
+    const { video } = await this.run(decoder, { latents: new ort.Tensor('float32', raw, [1, C, T, h, w]) });
     const F = T * tc, H = h * sc, W = w * sc;
     const out = new Uint8Array(F * H * W * 3);
     const v = video.data;

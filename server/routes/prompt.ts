@@ -26,7 +26,7 @@ export function promptRoutes(ctx: RouteContext): Router {
   // Everything that can be known before running is checked before queueing: the workflow, then its cost.
   const check = async (workflow: unknown) => {
     const validated = await validator.validate(workflow);
-    await admit(validated, ctx.limits());
+    await admit(validated, ctx.limits(), { services: validator.services });
     return validated;
   };
   const router = Router();

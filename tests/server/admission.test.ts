@@ -1,6 +1,6 @@
 // Admission control: a prompt whose every value is in range but whose cost is not is refused before it is queued, naming the node, the param and the limit.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admit, defaultLimits, validateWorkflow, type Workflow } from '../../engine/index.js';
@@ -148,6 +148,62 @@ describe('operator limits', () => {
     const limits = { ...defaultLimits(64 * 1024 ** 3, 1024 ** 4), maxPixels: 1e9, maxFrames: 1e9, maxMemoryBytes: 1e30, maxTempBytes: 1e30, maxVideoSeconds: 1e9 };
     const json = JSON.parse(JSON.stringify(wf)) as Workflow;
     await expect(admit(await validateWorkflow(json, registry), limits)).rejects.toThrow(`${(256 * 256 * 1800).toLocaleString('en-US')} latent tokens × 10 steps × 2 (guidance)`);
+  });
+});
+
+describe('estimates of text-encode, loop and connect', () => {
+  const registry = createRegistry();
+  const roomy = { ...defaultLimits(64 * 1024 ** 3, 1024 ** 4) };
+  const shipped = (file: string) => JSON.parse(readFileSync(join(import.meta.dirname, '../../workflows', file), 'utf8')) as Workflow;
+  async function refusal(wf: Workflow, limits: typeof roomy): Promise<Issue[]> {
+    try {
+      await admit(await validateWorkflow(wf, registry), limits);
+      return [];
+    } catch (error) {
+      return (error as { issues: Issue[] }).issues;
+    }
+  }
+
+  it("text-encode holds the model's text encoder: its weights' bytes against the memory limit, named on the model input", async () => {
+    const bytes = statSync(join(import.meta.dirname, '../../models/packages/skyloom-tiny/text_encoder/model.onnx')).size;
+    const issues = await refusal(textToVideo, { ...roomy, maxMemoryBytes: 1024 * 1024 });
+    const message = `The text encoder of skyloom-tiny (its weights, held while encoding) is ${(bytes / 1024 ** 2).toFixed(1)} MiB, over this server's limit of 1.0 MiB (maxMemoryBytes, --max-memory)`;
+    expect(issues.sort((a, b) => a.pointer.localeCompare(b.pointer))).toEqual([
+      { code: 'over_limit', nodeId: 'positive', pointer: '/nodes/2/inputs/model', message },
+      { code: 'over_limit', nodeId: 'negative', pointer: '/nodes/3/inputs/model', message },
+    ]);
+    expect(await refusal(textToVideo, { ...roomy, maxMemoryBytes: bytes })).toEqual([]);
+  });
+
+  it("loop: the clip and its transition count as one video, and the transition's window as work", async () => {
+    const wf = shipped('loop.json');
+    const loopAt = wf.nodes.findIndex((n) => n.id === 'loop');
+    wf.nodes[loopAt]!.params = { ...wf.nodes[loopAt]!.params, context: 32, frames: 64 };
+    // 16 clip frames + 64 generated; the window is 32 + 64 + 32 frames = 32 latent frames of 4×4 tokens.
+    const issues = await refusal(wf, { ...roomy, maxFrames: 79, maxWork: 20_480 + 2_560 - 1 });
+    expect(issues).toContainEqual({
+      code: 'over_limit',
+      nodeId: 'loop',
+      pointer: `/nodes/${loopAt}/params/frames`,
+      message: "80 frames is 80, over this server's limit of 79 (maxFrames, --max-frames)",
+    });
+    const work = issues.find((i) => i.message.startsWith("The prompt's work"))!;
+    expect(work).toMatchObject({ nodeId: 'loop', pointer: `/nodes/${loopAt}/params/steps` });
+    expect(work.message).toContain('(most of it 512 latent tokens × 20 steps × 2 (guidance)) is 23,040');
+    expect(await refusal(wf, { ...roomy, maxFrames: 80, maxWork: 23_040 })).toEqual([]);
+  });
+
+  it('connect: first clip, transition and second clip make one video', async () => {
+    const wf = shipped('loop.json');
+    // Both clips generated here, so their length is known before running: the same clip twice.
+    const at = wf.nodes.findIndex((n) => n.id === 'loop');
+    const node = wf.nodes[at]!;
+    wf.nodes[at] = { ...node, type: 'connect', inputs: { ...node.inputs, first: node.inputs!.video!, second: node.inputs!.video! } };
+    delete wf.nodes[at]!.inputs!.video;
+    const issues = await refusal(wf, { ...roomy, maxFrames: 39 });
+    expect(issues).toEqual([
+      { code: 'over_limit', nodeId: 'loop', pointer: `/nodes/${at}/params/frames`, message: "40 frames is 40, over this server's limit of 39 (maxFrames, --max-frames)" },
+    ]);
   });
 });
 

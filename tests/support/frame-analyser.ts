@@ -105,3 +105,67 @@ function classifyMotion(frames: FrameStats[]): Analysis['motion'] {
   if (growth < 0.74) return 'shrinking';
   return 'standing still';
 }
+
+/** The backgrounds of the default model's training data (models/training/data.py): [top, bottom] of a vertical gradient. */
+export const TRAINING_BACKGROUNDS: Record<string, [[number, number, number], [number, number, number]]> = {
+  black: [
+    [0, 0, 0],
+    [0, 0, 0],
+  ],
+  gray: [
+    [110, 110, 110],
+    [110, 110, 110],
+  ],
+  navy: [
+    [15, 25, 90],
+    [15, 25, 90],
+  ],
+  'dark green': [
+    [15, 70, 30],
+    [15, 70, 30],
+  ],
+  sunset: [
+    [40, 20, 80],
+    [150, 60, 50],
+  ],
+};
+
+/** One window's verdict: the analyser's colour, and how far its background is from the expected one. */
+export interface WindowAdherence {
+  colour: string;
+  /**
+   * The larger of the distances (RGB, Euclidean) of the top half's and of the bottom half's median
+   * colour over the window from the expected background there (a vertical gradient's colour at a
+   * quarter and three quarters of the height). The median ignores an object smaller than half of
+   * the half-frame, also one stuck at an edge; an edge-pixel reading would miss a wash of colour
+   * across the middle of the sky.
+   */
+  background: number;
+}
+
+/**
+ * Packed RGB24 frames judged window by window (`window` frames each; a shorter rest is left out)
+ * against an expected background given as the [top, bottom] of a vertical gradient.
+ */
+export function windowAdherence(rgb: Uint8Array, width: number, height: number, window: number, expected: readonly [readonly number[], readonly number[]]): WindowAdherence[] {
+  const frameBytes = width * height * 3;
+  const count = Math.floor(rgb.length / frameBytes / window);
+  const half = Math.floor(height / 2);
+  const band = (first: number, y0: number) =>
+    [0, 1, 2].map((c) => {
+      const values: number[] = [];
+      for (let f = first; f < first + window; f++) for (let y = y0; y < y0 + half; y++) for (let x = 0; x < width; x++) values.push(rgb[f * frameBytes + (y * width + x) * 3 + c]);
+      return values.sort((a, b) => a - b)[values.length >> 1];
+    });
+  const distance = (a: number[], b: readonly number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+  const at = (t: number) => [0, 1, 2].map((c) => expected[0][c] + (expected[1][c] - expected[0][c]) * t);
+  const out: WindowAdherence[] = [];
+  for (let n = 0; n < count; n++) {
+    const first = n * window;
+    out.push({
+      colour: analyseFrames(rgb.subarray(first * frameBytes, (first + window) * frameBytes), width, height, window).colour,
+      background: Math.max(distance(band(first, 0), at(0.25)), distance(band(first, height - half), at(0.75))),
+    });
+  }
+  return out;
+}

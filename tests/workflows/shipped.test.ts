@@ -13,7 +13,7 @@ const root = resolve(import.meta.dirname, '../..');
 
 /** Param overrides that make a workflow quick enough for CI (fewer steps, shorter output). */
 const reduced: Record<string, Record<string, Record<string, string | number>>> = {
-  'long-60s': { extend: { seconds: 4, steps: 6 }, sampler: { steps: 6 } },
+  'long-60s': { latent: { seconds: 6 }, sampler: { steps: 6 } },
   'text-to-video-1080p': { latent: { seconds: 0.5 }, sampler: { steps: 6 } },
   'text-to-video-vertical': { latent: { seconds: 0.5 }, sampler: { steps: 6 } },
 };

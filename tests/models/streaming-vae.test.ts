@@ -1,0 +1,185 @@
+// The skyloom family's streaming VAE (the 2.0 layout: init/step decoder graphs with declared caches, a
+// causal encoder with its declared context) on the tiny exported fixture (tests/fixtures/skyloom-stream).
+
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { SkyloomManifest } from '../../models/manifest.js';
+import { gaussianNoise } from '../../models/random.js';
+import type { Tensor } from '../../models/tensor.js';
+import type { VideoChunk } from '../../models/video-model.js';
+import { VideoModel } from '../../models/video-model.js';
+
+const FIXTURE = resolve(import.meta.dirname, '../fixtures/skyloom-stream/package');
+
+let model: VideoModel;
+let latents: Tensor<'float32'>;
+
+async function chunks(m: VideoModel, l: Tensor<'float32'>, chunkFrames: number): Promise<VideoChunk[]> {
+  const parts: VideoChunk[] = [];
+  for await (const c of m.decode(l, { chunkFrames })) parts.push(c);
+  return parts;
+}
+
+const bytes = (parts: VideoChunk[]) => Buffer.concat(parts.map((p) => p.data));
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
+
+/** A copy of the fixture with its manifest edited. */
+function editedCopy(edit: (m: SkyloomManifest) => void): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'skyloom-stream-')), 'package');
+  cpSync(FIXTURE, dir, { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(dir, 'skyloom.json'), 'utf8')) as SkyloomManifest;
+  edit(manifest);
+  writeFileSync(join(dir, 'skyloom.json'), JSON.stringify(manifest));
+  return dir;
+}
+
+/** Seeded RGB frames with smooth content (a moving gradient plus noise), like footage. */
+function footage(frames: number, width: number, height: number): { frames: number; width: number; height: number; data: Uint8Array } {
+  const noise = gaussianNoise([frames * width * height * 3], 11).data;
+  const data = new Uint8Array(frames * width * height * 3);
+  for (let f = 0; f < frames; f++)
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++)
+        for (let c = 0; c < 3; c++) {
+          const i = ((f * height + y) * width + x) * 3 + c;
+          data[i] = Math.max(0, Math.min(255, Math.round(128 + 90 * Math.sin((x + 3 * f) / 9 + c) * Math.cos(y / 7) + 20 * noise[i]!)));
+        }
+  return { frames, width, height, data };
+}
+
+beforeAll(async () => {
+  model = await VideoModel.load(FIXTURE, { device: 'cpu' });
+  // 7 latent frames (28 frames): more than any chunk size below, and not a multiple of 2, 3 or 4.
+  latents = gaussianNoise([1, 8, 7, 8, 8], 5);
+}, 60_000);
+
+describe('streaming decode (init + step graphs with caches)', () => {
+  it('the fixture is the 2.0 layout: a decoder pair with declared caches, no decoder context', () => {
+    expect(model.pkg.has('vae_decoder_init')).toBe(true);
+    const caches = model.manifest.components.vae_decoder.caches ?? [];
+    expect(caches.length).toBe(8);
+    expect(caches[0]).toEqual({ input: 'c0', output: 'nc0', channels: 8, frames: 2, scale: 1 });
+    expect(model.manifest.latent.decoderContext).toBeUndefined();
+    expect(model.manifest.latent.encoderContext).toEqual([12, 0]);
+  });
+
+  it.each([1, 2, 3, 4])('chunk %i equals the whole-clip decode, one chunk of frames yielded per call', async (chunk) => {
+    const whole = await chunks(model, latents, 7);
+    expect(whole).toHaveLength(1);
+    expect(whole[0]).toMatchObject({ startFrame: 0, frames: 28, width: 64, height: 64 });
+    const parts = await chunks(model, latents, chunk);
+    expect(parts).toHaveLength(Math.ceil(7 / chunk));
+    parts.forEach((p, i) => expect(p).toMatchObject({ startFrame: 4 * chunk * i, frames: 4 * Math.min(chunk, 7 - chunk * i) }));
+    const diff = maxDiff(bytes(whole), bytes(parts));
+    console.log(`chunk ${chunk}: max |byte diff| against the whole-clip decode ${diff}`);
+    expect(diff).toBeLessThanOrEqual(1);
+  });
+
+  it('the frames are not all alike (a decoder that ignored its input would pass the test above)', async () => {
+    const frames = bytes(await chunks(model, latents, 7));
+    const frame = 64 * 64 * 3;
+    expect(maxDiff(frames.subarray(0, frame), frames.subarray(6 * 4 * frame, (6 * 4 + 1) * frame))).toBeGreaterThan(8);
+    const other = bytes(await chunks(model, gaussianNoise([1, 8, 7, 8, 8], 6), 7));
+    expect(maxDiff(frames, other)).toBeGreaterThan(8);
+  });
+
+  it('without the caches (each chunk through the init graph) the chunk borders show', async () => {
+    const whole = bytes(await chunks(model, latents, 7));
+    const cold: Uint8Array[] = [];
+    for (let s = 0; s < 7; s += 2) {
+      const part = { ...latents, dims: [1, 8, Math.min(2, 7 - s), 8, 8], data: sliceFrames(latents, s, Math.min(7, s + 2)) };
+      for await (const c of model.decode(part as Tensor<'float32'>, { chunkFrames: 2 })) cold.push(c.data);
+    }
+    expect(maxDiff(whole, Buffer.concat(cold))).toBeGreaterThan(4);
+  });
+});
+
+function sliceFrames(t: Tensor<'float32'>, from: number, to: number): Float32Array {
+  const [, c = 1, frames = 1, h = 1, w = 1] = t.dims;
+  const out = new Float32Array(c * (to - from) * h * w);
+  for (let k = 0; k < c; k++) out.set(t.data.subarray((k * frames + from) * h * w, (k * frames + to) * h * w), k * (to - from) * h * w);
+  return out;
+}
+
+describe('chunked encode with the declared encoder context', () => {
+  const clip = footage(28, 64, 64);
+
+  it.each([1, 2, 3])('chunk %i equals the whole-clip encode', async (chunk) => {
+    const whole = await model.encode(clip, { chunkFrames: 7 });
+    expect(whole.dims).toEqual([1, 8, 7, 8, 8]);
+    const chunked = await model.encode(clip, { chunkFrames: chunk });
+    expect(chunked.dims).toEqual(whole.dims);
+    expect(maxDiff(whole.data, chunked.data)).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('without the context the chunks differ from the whole-clip encode', async () => {
+    const cold = await VideoModel.load(
+      editedCopy((m) => delete m.latent.encoderContext),
+      { device: 'cpu' },
+    );
+    const whole = await cold.encode(clip, { chunkFrames: 7 });
+    const chunked = await cold.encode(clip, { chunkFrames: 2 });
+    expect(maxDiff(whole.data, chunked.data)).toBeGreaterThan(1e-3);
+  });
+
+  it('the round trip runs: encoded footage decodes to frames of its size', async () => {
+    const decoded = await chunks(model, await model.encode(clip, { chunkFrames: 2 }), 3);
+    expect(decoded.reduce((n, p) => n + p.frames, 0)).toBe(28);
+  });
+});
+
+describe('loading a streaming package checks its caches', () => {
+  it('refuses a decoder pair that declares no caches', async () => {
+    const dir = editedCopy((m) => delete m.components.vae_decoder.caches);
+    await expect(VideoModel.load(dir, { device: 'cpu' })).rejects.toMatchObject({
+      code: 'MANIFEST_INVALID',
+      message: expect.stringContaining('/components/vae_decoder: a streaming decoder (beside vae_decoder_init) must declare its caches') as string,
+    });
+  });
+
+  it('refuses a cache the step graph does not take', async () => {
+    const dir = editedCopy((m) => {
+      m.components.vae_decoder.caches![3]!.input = 'c99';
+    });
+    await expect(VideoModel.load(dir, { device: 'cpu' })).rejects.toMatchObject({
+      code: 'SIGNATURE_MISMATCH',
+      message: expect.stringMatching(/vae_decoder\/model.onnx has input "c3" that no role/) as string,
+    });
+  });
+
+  it('refuses a cache declared with the wrong channel count', async () => {
+    const dir = editedCopy((m) => {
+      m.components.vae_decoder.caches![0]!.channels = 5;
+    });
+    await expect(VideoModel.load(dir, { device: 'cpu' })).rejects.toMatchObject({
+      code: 'SIGNATURE_MISMATCH',
+      message: expect.stringContaining('cache input "c0" is [') as string,
+    });
+  });
+
+  it('refuses two caches of one name', async () => {
+    const dir = editedCopy((m) => {
+      m.components.vae_decoder.caches![2]!.output = 'nc1';
+    });
+    await expect(VideoModel.load(dir, { device: 'cpu' })).rejects.toMatchObject({
+      code: 'MANIFEST_INVALID',
+      message: expect.stringContaining('/components/vae_decoder/caches: names "nc1" twice') as string,
+    });
+  });
+
+  it('refuses caches without the first-chunk graph', async () => {
+    const dir = editedCopy((m) => delete m.components.vae_decoder_init);
+    await expect(VideoModel.load(dir, { device: 'cpu' })).rejects.toMatchObject({
+      code: 'MANIFEST_INVALID',
+      message: expect.stringContaining('components.vae_decoder_init') as string,
+    });
+  });
+});
