@@ -50,7 +50,16 @@ export const vaeEncodeNode = defineNode({
   category: 'vae',
   description: "Encodes video frames to latents (the video's size and length must fit the model's grid).",
   inputs: { model: { type: 'MODEL' }, video: { type: 'VIDEO' } },
-  params: { chunk: { kind: 'int', default: 2, min: 1, max: 64, description: 'Latent frames per encoder call.' } },
+  params: {
+    chunk: {
+      kind: 'int',
+      default: 8,
+      min: 1,
+      max: 64,
+      description:
+        "Latent frames per encoder call. A whole-clip encoder also reads its context's pixels around each chunk (6 latent frames each side for skyloom-tiny 1.x) and drops what they make, so small chunks repeat work; the result is the whole-clip encode at any chunk.",
+    },
+  },
   outputs: { latent: { type: 'LATENT' } },
   run: async ({ model, video, chunk }) => {
     const m = model.model;
