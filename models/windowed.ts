@@ -1,7 +1,7 @@
 // Owns sampling clips longer than a model's native window: window by window, each held to the last latent frames of the one before.
 
 import { ModelInputError } from './errors.js';
-import { slice, tensor, zeros } from './tensor.js';
+import { concat, slice, tensor, zeros } from './tensor.js';
 import type { Tensor } from './tensor.js';
 import type { DenoiseOptions, VideoModel } from './video-model.js';
 
@@ -92,4 +92,91 @@ export async function denoiseWindowed(model: VideoModel, width: number, height: 
     made += take;
   }
   return tensor('float32', dims, out.data);
+}
+
+/** Options of {@link denoiseExtension}: {@link WindowedOptions} with `shape` the new latents' [1, C, T, h, w]. */
+export type ExtensionOptions = WindowedOptions;
+
+/**
+ * Samples new latents after (forward) or before (backward) known latents, window by window through
+ * the model's native window, as {@link denoiseWindowed} does for a clip from nothing: the first
+ * window holds all the known latent frames fixed (at its head forward, its tail backward), each
+ * later one holds `context` latent frames of what is made so far, and the window furthest out
+ * keeps the full length by taking more context. The known latents are encoded once by the caller;
+ * no window goes through the VAE, so a long extension does not drift by the VAE's round-trip error
+ * window after window. Memory: one window plus the new latents.
+ * @param known normalised latents [1, C, K, h, w] (the clip's encoded frames next to the new ones), K < the window.
+ * @returns the new latents only, normalised, of `options.shape`.
+ * @throws ModelInputError when the model takes no known frames, the shapes disagree, or K leaves no room in the window.
+ * @throws as {@link VideoModel.denoise}.
+ */
+export async function denoiseExtension(
+  model: VideoModel,
+  width: number,
+  height: number,
+  known: Tensor<'float32'>,
+  direction: 'forward' | 'backward',
+  options: ExtensionOptions,
+): Promise<Tensor<'float32'>> {
+  const dims = options.shape;
+  const [batch, channels = 0, frames = 0, h = 0, w = 0] = dims;
+  if (dims.length !== 5 || batch !== 1) throw new ModelInputError(`extension sampling takes latents [1, C, T, h, w] but got [${dims.join(', ')}]`);
+  if (model.manifest.components.transformer.inputs['cond_latents'] === undefined) {
+    throw new ModelInputError(`model ${model.manifest.name} cannot take known frames, so it cannot extend a clip`);
+  }
+  const k = known.dims[2] ?? 0;
+  if (known.dims.length !== 5 || known.dims[1] !== channels || known.dims[3] !== h || known.dims[4] !== w || k < 1) {
+    throw new ModelInputError(`known latents [${known.dims.join(', ')}] do not match the new latents [${dims.join(', ')}]`);
+  }
+  const native = nativeWindow(model, width, height);
+  const { window } = native;
+  const context = options.context ?? native.context;
+  if (k >= window) throw new ModelInputError(`${k} known latent frames leave no room for new ones in the model's ${window}-latent-frame window`);
+  if (!Number.isInteger(context) || context < 1 || context >= window) {
+    throw new ModelInputError(`extension sampling's context must be 1 to ${window - 1} latent frames (the window is ${window}) but is ${context}`);
+  }
+  const total = k + frames;
+  const plane = h * w;
+  // Real time order: forward [known | new], backward [new | known]. `made` counts latent frames
+  // filled from the known side outwards; a window at generation offset a of length L covers real
+  // [a, a + L) forward and [total − a − L, total − a) backward.
+  const out = direction === 'forward' ? concat([known, zeros('float32', dims)], 2) : concat([zeros('float32', dims), known], 2);
+  const real = (a: number, length: number) => (direction === 'forward' ? a : total - a - length);
+  let made = k;
+  let n = 0;
+  const windows = 1 + Math.max(0, Math.ceil((frames - (window - k)) / (window - context)));
+  while (made < total) {
+    const held = n === 0 ? k : context;
+    const take = Math.min(window - held, total - made);
+    const knownHere = Math.min(made, window - take);
+    const length = knownHere + take;
+    const start = real(made - knownHere, length);
+    const windowDims = [1, channels, length, h, w];
+    const condLatents = zeros('float32', windowDims);
+    const condMask = zeros('float32', [1, 1, length, h, w]);
+    const maskFrom = direction === 'forward' ? 0 : take;
+    const part = slice(out, 2, start, start + length);
+    for (let c = 0; c < channels; c++) {
+      const from = (c * length + maskFrom) * plane;
+      condLatents.data.set(part.data.subarray(from, from + knownHere * plane), from);
+    }
+    condMask.data.fill(1, maskFrom * plane, (maskFrom + knownHere) * plane);
+    const step = n;
+    const x = await model.denoise({
+      ...options,
+      shape: windowDims,
+      seed: options.seed + n,
+      condLatents,
+      condMask,
+      onStep: (s, t, x0) => options.onStep?.(step * t + s, windows * t, x0),
+    });
+    const newFrom = direction === 'forward' ? knownHere : 0;
+    const to = real(made, take);
+    for (let c = 0; c < channels; c++) {
+      out.data.set(x.data.subarray((c * length + newFrom) * plane, (c * length + newFrom + take) * plane), (c * total + to) * plane);
+    }
+    made += take;
+    n++;
+  }
+  return direction === 'forward' ? slice(out, 2, k, total) : slice(out, 2, 0, frames);
 }

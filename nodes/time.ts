@@ -1,7 +1,8 @@
 // The time family: extend, image-to-video, connect, loop, video-to-video's helpers, trim, concat, fps.
 
 import { defineNode, NodeInputError, type NodeContext } from '../engine/index.js';
-import { zeros } from '../models/tensor.js';
+import { concat, zeros } from '../models/tensor.js';
+import { denoiseExtension } from '../models/windowed.js';
 import type { SamplerName, VideoModel } from '../models/video-model.js';
 import { carryAudio, videoFromChunks, VideoHandle, VideoWriter } from '../media/frames.js';
 import { resizeImage } from '../media/image.js';
@@ -199,6 +200,96 @@ async function extendFrames(
   return forwardStore ? forwardStore.finish() : VideoHandle.concat(backwardPieces.reverse());
 }
 
+/**
+ * Generates `count` new frames after (forward) or before (backward) `context` in latent space: the
+ * context is encoded once, the new latents are sampled window by window held to known latent
+ * frames (models/windowed.ts, as the generator's long clips are), and the context and new latents
+ * are decoded together so the decoder sees across the join. The decoded frames next to the join
+ * are then seam-matched to the context frame there (media/seam.ts) over one native window. Unlike
+ * {@link extendFrames}, no window goes back through the VAE, so a long extension keeps the prompt.
+ * Memory: the new latents and one window of frames; frames go to disk.
+ * @returns the new frames only
+ */
+async function extendLatent(
+  s: Sampling,
+  size: { width: number; height: number; fps: number },
+  context: { data: Uint8Array; count: number },
+  count: number,
+  direction: 'forward' | 'backward',
+  ctx: NodeContext,
+): Promise<VideoHandle> {
+  const m = s.model;
+  const { window } = timing(m);
+  const frameBytes = size.width * size.height * 3;
+  const forward = direction === 'forward';
+  const known = await m.encode({ frames: context.count, width: size.width, height: size.height, data: context.data });
+  const fresh = await denoiseExtension(m, size.width, size.height, known, direction, {
+    shape: m.latentShape(size.width, size.height, count),
+    cond: s.cond,
+    ...(s.uncond ? { uncond: s.uncond } : {}),
+    guidance: s.guidance,
+    steps: s.steps,
+    sampler: s.sampler,
+    seed: s.seed,
+    signal: ctx.signal,
+    onStep: (step, total) => ctx.progress(step, total),
+  });
+  // Only the context's latents go with the new ones into the decoder: decoding the clip's frames
+  // beyond them too (its decoder context) made the join larger (#16 item 7, models/training/EVAL.md).
+  const all = concat(forward ? [known, fresh] : [fresh, known], 2);
+  const contextFrames = m.frameCount(known.dims[2]!); // decoded context frames, dropped
+  const newFrames = m.frameCount(fresh.dims[2]!);
+  // The seam is matched over the native window at the join: the context frame there and the new
+  // frames next to it, as one window of the pixel path was.
+  const seamFrames = Math.min(window, contextFrames + newFrames);
+  const anchorIndex = forward ? contextFrames - 1 : seamFrames - contextFrames;
+  const anchor = forward ? context.data.subarray((context.count - 1) * frameBytes, context.count * frameBytes) : context.data.subarray(0, frameBytes);
+  const store = new VideoWriter(size, { dir: ctx.tempDir });
+  try {
+    let at = 0; // decoded frames seen
+    let flushed = false;
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    // Forward: buffer the first `seamFrames` frames, match, then stream. Backward: stream all but
+    // the last `seamFrames` frames (a rolling buffer), then match those at the end.
+    const keepBytes = seamFrames * frameBytes;
+    for await (const part of m.decode(all, { chunkFrames: 8 })) {
+      ctx.signal?.throwIfAborted();
+      at += part.frames;
+      if (forward && flushed) {
+        await store.append(part.data);
+      } else if (forward) {
+        pending.push(part.data);
+        if (at >= seamFrames) {
+          const head = Buffer.concat(pending);
+          matchSeams(head.subarray(0, keepBytes), frameBytes, [{ index: anchorIndex, original: anchor }]);
+          await store.append(head.subarray(contextFrames * frameBytes));
+          pending = [];
+          flushed = true;
+        }
+      } else {
+        pending.push(part.data);
+        pendingBytes += part.data.length;
+        if (pendingBytes > keepBytes) {
+          const joined = Buffer.concat(pending);
+          await store.append(joined.subarray(0, joined.length - keepBytes));
+          pending = [joined.subarray(joined.length - keepBytes)];
+          pendingBytes = keepBytes;
+        }
+      }
+    }
+    if (!forward) {
+      const tail = Buffer.concat(pending);
+      matchSeams(tail, frameBytes, [{ index: anchorIndex, original: anchor }]);
+      await store.append(tail.subarray(0, tail.length - contextFrames * frameBytes));
+    }
+  } catch (error) {
+    await store.discard();
+    throw error;
+  }
+  return store.finish();
+}
+
 function framesFor(seconds: number, fps: number, step: number): number {
   return Math.max(step, Math.round((seconds * fps) / step) * step);
 }
@@ -209,27 +300,35 @@ export const extendNode = defineNode({
   aliases: ['continue', 'outpaint time', 'longer'],
   category: 'time',
   description:
-    'Extends a video forward or backward in time: its last (or first) frames are held fixed as context and new frames are generated window by window, so any length can be reached with flat memory. The sound of the video stays under its frames; the new frames are silent.',
+    "Extends a video forward or backward in time: its last (or first) frames are encoded once and held fixed as known latent frames, and the new ones are sampled window by window in latent space, as long generations are, then decoded with the context's latents so the decoder sees across the join. No window goes back through the VAE, so a long extension keeps the prompt's colour and background; memory stays flat. The video's frames come back unchanged and its sound stays under them; the new frames are silent.",
   inputs: { ...generationInputs, video: { type: 'VIDEO' } },
   params: {
     direction: { kind: 'enum', default: 'forward', choices: ['forward', 'backward'] },
     seconds: { kind: 'float', default: 2, min: 0.5, max: 120, step: 0.5, description: 'How much to add.' },
-    context: { kind: 'int', default: 8, min: 4, max: 64, step: 4, description: 'Frames of the video the model sees (a multiple of the model time step).' },
+    context: {
+      kind: 'int',
+      default: 8,
+      min: 4,
+      max: 64,
+      step: 4,
+      description: "Frames of the video the model sees (a multiple of the model time step, less than its window); later windows are held to the model's own windowed context.",
+    },
     ...samplingParams,
   },
   outputs: { video: { type: 'VIDEO' } },
   run: async (inputs, ctx) => {
     const s = await samplingFrom(inputs);
     const video = inputs.video;
-    const { step } = timing(s.model);
+    const { step, window } = timing(s.model);
     const contextCount = inputs.context;
     checkModelSize(s.model, video, 'the video');
     checkMultiple('context', contextCount, step);
+    if (contextCount >= window) throw new NodeInputError(`context of ${contextCount} frames leaves no room for new frames in the model's ${window}-frame window`);
     if (video.frameCount < contextCount) throw new NodeInputError(`the video has ${video.frameCount} frames, fewer than the ${contextCount} context frames`);
     const forward = inputs.direction === 'forward';
     const start = forward ? video.frameCount - contextCount : 0;
     const context = { data: await video.read(start, contextCount), count: contextCount };
-    const added = await extendFrames(s, video, context, framesFor(inputs.seconds, video.fps, step), forward ? 'forward' : 'backward', ctx);
+    const added = await extendLatent(s, video, context, framesFor(inputs.seconds, video.fps, step), forward ? 'forward' : 'backward', ctx);
     return { video: VideoHandle.concat(forward ? [video, added] : [added, video]) };
   },
 });

@@ -1,9 +1,10 @@
-// Windowed sampling's context: the default the shipped model gets, and a bad one refused before sampling.
+// Windowed sampling's context: the default the shipped model gets, and a bad one refused before sampling; windowed extension of known latents.
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ModelInputError } from '../../models/errors.js';
 import { VideoModel } from '../../models/video-model.js';
-import { denoiseWindowed, nativeWindow } from '../../models/windowed.js';
+import { slice, zeros, type Tensor } from '../../models/tensor.js';
+import { denoiseExtension, denoiseWindowed, nativeWindow } from '../../models/windowed.js';
 
 let model: VideoModel;
 beforeAll(async () => {
@@ -33,5 +34,57 @@ describe('windowed sampling', () => {
     const firstWindowEqual = Array.from({ length: 8 }, (_, c) => one.data.subarray(c * 8 * plane, (c * 8 + 4) * plane).every((v, i) => v === two.data[c * 8 * plane + i]));
     expect(firstWindowEqual.every(Boolean)).toBe(true);
     expect(Buffer.from(one.data.buffer).equals(Buffer.from(two.data.buffer))).toBe(false);
+  });
+});
+
+describe('windowed extension of known latents', () => {
+  const same = (a: Tensor<'float32'>, b: Tensor<'float32'>) =>
+    a.dims.join() === b.dims.join() && Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength));
+  let cond: Awaited<ReturnType<VideoModel['encodeText']>>;
+  let known: Tensor<'float32'>;
+  beforeAll(async () => {
+    cond = await model.encodeText(['a green square moving up on a gray background']);
+    // Two latent frames of a sampled clip: what extend encodes from the user's context frames.
+    known = slice(await model.denoise({ shape: model.latentShape(64, 64, 16), cond, guidance: 1, steps: 2, seed: 3 }), 2, 2, 4);
+  });
+
+  /** One window by hand: the known latents at its head (forward) or tail (backward), held by a mask of ones. */
+  async function byHand(direction: 'forward' | 'backward', seed: number): Promise<Tensor<'float32'>> {
+    const shape = model.latentShape(64, 64, 16);
+    const condLatents = zeros('float32', shape);
+    const condMask = zeros('float32', [1, 1, 4, 8, 8]);
+    const at = direction === 'forward' ? 0 : 2;
+    for (let c = 0; c < 8; c++) condLatents.data.set(known.data.subarray(c * 2 * 64, (c + 1) * 2 * 64), (c * 4 + at) * 64);
+    condMask.data.fill(1, at * 64, (at + 2) * 64);
+    const x = await model.denoise({ shape, cond, guidance: 1, steps: 2, seed, condLatents, condMask });
+    return direction === 'forward' ? slice(x, 2, 2, 4) : slice(x, 2, 0, 2);
+  }
+
+  it.each(['forward', 'backward'] as const)('%s: the first window is the known latents held at the join, its new latents next to them', async (direction) => {
+    const first = await byHand(direction, 7);
+    const one = await denoiseExtension(model, 64, 64, known, direction, { shape: model.latentShape(64, 64, 8), cond, guidance: 1, steps: 2, seed: 7 });
+    expect(same(one, first)).toBe(true);
+    // Three windows (2 + 3 + 3 new latent frames, each later one held to 1): the first window's stay next to the known ones.
+    const long = await denoiseExtension(model, 64, 64, known, direction, { shape: model.latentShape(64, 64, 32), cond, guidance: 1, steps: 2, seed: 7 });
+    expect(long.dims).toEqual([1, 8, 8, 8, 8]);
+    const near = direction === 'forward' ? slice(long, 2, 0, 2) : slice(long, 2, 6, 8);
+    expect(same(near, first)).toBe(true);
+    // Later windows are sampled, not copies of the first (seed + n).
+    const far = direction === 'forward' ? slice(long, 2, 2, 4) : slice(long, 2, 4, 6);
+    expect(same(far, first)).toBe(false);
+    expect(long.data.every(Number.isFinite)).toBe(true);
+  });
+
+  it('refuses known latents that fill the window, or of another size, before any DiT call', async () => {
+    let steps = 0;
+    const options = { shape: model.latentShape(64, 64, 16), cond, guidance: 1, steps: 2, seed: 1, onStep: () => void steps++ };
+    const full = zeros('float32', [1, 8, 4, 8, 8]);
+    await expect(denoiseExtension(model, 64, 64, full, 'forward', options)).rejects.toThrow(
+      "4 known latent frames leave no room for new ones in the model's 4-latent-frame window",
+    );
+    const small = zeros('float32', [1, 8, 2, 4, 4]);
+    await expect(denoiseExtension(model, 64, 64, small, 'backward', options)).rejects.toThrow(ModelInputError);
+    await expect(denoiseExtension(model, 64, 64, small, 'backward', options)).rejects.toThrow('known latents [1, 8, 2, 4, 4] do not match the new latents [1, 8, 4, 8, 8]');
+    expect(steps).toBe(0);
   });
 });
