@@ -213,6 +213,16 @@ describe('keyboard shortcuts', () => {
     expect(actionFor(key('m', { ctrlKey: true }), false)).toBe('mute');
     expect(new Set(SHORTCUTS.map((s) => s.action)).size).toBe(SHORTCUTS.length);
   });
+  it('matches Alt chords on the physical key, so macOS Alt+C ("ç") and Alt+M ("µ") still fire', () => {
+    expect(actionFor(key('ç', { altKey: true, code: 'KeyC' }), false)).toBe('collapse');
+    expect(actionFor(key('µ', { altKey: true, code: 'KeyM' }), false)).toBe('minimap');
+    expect(chordOf(key('ç', { altKey: true, code: 'KeyC' }))).toBe('Alt+C');
+    // With Alt the physical key decides, not the character it happened to type.
+    expect(actionFor(key('µ', { altKey: true, code: 'KeyX' }), false)).toBeUndefined();
+    // Without Alt the typed character still decides (layouts differ, the letter on the key is what the user reads).
+    expect(actionFor(key('g', { code: 'KeyH' }), false)).toBe('gallery');
+    expect(actionFor(key('Enter', { ctrlKey: true, altKey: true, code: 'Enter' }), false)).toBe('interrupt');
+  });
   it('leaves typing alone in fields, except queueing and saving', () => {
     expect(actionFor(key('Backspace'), true)).toBeUndefined();
     expect(actionFor(key('z', { ctrlKey: true }), true)).toBeUndefined();
