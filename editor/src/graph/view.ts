@@ -507,7 +507,8 @@ export class GraphView {
   /**
    * A drag that starts outside a text field (panning, moving a node) selects no text: the browser
    * would otherwise start a text selection at the press and stretch it over every title, label and
-   * field the pointer crosses. A press inside a field keeps the browser's selection as it is.
+   * field the pointer crosses. A press inside a field, or on text styled `user-select: text`, keeps
+   * the browser's selection as it is.
    */
   #noSelectWhileDragging(): void {
     const container = this.container;
@@ -520,6 +521,8 @@ export class GraphView {
       'pointerdown',
       (e) => {
         if ((e.target as HTMLElement).closest('input, textarea, select, [contenteditable]:not([contenteditable="false"])')) return;
+        // Text styled as selectable (a node's error list, for copying) keeps the browser's selection too.
+        for (let el = e.target as HTMLElement | null; el && el !== container; el = el.parentElement) if (getComputedStyle(el).userSelect === 'text') return;
         dragging = true;
         container.classList.add('sk-dragging');
       },
