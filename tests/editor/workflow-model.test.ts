@@ -79,12 +79,16 @@ describe('copy and paste', () => {
     const doc = defaultWorkflow();
     const fragment = copyFragment(doc, ['positive', 'prompt']);
     expect(fragment.nodes.find((n) => n.id === 'positive')!.inputs).toEqual({ text: { node: 'prompt', output: 'text' } });
+    // The pair keeps its layout, its top-left corner moved to the paste point (read from the template, whose layout may change).
+    const [px, py] = doc.nodes.find((n) => n.id === 'prompt')!.position!;
+    const [qx, qy] = doc.nodes.find((n) => n.id === 'positive')!.position!;
     const ids = pasteFragment(doc, fragment, [1000, 1000]);
     expect(ids.sort()).toEqual(['positive-2', 'prompt-2']);
     const pasted = doc.nodes.find((n) => n.id === 'positive-2')!;
     expect(pasted.inputs).toEqual({ text: { node: 'prompt-2', output: 'text' } });
-    expect(doc.nodes.find((n) => n.id === 'prompt-2')!.position).toEqual([1000, 1040]);
-    expect(pasted.position).toEqual([1300, 1000]);
+    expect(doc.nodes.find((n) => n.id === 'prompt-2')!.position).toEqual([1000 + px - Math.min(px, qx), 1000 + py - Math.min(py, qy)]);
+    expect(pasted.position).toEqual([1000 + qx - Math.min(px, qx), 1000 + qy - Math.min(py, qy)]);
+    expect(qx).not.toBe(px);
     expect(doc.nodes).toHaveLength(10);
   });
 });
