@@ -57,6 +57,9 @@ export const ExecutionInterruptedMessageSchema = message(
   Type.Object({ promptId: Type.String(), nodeId: Type.Optional(Type.String()), executed: Type.Array(Type.String()) }),
 );
 
+/** A finished prompt's history record was deleted (`DELETE /api/history/:promptId`); sent to every client so each tab drops it. */
+export const HistoryDeletedMessageSchema = message('history_deleted', Type.Object({ promptId: Type.String() }));
+
 /** Every JSON message the server sends over `/ws`. Previews are binary frames (see below). */
 export const ServerMessageSchema = Type.Union([
   StatusMessageSchema,
@@ -69,6 +72,7 @@ export const ServerMessageSchema = Type.Union([
   ExecutionSuccessMessageSchema,
   ExecutionErrorMessageSchema,
   ExecutionInterruptedMessageSchema,
+  HistoryDeletedMessageSchema,
 ]);
 export type ServerMessage = Static<typeof ServerMessageSchema>;
 export type ServerMessageType = ServerMessage['type'];

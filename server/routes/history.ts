@@ -53,7 +53,7 @@ export function historyQuery(query: Record<string, unknown>): HistoryQuery {
   return out;
 }
 
-export function historyRoutes({ queue, store, dirs }: RouteContext): Router {
+export function historyRoutes({ queue, store, dirs, hub }: RouteContext): Router {
   const router = Router();
 
   /** The file's place in the output folder, when it is there (the record may outlive it). */
@@ -128,6 +128,9 @@ export function historyRoutes({ queue, store, dirs }: RouteContext): Router {
           out.files.removed.push(file.filename);
         }
       }
+      // Every tab shows the history (queue panel, gallery), not only the one that asked; in the Redis
+      // engine too the history lives in this server's store, so its own hub reaches every client.
+      hub.broadcast({ type: 'history_deleted', data: { promptId } });
       res.json(out);
     }),
   );

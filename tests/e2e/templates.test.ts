@@ -40,6 +40,40 @@ describe('shipped templates', () => {
   }, 60_000);
 
   it.each(TEMPLATES)(
+    '%s opens with no node overlapping another, and its group boxes hold only their members',
+    async (file) => {
+      const shipped = JSON.parse(readFileSync(join(ROOT, 'workflows', file), 'utf8')) as { nodes: unknown[]; groups?: Array<{ nodes: string[] }> };
+      const { page, context, errors } = await openEditor(h);
+      page.on('dialog', (d) => void d.accept());
+      await page.selectOption('[data-testid="new-menu"]', file);
+      await expect.poll(() => page.locator('[data-testid="node"]').count()).toBe(shipped.nodes.length);
+      await page.getByTestId('fit').click();
+      type Box = { id: string; x: number; y: number; w: number; h: number };
+      const boxes = async (selector: string, idAttr: string): Promise<Box[]> =>
+        page.locator(selector).evaluateAll(
+          (els, attr) =>
+            els.map((el) => {
+              const r = el.getBoundingClientRect();
+              return { id: el.getAttribute(attr) ?? '', x: r.x, y: r.y, w: r.width, h: r.height };
+            }),
+          idAttr,
+        );
+      const apart = (a: Box, b: Box): boolean => a.x + a.w <= b.x + 1 || b.x + b.w <= a.x + 1 || a.y + a.h <= b.y + 1 || b.y + b.h <= a.y + 1;
+      const nodes = await boxes('[data-testid="node"]', 'data-node-id');
+      for (const [i, a] of nodes.entries()) for (const b of nodes.slice(i + 1)) expect(apart(a, b), `${file}: nodes ${a.id} and ${b.id} overlap`).toBe(true);
+      const groups = await boxes('.sk-group', 'data-group-index');
+      expect(groups.length).toBe(shipped.groups?.length ?? 0);
+      for (const g of groups) {
+        const members = new Set(shipped.groups![Number(g.id)]!.nodes);
+        for (const n of nodes.filter((n) => !members.has(n.id))) expect(apart(g, n), `${file}: node ${n.id} lies in group box ${g.id}`).toBe(true);
+      }
+      expect(errors).toEqual([]);
+      await context.close();
+    },
+    60_000,
+  );
+
+  it.each(TEMPLATES)(
     '%s runs as shipped',
     async (file) => {
       const shipped = JSON.parse(readFileSync(join(ROOT, 'workflows', file), 'utf8')) as { nodes: unknown[] };

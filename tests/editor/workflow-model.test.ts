@@ -79,12 +79,16 @@ describe('copy and paste', () => {
     const doc = defaultWorkflow();
     const fragment = copyFragment(doc, ['positive', 'prompt']);
     expect(fragment.nodes.find((n) => n.id === 'positive')!.inputs).toEqual({ text: { node: 'prompt', output: 'text' } });
+    // The pair keeps its layout, its top-left corner moved to the paste point (read from the template, whose layout may change).
+    const [px, py] = doc.nodes.find((n) => n.id === 'prompt')!.position!;
+    const [qx, qy] = doc.nodes.find((n) => n.id === 'positive')!.position!;
     const ids = pasteFragment(doc, fragment, [1000, 1000]);
     expect(ids.sort()).toEqual(['positive-2', 'prompt-2']);
     const pasted = doc.nodes.find((n) => n.id === 'positive-2')!;
     expect(pasted.inputs).toEqual({ text: { node: 'prompt-2', output: 'text' } });
-    expect(doc.nodes.find((n) => n.id === 'prompt-2')!.position).toEqual([1000, 1040]);
-    expect(pasted.position).toEqual([1300, 1000]);
+    expect(doc.nodes.find((n) => n.id === 'prompt-2')!.position).toEqual([1000 + px - Math.min(px, qx), 1000 + py - Math.min(py, qy)]);
+    expect(pasted.position).toEqual([1000 + qx - Math.min(px, qx), 1000 + qy - Math.min(py, qy)]);
+    expect(qx).not.toBe(px);
     expect(doc.nodes).toHaveLength(10);
   });
 });
@@ -212,6 +216,16 @@ describe('keyboard shortcuts', () => {
     expect(actionFor(key('m', { altKey: true }), false)).toBe('minimap');
     expect(actionFor(key('m', { ctrlKey: true }), false)).toBe('mute');
     expect(new Set(SHORTCUTS.map((s) => s.action)).size).toBe(SHORTCUTS.length);
+  });
+  it('matches Alt chords on the physical key, so macOS Alt+C ("ç") and Alt+M ("µ") still fire', () => {
+    expect(actionFor(key('ç', { altKey: true, code: 'KeyC' }), false)).toBe('collapse');
+    expect(actionFor(key('µ', { altKey: true, code: 'KeyM' }), false)).toBe('minimap');
+    expect(chordOf(key('ç', { altKey: true, code: 'KeyC' }))).toBe('Alt+C');
+    // With Alt the physical key decides, not the character it happened to type.
+    expect(actionFor(key('µ', { altKey: true, code: 'KeyX' }), false)).toBeUndefined();
+    // Without Alt the typed character still decides (layouts differ, the letter on the key is what the user reads).
+    expect(actionFor(key('g', { code: 'KeyH' }), false)).toBe('gallery');
+    expect(actionFor(key('Enter', { ctrlKey: true, altKey: true, code: 'Enter' }), false)).toBe('interrupt');
   });
   it('leaves typing alone in fields, except queueing and saving', () => {
     expect(actionFor(key('Backspace'), true)).toBeUndefined();

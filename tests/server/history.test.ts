@@ -6,8 +6,16 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineNode, type WorkflowNode } from '../../engine/index.js';
-import { DeleteHistoryResponseSchema, HistoryListSchema, type DeleteHistoryResponse, type HistoryEntry, type HistoryList, type PromptResponse } from '../../protocol/index.js';
-import { getJson, postJson, settled, startServer, tempDir, testRegistry, workflow } from './helpers.js';
+import {
+  DeleteHistoryResponseSchema,
+  HistoryListSchema,
+  ServerMessageSchema,
+  type DeleteHistoryResponse,
+  type HistoryEntry,
+  type HistoryList,
+  type PromptResponse,
+} from '../../protocol/index.js';
+import { Client, getJson, postJson, settled, startServer, tempDir, testRegistry, workflow } from './helpers.js';
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 function conforms(schema: object, value: unknown): void {
@@ -155,6 +163,27 @@ describe('DELETE /api/history/:promptId', () => {
     expect((await del(ids.B!)).body.files).toEqual({ removed: [], kept: ['b.png'], missing: [] });
     expect(readFileSync(join(dataDir, 'output', 'b.png'), 'utf8')).toBe('a blue square\n'.repeat(10));
     expect((await list('')).body.total).toBe(2);
+  });
+
+  it('tells every connected client, whoever queued or deleted it, and says nothing when nothing was deleted', async () => {
+    const tabs = [new Client(server.base, { clientId: 'tab-one', preview: 'none' }), new Client(server.base, { clientId: 'tab-two', preview: 'none' })];
+    try {
+      await Promise.all(tabs.map((t) => t.opened));
+      const deletions = (t: Client) => t.got.messages.filter((m) => m.type === 'history_deleted');
+      expect((await del('no-such-prompt')).status).toBe(404);
+      expect((await del(ids.C!, '?files=all')).status).toBe(400);
+      expect((await del(ids.C!)).status).toBe(200);
+      for (const t of tabs) {
+        await t.waitFor(() => deletions(t).length > 0, 'history_deleted');
+        conforms(ServerMessageSchema, deletions(t)[0]);
+        // The refused deletes before it sent nothing: the only event names C.
+        expect(deletions(t)).toEqual([{ type: 'history_deleted', data: { promptId: ids.C } }]);
+      }
+      expect(names((await list('')).body)).not.toContain('C');
+      await run('C', failing('broken again'));
+    } finally {
+      for (const t of tabs) t.close();
+    }
   });
 
   it('reports a file already gone, and shows it without a size before that', async () => {

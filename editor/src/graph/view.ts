@@ -80,6 +80,8 @@ export class GraphView {
   #pending = false;
   #replacing = false;
   #running?: Promise<void>;
+  /** Listeners on the window, removed with the view. */
+  readonly #listening = new AbortController();
 
   constructor(
     readonly container: HTMLElement,
@@ -143,6 +145,7 @@ export class GraphView {
     // Panning moves one layer: the compositor shifts it instead of repainting every node (bench/editor-200.ts).
     this.area.area.content.holder.style.willChange = 'transform';
     this.#enableBoxSelect();
+    this.#noSelectWhileDragging();
     container.addEventListener('dblclick', (e) => {
       if ((e.target as HTMLElement).closest('.sk-node, .sk-group, [data-testid="context-menu"]')) return;
       this.onQuickAdd?.(e.clientX, e.clientY);
@@ -501,6 +504,37 @@ export class GraphView {
     );
   }
 
+  /**
+   * A drag that starts outside a text field (panning, moving a node) selects no text: the browser
+   * would otherwise start a text selection at the press and stretch it over every title, label and
+   * field the pointer crosses. A press inside a field, or on text styled `user-select: text`, keeps
+   * the browser's selection as it is.
+   */
+  #noSelectWhileDragging(): void {
+    const container = this.container;
+    let dragging = false;
+    const end = () => {
+      dragging = false;
+      container.classList.remove('sk-dragging');
+    };
+    container.addEventListener(
+      'pointerdown',
+      (e) => {
+        if ((e.target as HTMLElement).closest('input, textarea, select, [contenteditable]:not([contenteditable="false"])')) return;
+        // Text styled as selectable (a node's error list, for copying) keeps the browser's selection too.
+        for (let el = e.target as HTMLElement | null; el && el !== container; el = el.parentElement) if (getComputedStyle(el).userSelect === 'text') return;
+        dragging = true;
+        container.classList.add('sk-dragging');
+      },
+      { capture: true },
+    );
+    container.addEventListener('selectstart', (e) => {
+      if (dragging) e.preventDefault();
+    });
+    window.addEventListener('pointerup', end, { signal: this.#listening.signal });
+    window.addEventListener('pointercancel', end, { signal: this.#listening.signal });
+  }
+
   selectedIds(): string[] {
     return this.editor
       .getNodes()
@@ -574,6 +608,7 @@ export class GraphView {
   }
 
   destroy(): void {
+    this.#listening.abort();
     this.#observer.disconnect();
     this.#containerObserver.disconnect();
     clearTimeout(this.#rasterTimer);

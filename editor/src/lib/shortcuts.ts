@@ -63,12 +63,17 @@ export const SHORTCUTS: Shortcut[] = [
   { action: 'escape', keys: ['Escape'], label: 'Close a panel, clear the selection', inFields: true },
 ];
 
-/** The chord of a key event as written in the table ("Ctrl+Shift+Z"); Cmd counts as Ctrl. */
-export function chordOf(e: Pick<KeyboardEvent, 'key' | 'ctrlKey' | 'metaKey' | 'shiftKey' | 'altKey'>): string {
+/**
+ * The chord of a key event as written in the table ("Ctrl+Shift+Z"); Cmd counts as Ctrl.
+ * With Alt held the letter comes from the physical key (`e.code`), because on macOS Alt+C types "ç"
+ * and Alt+M "µ", so `e.key` would never read as the letter in the table.
+ */
+export function chordOf(e: Pick<KeyboardEvent, 'key' | 'ctrlKey' | 'metaKey' | 'shiftKey' | 'altKey'> & { code?: string }): string {
   const parts: string[] = [];
   if (e.ctrlKey || e.metaKey) parts.push('Ctrl');
   if (e.altKey) parts.push('Alt');
-  let key = e.key.length === 1 ? e.key.toUpperCase() : e.key;
+  const physical = e.altKey ? /^(?:Key([A-Z])|Digit([0-9]))$/.exec(e.code ?? '') : null;
+  let key = physical ? (physical[1] ?? physical[2]) : e.key.length === 1 ? e.key.toUpperCase() : e.key;
   // "?" and "/" are typed with Shift on many layouts; match them as themselves.
   if (e.shiftKey && !(key === '?' || key === '/')) parts.push('Shift');
   if (key === ' ') key = 'Space';

@@ -121,12 +121,20 @@ export const useGalleryStore = defineStore('gallery', () => {
     },
   );
 
+  /** Drops a deleted prompt's card; a no-op when it is not shown (this tab's own delete, echoed by the server). */
+  function forget(promptId: string): void {
+    if (!items.value.some((i) => i.promptId === promptId)) return;
+    items.value = items.value.filter((i) => i.promptId !== promptId);
+    total.value = Math.max(0, total.value - 1);
+  }
+  // Another tab's delete arrives as a `history_deleted` event to every client.
+  run.onHistoryDeleted(forget);
+
   /** Deletes a prompt's history record (and with `files`, its output files no other record names). */
   async function remove(entry: HistoryEntry, files: boolean): Promise<boolean> {
     try {
       const answer = await api.deleteHistory(entry.promptId, files ? 'delete' : 'keep');
-      items.value = items.value.filter((i) => i.promptId !== entry.promptId);
-      total.value = Math.max(0, total.value - 1);
+      forget(entry.promptId);
       const removed = answer.files.removed.length;
       notify.info(`Deleted prompt #${entry.number} from the history${files ? ` and ${removed} file${removed === 1 ? '' : 's'}` : ''}`);
       void run.refreshHistory();

@@ -209,6 +209,13 @@ export const useRunStore = defineStore('run', () => {
     }
   }
 
+  const deletedListeners = new Set<(promptId: string) => void>();
+  /** Calls `listener` with each prompt whose history record was deleted (in any tab: the server tells every client). */
+  function onHistoryDeleted(listener: (promptId: string) => void): () => void {
+    deletedListeners.add(listener);
+    return () => deletedListeners.delete(listener);
+  }
+
   function setNode(id: string, state: NodeRunState): void {
     nodes.set(id, state);
   }
@@ -272,6 +279,10 @@ export const useRunStore = defineStore('run', () => {
       notify.info('Interrupted');
       void refreshHistory();
     });
+    socket.on('history_deleted', ({ promptId }) => {
+      if (history.value.some((h) => h.promptId === promptId)) history.value = history.value.filter((h) => h.promptId !== promptId);
+      for (const listener of deletedListeners) listener(promptId);
+    });
     socket.connect();
   }
 
@@ -327,6 +338,7 @@ export const useRunStore = defineStore('run', () => {
     busy,
     activity,
     start,
+    onHistoryDeleted,
     queuePrompt,
     batchCount,
     interrupt,
