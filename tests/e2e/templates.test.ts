@@ -40,7 +40,7 @@ describe('shipped templates', () => {
   }, 60_000);
 
   it.each(TEMPLATES)(
-    '%s opens with no node overlapping another, and its group boxes hold only their members',
+    '%s opens with no node overlapping another or the minimap, and its group boxes hold only their members',
     async (file) => {
       const shipped = JSON.parse(readFileSync(join(ROOT, 'workflows', file), 'utf8')) as { nodes: unknown[]; groups?: Array<{ nodes: string[] }> };
       const { page, context, errors } = await openEditor(h);
@@ -61,6 +61,10 @@ describe('shipped templates', () => {
       const apart = (a: Box, b: Box): boolean => a.x + a.w <= b.x + 1 || b.x + b.w <= a.x + 1 || a.y + a.h <= b.y + 1 || b.y + b.h <= a.y + 1;
       const nodes = await boxes('[data-testid="node"]', 'data-node-id');
       for (const [i, a] of nodes.entries()) for (const b of nodes.slice(i + 1)) expect(apart(a, b), `${file}: nodes ${a.id} and ${b.id} overlap`).toBe(true);
+      // Fit leaves the minimap's corner free (connect.json's clips used to sit under it).
+      const [map] = await boxes('[data-testid="minimap"]', 'data-testid');
+      expect(map).toBeDefined();
+      for (const n of nodes) expect(apart(map!, n), `${file}: node ${n.id} lies under the minimap after Fit`).toBe(true);
       const groups = await boxes('.sk-group', 'data-group-index');
       expect(groups.length).toBe(shipped.groups?.length ?? 0);
       for (const g of groups) {

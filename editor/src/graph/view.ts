@@ -12,6 +12,7 @@ import type { Workflow, WorkflowNode } from '../../../engine/workflow.js';
 import GraphConnection from '../components/GraphConnection.vue';
 import GraphNode from '../components/GraphNode.vue';
 import GraphSocket from '../components/GraphSocket.vue';
+import { fitAround, unionBox } from '../lib/minimap';
 import { FAR_ZOOM, nodeDetail } from './detail';
 import { dragState, nodeSizes } from './drag-state';
 import { SocketPositions } from './socket-positions';
@@ -39,6 +40,9 @@ export class SkyConnection extends ClassicPreset.Connection<SkyNode, SkyNode> {
 }
 
 type Schemes = GetSchemes<SkyNode, SkyConnection>;
+
+/** How far the canvas zooms out and in; Fit stays inside it too. */
+const ZOOM_LIMITS = { min: 0.15, max: 2.5 };
 type AreaExtra = VueArea2D<Schemes> | ContextMenuExtra;
 
 export function linkId(from: string, output: string, to: string, input: string): string {
@@ -136,7 +140,7 @@ export class GraphView {
 
     this.#selectable = AreaExtensions.selectableNodes(this.area, this.selector, { accumulating: AreaExtensions.accumulateOnCtrl() });
     AreaExtensions.simpleNodesOrder(this.area);
-    AreaExtensions.restrictor(this.area, { scaling: { min: 0.15, max: 2.5 } });
+    AreaExtensions.restrictor(this.area, { scaling: ZOOM_LIMITS });
 
     this.groupLayer = document.createElement('div');
     this.groupLayer.className = 'sk-group-layer';
@@ -564,10 +568,25 @@ export class GraphView {
     return this.toCanvas(rect.left + rect.width / 2, rect.top + rect.height / 2);
   }
 
+  /** Shows every node, clear of the minimap when the view leaves room for that. */
   async zoomToFit(): Promise<void> {
     const nodes = this.editor.getNodes();
     if (nodes.length === 0) return;
-    await AreaExtensions.zoomAt(this.area, nodes, { scale: 0.92 });
+    const sizes = this.#measure();
+    const boxes = nodes.flatMap((n) => {
+      const view = this.area.nodeViews.get(n.id);
+      const size = sizes.get(n.id);
+      return view && size ? [{ x: view.position.x, y: view.position.y, w: size.width, h: size.height }] : [];
+    });
+    const content = unionBox(boxes);
+    if (!content) return;
+    const rect = this.container.getBoundingClientRect();
+    const map = this.container.parentElement?.querySelector('.sk-minimap')?.getBoundingClientRect();
+    // The minimap's box on the canvas, with a gap so no node edge touches it.
+    const obstacle = map && map.width > 0 ? { x: map.left - rect.left - 8, y: map.top - rect.top - 8, w: map.width + 16, h: map.height + 16 } : undefined;
+    const t = fitAround(content, rect.width, rect.height, obstacle, 0.92, ZOOM_LIMITS);
+    await this.area.area.zoom(t.k, 0, 0);
+    await this.area.area.translate(t.x, t.y);
   }
 
   #measure(): Map<string, { width: number; height: number }> {

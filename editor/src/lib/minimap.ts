@@ -56,3 +56,35 @@ export function mapToWorld(px: number, py: number, world: Box, width: number, he
 export function centerOn(wx: number, wy: number, k: number, width: number, height: number): { x: number; y: number } {
   return { x: width / 2 - wx * k, y: height / 2 - wy * k };
 }
+
+/**
+ * The transform that shows `content` whole and centred in a `width` × `height` view, scaled by
+ * `margin` and clamped to `limits`, without putting any of it under `obstacle` (a screen
+ * rectangle such as the minimap) when that can be helped: the whole view is tried first, then the
+ * parts of it beside and above the obstacle, and the largest scale that stays clear wins. When
+ * none stays clear (a clamp at the minimum zoom), the whole-view fit is kept.
+ */
+export function fitAround(content: Box, width: number, height: number, obstacle: Box | undefined, margin: number, limits: { min: number; max: number }): ViewTransform {
+  const fitIn = (area: Box): ViewTransform => {
+    const k = Math.min(limits.max, Math.max(limits.min, margin * Math.min(area.w / Math.max(content.w, 1), area.h / Math.max(content.h, 1))));
+    return { k, x: area.x + area.w / 2 - (content.x + content.w / 2) * k, y: area.y + area.h / 2 - (content.y + content.h / 2) * k };
+  };
+  const whole = fitIn({ x: 0, y: 0, w: width, h: height });
+  if (!obstacle) return whole;
+  const clear = (t: ViewTransform): boolean => {
+    const s = { x: content.x * t.k + t.x, y: content.y * t.k + t.y, w: content.w * t.k, h: content.h * t.k };
+    return s.x + s.w <= obstacle.x || obstacle.x + obstacle.w <= s.x || s.y + s.h <= obstacle.y || obstacle.y + obstacle.h <= s.y;
+  };
+  if (clear(whole)) return whole;
+  const candidates = [
+    { x: obstacle.x + obstacle.w, y: 0, w: width - obstacle.x - obstacle.w, h: height }, // right of it
+    { x: 0, y: 0, w: obstacle.x, h: height }, // left of it
+    { x: 0, y: 0, w: width, h: obstacle.y }, // above it
+    { x: 0, y: obstacle.y + obstacle.h, w: width, h: height - obstacle.y - obstacle.h }, // below it
+  ]
+    .filter((a) => a.w > 0 && a.h > 0)
+    .map(fitIn)
+    .filter(clear)
+    .sort((a, b) => b.k - a.k);
+  return candidates[0] ?? whole;
+}
