@@ -61,7 +61,7 @@ export function centerOn(wx: number, wy: number, k: number, width: number, heigh
  * The transform that shows `content` whole and centred in a `width` × `height` view, scaled by
  * `margin` and clamped to `limits`, without putting any of it under `obstacle` (a screen
  * rectangle such as the minimap) when that can be helped: the whole view is tried first, then the
- * parts of it beside and above the obstacle, and the largest scale that stays clear wins. When
+ * parts of it beside, above and below the obstacle, and the largest scale that stays clear wins. When
  * none stays clear (a clamp at the minimum zoom), the whole-view fit is kept.
  */
 export function fitAround(content: Box, width: number, height: number, obstacle: Box | undefined, margin: number, limits: { min: number; max: number }): ViewTransform {
