@@ -9,6 +9,7 @@ import { resizeImage } from '../media/image.js';
 import { matchSeams, type SeamAnchor } from '../media/seam.js';
 import { samplingParams as baseSamplingParams, unconditional } from './sampling.js';
 import type { ConditioningValue, ModelValue } from './values.js';
+import { VAE_CHUNK_FRAMES } from './vae.js';
 
 const samplingParams = {
   ...baseSamplingParams,
@@ -69,6 +70,20 @@ async function samplingFrom(inputs: SamplingInputs): Promise<Sampling> {
   };
 }
 
+/** The sampling settings, seed, interrupt and progress every denoise call of this family passes. */
+function denoiseBase(s: Sampling, seed: number, ctx: NodeContext, progress: (step: number, total: number) => void) {
+  return {
+    cond: s.cond,
+    ...(s.uncond ? { uncond: s.uncond } : {}),
+    guidance: s.guidance,
+    steps: s.steps,
+    sampler: s.sampler,
+    seed,
+    signal: ctx.signal,
+    onStep: progress,
+  };
+}
+
 /** The model's temporal step (frames per latent frame) and its native window length in frames. */
 function timing(model: VideoModel): { step: number; window: number } {
   return { step: model.frameCount(2) - model.frameCount(1), window: model.manifest.defaults.frames };
@@ -118,19 +133,7 @@ async function generateWindow(
     }
     mask.data.fill(1, t0 * plane, (t0 + n) * plane);
   }
-  const samples = await m.denoise({
-    shape,
-    cond: s.cond,
-    ...(s.uncond ? { uncond: s.uncond } : {}),
-    guidance: s.guidance,
-    steps: s.steps,
-    sampler: s.sampler,
-    seed,
-    condLatents: cond,
-    condMask: mask,
-    signal: ctx.signal,
-    onStep: (step, total) => progress(step, total),
-  });
+  const samples = await m.denoise({ ...denoiseBase(s, seed, ctx, progress), shape, condLatents: cond, condMask: mask });
   const parts: Uint8Array[] = [];
   for await (const chunk of m.decode(samples)) parts.push(chunk.data);
   const window = Buffer.concat(parts);
@@ -224,15 +227,8 @@ async function extendLatent(
   const forward = direction === 'forward';
   const known = await m.encode({ frames: context.count, width: size.width, height: size.height, data: context.data });
   const fresh = await denoiseExtension(m, size.width, size.height, known, direction, {
+    ...denoiseBase(s, s.seed, ctx, (step, total) => ctx.progress(step, total)),
     shape: m.latentShape(size.width, size.height, count),
-    cond: s.cond,
-    ...(s.uncond ? { uncond: s.uncond } : {}),
-    guidance: s.guidance,
-    steps: s.steps,
-    sampler: s.sampler,
-    seed: s.seed,
-    signal: ctx.signal,
-    onStep: (step, total) => ctx.progress(step, total),
   });
   // Only the context's latents go with the new ones into the decoder: decoding the clip's frames
   // beyond them too (its decoder context) made the join larger (#16 item 7, models/training/EVAL.md).
@@ -253,7 +249,7 @@ async function extendLatent(
     // Forward: buffer the first `seamFrames` frames, match, then stream. Backward: stream all but
     // the last `seamFrames` frames (a rolling buffer), then match those at the end.
     const keepBytes = seamFrames * frameBytes;
-    for await (const part of m.decode(all, { chunkFrames: 8 })) {
+    for await (const part of m.decode(all, { chunkFrames: VAE_CHUNK_FRAMES })) {
       ctx.signal?.throwIfAborted();
       at += part.frames;
       if (forward && flushed) {

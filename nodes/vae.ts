@@ -4,6 +4,13 @@ import { defineNode, NodeInputError } from '../engine/index.js';
 import { carryAudio, videoFromChunks } from '../media/frames.js';
 import type { LatentValue } from './values.js';
 
+/**
+ * Latent frames per VAE call by default: with a whole-clip VAE's [6, 6] context, 8 decodes and
+ * encodes a 60 s clip in a third of chunk 2's time at the same peak memory (bench/decode-chunk.ts,
+ * bench/encode-chunk.ts).
+ */
+export const VAE_CHUNK_FRAMES = 8;
+
 export const vaeDecodeNode = defineNode({
   type: 'vae-decode',
   version: 1,
@@ -15,7 +22,7 @@ export const vaeDecodeNode = defineNode({
   params: {
     chunk: {
       kind: 'int',
-      default: 8,
+      default: VAE_CHUNK_FRAMES,
       min: 1,
       max: 64,
       description:
@@ -53,7 +60,7 @@ export const vaeEncodeNode = defineNode({
   params: {
     chunk: {
       kind: 'int',
-      default: 8,
+      default: VAE_CHUNK_FRAMES,
       min: 1,
       max: 64,
       description:

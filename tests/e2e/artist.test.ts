@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryList } from '../../protocol/index.js';
-import { openEditor, ROOT, shot, startHarness, type Harness } from './harness.js';
+import { openEditor, ROOT, shot, startHarness, type Harness, node, openDoc, exportedDoc } from './harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -15,7 +15,6 @@ afterAll(async () => {
   await h?.stop();
 });
 
-const node = (page: Page, id: string) => page.locator(`[data-testid="node"][data-node-id="${id}"]`);
 const problemsOf = (page: Page, id: string) => node(page, id).locator('[data-testid="node-problems"] li.error');
 
 async function history(): Promise<HistoryList['items']> {
@@ -39,17 +38,6 @@ function template(
   name: string,
 ): { nodes: Array<{ id: string; type: string; params?: Record<string, unknown>; inputs?: Record<string, unknown>; position?: [number, number] }> } & Record<string, unknown> {
   return JSON.parse(readFileSync(join(ROOT, 'workflows', name), 'utf8'));
-}
-
-/** Opens a workflow document as if a .json file were dropped from the desktop. */
-async function openDoc(page: Page, doc: unknown): Promise<void> {
-  await page.evaluate((text) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([text], 'w.json', { type: 'application/json' }));
-    const target = document.querySelector('.app')!;
-    target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, JSON.stringify(doc));
 }
 
 async function select(page: Page, id: string): Promise<void> {
@@ -115,14 +103,6 @@ describe('partial runs', () => {
     await context.close();
   }, 180_000);
 });
-
-/** Exports the workflow as the Export button downloads it. */
-async function exported(
-  page: Page,
-): Promise<{ version: number; nodes: Array<{ id: string; type: string; mode?: string; inputs?: Record<string, { node: string; output: string }>; position?: [number, number] }> }> {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-json').click()]);
-  return JSON.parse(readFileSync((await download.path())!, 'utf8'));
-}
 
 describe('node modes and reroutes', () => {
   it('bypass changes the output (a resize passes its video through) and survives save and load', async () => {
@@ -320,3 +300,9 @@ describe('serving the page', () => {
     await context.close();
   }, 60_000);
 });
+
+type ExportedDoc = {
+  version: number;
+  nodes: Array<{ id: string; type: string; mode?: string; inputs?: Record<string, { node: string; output: string }>; position?: [number, number] }>;
+};
+const exported = (page: Page) => exportedDoc<ExportedDoc>(page);

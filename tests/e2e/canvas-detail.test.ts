@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Workflow } from '../../engine/index.js';
-import { ROOT, openEditor, shot, startHarness, type Harness } from './harness.js';
+import { ROOT, openEditor, shot, startHarness, type Harness, node, areaTransform } from './harness.js';
 
 let h: Harness;
 
@@ -17,7 +17,6 @@ afterAll(async () => {
   await h?.stop();
 });
 
-const node = (page: Page, id: string) => page.locator(`[data-testid="node"][data-node-id="${id}"]`);
 const FAR_LINK = 'sampler.latent->far.latent';
 
 /** The default workflow plus a second decoder and save 5,000 px to the right, fed by the same sampler. */
@@ -28,11 +27,6 @@ function spreadGraph(): Workflow {
   doc.nodes.push({ ...decode, id: 'far', title: 'Far decoder', params: { chunk: 3 }, position: [5200, 200] });
   doc.nodes.push({ ...save, id: 'far-save', inputs: { video: { node: 'far', output: 'video' } }, position: [5500, 200] });
   return doc;
-}
-
-async function zoom(page: Page): Promise<number> {
-  const transform = await page.evaluate(() => (document.querySelector('.sk-group-layer')?.parentElement as HTMLElement).style.transform);
-  return Number(/scale\(([0-9.]+)\)/.exec(transform)?.[1]);
 }
 
 /** The end point of a link's path, in canvas coordinates (the path lives inside the zoomed layer). */
@@ -80,7 +74,7 @@ async function emptyPoint(page: Page): Promise<{ x: number; y: number }> {
 /** Zooms in with the wheel at a page point until the zoom is about natural size. */
 async function zoomInAt(page: Page, at: { x: number; y: number }): Promise<void> {
   await page.mouse.move(at.x, at.y);
-  for (let i = 0; i < 40 && (await zoom(page)) < 0.95; i++) await page.mouse.wheel(0, -120);
+  for (let i = 0; i < 40 && (await areaTransform(page)).k < 0.95; i++) await page.mouse.wheel(0, -120);
 }
 
 /** Opens the spread graph as a dropped file, on an empty canvas. */
@@ -101,7 +95,7 @@ describe('node detail on a large canvas', () => {
     await openSpread(page);
 
     // Opened at fit, far out: every node is a title bar on a box of its size; no sockets, no widgets.
-    await expect.poll(() => zoom(page)).toBeLessThan(0.4);
+    await expect.poll(async () => (await areaTransform(page)).k).toBeLessThan(0.4);
     await expect.poll(() => node(page, 'far').getAttribute('data-detail')).toBe('far');
     await expect.poll(() => page.locator('[data-testid="node"][data-detail="far"]').count()).toBe(10);
     expect(await node(page, 'far').locator('.title').textContent()).toBe('Far decoder');
@@ -109,7 +103,7 @@ describe('node detail on a large canvas', () => {
     expect(await node(page, 'far').locator('[data-param-row]').count()).toBe(0);
     await shot(page, 'detail-01-far');
     const endFar = await linkEnd(page, FAR_LINK);
-    const kFar = await zoom(page);
+    const kFar = (await areaTransform(page)).k;
     const sizeFar = (await node(page, 'far').boundingBox())!;
 
     // In close on the default workflow: its nodes whole, the decoder 5,000 px away culled to an empty box.
@@ -124,7 +118,7 @@ describe('node detail on a large canvas', () => {
     const decodeRows = await node(page, 'decode').locator('[data-param-row]').count();
     expect(decodeSockets).toBeGreaterThan(1);
     // The culled node keeps its box, and its link still ends where its socket was.
-    expect(await zoom(page)).toBeGreaterThan(0.9);
+    expect((await areaTransform(page)).k).toBeGreaterThan(0.9);
     const sizeCulled = await node(page, 'far').evaluate((el: HTMLElement) => ({ width: el.offsetWidth, height: el.offsetHeight }));
     expect(sizeCulled.height).toBeGreaterThan(100);
     expect(Math.abs(sizeCulled.width - sizeFar.width / kFar)).toBeLessThan(2);

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openEditor, shot, startHarness, type Harness } from './harness.js';
+import { openEditor, shot, startHarness, type Harness, node } from './harness.js';
 
 let h: Harness;
 const PROMPT = 'a blue square moving right on a white background';
@@ -16,8 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
 });
-
-const node = (page: Page, id: string) => page.locator(`[data-testid="node"][data-node-id="${id}"]`);
 
 /** Sets a text param through its widget, as a user would (type, then leave the field). */
 async function setText(page: Page, nodeId: string, param: string, value: string): Promise<void> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryEntry, HistoryList, PromptResponse } from '../../protocol/index.js';
-import { openEditor, ROOT, shot, startHarness, type Harness } from './harness.js';
+import { openEditor, ROOT, shot, startHarness, type Harness, node, openDoc } from './harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -21,24 +21,12 @@ const BLUE = 'a blue square moving right on a white background';
 async function history(query = 'limit=1000'): Promise<HistoryList> {
   return (await (await fetch(`${h.base}/api/history?${query}`)).json()) as HistoryList;
 }
-const node = (page: Page, id: string) => page.locator(`[data-testid="node"][data-node-id="${id}"]`);
 const items = (page: Page) => page.getByTestId('gallery-item');
 const item = (page: Page, promptId: string) => page.locator(`[data-testid="gallery-item"][data-prompt-id="${promptId}"]`);
 const urlOf = (entry: HistoryEntry) => Object.values(entry.outputs).flatMap((ui) => ui.files ?? [])[0]!.url!;
 
 function template(name: string): { title?: string; nodes: Array<{ id: string; params?: Record<string, unknown> }> } {
   return JSON.parse(readFileSync(join(ROOT, 'workflows', name), 'utf8'));
-}
-
-/** Opens a workflow document as if a .json file were dropped from the desktop. */
-async function openDoc(page: Page, doc: unknown): Promise<void> {
-  await page.evaluate((text) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([text], 'w.json', { type: 'application/json' }));
-    const target = document.querySelector('.app')!;
-    target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, JSON.stringify(doc));
 }
 
 /** Queues from the toolbar and waits until the history holds `count` finished prompts. */

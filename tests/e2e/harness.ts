@@ -1,6 +1,6 @@
 // Helpers for the editor's browser tests: a real server in-process (tiny random-weight model) and Debian's chromium.
 
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,4 +114,32 @@ export async function shot(page: Page, name: string): Promise<string> {
   const path = join(SCREENSHOTS, `${name}.png`);
   await page.screenshot({ path });
   return path;
+}
+
+/** A node on the canvas, by its workflow id. */
+export const node = (page: Page, id: string) => page.locator(`[data-testid="node"][data-node-id="${id}"]`);
+
+/** Opens a workflow document as if a .json file were dropped from the desktop. */
+export async function openDoc(page: Page, doc: unknown): Promise<void> {
+  await page.evaluate((text) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([text], 'w.json', { type: 'application/json' }));
+    const target = document.querySelector('.app')!;
+    target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, JSON.stringify(doc));
+}
+
+/** The workflow as the Export button downloads it. */
+export async function exportedDoc<T>(page: Page): Promise<T> {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-json').click()]);
+  return JSON.parse(readFileSync((await download.path())!, 'utf8')) as T;
+}
+
+/** The canvas transform as the area plugin sets it on its content layer. */
+export async function areaTransform(page: Page): Promise<{ x: number; y: number; k: number }> {
+  const text = await page.evaluate(() => document.querySelector<HTMLElement>('.sk-group-layer')!.parentElement!.style.transform);
+  const m = /translate\(([-0-9.e]+)px,\s*([-0-9.e]+)px\)\s*scale\(([-0-9.e]+)\)/.exec(text);
+  if (!m) throw new Error(`unexpected transform ${text}`);
+  return { x: Number(m[1]), y: Number(m[2]), k: Number(m[3]) };
 }

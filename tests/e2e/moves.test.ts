@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openEditor, ROOT, shot, startHarness, type Harness } from './harness.js';
+import { openEditor, ROOT, shot, startHarness, type Harness, node, openDoc, exportedDoc, areaTransform } from './harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -20,32 +20,7 @@ type Doc = {
   groups?: unknown[];
 };
 
-const node = (page: Page, id: string) => page.locator(`[data-testid="node"][data-node-id="${id}"]`);
 const template = (): Doc => JSON.parse(readFileSync(join(ROOT, 'workflows', 'text-to-video.json'), 'utf8')) as Doc;
-
-/** Opens a workflow document as if a .json file were dropped from the desktop. */
-async function openDoc(page: Page, doc: unknown): Promise<void> {
-  await page.evaluate((text) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([text], 'w.json', { type: 'application/json' }));
-    const target = document.querySelector('.app')!;
-    target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, JSON.stringify(doc));
-}
-
-async function exported(page: Page): Promise<Doc> {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-json').click()]);
-  return JSON.parse(readFileSync((await download.path())!, 'utf8')) as Doc;
-}
-
-/** The canvas transform as the area plugin sets it on its content layer. */
-async function transform(page: Page): Promise<{ x: number; y: number; k: number }> {
-  const text = await page.evaluate(() => document.querySelector<HTMLElement>('.sk-group-layer')!.parentElement!.style.transform);
-  const m = /translate\(([-0-9.e]+)px,\s*([-0-9.e]+)px\)\s*scale\(([-0-9.e]+)\)/.exec(text);
-  if (!m) throw new Error(`unexpected transform ${text}`);
-  return { x: Number(m[1]), y: Number(m[2]), k: Number(m[3]) };
-}
 
 async function center(page: Page, selector: string): Promise<{ x: number; y: number }> {
   const box = (await page.locator(selector).first().boundingBox())!;
@@ -106,14 +81,14 @@ describe('the minimap', () => {
     // A press on the save node's rectangle brings the save node to the middle of the view.
     const middle = { x: canvas.x + canvas.width / 2, y: canvas.y + canvas.height / 2 };
     const saveBefore = await center(page, '[data-testid="node"][data-node-id="save"]');
-    const t0 = await transform(page);
+    const t0 = await areaTransform(page);
     const target = await center(page, '[data-testid="minimap-node"][data-node-id="save"]');
     await page.mouse.click(target.x, target.y);
-    await expect.poll(async () => (await transform(page)).x).not.toBe(t0.x);
+    await expect.poll(async () => (await areaTransform(page)).x).not.toBe(t0.x);
     const saveAfter = await center(page, '[data-testid="node"][data-node-id="save"]');
     expect(distance(saveBefore, middle)).toBeGreaterThan(100);
     expect(distance(saveAfter, middle)).toBeLessThan(12);
-    expect((await transform(page)).k).toBe(t0.k);
+    expect((await areaTransform(page)).k).toBe(t0.k);
 
     // A drag along the map follows the pointer: released over the model's rectangle, the model is in the middle.
     const from = await center(page, '[data-testid="minimap-node"][data-node-id="save"]');
@@ -173,7 +148,7 @@ describe('collapse', () => {
     // In the minimap too, the sampler is now a thin bar.
     await expect
       .poll(async () => Number(await page.locator('[data-testid="minimap-node"][data-node-id="sampler"]').getAttribute('height')))
-      .toBeLessThan(open.height / (await transform(page)).k / 3);
+      .toBeLessThan(open.height / (await areaTransform(page)).k / 3);
 
     // The sockets sit on the bar's edges at its middle, and the links in and out end at them.
     const endsOnBar = async () => {
@@ -200,7 +175,7 @@ describe('collapse', () => {
     await page.mouse.up();
     await expect.poll(() => page.locator('[data-testid="connection"][data-link="latent.latent->sampler.latent"]').count()).toBe(1);
 
-    const saved = await exported(page);
+    const saved = await exportedDoc<Doc>(page);
     expect(saved.version).toBe(3);
     expect(saved.nodes.find((n) => n.id === 'sampler')).toMatchObject({ collapsed: true, inputs: { latent: { node: 'latent', output: 'latent' } } });
     expect(saved.nodes.find((n) => n.id === 'decode')!.collapsed).toBeUndefined();
@@ -253,7 +228,7 @@ describe('node colours', () => {
     expect(await page.locator('[data-testid="minimap-node"][data-node-id="decode"]').getAttribute('fill')).toBe('#357a44');
     await shot(page, 'm03-coloured');
 
-    const saved = await exported(page);
+    const saved = await exportedDoc<Doc>(page);
     expect(saved.nodes.find((n) => n.id === 'decode')!.color).toBe('#357a44');
     expect(saved.nodes.filter((n) => n.color !== undefined).map((n) => n.id)).toEqual(['decode']);
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryEntry, PromptResponse } from '../../protocol/index.js';
-import { openEditor, ROOT, shot, startHarness, type Harness } from './harness.js';
+import { openEditor, ROOT, shot, startHarness, type Harness, node, openDoc, areaTransform } from './harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -14,8 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.stop();
 });
-
-const node = (page: Page, id: string) => page.locator(`[data-testid="node"][data-node-id="${id}"]`);
 
 /** What the page holds selected: the document selection's type ("Range" when any text is) and text inside inputs and textareas. */
 async function selectedText(page: Page): Promise<string> {
@@ -162,23 +160,6 @@ describe('the history in every tab', () => {
   }, 300_000);
 });
 
-/** Opens a workflow document as if a .json file were dropped from the desktop. */
-async function openDoc(page: Page, doc: unknown): Promise<void> {
-  await page.evaluate((text) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([text], 'w.json', { type: 'application/json' }));
-    const target = document.querySelector('.app')!;
-    target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, JSON.stringify(doc));
-}
-
-/** The canvas zoom as the area plugin sets it on its content layer. */
-async function zoom(page: Page): Promise<number> {
-  const text = await page.evaluate(() => document.querySelector<HTMLElement>('.sk-group-layer')!.parentElement!.style.transform);
-  return Number(/scale\(([-0-9.e]+)\)/.exec(text)![1]);
-}
-
 type Point = { x: number; y: number };
 const distance = (a: Point, b: Point) => Math.hypot(a.x - b.x, a.y - b.y);
 
@@ -212,7 +193,7 @@ describe('a collapsed node', () => {
     const decode = node(page, 'decode');
     await expect.poll(() => decode.count()).toBe(1);
     await page.getByTestId('fit').click();
-    const k = await zoom(page);
+    const k = (await areaTransform(page)).k;
     expect((await decode.boundingBox())!.width / k).toBeCloseTo(250, 0);
 
     // Where a link ends relative to its socket's dot (the link plugin draws it a little outside).
@@ -235,7 +216,7 @@ describe('a collapsed node', () => {
     await expect.poll(() => decode.getAttribute('class')).toContain('collapsed');
     /** The collapsed decoder's width in canvas px, and whether its title shows whole. */
     const narrow = async () => {
-      const width = (await decode.boundingBox())!.width / (await zoom(page));
+      const width = (await decode.boundingBox())!.width / (await areaTransform(page)).k;
       const whole = await decode.locator('.title').evaluate((t) => t.scrollWidth <= t.clientWidth);
       return { width: Math.round(width), whole };
     };
@@ -283,7 +264,7 @@ describe('a collapsed node', () => {
 
     // Expanded, it is full width again.
     await decode.getByTestId('collapse').click();
-    await expect.poll(async () => Math.round((await decode.boundingBox())!.width / (await zoom(page)))).toBe(250);
+    await expect.poll(async () => Math.round((await decode.boundingBox())!.width / (await areaTransform(page)).k)).toBe(250);
     await context.close();
     expect(errors).toEqual([]);
   }, 120_000);

@@ -42,14 +42,16 @@ export const useGalleryStore = defineStore('gallery', () => {
   }));
 
   /** Starts over from the newest entry (opening the gallery, a filter changed). */
-  async function reload(): Promise<void> {
-    const mine = ++generation;
+  /**
+   * Fetches one page of the current query (older than `before` when given) and lets `merge` place
+   * it among the items shown; a page that arrives after a newer query started is dropped.
+   */
+  async function fetchPage(mine: number, before: number | undefined, merge: (page: HistoryEntry[]) => HistoryEntry[]): Promise<void> {
     loading.value = true;
-    ended.value = false;
     try {
-      const page = await api.history(query.value);
+      const page = await api.history(before === undefined ? query.value : { ...query.value, before });
       if (mine !== generation) return;
-      items.value = page.items;
+      items.value = merge(page.items);
       total.value = page.total;
       ended.value = page.items.length < GALLERY_PAGE;
     } catch (e) {
@@ -59,23 +61,18 @@ export const useGalleryStore = defineStore('gallery', () => {
     }
   }
 
+  async function reload(): Promise<void> {
+    ended.value = false;
+    await fetchPage(++generation, undefined, (page) => page);
+  }
+
   /** The next older page, from the oldest entry shown (a cursor that new results do not shift). */
   async function loadMore(): Promise<void> {
     if (loading.value || ended.value || items.value.length === 0) return;
-    const mine = generation;
-    loading.value = true;
-    try {
-      const page = await api.history({ ...query.value, before: items.value[items.value.length - 1]!.number });
-      if (mine !== generation) return;
+    await fetchPage(generation, items.value[items.value.length - 1]!.number, (page) => {
       const known = new Set(items.value.map((i) => i.promptId));
-      items.value = [...items.value, ...page.items.filter((i) => !known.has(i.promptId))];
-      total.value = page.total;
-      ended.value = page.items.length < GALLERY_PAGE;
-    } catch (e) {
-      if (mine === generation) notify.error((e as Error).message);
-    } finally {
-      if (mine === generation) loading.value = false;
-    }
+      return [...items.value, ...page.filter((i) => !known.has(i.promptId))];
+    });
   }
 
   /** Puts prompts that finished since the newest one shown on top, keeping the pages already loaded. */
