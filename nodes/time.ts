@@ -147,60 +147,18 @@ async function generateWindow(
   return window;
 }
 
-/**
- * Generates `count` new frames after (forward) or before (backward) `context`, window by window:
- * each window holds `context.count` known frames and `window − context` new ones, and the newest
- * frames become the next window's context. Memory holds one window; frames go to disk.
- * @returns the new frames only
- */
-async function extendFrames(
-  s: Sampling,
-  size: { width: number; height: number; fps: number },
-  context: { data: Uint8Array; count: number },
-  count: number,
-  direction: 'forward' | 'backward',
-  ctx: NodeContext,
-): Promise<VideoHandle> {
-  const { window } = timing(s.model);
-  const fresh = window - context.count;
-  if (fresh <= 0) throw new NodeInputError(`context of ${context.count} frames leaves no room for new frames in the model's ${window}-frame window`);
-  const frameBytes = size.width * size.height * 3;
-  const windows = Math.ceil(count / fresh);
-  // Forward, new frames append to one store; backward, each window is its own file-backed piece
-  // (a store cannot prepend), joined in reverse at the end. Either way only one window is in memory.
-  const forwardStore = direction === 'forward' ? new VideoWriter(size, { dir: ctx.tempDir }) : undefined;
-  const backwardPieces: VideoHandle[] = [];
-  let known = context.data;
-  let made = 0;
-  try {
-    for (let i = 0; i < windows; i++) {
-      const at = direction === 'forward' ? 'head' : 'tail';
-      const frames = await generateWindow(s, size, window, [{ at, data: known, count: context.count }], s.seed + i, ctx, (step, total) =>
-        ctx.progress(i * total + step, windows * total),
-      );
-      const take = Math.min(fresh, count - made);
-      const newFrames =
-        direction === 'forward'
-          ? frames.subarray(context.count * frameBytes, (context.count + take) * frameBytes)
-          : frames.subarray((fresh - take) * frameBytes, fresh * frameBytes);
-      if (forwardStore) {
-        await forwardStore.append(newFrames);
-      } else {
-        const piece = new VideoWriter(size, { dir: ctx.tempDir, memoryLimitBytes: 0 });
-        await piece.append(newFrames);
-        backwardPieces.push(await piece.finish());
-      }
-      made += take;
-      // The next context is the outermost `context.count` frames of what exists now.
-      const joined = direction === 'forward' ? Buffer.concat([known, newFrames]) : Buffer.concat([newFrames, known]);
-      known = direction === 'forward' ? joined.subarray(joined.length - context.count * frameBytes) : joined.subarray(0, context.count * frameBytes);
-    }
-  } catch (error) {
-    await forwardStore?.discard();
-    await Promise.all(backwardPieces.map((p) => p.dispose()));
-    throw error;
-  }
-  return forwardStore ? forwardStore.finish() : VideoHandle.concat(backwardPieces.reverse());
+/** What {@link extendLatent} makes: `count` new frames on one side of `context`. */
+interface LatentExtension {
+  context: { data: Uint8Array; count: number };
+  count: number;
+  direction: 'forward' | 'backward';
+  /**
+   * Whether the decoded context frames come back too, in front of (forward) or after (backward)
+   * the new ones: image-to-video's still does; extend's clip keeps its own frames. Default false.
+   */
+  keepContext?: boolean;
+  /** The context frame (0-based) the output shows exactly. Default: the one next to the new frames. */
+  anchor?: number;
 }
 
 /**
@@ -208,19 +166,13 @@ async function extendFrames(
  * context is encoded once, the new latents are sampled window by window held to known latent
  * frames (models/windowed.ts, as the generator's long clips are), and the context and new latents
  * are decoded together so the decoder sees across the join. The decoded frames next to the join
- * are then seam-matched to the context frame there (media/seam.ts) over one native window. Unlike
- * {@link extendFrames}, no window goes back through the VAE, so a long extension keeps the prompt.
- * Memory: the new latents and one window of frames; frames go to disk.
- * @returns the new frames only
+ * are then seam-matched to the anchor frame of the context (media/seam.ts) over one native window.
+ * No window goes back through the VAE, so a long extension keeps the prompt's colour and
+ * background. Memory: the new latents and one window of frames; frames go to disk.
+ * @returns the new frames, after the decoded context frames when `keepContext`
  */
-async function extendLatent(
-  s: Sampling,
-  size: { width: number; height: number; fps: number },
-  context: { data: Uint8Array; count: number },
-  count: number,
-  direction: 'forward' | 'backward',
-  ctx: NodeContext,
-): Promise<VideoHandle> {
+async function extendLatent(s: Sampling, size: { width: number; height: number; fps: number }, job: LatentExtension, ctx: NodeContext): Promise<VideoHandle> {
+  const { context, count, direction } = job;
   const m = s.model;
   const { window } = timing(m);
   const frameBytes = size.width * size.height * 3;
@@ -233,13 +185,15 @@ async function extendLatent(
   // Only the context's latents go with the new ones into the decoder: decoding the clip's frames
   // beyond them too (its decoder context) made the join larger (#16 item 7, models/training/EVAL.md).
   const all = concat(forward ? [known, fresh] : [fresh, known], 2);
-  const contextFrames = m.frameCount(known.dims[2]!); // decoded context frames, dropped
+  const contextFrames = m.frameCount(known.dims[2]!); // decoded context frames
   const newFrames = m.frameCount(fresh.dims[2]!);
-  // The seam is matched over the native window at the join: the context frame there and the new
-  // frames next to it, as one window of the pixel path was.
+  // The seam is matched over the native window at the join: the context's frames and the new
+  // frames next to them. The decoded context ends (forward) or starts (backward) at the join.
   const seamFrames = Math.min(window, contextFrames + newFrames);
-  const anchorIndex = forward ? contextFrames - 1 : seamFrames - contextFrames;
-  const anchor = forward ? context.data.subarray((context.count - 1) * frameBytes, context.count * frameBytes) : context.data.subarray(0, frameBytes);
+  const anchorAt = job.anchor ?? (forward ? context.count - 1 : 0);
+  const anchorIndex = forward ? anchorAt + contextFrames - context.count : seamFrames - contextFrames + anchorAt;
+  const anchor = context.data.subarray(anchorAt * frameBytes, (anchorAt + 1) * frameBytes);
+  const dropped = job.keepContext ? 0 : contextFrames;
   const store = new VideoWriter(size, { dir: ctx.tempDir });
   try {
     let at = 0; // decoded frames seen
@@ -259,7 +213,7 @@ async function extendLatent(
         if (at >= seamFrames) {
           const head = Buffer.concat(pending);
           matchSeams(head.subarray(0, keepBytes), frameBytes, [{ index: anchorIndex, original: anchor }]);
-          await store.append(head.subarray(contextFrames * frameBytes));
+          await store.append(head.subarray(dropped * frameBytes));
           pending = [];
           flushed = true;
         }
@@ -277,7 +231,7 @@ async function extendLatent(
     if (!forward) {
       const tail = Buffer.concat(pending);
       matchSeams(tail, frameBytes, [{ index: anchorIndex, original: anchor }]);
-      await store.append(tail.subarray(0, tail.length - contextFrames * frameBytes));
+      await store.append(tail.subarray(0, tail.length - dropped * frameBytes));
     }
   } catch (error) {
     await store.discard();
@@ -324,7 +278,7 @@ export const extendNode = defineNode({
     const forward = inputs.direction === 'forward';
     const start = forward ? video.frameCount - contextCount : 0;
     const context = { data: await video.read(start, contextCount), count: contextCount };
-    const added = await extendLatent(s, video, context, framesFor(inputs.seconds, video.fps, step), forward ? 'forward' : 'backward', ctx);
+    const added = await extendLatent(s, video, { context, count: framesFor(inputs.seconds, video.fps, step), direction: forward ? 'forward' : 'backward' }, ctx);
     return { video: VideoHandle.concat(forward ? [video, added] : [added, video]) };
   },
 });
@@ -334,7 +288,8 @@ export const imageToVideoNode = defineNode({
   version: 1,
   aliases: ['i2v', 'animate', 'img2vid'],
   category: 'time',
-  description: 'Animates a still image from a prompt: the image is the first frame and the model generates what follows.',
+  description:
+    "Animates a still image from a prompt: the image is the first frame and the model generates what follows. Clips longer than the model's window are sampled window by window in latent space, each window held to the last latent frame made, as long generations are, so the prompt's colour and background hold and memory stays flat.",
   inputs: { ...generationInputs, image: { type: 'IMAGE' } },
   params: {
     seconds: { kind: 'float', default: 2, min: 0.5, max: 120, step: 0.5 },
@@ -345,26 +300,21 @@ export const imageToVideoNode = defineNode({
   outputs: { video: { type: 'VIDEO' } },
   run: async (inputs, ctx) => {
     const s = await samplingFrom(inputs);
-    const { step, window } = timing(s.model);
+    const { step } = timing(s.model);
     const image = inputs.image;
     const fps = inputs.fps;
     const [width, height] = nativeSizeFor(s.model, image.width / image.height);
     const still = await resizeImage(image, width, height, inputs.fit);
     const total = framesFor(inputs.seconds, fps, step);
-    // The still fills the first latent frame (a static run of `step` frames); the model moves it on.
+    // The still fills the first latent frame (a static run of `step` frames); the model moves it on,
+    // in latent windows as extend does, however long the clip.
     const head = Buffer.concat(Array.from({ length: step }, () => still.data));
     const size = { width, height, fps };
+    if (total === step) return { video: await videoFromChunks([head], size, { dir: ctx.tempDir }) };
     // The still itself is the first frame (the seam anchor): the VAE only approximates it, and
     // users expect their image back exactly where the clip starts.
-    const first = await generateWindow(s, size, window, [{ at: 'head', data: head, count: step, anchor: 0 }], s.seed, ctx, (a, b) => ctx.progress(a, b));
-    const frameBytes = width * height * 3;
-    const firstCount = Math.min(window, total);
-    const opening = await videoFromChunks([first.subarray(0, firstCount * frameBytes)], size, { dir: ctx.tempDir });
-    if (total <= window) return { video: opening };
-    const contextCount = Math.min(window / 2, firstCount);
-    const context = { data: first.subarray((firstCount - contextCount) * frameBytes, firstCount * frameBytes), count: contextCount };
-    const rest = await extendFrames({ ...s, seed: s.seed + 1 }, size, context, total - firstCount, 'forward', ctx);
-    return { video: VideoHandle.concat([opening, rest]) };
+    const job = { context: { data: head, count: step }, count: total - step, direction: 'forward', keepContext: true, anchor: 0 } as const;
+    return { video: await extendLatent(s, size, job, ctx) };
   },
 });
 
