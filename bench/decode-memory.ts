@@ -27,7 +27,7 @@ async function child(latentFrames: number, chunk: number): Promise<void> {
   for (let round = 0; round < 3; round++)
     for await (const _part of model.decode(latents, { chunkFrames: chunk })) peak = Math.max(peak, rss());
   const context = model.manifest.latent.decoderContext ?? [0, 0];
-  process.stdout.write(JSON.stringify({ loaded, peak, calls, perCall: Math.min(latentFrames, chunk + context[0] + context[1]) }));
+  process.stdout.write(JSON.stringify({ loaded, peak, perCall: Math.min(latentFrames, chunk + context[0] + context[1]) }));
 }
 
 if (isChild) {
