@@ -29,6 +29,12 @@ export interface ModelEstimate {
   patchSize: readonly [number, number, number];
   /** Bytes of attention scores held per token pair (one head, fp32: 4). */
   attentionBytesPerPair: number;
+  /**
+   * The DiT's native window when it samples longer latents window by window (a model that takes
+   * known frames, models/windowed.ts): latent frames per window, and the latent frames each later
+   * window is held to. Without it a sampler attends over the whole latent in one call.
+   */
+  window?: { latentFrames: number; context: number };
 }
 
 /** An estimated value on an output: a number or string (primitives), a media geometry or a model's cost factors. */

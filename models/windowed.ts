@@ -5,8 +5,11 @@ import { concat, slice, tensor, zeros } from './tensor.js';
 import type { Tensor } from './tensor.js';
 import type { DenoiseOptions, VideoModel } from './video-model.js';
 
-/** Options of {@link denoiseWindowed}: those of a text-to-video {@link VideoModel.denoise} call. */
-export type WindowedOptions = Omit<DenoiseOptions, 'initLatents' | 'denoise' | 'condLatents' | 'condMask'> & {
+/**
+ * Options of {@link denoiseWindowed}: those of a {@link VideoModel.denoise} call without known
+ * frames. With `initLatents` (video-to-video), each window starts from its span of them.
+ */
+export type WindowedOptions = Omit<DenoiseOptions, 'condLatents' | 'condMask'> & {
   shape: readonly number[];
   /** Latent frames each later window is held to; default {@link nativeWindow}'s. */
   context?: number;
@@ -23,7 +26,17 @@ export type WindowedOptions = Omit<DenoiseOptions, 'initLatents' | 'denoise' | '
  */
 export function nativeWindow(model: VideoModel, width: number, height: number): { window: number; context: number } {
   const window = model.latentShape(width, height, model.manifest.defaults.frames)[2]!;
-  return { window, context: Math.max(1, Math.floor(window / 4)) };
+  return { window, context: windowContext(window) };
+}
+
+/** The latent frames each later window of a `window`-latent-frame window is held to ({@link nativeWindow}). */
+export function windowContext(window: number): number {
+  return Math.max(1, Math.floor(window / 4));
+}
+
+/** How many windows {@link denoiseWindowed} samples for `frames` latent frames. */
+export function windowCount(frames: number, window: number, context: number): number {
+  return frames <= window ? 1 : 1 + Math.ceil((frames - window) / (window - context));
 }
 
 /** Whether {@link denoiseWindowed} applies: a longer clip than the window, and a model that takes known frames. */
@@ -38,7 +51,9 @@ export function needsWindows(model: VideoModel, shape: readonly number[], width:
  * `context` latent frames made so far fixed (its known-frame conditioning) and fills in the rest
  * with seed + n. The DiT only ever sees the length it was trained on, so length never produces
  * black or unrelated frames, and its memory is that of one window whatever the clip's length.
- * `onStep` reports steps over all windows; its preview is the current window's.
+ * With `initLatents` and `denoise` (video-to-video), every window starts from its own span of the
+ * input's latents, partly noised, instead of from noise; the held frames are still the last ones
+ * made. `onStep` reports steps over all windows; its preview is the current window's.
  * @returns normalised latents of `options.shape`.
  * @throws ModelInputError when the model takes no known frames or the shape is not [1, C, T, h, w].
  * @throws as {@link VideoModel.denoise}.
@@ -50,6 +65,10 @@ export async function denoiseWindowed(model: VideoModel, width: number, height: 
   if (model.manifest.components.transformer.inputs['cond_latents'] === undefined) {
     throw new ModelInputError(`model ${model.manifest.name} cannot take known frames, so it cannot make clips longer than its window`);
   }
+  const { initLatents } = options;
+  if (initLatents && initLatents.dims.join() !== dims.join()) {
+    throw new ModelInputError(`initLatents [${initLatents.dims.join(', ')}] do not match the shape [${dims.join(', ')}]`);
+  }
   const native = nativeWindow(model, width, height);
   const { window } = native;
   const context = options.context ?? native.context;
@@ -60,7 +79,7 @@ export async function denoiseWindowed(model: VideoModel, width: number, height: 
   const out = zeros('float32', dims);
   const windowDims = [1, channels, window, h, w];
   const fresh = window - context;
-  const windows = frames <= window ? 1 : 1 + Math.ceil((frames - window) / fresh);
+  const windows = windowCount(frames, window, context);
   let made = 0; // latent frames of `out` filled so far
   for (let n = 0; n < windows; n++) {
     // The last window keeps the full length and takes more context instead of fewer new frames.
@@ -77,9 +96,11 @@ export async function denoiseWindowed(model: VideoModel, width: number, height: 
       }
       condMask.data.fill(1, 0, known * plane);
     }
+    const span = n === 0 && frames < window ? dims : windowDims;
     const x = await model.denoise({
       ...options,
-      shape: n === 0 && frames < window ? dims : windowDims,
+      shape: span,
+      ...(initLatents ? { initLatents: slice(initLatents, 2, made - known, made - known + span[2]!) } : {}),
       seed: options.seed + n,
       ...(condLatents && condMask ? { condLatents, condMask } : {}),
       onStep: (step, total, x0) => options.onStep?.(n * total + step, windows * total, x0),

@@ -18,6 +18,7 @@ import {
   type NodeEstimate,
 } from '../engine/index.js';
 import { listModels } from '../models/package.js';
+import { windowContext, windowCount } from '../models/windowed.js';
 import { modelHost } from './services.js';
 import { RESIZE_PRESETS } from './upscale.js';
 
@@ -48,11 +49,13 @@ export async function modelCosts(name: string, searchPaths?: readonly string[]):
   if (!found) return base;
   try {
     const manifest = JSON.parse(await readFile(join(found.dir, 'skyloom.json'), 'utf8')) as {
-      latent?: { spatialCompression?: number; temporalCompression?: number; patchSize?: [number, number, number] };
+      latent?: { spatialCompression?: number; temporalCompression?: number; patchSize?: [number, number, number]; frameRule?: string };
       sizes?: Record<string, [number, number]>;
-      components?: { text_encoder?: { file?: string } };
+      defaults?: { frames?: number };
+      components?: { text_encoder?: { file?: string }; transformer?: { inputs?: Record<string, string> } };
     };
     const l = manifest.latent ?? {};
+    const window = nativeWindowOf(manifest.defaults?.frames, l.temporalCompression, l.frameRule, manifest.components?.transformer?.inputs?.['cond_latents'] !== undefined);
     const encoderFile = manifest.components?.text_encoder?.file;
     const textEncoderBytes = typeof encoderFile === 'string' ? await folderBytes(join(found.dir, dirname(encoderFile))) : undefined;
     return {
@@ -62,10 +65,21 @@ export async function modelCosts(name: string, searchPaths?: readonly string[]):
       ...(l.patchSize ? { patchSize: l.patchSize } : {}),
       ...(manifest.sizes ? { sizes: manifest.sizes } : {}),
       ...(textEncoderBytes ? { textEncoderBytes } : {}),
+      ...(window ? { window } : {}),
     };
   } catch {
     return base;
   }
+}
+
+/**
+ * The native window a model samples long latents in (models/windowed.ts), from its manifest: only
+ * a model that takes known frames windows; the window is its default frame count in latent frames.
+ */
+function nativeWindowOf(frames: number | undefined, compression: number | undefined, frameRule: string | undefined, takesKnown: boolean): ModelEstimate['window'] {
+  if (!takesKnown || !frames || !compression) return undefined;
+  const latentFrames = frameRule === 'causal' ? 1 + Math.ceil((frames - 1) / compression) : Math.ceil(frames / compression);
+  return latentFrames > 1 ? { latentFrames, context: windowContext(latentFrames) } : undefined;
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -76,26 +90,39 @@ const passValue =
   (output: string): Estimator =>
   (params) => ({ outputs: { [output]: params.value as number | string } });
 
-/** The sampler's cost: tokens × steps (twice with guidance) and attention scores of one head. */
-function samplingCosts(latent: MediaEstimate, model: ModelEstimate | undefined, params: Record<string, unknown>, param: string): Cost[] {
+/**
+ * The sampler's cost: tokens × steps (twice with guidance) and attention scores of one head. A
+ * model with a native window samples a longer latent window by window (models/windowed.ts): the
+ * attention is one window's, and the work every window's tokens, context included. `oneCall`: the
+ * node samples its latent in one call whatever its length (connect's and loop's transition).
+ */
+function samplingCosts(latent: MediaEstimate, model: ModelEstimate | undefined, params: Record<string, unknown>, param: string, oneCall = false): Cost[] {
   const m = model ?? { ...DEFAULT_MODEL_COSTS };
   const tokens = latentTokens(latent, m);
+  const latentFrames = Math.ceil(latent.frames / m.temporalCompression / m.patchSize[0]);
+  const windowed = !oneCall && m.window && latentFrames > m.window.latentFrames ? m.window : undefined;
+  const windows = windowed ? windowCount(latentFrames, windowed.latentFrames, windowed.context) : 1;
+  const perWindow = windowed ? (tokens / latentFrames) * windowed.latentFrames : tokens;
   const steps = num(params.steps);
   const guided = num(params.guidance) !== 1;
+  const where = `${latent.width}×${latent.height}, ${latent.frames} frames`;
   const costs: Cost[] = [
     {
       measure: 'memoryBytes',
-      amount: tokens * tokens * m.attentionBytesPerPair,
+      amount: perWindow * perWindow * m.attentionBytesPerPair,
       param,
-      detail: `Attention over ${tokens.toLocaleString('en-US')} latent tokens (${latent.width}×${latent.height}, ${latent.frames} frames)`,
+      detail: windowed
+        ? `Attention over ${perWindow.toLocaleString('en-US')} latent tokens (one ${windowed.latentFrames}-latent-frame window of ${windows.toLocaleString('en-US')}; ${where})`
+        : `Attention over ${tokens.toLocaleString('en-US')} latent tokens (${where})`,
     },
   ];
   if (steps !== undefined) {
+    const sampled = perWindow * windows;
     costs.push({
       measure: 'work',
-      amount: tokens * steps * (guided ? 2 : 1),
+      amount: sampled * steps * (guided ? 2 : 1),
       param: 'steps',
-      detail: `${tokens.toLocaleString('en-US')} latent tokens × ${steps} steps${guided ? ' × 2 (guidance)' : ''}`,
+      detail: `${windowed ? `${windows.toLocaleString('en-US')} windows × ${perWindow.toLocaleString('en-US')}` : sampled.toLocaleString('en-US')} latent tokens × ${steps} steps${guided ? ' × 2 (guidance)' : ''}`,
     });
   }
   return costs;
@@ -111,12 +138,16 @@ const embedsWorkflow: Estimator = (params, _inputs, env) => {
   return { costs };
 };
 
-/** Frames a time node generates: the sampler's costs plus their frame store. */
+/**
+ * Frames a time node generates: the sampler's costs plus their frame store. `held`: frames of the
+ * input the first window holds as known frames (extend's context), sampled with the new ones.
+ */
 function generated(
   params: Record<string, unknown>,
   inputs: Record<string, EstimatedValue | undefined>,
   size: MediaEstimate | undefined,
   frames: number | undefined,
+  held = 0,
 ): { out?: MediaEstimate; costs: Cost[] } {
   if (!size || frames === undefined) return { costs: [] };
   const out = media(size.width, size.height, frames, size.fps);
@@ -124,7 +155,7 @@ function generated(
   return {
     out,
     costs: [
-      ...samplingCosts(out, model, params, 'seconds'),
+      ...samplingCosts(media(size.width, size.height, frames + held, size.fps), model, params, 'seconds'),
       { measure: 'tempBytes', amount: rgbBytes(out), param: 'seconds', detail: `${frames} generated frames of ${out.width}×${out.height}` },
     ],
   };
@@ -150,7 +181,7 @@ function transitionEstimate(
   return {
     outputs: { video: total },
     costs: [
-      ...samplingCosts(window, model, params, 'frames'),
+      ...samplingCosts(window, model, params, 'frames', true),
       { measure: 'tempBytes', amount: rgbBytes(media(first.width, first.height, frames)), param: 'frames', detail: `${frames} generated frames of ${first.width}×${first.height}` },
       ...mediaCosts(total, 'frames'),
     ],
@@ -256,7 +287,7 @@ export const ESTIMATES: Record<string, Estimator> = {
     const v = isMedia(inputs.video) ? inputs.video : undefined;
     const seconds = num(params.seconds);
     const added = v?.fps && seconds !== undefined ? Math.round(seconds * v.fps) : undefined;
-    const { out, costs } = generated(params, inputs, v, added);
+    const { out, costs } = generated(params, inputs, v, added, num(params.context) ?? 0);
     if (!v || !out) return { costs };
     const total = media(v.width, v.height, v.frames + out.frames, v.fps);
     return { outputs: { video: total }, costs: [...costs, ...mediaCosts(total, 'seconds')] };

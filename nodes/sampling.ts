@@ -34,7 +34,7 @@ export const ditSamplerNode = defineNode({
     "denoise 0 returns the input's VAE round trip (encode then decode), and the higher it is, the more changes. " +
     "The model's VAE bounds how faithfully outside footage comes back: even at denoise 0 you get what its VAE makes of the input, " +
     'which for footage unlike its training data (the default model saw only shapes on plain backgrounds) shifts colours and loses detail. ' +
-    "From noise, a latent longer than the model's native window is sampled window by window, each held to the last latent frames of the one before.",
+    "A latent longer than the model's native window is sampled window by window, each held to the last latent frames of the one before; re-styling, each window starts from its own span of the input's latents.",
   inputs: {
     model: { type: 'MODEL' },
     positive: { type: 'CONDITIONING' },
@@ -67,7 +67,6 @@ export const ditSamplerNode = defineNode({
       // A preview shows latent frames (of one window when sampling window by window): one per k frames.
       ctx.progress(step, total, { format: 'rgb24', width: p.width, height: p.height, frameCount: p.frames, fps: (input.fps * p.frames) / m.frameCount(p.frames), data: p.data });
     };
-    const fromNoise = !(input.samples && strength < 1) && !input.known;
     const common = {
       shape: input.shape,
       cond: positive,
@@ -80,15 +79,13 @@ export const ditSamplerNode = defineNode({
       signal: ctx.signal,
       onStep,
     };
-    // Longer than the model's window: window by window (models/windowed.ts), never one long DiT call.
+    const init = input.samples && strength < 1 ? { initLatents: input.samples, denoise: strength } : {};
+    // Longer than the model's window: window by window (models/windowed.ts), never one long DiT
+    // call, from noise or (video-to-video) from the input's latents.
     const samples =
-      fromNoise && needsWindows(m, input.shape, input.width, input.height)
-        ? await denoiseWindowed(m, input.width, input.height, common)
-        : await m.denoise({
-            ...common,
-            ...(input.samples && strength < 1 ? { initLatents: input.samples, denoise: strength } : {}),
-            ...(input.known ? { condLatents: input.known.latents, condMask: input.known.mask } : {}),
-          });
+      !input.known && needsWindows(m, input.shape, input.width, input.height)
+        ? await denoiseWindowed(m, input.width, input.height, { ...common, ...init })
+        : await m.denoise({ ...common, ...init, ...(input.known ? { condLatents: input.known.latents, condMask: input.known.mask } : {}) });
     const out: LatentValue = { ...input, samples };
     return { latent: out };
   },

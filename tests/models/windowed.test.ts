@@ -37,6 +37,48 @@ describe('windowed sampling', () => {
   });
 });
 
+describe('windowed re-styling (initLatents)', () => {
+  it("each window starts from its span of the input's latents: denoise 0 returns them, a window's worth equals one call", async () => {
+    const cond = await model.encodeText(['a blue circle moving left on a black background']);
+    const input = await model.denoise({ shape: model.latentShape(64, 64, 40), cond, guidance: 1, steps: 2, seed: 9 }); // 10 latent frames
+    const base = { shape: input.dims, cond, guidance: 1, steps: 3, seed: 4, initLatents: input };
+    // Strength 0 is the input's own latents (its VAE round trip once decoded), window by window too.
+    const kept = await denoiseWindowed(model, 64, 64, { ...base, denoise: 0 });
+    expect(Buffer.from(kept.data.buffer).equals(Buffer.from(input.data.buffer))).toBe(true);
+    // The first window is one plain re-styling call over the input's first 4 latent frames.
+    const restyled = await denoiseWindowed(model, 64, 64, { ...base, denoise: 0.5 });
+    const head = slice(input, 2, 0, 4);
+    const one = await model.denoise({ ...base, shape: head.dims, initLatents: head, denoise: 0.5 });
+    expect(Buffer.from(slice(restyled, 2, 0, 4).data.buffer).equals(Buffer.from(one.data.buffer))).toBe(true);
+    // Later windows start from their own span: another input after the first window changes the
+    // frames there and leaves the first window's alone.
+    const other = slice(input, 2, 0, 10);
+    const plane = 8 * 8;
+    for (let c = 0; c < 8; c++) for (let i = (c * 10 + 4) * plane; i < (c + 1) * 10 * plane; i++) other.data[i] = -other.data[i]!;
+    const changed = await denoiseWindowed(model, 64, 64, { ...base, initLatents: other, denoise: 0.5 });
+    const bytes = (t: Tensor<'float32'>) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    expect(bytes(slice(changed, 2, 0, 4)).equals(bytes(slice(restyled, 2, 0, 4)))).toBe(true);
+    expect(bytes(slice(changed, 2, 4, 10)).equals(bytes(slice(restyled, 2, 4, 10)))).toBe(false);
+  });
+
+  it('refuses initLatents of another shape before any DiT call', async () => {
+    const cond = await model.encodeText(['a red circle moving left on a black background']);
+    let steps = 0;
+    const run = denoiseWindowed(model, 64, 64, {
+      shape: model.latentShape(64, 64, 40),
+      initLatents: zeros('float32', [1, 8, 8, 8, 8]),
+      denoise: 0.5,
+      cond,
+      guidance: 1,
+      steps: 2,
+      seed: 1,
+      onStep: () => void steps++,
+    });
+    await expect(run).rejects.toThrow('initLatents [1, 8, 8, 8, 8] do not match the shape [1, 8, 10, 8, 8]');
+    expect(steps).toBe(0);
+  });
+});
+
 describe('windowed extension of known latents', () => {
   const same = (a: Tensor<'float32'>, b: Tensor<'float32'>) =>
     a.dims.join() === b.dims.join() && Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength));

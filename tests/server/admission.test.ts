@@ -44,10 +44,15 @@ describe('POST /api/prompt', () => {
     expect(find(issues, '/nodes/4/params/width')).toMatchObject({ nodeId: 'latent' });
     expect(find(issues, '/nodes/4/params/width')!.message).toBe("4096×4096 per frame is 16,777,216, over this server's limit of 8,294,400 (maxPixels, --max-pixels)");
     expect(find(issues, '/nodes/4/params/frames')!.message).toContain("7200 frames is 7,200, over this server's limit of 3,600 (maxFrames, --max-frames)");
-    // 4096/8/2 × 4096/8/2 × 7200/4 latent tokens × 200 steps × 2 (guidance)
+    // 7200/4 = 1,800 latent frames sampled in skyloom-tiny's 4-latent-frame windows, each later one
+    // held to 1: 1 + ⌈1,796 / 3⌉ = 600 windows of 4096/8/2 × 4096/8/2 × 4 tokens, × 200 steps × 2 (guidance).
     const work = find(issues, '/nodes/5/params/steps')!;
     expect(work.nodeId).toBe('sampler');
-    expect(work.message).toContain(`is ${(256 * 256 * 1800 * 200 * 2).toLocaleString('en-US')}, over this server's limit of 50,000,000 (maxWork, --max-work)`);
+    expect(work.message).toContain(`(most of it 600 windows × ${(256 * 256 * 4).toLocaleString('en-US')} latent tokens × 200 steps × 2 (guidance))`);
+    expect(work.message).toContain(`is ${(600 * 256 * 256 * 4 * 200 * 2).toLocaleString('en-US')}, over this server's limit of 50,000,000 (maxWork, --max-work)`);
+    // The attention is one window's.
+    const memory = issues.find((i) => i.nodeId === 'sampler' && i.message.includes('(maxMemoryBytes, --max-memory)'))!;
+    expect(memory.message).toContain(`Attention over ${(256 * 256 * 4).toLocaleString('en-US')} latent tokens (one 4-latent-frame window of 600; 4096×4096, 7200 frames)`);
     expect(issues.some((i) => i.nodeId === 'sampler' && i.message.includes('(maxMemoryBytes, --max-memory)'))).toBe(true);
     expect(issues.some((i) => i.nodeId === 'decode' && i.message.includes('(maxTempBytes, --max-temp)'))).toBe(true);
 
@@ -147,7 +152,9 @@ describe('operator limits', () => {
     } as Workflow;
     const limits = { ...defaultLimits(64 * 1024 ** 3, 1024 ** 4), maxPixels: 1e9, maxFrames: 1e9, maxMemoryBytes: 1e30, maxTempBytes: 1e30, maxVideoSeconds: 1e9 };
     const json = JSON.parse(JSON.stringify(wf)) as Workflow;
-    await expect(admit(await validateWorkflow(json, registry), limits)).rejects.toThrow(`${(256 * 256 * 1800).toLocaleString('en-US')} latent tokens × 10 steps × 2 (guidance)`);
+    await expect(admit(await validateWorkflow(json, registry), limits)).rejects.toThrow(
+      `600 windows × ${(256 * 256 * 4).toLocaleString('en-US')} latent tokens × 10 steps × 2 (guidance)`,
+    );
   });
 });
 

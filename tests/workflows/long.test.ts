@@ -94,3 +94,28 @@ describe('image-to-video at 12 s', () => {
     expect([...distances].sort((a, b) => a - b)[distances.length >> 1], "the median second's background").toBeLessThanOrEqual(20);
   }, 300_000);
 });
+
+// video-to-video of a clip longer than the model's window samples window by window from the clip's
+// latents (models/windowed.ts). Before, one DiT call over all 32 latent frames of an 8 s clip
+// turned the circle purple for 5 of 8 seconds and lit up the last second (mean 36 against 11).
+describe('video-to-video of an 8 s clip', () => {
+  it("re-styles every second to the prompt's colour and keeps each second's brightness", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skyloom-restyle-'));
+    const run = async (file: string, sets: Record<string, Record<string, string | number>>) => {
+      const wf = JSON.parse(readFileSync(join(root, 'workflows', file), 'utf8')) as Workflow;
+      for (const node of wf.nodes) node.params = { ...(node.params ?? {}), ...(sets[node.id] ?? {}) };
+      const result = await new Executor(createRegistry(), { outputDir: dir, inputDir: root }).run(wf);
+      return result.outputs.save.files![0].path;
+    };
+    const source = await run('text-to-video.json', { prompt: { text: 'a red circle moving left on a black background' }, latent: { seconds: 8 } });
+    const restyled = await run('video-to-video.json', { prompt: { text: 'a blue circle moving left on a black background' }, video: { path: source } });
+    const [a, b] = await Promise.all([source, restyled].map(async (p) => (await decodeVideo(p)).read(0, 64)));
+    expect(b.length).toBe(a.length);
+    const secondMean = (data: Uint8Array, s: number) => data.subarray(s * 8 * 64 * 64 * 3, (s + 1) * 8 * 64 * 64 * 3).reduce((x, v) => x + v, 0) / (8 * 64 * 64 * 3);
+    const shifts = Array.from({ length: 8 }, (_, s) => secondMean(b, s) - secondMean(a, s));
+    const colours = windowAdherence(b, 64, 64, 8, TRAINING_BACKGROUNDS.black).map((w) => w.colour);
+    console.log(`video-to-video 8 s: colour per second ${colours.join(' ')}; brightness shift ${shifts.map((d) => d.toFixed(1)).join(' ')}`);
+    expect(colours.filter((c) => c === 'blue').length, colours.join(' ')).toBeGreaterThanOrEqual(6);
+    for (const [s, d] of shifts.entries()) expect(Math.abs(d), `second ${s}`).toBeLessThan(6);
+  }, 300_000);
+});
