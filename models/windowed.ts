@@ -201,3 +201,133 @@ export async function denoiseExtension(
   }
   return direction === 'forward' ? slice(out, 2, k, total) : slice(out, 2, 0, frames);
 }
+
+/**
+ * Samples the new latents between `head` (the latents before them: the end of one clip) and
+ * `tail` (those after them: the start of the next, or of the same clip for a loop), through the
+ * model's native window. When head, new and tail fit one window, one call holds both ends fixed.
+ * Otherwise the new latents are sampled forward from the head, window by window, each later window
+ * held to `context` latent frames made so far, and the last (closing) window is held at both ends:
+ * those context frames at its head and the tail's first latent frames at its tail. The closing
+ * window holds at most window − context − 1 of the tail's first latent frames, and the first
+ * window at most window − 1 − those of the head's last. The DiT only ever sees its own window,
+ * however long the transition (but for a window of under 3 latent frames, which cannot hold both
+ * ends and a new frame: then one call). Window n samples with seed + n.
+ * @param head normalised latents [1, C, K1, h, w], K1 ≥ 1
+ * @param tail normalised latents [1, C, K2, h, w], K2 ≥ 1
+ * @returns the new latents only, normalised, of `options.shape`
+ * @throws ModelInputError when the model takes no known frames or the shapes disagree.
+ * @throws as {@link VideoModel.denoise}.
+ */
+export async function denoiseBridge(
+  model: VideoModel,
+  width: number,
+  height: number,
+  head: Tensor<'float32'>,
+  tail: Tensor<'float32'>,
+  options: ExtensionOptions,
+): Promise<Tensor<'float32'>> {
+  const dims = options.shape;
+  const [batch, channels = 0, frames = 0, h = 0, w = 0] = dims;
+  if (dims.length !== 5 || batch !== 1) throw new ModelInputError(`bridge sampling takes latents [1, C, T, h, w] but got [${dims.join(', ')}]`);
+  if (model.manifest.components.transformer.inputs['cond_latents'] === undefined) {
+    throw new ModelInputError(`model ${model.manifest.name} cannot take known frames, so it cannot generate a transition`);
+  }
+  for (const [name, t] of [
+    ['head', head],
+    ['tail', tail],
+  ] as const) {
+    if (t.dims.length !== 5 || t.dims[1] !== channels || t.dims[3] !== h || t.dims[4] !== w || (t.dims[2] ?? 0) < 1) {
+      throw new ModelInputError(`${name} latents [${t.dims.join(', ')}] do not match the new latents [${dims.join(', ')}]`);
+    }
+  }
+  const native = nativeWindow(model, width, height);
+  const { window } = native;
+  const context = options.context ?? native.context;
+  const k1 = head.dims[2]!;
+  const k2 = tail.dims[2]!;
+  const plane = h * w;
+  const { firstHeld, tailHeld, plan } = planBridge(k1, frames, k2, window, context);
+  // Real time order: [the head's held frames | new | the tail's held frames].
+  const out = concat([slice(head, 2, k1 - firstHeld, k1), zeros('float32', dims), slice(tail, 2, 0, tailHeld)], 2);
+  const total = firstHeld + frames + tailHeld;
+  let made = 0; // new latent frames filled so far; they start at `firstHeld` in `out`
+  for (const [n, { held, take, tail: tailHere }] of plan.entries()) {
+    const start = firstHeld + made - held;
+    const length = held + take + tailHere;
+    const windowDims = [1, channels, length, h, w];
+    const part = slice(out, 2, start, start + length);
+    const condLatents = zeros('float32', windowDims);
+    const condMask = zeros('float32', [1, 1, length, h, w]);
+    for (let c = 0; c < channels; c++) {
+      const from = c * length * plane;
+      condLatents.data.set(part.data.subarray(from, from + held * plane), from);
+      condLatents.data.set(part.data.subarray(from + (held + take) * plane, from + length * plane), from + (held + take) * plane);
+    }
+    condMask.data.fill(1, 0, held * plane);
+    condMask.data.fill(1, (held + take) * plane, length * plane);
+    const x = await model.denoise({
+      ...options,
+      shape: windowDims,
+      seed: options.seed + n,
+      condLatents,
+      condMask,
+      onStep: (s, t, x0) => options.onStep?.(n * t + s, plan.length * t, x0),
+    });
+    for (let c = 0; c < channels; c++) {
+      out.data.set(x.data.subarray((c * length + held) * plane, (c * length + held + take) * plane), (c * total + firstHeld + made) * plane);
+    }
+    made += take;
+  }
+  return slice(out, 2, firstHeld, firstHeld + frames);
+}
+
+/**
+ * How {@link denoiseBridge} samples `frames` new latent frames between `k1` known ones before and
+ * `k2` after: the head's and tail's frames it holds, and its windows ({@link bridgePlan}). All in
+ * one window when it fits, or when the window is under 3 latent frames (it cannot hold both ends
+ * and a new frame: then one call, as long as it takes).
+ * @throws ModelInputError when windows are needed and `context` leaves no room (1 to window − 2).
+ */
+export function planBridge(
+  k1: number,
+  frames: number,
+  k2: number,
+  window: number,
+  context: number,
+): { firstHeld: number; tailHeld: number; plan: Array<{ held: number; take: number; tail: number }> } {
+  if (k1 + frames + k2 <= window || window < 3) return { firstHeld: k1, tailHeld: k2, plan: [{ held: k1, take: frames, tail: k2 }] };
+  if (!Number.isInteger(context) || context < 1 || context >= window - 1) {
+    throw new ModelInputError(`bridge sampling's context must be 1 to ${window - 2} latent frames (the window is ${window}) but is ${context}`);
+  }
+  const tailHeld = Math.min(k2, window - context - 1);
+  const firstHeld = Math.min(k1, window - 1 - tailHeld);
+  return { firstHeld, tailHeld, plan: bridgePlan(frames, firstHeld, tailHeld, window, context) };
+}
+
+/**
+ * The windows of {@link denoiseBridge}: per window, the latent frames held at its head (the head's
+ * at first, then at least `context` made ones, more where the window has room), the new ones it
+ * takes, and the tail's it holds (the closing window only). A window closes the bridge once the
+ * rest fits with `context` frames and the tail; before that it leaves the closing window as many
+ * new frames as it can take (window − context − tail).
+ */
+export function bridgePlan(frames: number, firstHeld: number, tailHeld: number, window: number, context: number): Array<{ held: number; take: number; tail: number }> {
+  const plan: Array<{ held: number; take: number; tail: number }> = [];
+  const closingRoom = window - context - tailHeld; // the most new frames a closing window can take
+  for (let made = 0; made < frames;) {
+    const first = plan.length === 0;
+    const available = firstHeld + made; // latent frames before this window's new ones
+    const remaining = frames - made;
+    const least = first ? firstHeld : context;
+    const closing = least + remaining + tailHeld <= window;
+    // Leave the closing window all the new frames it can take, so it has the most room to meet the
+    // tail; later windows fill the rest of the window with more context, as the model was trained.
+    const take = closing ? remaining : Math.max(1, Math.min(window - least, remaining - closingRoom));
+    const tail = closing ? tailHeld : 0;
+    const held = first ? firstHeld : Math.min(available, window - take - tail);
+    plan.push({ held, take, tail });
+    made += take;
+  }
+  return plan;
+}

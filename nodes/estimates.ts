@@ -18,7 +18,7 @@ import {
   type NodeEstimate,
 } from '../engine/index.js';
 import { listModels } from '../models/package.js';
-import { windowContext, windowCount } from '../models/windowed.js';
+import { planBridge, windowContext, windowCount } from '../models/windowed.js';
 import { modelHost } from './services.js';
 import { RESIZE_PRESETS } from './upscale.js';
 
@@ -93,16 +93,24 @@ const passValue =
 /**
  * The sampler's cost: tokens × steps (twice with guidance) and attention scores of one head. A
  * model with a native window samples a longer latent window by window (models/windowed.ts): the
- * attention is one window's, and the work every window's tokens, context included. `oneCall`: the
- * node samples its latent in one call whatever its length (connect's and loop's transition).
+ * attention is one window's, and the work every window's tokens, context included. `bridge`: the
+ * frames of context at each end of `latent`, between which connect and loop sample their
+ * transition (models/windowed.ts planBridge).
  */
-function samplingCosts(latent: MediaEstimate, model: ModelEstimate | undefined, params: Record<string, unknown>, param: string, oneCall = false): Cost[] {
+function samplingCosts(latent: MediaEstimate, model: ModelEstimate | undefined, params: Record<string, unknown>, param: string, bridge?: { head: number; tail: number }): Cost[] {
   const m = model ?? { ...DEFAULT_MODEL_COSTS };
   const tokens = latentTokens(latent, m);
   const latentFrames = Math.ceil(latent.frames / m.temporalCompression / m.patchSize[0]);
-  const windowed = !oneCall && m.window && latentFrames > m.window.latentFrames ? m.window : undefined;
-  const windows = windowed ? windowCount(latentFrames, windowed.latentFrames, windowed.context) : 1;
-  const perWindow = windowed ? (tokens / latentFrames) * windowed.latentFrames : tokens;
+  const perFrame = tokens / latentFrames;
+  let windowed = m.window && latentFrames > m.window.latentFrames ? m.window : undefined;
+  let windows = windowed ? windowCount(latentFrames, windowed.latentFrames, windowed.context) : 1;
+  if (bridge) {
+    // connect and loop: `latent` is the sampled window, the clips' context frames at both ends of it.
+    const [k1, k2] = [bridge.head, bridge.tail].map((f) => Math.ceil(f / m.temporalCompression / m.patchSize[0]));
+    windows = m.window ? planBridge(k1!, latentFrames - k1! - k2!, k2!, m.window.latentFrames, m.window.context).plan.length : 1;
+    windowed = windows > 1 ? m.window : undefined;
+  }
+  const perWindow = windowed ? perFrame * windowed.latentFrames : tokens;
   const steps = num(params.steps);
   const guided = num(params.guidance) !== 1;
   const where = `${latent.width}×${latent.height}, ${latent.frames} frames`;
@@ -181,7 +189,7 @@ function transitionEstimate(
   return {
     outputs: { video: total },
     costs: [
-      ...samplingCosts(window, model, params, 'frames', true),
+      ...samplingCosts(window, model, params, 'frames', { head: context, tail: context }),
       { measure: 'tempBytes', amount: rgbBytes(media(first.width, first.height, frames)), param: 'frames', detail: `${frames} generated frames of ${first.width}×${first.height}` },
       ...mediaCosts(total, 'frames'),
     ],

@@ -1,12 +1,12 @@
 // The time family: extend, image-to-video, connect, loop, video-to-video's helpers, trim, concat, fps.
 
 import { defineNode, NodeInputError, type NodeContext } from '../engine/index.js';
-import { concat, zeros } from '../models/tensor.js';
-import { denoiseExtension } from '../models/windowed.js';
+import { concat } from '../models/tensor.js';
+import { denoiseBridge, denoiseExtension } from '../models/windowed.js';
 import type { SamplerName, VideoModel } from '../models/video-model.js';
 import { carryAudio, videoFromChunks, VideoHandle, VideoWriter } from '../media/frames.js';
 import { resizeImage } from '../media/image.js';
-import { matchSeams, type SeamAnchor } from '../media/seam.js';
+import { matchSeams } from '../media/seam.js';
 import { samplingParams as baseSamplingParams, unconditional } from './sampling.js';
 import type { ConditioningValue, ModelValue } from './values.js';
 import { VAE_CHUNK_FRAMES } from './vae.js';
@@ -30,19 +30,6 @@ interface Sampling {
   steps: number;
   guidance: number;
   sampler: SamplerName;
-}
-
-/** Frames placed at the start or the end of a generation window, held fixed through the mask. */
-interface KnownFrames {
-  at: 'head' | 'tail';
-  /** Packed RGB24 frames; their count must be a multiple of the model's temporal compression. */
-  data: Uint8Array;
-  count: number;
-  /**
-   * The frame of the block (0-based) the output shows exactly, with the VAE's error there carried
-   * into the generated frames (see media/seam.ts). Default: the frame next to the generated ones.
-   */
-  anchor?: number;
 }
 
 /** The generation inputs and sampling params every generating node of this family takes. */
@@ -100,51 +87,6 @@ function checkModelSize(model: VideoModel, video: { width: number; height: numbe
     const sizes = native.map(([w, h]) => `${w}×${h}`).join(', ');
     throw new NodeInputError(`${what} is ${video.width}×${video.height}; the model generates at ${sizes} — resize it first (load-video width/height)`);
   }
-}
-
-/**
- * Generates one window of `frames` frames with known frames at its head and/or tail: they are
- * encoded, placed in the latent with a mask of ones, and the sampler fills in the rest. The
- * decoded window is then seam-matched to each block's anchor frame (media/seam.ts).
- * @returns the decoded window, packed RGB24
- */
-async function generateWindow(
-  s: Sampling,
-  size: { width: number; height: number },
-  frames: number,
-  known: KnownFrames[],
-  seed: number,
-  ctx: NodeContext,
-  progress: (step: number, total: number) => void,
-): Promise<Uint8Array> {
-  const m = s.model;
-  const shape = m.latentShape(size.width, size.height, frames);
-  const [, channels, latentFrames, h, w] = shape;
-  const plane = h * w;
-  const cond = zeros('float32', shape);
-  const mask = zeros('float32', [1, 1, latentFrames, h, w]);
-  for (const k of known) {
-    const enc = await m.encode({ frames: k.count, width: size.width, height: size.height, data: k.data });
-    const n = enc.dims[2];
-    const t0 = k.at === 'head' ? 0 : latentFrames - n;
-    // [1, C, T, h, w]: copy each channel's n latent frames into place.
-    for (let c = 0; c < channels; c++) {
-      cond.data.set(enc.data.subarray(c * n * plane, (c + 1) * n * plane), (c * latentFrames + t0) * plane);
-    }
-    mask.data.fill(1, t0 * plane, (t0 + n) * plane);
-  }
-  const samples = await m.denoise({ ...denoiseBase(s, seed, ctx, progress), shape, condLatents: cond, condMask: mask });
-  const parts: Uint8Array[] = [];
-  for await (const chunk of m.decode(samples)) parts.push(chunk.data);
-  const window = Buffer.concat(parts);
-  const frameBytes = size.width * size.height * 3;
-  const anchors: SeamAnchor[] = known.map((k) => {
-    const inBlock = k.anchor ?? (k.at === 'head' ? k.count - 1 : 0);
-    const first = k.at === 'head' ? 0 : frames - k.count;
-    return { index: first + inBlock, original: k.data.subarray(inBlock * frameBytes, (inBlock + 1) * frameBytes) };
-  });
-  matchSeams(window, frameBytes, anchors);
-  return window;
 }
 
 /** What {@link extendLatent} makes: `count` new frames on one side of `context`. */
@@ -325,10 +267,18 @@ function nativeSizeFor(model: VideoModel, ratio: number): [number, number] {
   return sizes.reduce((best, s) => (Math.abs(Math.log(s[0] / s[1] / ratio)) < Math.abs(Math.log(best[0] / best[1] / ratio)) ? s : best));
 }
 
-/** Generates the frames between the end of `a` and the start of `b` (one window). */
+/**
+ * Generates the frames between the end of `a` and the start of `b` in latent space: the context
+ * frames of each side are encoded once, the new latents are sampled between them through the
+ * model's native window (models/windowed.ts `denoiseBridge`: one window when all fits, else
+ * forward windows and a closing one held at both ends), and [head | new | tail] is decoded
+ * together, then seam-matched to both clips' frames at the joins (media/seam.ts). Memory: the
+ * latents and the transition's frames.
+ */
 async function transition(s: Sampling, a: VideoHandle, b: VideoHandle, contextCount: number, frames: number, ctx: NodeContext): Promise<VideoHandle> {
-  const { step } = timing(s.model);
-  checkModelSize(s.model, a, 'the first video');
+  const m = s.model;
+  const { step } = timing(m);
+  checkModelSize(m, a, 'the first video');
   if (a.width !== b.width || a.height !== b.height) throw new NodeInputError(`the videos differ in size: ${a.width}×${a.height} and ${b.width}×${b.height}`);
   checkMultiple('context', contextCount, step);
   checkMultiple('the transition', frames, step);
@@ -338,14 +288,33 @@ async function transition(s: Sampling, a: VideoHandle, b: VideoHandle, contextCo
   ] as const) {
     if (v.frameCount < contextCount) throw new NodeInputError(`the ${name} video has ${v.frameCount} frames, fewer than the ${contextCount} context frames`);
   }
-  const window = 2 * contextCount + frames;
-  const known: KnownFrames[] = [
-    { at: 'head', data: await a.read(a.frameCount - contextCount, contextCount), count: contextCount },
-    { at: 'tail', data: await b.read(0, contextCount), count: contextCount },
-  ];
-  const all = await generateWindow(s, a, window, known, s.seed, ctx, (x, y) => ctx.progress(x, y));
+  const size = { width: a.width, height: a.height };
   const frameBytes = a.width * a.height * 3;
-  return videoFromChunks([all.subarray(contextCount * frameBytes, (contextCount + frames) * frameBytes)], a, { dir: ctx.tempDir });
+  const before = await a.read(a.frameCount - contextCount, contextCount);
+  const after = await b.read(0, contextCount);
+  const head = await m.encode({ frames: contextCount, ...size, data: before });
+  const tail = await m.encode({ frames: contextCount, ...size, data: after });
+  const fresh = await denoiseBridge(m, a.width, a.height, head, tail, {
+    ...denoiseBase(s, s.seed, ctx, (x, y) => ctx.progress(x, y)),
+    shape: m.latentShape(a.width, a.height, frames),
+  });
+  // Keep the transition and the decoded frame of each clip next to it (the seam anchors).
+  const first = m.frameCount(head.dims[2]!) - 1;
+  const kept: Uint8Array[] = [];
+  let at = 0;
+  for await (const part of m.decode(concat([head, fresh, tail], 2), { chunkFrames: VAE_CHUNK_FRAMES })) {
+    ctx.signal?.throwIfAborted();
+    const from = Math.max(first, at);
+    const to = Math.min(first + frames + 2, at + part.frames);
+    if (to > from) kept.push(part.data.subarray((from - at) * frameBytes, (to - at) * frameBytes));
+    at += part.frames;
+  }
+  const window = Buffer.concat(kept);
+  matchSeams(window, frameBytes, [
+    { index: 0, original: before.subarray((contextCount - 1) * frameBytes) },
+    { index: frames + 1, original: after.subarray(0, frameBytes) },
+  ]);
+  return videoFromChunks([window.subarray(frameBytes, (frames + 1) * frameBytes)], a, { dir: ctx.tempDir });
 }
 
 const transitionParams = {
@@ -358,7 +327,8 @@ export const connectNode = defineNode({
   type: 'connect',
   version: 1,
   category: 'time',
-  description: 'Joins two clips with a generated transition from the end of the first to the start of the second; each clip keeps its sound, the transition is silent.',
+  description:
+    "Joins two clips with a generated transition from the end of the first to the start of the second; each clip keeps its sound, the transition is silent. A transition longer than the model's window is sampled window by window from the first clip's end, the last window held to the second clip's start.",
   inputs: { ...generationInputs, first: { type: 'VIDEO' }, second: { type: 'VIDEO' } },
   params: transitionParams,
   outputs: { video: { type: 'VIDEO' } },
@@ -375,7 +345,8 @@ export const loopNode = defineNode({
   type: 'loop',
   version: 1,
   category: 'time',
-  description: 'Makes a seamless loop: a transition from the end of the clip back to its start is generated and appended (silent; the clip keeps its sound).',
+  description:
+    "Makes a seamless loop: a transition from the end of the clip back to its start is generated and appended (silent; the clip keeps its sound). A transition longer than the model's window is sampled window by window, the last window held to the clip's start.",
   inputs: { ...generationInputs, video: { type: 'VIDEO' } },
   params: transitionParams,
   outputs: { video: { type: 'VIDEO' } },

@@ -1,10 +1,10 @@
-// Windowed sampling's context: the default the shipped model gets, and a bad one refused before sampling; windowed extension of known latents.
+// Windowed sampling's context: the default the shipped model gets, and a bad one refused before sampling; windowed re-styling, extension of known latents, and transitions between two.
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ModelInputError } from '../../models/errors.js';
 import { VideoModel } from '../../models/video-model.js';
 import { slice, zeros, type Tensor } from '../../models/tensor.js';
-import { denoiseExtension, denoiseWindowed, nativeWindow } from '../../models/windowed.js';
+import { bridgePlan, denoiseBridge, denoiseExtension, denoiseWindowed, nativeWindow } from '../../models/windowed.js';
 
 let model: VideoModel;
 beforeAll(async () => {
@@ -127,6 +127,87 @@ describe('windowed extension of known latents', () => {
     const small = zeros('float32', [1, 8, 2, 4, 4]);
     await expect(denoiseExtension(model, 64, 64, small, 'backward', options)).rejects.toThrow(ModelInputError);
     await expect(denoiseExtension(model, 64, 64, small, 'backward', options)).rejects.toThrow('known latents [1, 8, 2, 4, 4] do not match the new latents [1, 8, 4, 8, 8]');
+    expect(steps).toBe(0);
+  });
+});
+
+describe('windowed transitions between known latents (denoiseBridge)', () => {
+  const bytes = (t: Tensor<'float32'>) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  let cond: Awaited<ReturnType<VideoModel['encodeText']>>;
+  let head: Tensor<'float32'>;
+  let tail: Tensor<'float32'>;
+  beforeAll(async () => {
+    cond = await model.encodeText(['a cyan circle moving right on a dark green background']);
+    const clip = await model.denoise({ shape: model.latentShape(64, 64, 16), cond, guidance: 1, steps: 2, seed: 3 });
+    head = slice(clip, 2, 3, 4);
+    tail = slice(clip, 2, 0, 1);
+  });
+
+  it('a transition that fits the window is one call held at both ends', async () => {
+    const options = { shape: model.latentShape(64, 64, 8), cond, guidance: 1, steps: 2, seed: 7 };
+    const bridged = await denoiseBridge(model, 64, 64, head, tail, options);
+    const condLatents = zeros('float32', [1, 8, 4, 8, 8]);
+    const condMask = zeros('float32', [1, 1, 4, 8, 8]);
+    for (let c = 0; c < 8; c++) {
+      condLatents.data.set(head.data.subarray(c * 64, (c + 1) * 64), c * 4 * 64);
+      condLatents.data.set(tail.data.subarray(c * 64, (c + 1) * 64), (c * 4 + 3) * 64);
+    }
+    condMask.data.fill(1, 0, 64);
+    condMask.data.fill(1, 3 * 64, 4 * 64);
+    const byHand = await model.denoise({ ...options, shape: [1, 8, 4, 8, 8], condLatents, condMask });
+    expect(bytes(bridged).equals(bytes(slice(byHand, 2, 1, 3)))).toBe(true);
+  });
+
+  it('plans full windows and leaves the closing one the most room to meet the tail', () => {
+    // 16 new latent frames in 4-frame windows held to 1: four windows of 3 new, one of 2 held to 2, and the closing one.
+    expect(bridgePlan(16, 1, 1, 4, 1)).toEqual([
+      { held: 1, take: 3, tail: 0 },
+      { held: 1, take: 3, tail: 0 },
+      { held: 1, take: 3, tail: 0 },
+      { held: 1, take: 3, tail: 0 },
+      { held: 2, take: 2, tail: 0 },
+      { held: 1, take: 2, tail: 1 },
+    ]);
+    for (const [frames, first, last] of [
+      [5, 1, 1],
+      [9, 2, 2],
+      [30, 3, 1],
+    ]) {
+      const plan = bridgePlan(frames!, first!, last!, 4, 1);
+      expect(plan.reduce((n, w) => n + w.take, 0)).toBe(frames);
+      expect(plan.every((w) => w.take >= 1 && w.held + w.take + w.tail <= 4)).toBe(true);
+      expect(plan.at(-1)!.tail).toBe(last);
+    }
+  });
+
+  it('a long transition is sampled in windows: every latent frame finite, the windows differ', async () => {
+    let calls = 0;
+    let last = -1;
+    const long = await denoiseBridge(model, 64, 64, head, tail, {
+      shape: model.latentShape(64, 64, 40),
+      cond,
+      guidance: 1,
+      steps: 2,
+      seed: 7,
+      onStep: (step, total) => {
+        calls++;
+        expect(step).toBeGreaterThan(last);
+        expect(total).toBe(bridgePlan(10, 1, 1, 4, 1).length * 2);
+        last = step;
+      },
+    });
+    expect(long.dims).toEqual([1, 8, 10, 8, 8]);
+    expect(long.data.every(Number.isFinite)).toBe(true);
+    expect(calls).toBe(bridgePlan(10, 1, 1, 4, 1).length * 2);
+    expect(bytes(slice(long, 2, 0, 3)).equals(bytes(slice(long, 2, 3, 6)))).toBe(false);
+  });
+
+  it('refuses head or tail latents of another size before any DiT call', async () => {
+    let steps = 0;
+    const options = { shape: model.latentShape(64, 64, 8), cond, guidance: 1, steps: 2, seed: 1, onStep: () => void steps++ };
+    await expect(denoiseBridge(model, 64, 64, head, zeros('float32', [1, 8, 1, 4, 4]), options)).rejects.toThrow(
+      'tail latents [1, 8, 1, 4, 4] do not match the new latents [1, 8, 2, 8, 8]',
+    );
     expect(steps).toBe(0);
   });
 });

@@ -182,12 +182,15 @@ describe('estimates of text-encode, loop and connect', () => {
     expect(await refusal(textToVideo, { ...roomy, maxMemoryBytes: bytes })).toEqual([]);
   });
 
-  it("loop: the clip and its transition count as one video, and the transition's window as work", async () => {
+  it("loop: the clip and its transition count as one video, and the transition's windows as work", async () => {
     const wf = shipped('loop.json');
     const loopAt = wf.nodes.findIndex((n) => n.id === 'loop');
     wf.nodes[loopAt]!.params = { ...wf.nodes[loopAt]!.params, context: 32, frames: 64 };
-    // 16 clip frames + 64 generated; the window is 32 + 64 + 32 frames = 32 latent frames of 4×4 tokens.
-    const issues = await refusal(wf, { ...roomy, maxFrames: 79, maxWork: 20_480 + 2_560 - 1 });
+    // 16 clip frames + 64 generated. The transition's 16 latent frames go between 8 of the clip's
+    // at each end in skyloom-tiny's 4-latent-frame windows (each later one held to 1): five windows
+    // of 3 new, then a closing one held to 1 and to 2 of the clip's start. 6 windows × 4 latent
+    // frames of 4×4 tokens × 20 steps × 2, plus the clip's own 4 latent frames (2,560).
+    const issues = await refusal(wf, { ...roomy, maxFrames: 79, maxWork: 15_360 + 2_560 - 1 });
     expect(issues).toContainEqual({
       code: 'over_limit',
       nodeId: 'loop',
@@ -196,8 +199,8 @@ describe('estimates of text-encode, loop and connect', () => {
     });
     const work = issues.find((i) => i.message.startsWith("The prompt's work"))!;
     expect(work).toMatchObject({ nodeId: 'loop', pointer: `/nodes/${loopAt}/params/steps` });
-    expect(work.message).toContain('(most of it 512 latent tokens × 20 steps × 2 (guidance)) is 23,040');
-    expect(await refusal(wf, { ...roomy, maxFrames: 80, maxWork: 23_040 })).toEqual([]);
+    expect(work.message).toContain('(most of it 6 windows × 64 latent tokens × 20 steps × 2 (guidance)) is 17,920');
+    expect(await refusal(wf, { ...roomy, maxFrames: 80, maxWork: 17_920 })).toEqual([]);
   });
 
   it('connect: first clip, transition and second clip make one video', async () => {

@@ -119,3 +119,33 @@ describe('video-to-video of an 8 s clip', () => {
     for (const [s, d] of shifts.entries()) expect(Math.abs(d), `second ${s}`).toBeLessThan(6);
   }, 300_000);
 });
+
+// A loop's transition longer than the model's window is sampled window by window, the last window
+// held at both ends (models/windowed.ts denoiseBridge). Before, one DiT call over the whole
+// transition (12 latent frames for 32 frames, the window is 4) darkened it and lost the background
+// (bench/transition-long.ts: darkest frame 20 against the clip's 52, background 65 grey levels off,
+// wrap-around 7.4× the clip's median step).
+describe('loop.json with a 32-frame transition', () => {
+  it("keeps the clip's background and brightness through the transition, and wraps at a model-sized step", async () => {
+    const wf = JSON.parse(readFileSync(join(root, 'workflows/loop.json'), 'utf8')) as Workflow;
+    for (const node of wf.nodes) if (node.id === 'loop') node.params = { ...node.params, frames: 32 };
+    const result = await new Executor(createRegistry(), { outputDir: mkdtempSync(join(tmpdir(), 'skyloom-loop-')), inputDir: root }).run(wf);
+    const video = await decodeVideo(result.outputs.save.files![0].path);
+    expect(video.frameCount).toBe(48);
+    const data = await video.read(0, 48);
+    const fb = 64 * 64 * 3;
+    const frame = (i: number) => data.subarray(i * fb, (i + 1) * fb);
+    const mad = (a: Uint8Array, b: Uint8Array) => a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
+    const mean = (a: Uint8Array) => a.reduce((s, v) => s + v, 0) / a.length;
+    const clipSteps = Array.from({ length: 15 }, (_, i) => mad(frame(i), frame(i + 1))).sort((a, b) => a - b);
+    const wrap = mad(frame(47), frame(0));
+    const background = windowAdherence(data.subarray(16 * fb), 64, 64, 4, TRAINING_BACKGROUNDS['dark green']).map((w) => w.background);
+    const brightness = Array.from({ length: 32 }, (_, i) => mean(frame(16 + i)));
+    console.log(
+      `loop 32-frame transition: background per 4 frames ${background.map((d) => d.toFixed(0)).join(' ')}; darkest ${Math.min(...brightness).toFixed(0)} (clip ${mean(frame(0)).toFixed(0)}); wrap ${wrap.toFixed(1)} (clip median ${clipSteps[7].toFixed(1)})`,
+    );
+    expect([...background].sort((a, b) => a - b)[4], 'the median background distance').toBeLessThanOrEqual(20);
+    expect(Math.min(...brightness)).toBeGreaterThan(0.6 * mean(frame(0)));
+    expect(wrap).toBeLessThanOrEqual(4 * clipSteps[7]);
+  }, 300_000);
+});
