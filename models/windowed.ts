@@ -39,6 +39,45 @@ export function windowCount(frames: number, window: number, context: number): nu
   return frames <= window ? 1 : 1 + Math.ceil((frames - window) / (window - context));
 }
 
+/**
+ * The new latents' [C, T, h, w], once `dims` is [1, C, T, h, w] and the model takes known frames.
+ * @throws ModelInputError naming the sampling (`what`) or what the model cannot do (`purpose`).
+ */
+function checkSampling(model: VideoModel, dims: readonly number[], what: string, purpose: string): [number, number, number, number] {
+  const [batch, channels = 0, frames = 0, h = 0, w = 0] = dims;
+  if (dims.length !== 5 || batch !== 1) throw new ModelInputError(`${what} sampling takes latents [1, C, T, h, w] but got [${dims.join(', ')}]`);
+  if (model.manifest.components.transformer.inputs['cond_latents'] === undefined) {
+    throw new ModelInputError(`model ${model.manifest.name} cannot take known frames, so it cannot ${purpose}`);
+  }
+  return [channels, frames, h, w];
+}
+
+/** @throws ModelInputError unless `t` is at least one latent frame of the new latents' channels and size. */
+function checkKnown(name: string, t: Tensor<'float32'>, dims: readonly number[]): void {
+  if (t.dims.length !== 5 || t.dims[1] !== dims[1] || t.dims[3] !== dims[3] || t.dims[4] !== dims[4] || (t.dims[2] ?? 0) < 1) {
+    throw new ModelInputError(`${name} latents [${t.dims.join(', ')}] do not match the new latents [${dims.join(', ')}]`);
+  }
+}
+
+/**
+ * Known-frame conditioning for one window: the latent frames of `part` ([1, C, L, h, w]) in each
+ * [from, to) range, held by a mask of ones; the rest zero.
+ */
+function holding(part: Tensor<'float32'>, ranges: ReadonlyArray<readonly [number, number]>): { condLatents: Tensor<'float32'>; condMask: Tensor<'float32'> } {
+  const [, channels = 0, length = 0, h = 0, w = 0] = part.dims;
+  const plane = h * w;
+  const condLatents = zeros('float32', part.dims);
+  const condMask = zeros('float32', [1, 1, length, h, w]);
+  for (const [from, to] of ranges) {
+    for (let c = 0; c < channels; c++) {
+      const at = (c * length + from) * plane;
+      condLatents.data.set(part.data.subarray(at, at + (to - from) * plane), at);
+    }
+    condMask.data.fill(1, from * plane, to * plane);
+  }
+  return { condLatents, condMask };
+}
+
 /** Whether {@link denoiseWindowed} applies: a longer clip than the window, and a model that takes known frames. */
 export function needsWindows(model: VideoModel, shape: readonly number[], width: number, height: number): boolean {
   const takesKnown = model.manifest.components.transformer.inputs['cond_latents'] !== undefined;
@@ -60,11 +99,7 @@ export function needsWindows(model: VideoModel, shape: readonly number[], width:
  */
 export async function denoiseWindowed(model: VideoModel, width: number, height: number, options: WindowedOptions): Promise<Tensor<'float32'>> {
   const dims = options.shape;
-  const [batch, channels = 0, frames = 0, h = 0, w = 0] = dims;
-  if (dims.length !== 5 || batch !== 1) throw new ModelInputError(`windowed sampling takes latents [1, C, T, h, w] but got [${dims.join(', ')}]`);
-  if (model.manifest.components.transformer.inputs['cond_latents'] === undefined) {
-    throw new ModelInputError(`model ${model.manifest.name} cannot take known frames, so it cannot make clips longer than its window`);
-  }
+  const [channels, frames, h, w] = checkSampling(model, dims, 'windowed', 'make clips longer than its window');
   const { initLatents } = options;
   if (initLatents && initLatents.dims.join() !== dims.join()) {
     throw new ModelInputError(`initLatents [${initLatents.dims.join(', ')}] do not match the shape [${dims.join(', ')}]`);
@@ -85,24 +120,13 @@ export async function denoiseWindowed(model: VideoModel, width: number, height: 
     // The last window keeps the full length and takes more context instead of fewer new frames.
     const take = n === 0 ? Math.min(window, frames) : Math.min(fresh, frames - made);
     const known = n === 0 ? 0 : window - take;
-    let condLatents: Tensor<'float32'> | undefined;
-    let condMask: Tensor<'float32'> | undefined;
-    if (known > 0) {
-      condLatents = zeros('float32', windowDims);
-      condMask = zeros('float32', [1, 1, window, h, w]);
-      const ctx = slice(out, 2, made - known, made);
-      for (let c = 0; c < channels; c++) {
-        condLatents.data.set(ctx.data.subarray(c * known * plane, (c + 1) * known * plane), c * window * plane);
-      }
-      condMask.data.fill(1, 0, known * plane);
-    }
     const span = n === 0 && frames < window ? dims : windowDims;
     const x = await model.denoise({
       ...options,
       shape: span,
       ...(initLatents ? { initLatents: slice(initLatents, 2, made - known, made - known + span[2]!) } : {}),
       seed: options.seed + n,
-      ...(condLatents && condMask ? { condLatents, condMask } : {}),
+      ...(known > 0 ? holding(slice(out, 2, made - known, made - known + window), [[0, known]]) : {}),
       onStep: (step, total, x0) => options.onStep?.(n * total + step, windows * total, x0),
     });
     const length = x.dims[2]!;
@@ -140,15 +164,9 @@ export async function denoiseExtension(
   options: ExtensionOptions,
 ): Promise<Tensor<'float32'>> {
   const dims = options.shape;
-  const [batch, channels = 0, frames = 0, h = 0, w = 0] = dims;
-  if (dims.length !== 5 || batch !== 1) throw new ModelInputError(`extension sampling takes latents [1, C, T, h, w] but got [${dims.join(', ')}]`);
-  if (model.manifest.components.transformer.inputs['cond_latents'] === undefined) {
-    throw new ModelInputError(`model ${model.manifest.name} cannot take known frames, so it cannot extend a clip`);
-  }
-  const k = known.dims[2] ?? 0;
-  if (known.dims.length !== 5 || known.dims[1] !== channels || known.dims[3] !== h || known.dims[4] !== w || k < 1) {
-    throw new ModelInputError(`known latents [${known.dims.join(', ')}] do not match the new latents [${dims.join(', ')}]`);
-  }
+  const [channels, frames, h, w] = checkSampling(model, dims, 'extension', 'extend a clip');
+  checkKnown('known', known, dims);
+  const k = known.dims[2]!;
   const native = nativeWindow(model, width, height);
   const { window } = native;
   const context = options.context ?? native.context;
@@ -173,22 +191,13 @@ export async function denoiseExtension(
     const length = knownHere + take;
     const start = real(made - knownHere, length);
     const windowDims = [1, channels, length, h, w];
-    const condLatents = zeros('float32', windowDims);
-    const condMask = zeros('float32', [1, 1, length, h, w]);
     const maskFrom = direction === 'forward' ? 0 : take;
-    const part = slice(out, 2, start, start + length);
-    for (let c = 0; c < channels; c++) {
-      const from = (c * length + maskFrom) * plane;
-      condLatents.data.set(part.data.subarray(from, from + knownHere * plane), from);
-    }
-    condMask.data.fill(1, maskFrom * plane, (maskFrom + knownHere) * plane);
     const step = n;
     const x = await model.denoise({
       ...options,
       shape: windowDims,
       seed: options.seed + n,
-      condLatents,
-      condMask,
+      ...holding(slice(out, 2, start, start + length), [[maskFrom, maskFrom + knownHere]]),
       onStep: (s, t, x0) => options.onStep?.(step * t + s, windows * t, x0),
     });
     const newFrom = direction === 'forward' ? knownHere : 0;
@@ -228,19 +237,9 @@ export async function denoiseBridge(
   options: ExtensionOptions,
 ): Promise<Tensor<'float32'>> {
   const dims = options.shape;
-  const [batch, channels = 0, frames = 0, h = 0, w = 0] = dims;
-  if (dims.length !== 5 || batch !== 1) throw new ModelInputError(`bridge sampling takes latents [1, C, T, h, w] but got [${dims.join(', ')}]`);
-  if (model.manifest.components.transformer.inputs['cond_latents'] === undefined) {
-    throw new ModelInputError(`model ${model.manifest.name} cannot take known frames, so it cannot generate a transition`);
-  }
-  for (const [name, t] of [
-    ['head', head],
-    ['tail', tail],
-  ] as const) {
-    if (t.dims.length !== 5 || t.dims[1] !== channels || t.dims[3] !== h || t.dims[4] !== w || (t.dims[2] ?? 0) < 1) {
-      throw new ModelInputError(`${name} latents [${t.dims.join(', ')}] do not match the new latents [${dims.join(', ')}]`);
-    }
-  }
+  const [channels, frames, h, w] = checkSampling(model, dims, 'bridge', 'generate a transition');
+  checkKnown('head', head, dims);
+  checkKnown('tail', tail, dims);
   const native = nativeWindow(model, width, height);
   const { window } = native;
   const context = options.context ?? native.context;
@@ -255,23 +254,14 @@ export async function denoiseBridge(
   for (const [n, { held, take, tail: tailHere }] of plan.entries()) {
     const start = firstHeld + made - held;
     const length = held + take + tailHere;
-    const windowDims = [1, channels, length, h, w];
-    const part = slice(out, 2, start, start + length);
-    const condLatents = zeros('float32', windowDims);
-    const condMask = zeros('float32', [1, 1, length, h, w]);
-    for (let c = 0; c < channels; c++) {
-      const from = c * length * plane;
-      condLatents.data.set(part.data.subarray(from, from + held * plane), from);
-      condLatents.data.set(part.data.subarray(from + (held + take) * plane, from + length * plane), from + (held + take) * plane);
-    }
-    condMask.data.fill(1, 0, held * plane);
-    condMask.data.fill(1, (held + take) * plane, length * plane);
     const x = await model.denoise({
       ...options,
-      shape: windowDims,
+      shape: [1, channels, length, h, w],
       seed: options.seed + n,
-      condLatents,
-      condMask,
+      ...holding(slice(out, 2, start, start + length), [
+        [0, held],
+        [held + take, length],
+      ]),
       onStep: (s, t, x0) => options.onStep?.(n * t + s, plan.length * t, x0),
     });
     for (let c = 0; c < channels; c++) {
