@@ -22,10 +22,13 @@ async function child(latentFrames: number, chunk: number): Promise<void> {
   const loaded = rss();
   const shape = model.latentShape(64, 64, model.frameCount(latentFrames));
   const count = shape.reduce((a, b) => a * b, 1);
-  const latents = tensor('float32', shape, Float32Array.from({ length: count }, () => Math.random() * 2 - 1));
+  const latents = tensor(
+    'float32',
+    shape,
+    Float32Array.from({ length: count }, () => Math.random() * 2 - 1),
+  );
   let peak = loaded;
-  for (let round = 0; round < 3; round++)
-    for await (const _part of model.decode(latents, { chunkFrames: chunk })) peak = Math.max(peak, rss());
+  for (let round = 0; round < 3; round++) for await (const _part of model.decode(latents, { chunkFrames: chunk })) peak = Math.max(peak, rss());
   const context = model.manifest.latent.decoderContext ?? [0, 0];
   process.stdout.write(JSON.stringify({ loaded, peak, perCall: Math.min(latentFrames, chunk + context[0] + context[1]) }));
 }
@@ -46,6 +49,8 @@ if (isChild) {
       peak: number;
       perCall: number;
     };
-    console.log(`  ${name}: at most ${r.perCall} latent frames per call; RSS after load ${r.loaded.toFixed(0)} MiB, peak ${r.peak.toFixed(0)} MiB, rise ${(r.peak - r.loaded).toFixed(0)} MiB`);
+    console.log(
+      `  ${name}: at most ${r.perCall} latent frames per call; RSS after load ${r.loaded.toFixed(0)} MiB, peak ${r.peak.toFixed(0)} MiB, rise ${(r.peak - r.loaded).toFixed(0)} MiB`,
+    );
   }
 }
