@@ -11,6 +11,9 @@ import type { LatentValue } from './values.js';
  */
 export const VAE_CHUNK_FRAMES = 8;
 
+/** The `chunk` param of vae-decode and vae-encode: latent frames per VAE call. */
+const chunkParam = (description: string) => ({ kind: 'int', default: VAE_CHUNK_FRAMES, min: 1, max: 64, description }) as const;
+
 export const vaeDecodeNode = defineNode({
   type: 'vae-decode',
   version: 1,
@@ -20,14 +23,9 @@ export const vaeDecodeNode = defineNode({
   description: 'Decodes latents to video frames, a few latent frames at a time, so memory stays flat however long the clip.',
   inputs: { model: { type: 'MODEL' }, latent: { type: 'LATENT' } },
   params: {
-    chunk: {
-      kind: 'int',
-      default: VAE_CHUNK_FRAMES,
-      min: 1,
-      max: 64,
-      description:
-        "Latent frames per decoder call. A whole-clip decoder also decodes its context around each chunk (6 latent frames each side for skyloom-tiny 1.x) and drops it, so small chunks repeat work; memory grows with chunk + context, not with the clip's length.",
-    },
+    chunk: chunkParam(
+      "Latent frames per decoder call. A whole-clip decoder also decodes its context around each chunk (6 latent frames each side for skyloom-tiny 1.x) and drops it, so small chunks repeat work; memory grows with chunk + context, not with the clip's length.",
+    ),
   },
   outputs: { video: { type: 'VIDEO' } },
   run: async ({ model, latent, chunk }, ctx) => {
@@ -58,14 +56,9 @@ export const vaeEncodeNode = defineNode({
   description: "Encodes video frames to latents (the video's size and length must fit the model's grid).",
   inputs: { model: { type: 'MODEL' }, video: { type: 'VIDEO' } },
   params: {
-    chunk: {
-      kind: 'int',
-      default: VAE_CHUNK_FRAMES,
-      min: 1,
-      max: 64,
-      description:
-        "Latent frames per encoder call. A whole-clip encoder also reads its context's pixels around each chunk (6 latent frames each side for skyloom-tiny 1.x) and drops what they make, so small chunks repeat work; the result is the whole-clip encode at any chunk.",
-    },
+    chunk: chunkParam(
+      "Latent frames per encoder call. A whole-clip encoder also reads its context's pixels around each chunk (6 latent frames each side for skyloom-tiny 1.x) and drops what they make, so small chunks repeat work; the result is the whole-clip encode at any chunk.",
+    ),
   },
   outputs: { latent: { type: 'LATENT' } },
   run: async ({ model, video, chunk }) => {
