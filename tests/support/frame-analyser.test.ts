@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { analyseFrames } from './frame-analyser.js';
+import { analyseFrames, shapeOf } from './frame-analyser.js';
 
 // Draws a filled square per frame; the analyser must recover its colour and motion.
 function clip(w: number, h: number, n: number, colour: number[], bg: number[], at: (f: number) => { x: number; y: number; s: number }): Uint8Array {
@@ -66,5 +66,47 @@ describe('analyseFrames', () => {
     expect(a.colour).toBe('yellow');
     expect(a.meanColour[1]).toBeLessThan(120); // the blended mean: yellow's green channel is 220
     expect(a.frames[0]!.area).toBeCloseTo((16 * 16) / (64 * 64)); // the ring is foreground
+  });
+
+  it('names the shape the way the training evaluation does (analyse.py)', () => {
+    // Each shape drawn at 2 px per frame to the right, 20 px across, on a 64x112 frame over a
+    // vertical gradient: the judge must not lean on a square frame or a flat background.
+    const [w, h, n] = [64, 112, 12];
+    const star = Array.from({ length: 10 }, (_, k) => {
+      const r = k % 2 ? 4.2 : 10;
+      const a = -Math.PI / 2 + (k * Math.PI) / 5;
+      return [r * Math.cos(a), r * Math.sin(a)];
+    });
+    const inPolygon = (px: number, py: number, poly: number[][]) => {
+      let inside = false;
+      for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+        const [xi, yi] = poly[i]!;
+        const [xj, yj] = poly[j]!;
+        if (yi! > py !== yj! > py && px < ((xj! - xi!) * (py - yi!)) / (yj! - yi!) + xi!) inside = !inside;
+      }
+      return inside;
+    };
+    const shapes: Record<string, (dx: number, dy: number) => boolean> = {
+      circle: (dx, dy) => dx * dx + dy * dy <= 100,
+      square: (dx, dy) => Math.abs(dx) <= 9 && Math.abs(dy) <= 9,
+      triangle: (dx, dy) =>
+        inPolygon(dx, dy, [
+          [0, -10],
+          [10, 8],
+          [-10, 8],
+        ]),
+      star: (dx, dy) => inPolygon(dx, dy, star),
+    };
+    for (const [name, inside] of Object.entries(shapes)) {
+      const rgb = new Uint8Array(w * h * n * 3);
+      for (let f = 0; f < n; f++)
+        for (let y = 0; y < h; y++)
+          for (let x = 0; x < w; x++) {
+            const bg = [40 + y, 20 + y / 3, 80 - y / 3];
+            rgb.set(inside(x + 0.5 - (16 + 2 * f), y + 0.5 - 50) ? [250, 220, 40] : bg, ((f * h + y) * w + x) * 3);
+          }
+      expect(shapeOf(rgb, w, h, n), name).toBe(name);
+    }
+    expect(shapeOf(new Uint8Array(64 * 64 * 4 * 3), 64, 64, 4)).toBeNull(); // nothing to judge
   });
 });

@@ -169,3 +169,96 @@ export function windowAdherence(rgb: Uint8Array, width: number, height: number, 
   }
   return out;
 }
+
+/** The shapes of the default model's training data (models/training/data.py SHAPES). */
+export type Shape = 'circle' | 'square' | 'triangle' | 'star';
+
+// Per-shape means of the features below over ground-truth renders of every aspect ratio, and the
+// features' spread used to scale them: models/training/analyse.py `Analyser().calibrate()` (24
+// renders per shape, seed 777), printed with
+// `python3 -c "import analyse; a = analyse.Analyser().calibrate(); print(a.centroids * a.scale, a.scale)"`.
+const SHAPE_CENTROIDS: Record<Shape, readonly number[]> = {
+  circle: [0.78633, 0.94842, 0.0016045, 0.99926],
+  square: [0.99906, 0.99953, -0.00017068, 1.00521],
+  triangle: [0.53964, 0.90189, 0.15487, 1.14547],
+  star: [0.43723, 0.60514, 0.047027, 1.04109],
+};
+const SHAPE_SCALE = [0.21907, 0.15339, 0.063174, 0.062978];
+
+/** Area of the convex hull of the pixel squares given as each row's [first, last] column (monotone chain). */
+function hullArea(rows: Array<[number, number, number]>): number {
+  const pts: Array<[number, number]> = [];
+  for (const [y, l, r] of rows) pts.push([l, y], [l, y + 1], [r + 1, y], [r + 1, y + 1]);
+  pts.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const cross = (o: number[], a: number[], b: number[]) => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+  const half = (points: Array<[number, number]>) => {
+    const h: Array<[number, number]> = [];
+    for (const p of points) {
+      while (h.length >= 2 && cross(h[h.length - 2], h[h.length - 1], p) <= 0) h.pop();
+      h.push(p);
+    }
+    return h.slice(0, -1);
+  };
+  const hull = [...half(pts), ...half([...pts].reverse())];
+  let twice = 0;
+  for (let i = 0; i < hull.length; i++) {
+    const [x0, y0] = hull[i];
+    const [x1, y1] = hull[(i + 1) % hull.length];
+    twice += x0 * y1 - x1 * y0;
+  }
+  return Math.abs(twice) / 2;
+}
+
+/**
+ * The shape of the (single) foreground object, judged as the training evaluation judges it
+ * (analyse.py): on every third frame, pixels more than 40 away in some channel from their row's
+ * median are foreground; the frame's fill of the bounding box, solidity (area over convex hull
+ * area), how bottom-heavy it is and its aspect ratio are taken; the medians over the frames are
+ * matched to the nearest calibrated shape. Null when the object is too small to judge.
+ */
+export function shapeOf(rgb: Uint8Array, width: number, height: number, frameCount: number): Shape | null {
+  const features: number[][] = [];
+  for (let f = 0; f < frameCount; f += 3) {
+    const rows: Array<[number, number, number]> = [];
+    let area = 0;
+    let sumY = 0;
+    let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+    for (let y = 0; y < height; y++) {
+      const row = (f * height + y) * width * 3;
+      const median = [0, 1, 2].map((c) => {
+        const v = Array.from({ length: width }, (_, x) => rgb[row + x * 3 + c]).sort((a, b) => a - b);
+        return width % 2 ? v[width >> 1] : (v[width / 2 - 1] + v[width / 2]) / 2;
+      });
+      let first = -1;
+      let last = -1;
+      for (let x = 0; x < width; x++) {
+        const p = row + x * 3;
+        if (Math.max(Math.abs(rgb[p] - median[0]), Math.abs(rgb[p + 1] - median[1]), Math.abs(rgb[p + 2] - median[2])) > 40) {
+          if (first < 0) first = x;
+          last = x;
+          area += 1;
+          sumY += y + 0.5;
+        }
+      }
+      if (first >= 0) {
+        rows.push([y, first, last]);
+        [x0, x1, y0, y1] = [Math.min(x0, first), Math.max(x1, last + 1), Math.min(y0, y), y + 1];
+      }
+    }
+    if (area < 12) continue;
+    const [w, h] = [x1 - x0, y1 - y0];
+    features.push([area / (w * h), area / Math.max(hullArea(rows), 1), (sumY / area - (y0 + y1) / 2) / h, w / h]);
+  }
+  if (!features.length) return null;
+  const med = [0, 1, 2, 3].map((k) => {
+    const v = features.map((x) => x[k]).sort((a, b) => a - b);
+    return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  });
+  let best: Shape = 'circle';
+  let bestD = Infinity;
+  for (const [shape, c] of Object.entries(SHAPE_CENTROIDS) as Array<[Shape, readonly number[]]>) {
+    const d = c.reduce((s, ck, k) => s + ((ck - med[k]) / SHAPE_SCALE[k]) ** 2, 0);
+    if (d < bestD) [best, bestD] = [shape, d];
+  }
+  return best;
+}
