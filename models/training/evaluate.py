@@ -242,7 +242,8 @@ def main():
         "timings": timings,
         "training": {s: json.load(open(os.path.join(WORK, f)))
                      for s, f in (("vae", "vae_stats.json"), ("latents", "latent_stats.json"),
-                                  ("dit", "dit_stats.json")) if os.path.exists(os.path.join(WORK, f))},
+                                  ("dit", "dit-phase1/dit_stats.json"),
+                                  ("dit-restart", "dit_stats.json")) if os.path.exists(os.path.join(WORK, f))},
         "failures_heldout_single": [{k: r[k] for k in ("prompt", "aspect", "seed")}
                                     | {"got": {k: r["analysis"].get(k) for k in
                                                ("colour", "shape", "motion", "motion_strict",
@@ -348,7 +349,7 @@ def write_report(r):
               "## Training cost (this 2-core CPU, shared with other jobs)", "",
               "| stage | steps | batch | time | s/step |", "|---|---|---|---|---|"]
     tr = r["training"]
-    for s in ("vae", "dit"):
+    for s in ("vae", "dit", "dit-restart"):
         if s in tr:
             lines.append(f"| {s} | {tr[s]['steps']} | {tr[s]['batch']} | "
                          f"{tr[s]['seconds'] / 60:.1f} min | {tr[s]['s_per_step']:.2f} |")

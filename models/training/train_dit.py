@@ -19,7 +19,9 @@ networks are what export.py ships. Batches rotate over the aspect ratios.
     python3 train_dit.py --init .work/dit.pt --latents .work/latents.npz --work .work/ft \
         --t-dist high-mix --motion-loss 2 --lr 3e-4 --warmup 100 --max-minutes 45
 
-run_all.sh runs the first form; the shipped weights (model 1.2) come from it. The second made
+run_all.sh runs the first form in .work/dit-phase1, then warm-restarts from it (the third form
+with --seed 4 --lr 2.5e-4 --steps 5000, in .work); the shipped 2.0 weights come from that. The
+1.2 weights came from the first form alone. The second made
 model 1.0, which learned colours but no motion (EVAL.md, "Continuation experiments"). The third
 fine-tunes: --init starts from another run's weights (text encoder, DiT and their EMA) with a
 fresh optimiser and schedule; fine-tunes of 1.0 did not bring motion. --latents reads the latents

@@ -30,10 +30,13 @@ async function longRun(text: string): Promise<{ frames: Uint8Array; count: numbe
 // of the frame; a window where the object hits an edge may flash (the model never saw an object
 // stuck at an edge), so the median window must be close and no window far. Measured at seed 42
 // (the workflow's), and for the pixel-space extension long-60s used before, in bench/RESULTS.md.
+// The objects stay in the frame: skyloom-tiny 2.0 moves an object left or right out of the frame
+// within about 3.5 s and then draws a new one, so a window can hold no object (or only its smear
+// at the edge, which can vote for another colour); that is the prompt followed, not lost.
 const cases: Array<[string, string, keyof typeof TRAINING_BACKGROUNDS]> = [
-  ['a red circle moving left on a black background', 'red', 'black'],
+  ['a red circle standing still on a black background', 'red', 'black'],
   ['a green square moving up on a gray background', 'green', 'gray'],
-  ['a blue triangle moving right on a dark green background', 'blue', 'dark green'],
+  ['a blue triangle growing on a dark green background', 'blue', 'dark green'],
 ];
 
 describe('long-60s at 24 s', () => {
@@ -98,6 +101,8 @@ describe('image-to-video at 12 s', () => {
 // video-to-video of a clip longer than the model's window samples window by window from the clip's
 // latents (models/windowed.ts). Before, one DiT call over all 32 latent frames of an 8 s clip
 // turned the circle purple for 5 of 8 seconds and lit up the last second (mean 36 against 11).
+// The circle stands still so it is in every second (2.0's moving circle leaves the frame; those
+// seconds have nothing blue to show).
 describe('video-to-video of an 8 s clip', () => {
   it("re-styles every second to the prompt's colour and keeps each second's brightness", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'skyloom-restyle-'));
@@ -107,8 +112,8 @@ describe('video-to-video of an 8 s clip', () => {
       const result = await new Executor(createRegistry(), { outputDir: dir, inputDir: root }).run(wf);
       return result.outputs.save.files![0].path;
     };
-    const source = await run('text-to-video.json', { prompt: { text: 'a red circle moving left on a black background' }, latent: { seconds: 8 } });
-    const restyled = await run('video-to-video.json', { prompt: { text: 'a blue circle moving left on a black background' }, video: { path: source } });
+    const source = await run('text-to-video.json', { prompt: { text: 'a red circle standing still on a black background' }, latent: { seconds: 8 } });
+    const restyled = await run('video-to-video.json', { prompt: { text: 'a blue circle standing still on a black background' }, video: { path: source } });
     const [a, b] = await Promise.all([source, restyled].map(async (p) => (await decodeVideo(p)).read(0, 64)));
     expect(b.length).toBe(a.length);
     const secondMean = (data: Uint8Array, s: number) => data.subarray(s * 8 * 64 * 64 * 3, (s + 1) * 8 * 64 * 64 * 3).reduce((x, v) => x + v, 0) / (8 * 64 * 64 * 3);
