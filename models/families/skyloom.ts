@@ -193,6 +193,11 @@ export function flowSampler(name: string, config: { numTrainTimesteps: number; s
 
 export const skyloomFamily: ModelFamily = {
   name: 'skyloom',
+  // A streaming decode runs the step graph at two lengths (the rest of the first chunk, then whole
+  // chunks); with memory patterns each length keeps its own plan. Off: a 60 s decode at 64×64
+  // rises 104 MiB instead of 169, the 4 s clip's 52 instead of 82, at the same wall time
+  // (bench/decode-memory.ts, bench/long-video.ts).
+  sessionOptions: { memoryPattern: false },
 
   async inspect(ctx) {
     // The caches' declaration is checked before the decoder's graph, whose cache inputs it names.
