@@ -77,12 +77,13 @@ describe('skyloom run workflows/text-to-video.json with the default model', () =
     expect(seen).toEqual(prompts);
   });
 
-  // skyloom-tiny 2.0 draws circles and triangles, and rounds the corners of squares and the points
-  // of stars (held-out shape 37.7%, EVAL.md). Over seeds 1-7 and 42, judged by shapeOf (the
-  // training evaluation's judge): "a red circle moving left on a black background" and "a green
-  // triangle moving down on a black background" come out as their shapes at all 8 seeds; "a red
-  // square moving left on a black background" at none (circle at all 8) and "a purple star
-  // standing still on a black background" at 3 (42: circle).
+  // skyloom-tiny 2.0 draws circles and triangles; its squares have dented sides, which cut their
+  // fill of the bounding box to a circle's, and its stars lose their points (held-out shape
+  // 37.7%, EVAL.md). Over seeds 1-7 and 42, judged by shapeOf (the training evaluation's judge):
+  // "a red circle moving left on a black background" and "a green triangle moving down on a
+  // black background" come out as their shapes at all 8 seeds; "a red square moving left on a
+  // black background" at none (circle at all 8) and "a purple star standing still on a black
+  // background" at 3 (42: circle).
   it('the shape in the frames follows the prompt: circle, triangle', async () => {
     const seen = [];
     for (const prompt of ['a red circle moving left on a black background', 'a green triangle moving down on a black background']) {
