@@ -4,8 +4,8 @@
 # parity -> eval.
 # Finished stages are skipped (each leaves a marker in the work folder); an interrupted training
 # stage resumes from its last checkpoint. Progress goes to stdout and <work>/<stage>.log.
-#   models/training/run_all.sh                      (from anywhere; ≤ 6 h on 2 shared cores)
-#   SKYLOOM_VAE=package models/training/run_all.sh  (1.x: keep the shipped VAE; ≤ 3.5 h)
+#   models/training/run_all.sh                      (from anywhere; 2.0 took 5.5 h on 2 shared cores)
+#   SKYLOOM_VAE=package models/training/run_all.sh  (keep the shipped VAE, 1.x or 2.0: the DiT only)
 #   SKYLOOM_SMOKE=1 models/training/run_all.sh      (every stage with tiny step counts, in
 #                                                    .work-smoke/; writes nothing else: minutes)
 set -euo pipefail
@@ -78,7 +78,7 @@ stage latents  $PY latents.py --work "$W" "${LAT_ARGS[@]}"
 # is the final one from the first step, so the learning-rate schedule decays exactly once per
 # phase. 2.0's loss was still falling when the first schedule ended (0.76 at 6000 steps, 0.69 at
 # 9000), so a second phase restarts from those weights with a fresh optimiser, half the peak rate
-# and other batches (seed 4): EVAL.md "DiT warm restart" has what it changed.
+# and other batches (seed 4): EVAL.md "Model 2.0" has what it changed.
 stage dit      "$TRAIN_PY" train_dit.py --work "$W/dit-phase1" --latents "$W/latents.npz" \
                  --t-dist high-mix --motion-loss 2 "${DIT_ARGS[@]}"
 stage dit-restart "$TRAIN_PY" train_dit.py --work "$W" --init "$W/dit-phase1/dit.pt" --seed 4 \
