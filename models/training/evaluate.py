@@ -250,6 +250,10 @@ def main():
                                                 "motion_step_ratio", "background")}}
                                     for r in single_rows
                                     if not all(r[k] for k in single_keys)],
+        "failures_heldout_two_objects": [{k: r[k] for k in ("prompt", "aspect", "seed")}
+                                         | {"got": {k: r["analysis"].get(k) for k in
+                                                    ("colours_present", "colour", "background")}}
+                                         for r in pair_rows if not r["both_colours"]],
     }
     for k in ("previewFactors", "previewBias"):
         result["training"].get("latents", {}).pop(k, None)
