@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { slice } from '../../models/tensor.js';
 import type { Tensor } from '../../models/tensor.js';
 import { VideoModel } from '../../models/video-model.js';
+import { frameSteps } from '../support/frame-analyser.js';
 
 let model: VideoModel;
 let latents: Tensor<'float32'>;
@@ -18,17 +19,6 @@ async function sample(prompt: string, seed: number, frames: number, steps = 20):
   const cond = await model.encodeText([prompt]);
   const uncond = await model.encodeText(['']);
   return model.denoise({ shape: model.latentShape(64, 64, frames), cond, uncond, steps, seed });
-}
-
-/** Mean absolute difference between consecutive frames: one value per step. */
-function frameSteps(data: Uint8Array, frameBytes: number): number[] {
-  const steps: number[] = [];
-  for (let f = 1; f < data.length / frameBytes; f++) {
-    let s = 0;
-    for (let i = 0; i < frameBytes; i++) s += Math.abs(data[f * frameBytes + i]! - data[(f - 1) * frameBytes + i]!);
-    steps.push(s / frameBytes);
-  }
-  return steps;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -98,7 +88,7 @@ describe('chunked decode equals whole-clip decode', () => {
   const clips = new Map<string, number[]>();
   async function stepsOf(prompt: string, seed: number): Promise<number[]> {
     const key = `${prompt}#${seed}`;
-    if (!clips.has(key)) clips.set(key, frameSteps(await decoded(await sample(prompt, seed, 16), 2), 64 * 64 * 3));
+    if (!clips.has(key)) clips.set(key, frameSteps(await decoded(await sample(prompt, seed, 16), 2), 64, 64));
     return clips.get(key)!;
   }
 

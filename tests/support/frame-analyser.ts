@@ -185,6 +185,13 @@ const SHAPE_CENTROIDS: Record<Shape, readonly number[]> = {
 };
 const SHAPE_SCALE = [0.21907, 0.15339, 0.063174, 0.062978];
 
+/** The median as numpy takes it (the mean of the middle two of an even count). */
+function midValue(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const h = v.length >> 1;
+  return v.length % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
+}
+
 /** Area of the convex hull of the pixel squares given as each row's [first, last] column (monotone chain). */
 function hullArea(rows: Array<[number, number, number]>): number {
   const pts: Array<[number, number]> = [];
@@ -225,10 +232,7 @@ export function shapeOf(rgb: Uint8Array, width: number, height: number, frameCou
     let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
     for (let y = 0; y < height; y++) {
       const row = (f * height + y) * width * 3;
-      const median = [0, 1, 2].map((c) => {
-        const v = Array.from({ length: width }, (_, x) => rgb[row + x * 3 + c]).sort((a, b) => a - b);
-        return width % 2 ? v[width >> 1] : (v[width / 2 - 1] + v[width / 2]) / 2;
-      });
+      const median = [0, 1, 2].map((c) => midValue(Array.from({ length: width }, (_, x) => rgb[row + x * 3 + c])));
       let first = -1;
       let last = -1;
       for (let x = 0; x < width; x++) {
@@ -250,10 +254,7 @@ export function shapeOf(rgb: Uint8Array, width: number, height: number, frameCou
     features.push([area / (w * h), area / Math.max(hullArea(rows), 1), (sumY / area - (y0 + y1) / 2) / h, w / h]);
   }
   if (!features.length) return null;
-  const med = [0, 1, 2, 3].map((k) => {
-    const v = features.map((x) => x[k]).sort((a, b) => a - b);
-    return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-  });
+  const med = [0, 1, 2, 3].map((k) => midValue(features.map((x) => x[k])));
   let best: Shape = 'circle';
   let bestD = Infinity;
   for (const [shape, c] of Object.entries(SHAPE_CENTROIDS) as Array<[Shape, readonly number[]]>) {
@@ -261,4 +262,16 @@ export function shapeOf(rgb: Uint8Array, width: number, height: number, frameCou
     if (d < bestD) [best, bestD] = [shape, d];
   }
   return best;
+}
+
+/** Mean absolute difference (grey levels per byte) of each frame of packed RGB24 frames from the next. */
+export function frameSteps(rgb: Uint8Array, width: number, height: number): number[] {
+  const frameBytes = width * height * 3;
+  const steps: number[] = [];
+  for (let f = 1; f < rgb.length / frameBytes; f++) {
+    let s = 0;
+    for (let i = 0; i < frameBytes; i++) s += Math.abs(rgb[f * frameBytes + i] - rgb[(f - 1) * frameBytes + i]);
+    steps.push(s / frameBytes);
+  }
+  return steps;
 }
