@@ -74,6 +74,9 @@ def main():
     ap.add_argument("--init", help="start from this checkpoint's weights (fresh optimiser)")
     ap.add_argument("--motion-loss", type=float, default=0.0,
                     help="weight of the frame-difference term (see the module docstring)")
+    ap.add_argument("--two-object-share", type=float,
+                    help="draw this share of each batch from two-object clips (default: uniform, "
+                         "about 0.4 as rendered)")
     ap.add_argument("--latents", help="latents.npz (default: <work>/latents.npz)")
     ap.add_argument("--work", default=os.path.join(os.path.dirname(__file__), ".work"))
     args = ap.parse_args()
@@ -85,6 +88,9 @@ def main():
     aspects = list(data.SIZES)
     Z = {a: torch.from_numpy(lat[f"z_{a}"]) for a in aspects}
     IDS = {a: torch.from_numpy(lat[f"ids_{a}"]) for a in aspects}
+    AND = data.WORD_ID["and"]  # two-object captions join their objects with "and"
+    TWO = {a: torch.nonzero((IDS[a] == AND).any(1)).flatten() for a in aspects}
+    ONE = {a: torch.nonzero(~(IDS[a] == AND).any(1)).flatten() for a in aspects}
 
     te = TextEncoder(len(data.VOCAB))
     dit = DiT()
@@ -122,7 +128,12 @@ def main():
         rng = np.random.default_rng(args.seed * 1_000_003 + step)
         torch.manual_seed(args.seed * 1_000_003 + step)
         aspect = aspects[step % 3]
-        idx = torch.from_numpy(rng.integers(0, len(Z[aspect]), args.batch))
+        if args.two_object_share is None:
+            idx = torch.from_numpy(rng.integers(0, len(Z[aspect]), args.batch))
+        else:
+            n_two = int(round(args.two_object_share * args.batch))
+            idx = torch.cat([TWO[aspect][torch.from_numpy(rng.integers(0, len(TWO[aspect]), n_two))],
+                             ONE[aspect][torch.from_numpy(rng.integers(0, len(ONE[aspect]), args.batch - n_two))]])
         x0, ids = Z[aspect][idx], IDS[aspect][idx]
         text_mask = (ids > 0).long()
         drop = torch.from_numpy(rng.random(args.batch) < 0.1)
