@@ -54,6 +54,13 @@ export interface LatentFormat {
    * whole-clip encode. Default [0, 0] (no context: chunks are encoded on their own).
    */
   encoderContext?: [number, number];
+  /**
+   * Streaming (init/step) decoders only. "translate": decode the first latent frame after a virtual
+   * one whose frames are dropped: the first latent frame moved back by the shift that best maps it
+   * onto the second, so the clip's first frames move as the rest does (a causal decoder with no
+   * history draws its first latent frame as a still). Absent: off.
+   */
+  decoderPrime?: 'translate';
 }
 
 /** Scheduler types the runtime implements. */
@@ -144,6 +151,7 @@ export const manifestSchema = {
         previewBias: rgb,
         decoderContext: context,
         encoderContext: context,
+        decoderPrime: { enum: ['translate'] },
       },
     },
     scheduler: {
@@ -208,6 +216,9 @@ export function validateManifest(value: unknown, file: string): SkyloomManifest 
   if (twice !== undefined) problems.push(`/components/vae_decoder/caches: names "${twice}" twice (each cache needs its own input and output)`);
   if (caches.length > 0 && value.components.vae_decoder_init === undefined) {
     problems.push('/components/vae_decoder/caches: a streaming decoder needs its first-chunk graph too (components.vae_decoder_init)');
+  }
+  if (value.latent.decoderPrime !== undefined && value.components.vae_decoder_init === undefined) {
+    problems.push('/latent/decoderPrime: primes a streaming decoder, and this package has none (components.vae_decoder_init)');
   }
   if (problems.length > 0) {
     throw new ModelLoadError('MANIFEST_INVALID', file, `${file} is not a valid skyloom.json:\n  ${problems.join('\n  ')}`);

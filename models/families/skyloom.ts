@@ -112,6 +112,57 @@ export function checkStreamingDecoder(ctx: LoadContext, metadata?: ReadonlyMap<C
   }
 }
 
+/** Latent frame `z` [B, C, 1, h, w] moved by (dy, dx) cells: bilinear, edges repeated. */
+export function translateLatent(z: Tensor<'float32'>, dy: number, dx: number): Tensor<'float32'> {
+  const [, , , h = 1, w = 1] = z.dims;
+  const out = new Float32Array(z.data.length);
+  const planes = z.data.length / (h * w);
+  for (let i = 0; i < h; i++) {
+    const y = Math.min(h - 1, Math.max(0, i - dy));
+    const y0 = Math.floor(y);
+    const y1 = Math.min(h - 1, y0 + 1);
+    const fy = y - y0;
+    for (let j = 0; j < w; j++) {
+      const x = Math.min(w - 1, Math.max(0, j - dx));
+      const x0 = Math.floor(x);
+      const x1 = Math.min(w - 1, x0 + 1);
+      const fx = x - x0;
+      for (let p = 0; p < planes; p++) {
+        const d = z.data.subarray(p * h * w, (p + 1) * h * w);
+        const top = d[y0 * w + x0]! * (1 - fx) + d[y0 * w + x1]! * fx;
+        const bottom = d[y1 * w + x0]! * (1 - fx) + d[y1 * w + x1]! * fx;
+        out[p * h * w + i * w + j] = top * (1 - fy) + bottom * fy;
+      }
+    }
+  }
+  return tensor('float32', z.dims, out);
+}
+
+/** Shifts searched for the priming frame: ±1.5 latent cells in quarter cells, each axis. */
+const PRIME_SHIFTS = Array.from({ length: 13 }, (_, i) => -1.5 + 0.25 * i);
+
+/**
+ * The virtual latent frame before a clip for `decoderPrime: "translate"`: z0 moved back by the
+ * shift (dy, dx) that best maps z0 onto z1 (least squares over {@link PRIME_SHIFTS}), so it is a
+ * latent like the others, the object where the clip's motion says it was a latent frame earlier.
+ */
+export function primingFrame(z0: Tensor<'float32'>, z1: Tensor<'float32'>): Tensor<'float32'> {
+  let best = Infinity;
+  let shift: [number, number] = [0, 0];
+  for (const dy of PRIME_SHIFTS) {
+    for (const dx of PRIME_SHIFTS) {
+      const moved = translateLatent(z0, dy, dx).data;
+      let error = 0;
+      for (let i = 0; i < moved.length; i++) error += (moved[i]! - z1.data[i]!) ** 2;
+      if (error < best) {
+        best = error;
+        shift = [dy, dx];
+      }
+    }
+  }
+  return translateLatent(z0, -shift[0], -shift[1]);
+}
+
 /**
  * Streaming decode through the init/step pair: the first latent frame goes through the init graph
  * (zero caches), every later one through the step graph with the caches the call before returned
@@ -119,17 +170,22 @@ export function checkStreamingDecoder(ctx: LoadContext, metadata?: ReadonlyMap<C
  * (the first chunk is two calls, one yield). It is the whole-clip computation
  * cut in time, so any chunk size gives the whole-clip frames; each call's frames are yielded at
  * once and memory holds one chunk and the caches, however long the clip.
+ *
+ * With `latent.decoderPrime: "translate"` the init graph first decodes a virtual latent frame,
+ * {@link primingFrame}, whose frames are dropped, and every latent frame of the clip goes through
+ * the step graph: a causal decoder given no history draws its first latent frame as a still, and
+ * the virtual frame gives it the history the clip's motion implies (EVAL.md, "The first latent
+ * frame"). A one-latent-frame clip has no motion to follow and is decoded as is.
  */
 async function* decodeStreaming(pkg: ModelPackage, latents: Tensor<'float32'>, options: ChunkOptions): AsyncGenerator<VideoChunk> {
   const frames = checkLatents(pkg, latents);
   const chunk = chunkSize(options);
-  const { scalingFactor, shiftFactor } = pkg.manifest.latent;
+  const { scalingFactor, shiftFactor, decoderPrime } = pkg.manifest.latent;
   const step = pkg.manifest.components.vae_decoder;
   const init = pkg.manifest.components.vae_decoder_init!;
   const caches = step.caches ?? [];
-  let carried = new Map<string, Tensor>();
-  const run = async (from: number, to: number): Promise<Tensor<'float32'>> => {
-    const part = slice(latents, 2, from, to);
+  let carried: Map<string, Tensor> | undefined;
+  const run = async (part: Tensor<'float32'>): Promise<Tensor<'float32'>> => {
     const raw = tensor(
       'float32',
       part.dims,
@@ -138,7 +194,7 @@ async function* decodeStreaming(pkg: ModelPackage, latents: Tensor<'float32'>, o
     const outputs = caches.map((c) => c.output);
     let out: Record<string, Tensor>;
     let video: Tensor<'float32'>;
-    if (from === 0) {
+    if (carried === undefined) {
       out = await pkg.runNamed('vae_decoder_init', { [init.inputs['latents']!]: raw }, [init.outputs['video']!, ...outputs]);
       video = out[init.outputs['video']!] as Tensor<'float32'>;
     } else {
@@ -151,13 +207,16 @@ async function* decodeStreaming(pkg: ModelPackage, latents: Tensor<'float32'>, o
     carried = new Map(caches.map((c) => [c.output, out[c.output]!]));
     return video;
   };
+  const latentFrames = (from: number, to: number) => slice(latents, 2, from, to);
+  if (decoderPrime === 'translate' && frames > 1) await run(primingFrame(latentFrames(0, 1), latentFrames(1, 2)));
   let startFrame = 0;
   for (let start = 0; start < frames; start += chunk) {
     const end = Math.min(frames, start + chunk);
-    // The init graph takes the first latent frame alone and the step graph the rest of the first
-    // chunk: an init call as long as the chunk would keep a second working set as large as the
-    // step graph's alive beside it (a 60 s clip's decode at 64×64, chunk 8: +228 MiB against +139).
-    const video = start === 0 && end > 1 ? concat([await run(0, 1), await run(1, end)], 2) : await run(start, end);
+    // Unprimed, the init graph takes the first latent frame alone and the step graph the rest of
+    // the first chunk: an init call as long as the chunk would keep a second working set as large
+    // as the step graph's alive beside it (a 60 s clip's decode at 64×64, chunk 8: +228 MiB
+    // against +139).
+    const video = carried === undefined && end > 1 ? concat([await run(latentFrames(0, 1)), await run(latentFrames(1, end))], 2) : await run(latentFrames(start, end));
     const rgb = videoToRgb(video, startFrame);
     startFrame += rgb.frames;
     yield rgb;

@@ -10,6 +10,7 @@ import { gaussianNoise } from '../../models/random.js';
 import type { Tensor } from '../../models/tensor.js';
 import type { VideoChunk } from '../../models/video-model.js';
 import { VideoModel } from '../../models/video-model.js';
+import { primingFrame, translateLatent } from '../../models/families/skyloom.js';
 
 const FIXTURE = resolve(import.meta.dirname, '../fixtures/skyloom-stream/package');
 
@@ -99,6 +100,82 @@ describe('streaming decode (init + step graphs with caches)', () => {
       for await (const c of model.decode(part as Tensor<'float32'>, { chunkFrames: 2 })) cold.push(c.data);
     }
     expect(maxDiff(whole, Buffer.concat(cold))).toBeGreaterThan(4);
+  });
+});
+
+describe('latent.decoderPrime "translate": the first latent frame decoded after a virtual one', () => {
+  let primed: VideoModel;
+  // A clip whose second latent frame is its first moved one cell right (x + 1), then noise.
+  const plane = 8 * 8;
+  const moving = gaussianNoise([1, 8, 7, 8, 8], 7);
+  for (let c = 0; c < 8; c++) {
+    const z = moving.data.subarray(c * 7 * plane, (c + 1) * 7 * plane);
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) z[plane + y * 8 + x] = z[y * 8 + Math.max(0, x - 1)]!;
+  }
+  beforeAll(async () => {
+    primed = await VideoModel.load(
+      editedCopy((m) => (m.latent.decoderPrime = 'translate')),
+      { device: 'cpu' },
+    );
+  });
+
+  it('the virtual frame is the first moved back by the shift that maps it onto the second', () => {
+    const z0 = { dims: [1, 8, 1, 8, 8], data: sliceFrames(moving, 0, 1), dtype: 'float32' } as unknown as Tensor<'float32'>;
+    const z1 = { dims: [1, 8, 1, 8, 8], data: sliceFrames(moving, 1, 2), dtype: 'float32' } as unknown as Tensor<'float32'>;
+    const virtual = primingFrame(z0, z1).data;
+    // One cell left of z0 (x + 1, the right edge repeated), worked out here by index.
+    for (let c = 0; c < 8; c++)
+      for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) expect(virtual[c * plane + y * 8 + x]).toBeCloseTo(z0.data[c * plane + y * 8 + Math.min(7, x + 1)]!, 5);
+    // A fractional shift is found as well.
+    const moved = translateLatent(z0, -0.75, 1.25);
+    const back = translateLatent(z0, 0.75, -1.25).data;
+    expect(maxDiff(primingFrame(z0, moved).data, back)).toBeLessThan(1e-5);
+  });
+
+  it("equals decoding [virtual, z0, z1, …] unprimed and dropping the virtual frame's 4 frames", async () => {
+    const withVirtual = new Float32Array(8 * 8 * plane);
+    for (let c = 0; c < 8; c++) {
+      const z = moving.data.subarray(c * 7 * plane, (c + 1) * 7 * plane);
+      const out = withVirtual.subarray(c * 8 * plane, (c + 1) * 8 * plane);
+      out.set(z, plane);
+      for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) out[y * 8 + x] = z[y * 8 + Math.min(7, x + 1)]!;
+    }
+    const longer = { ...moving, dims: [1, 8, 8, 8, 8], data: withVirtual } as Tensor<'float32'>;
+    const reference = bytes(await chunks(model, longer, 8)).subarray(4 * 64 * 64 * 3);
+    const frames = bytes(await chunks(primed, moving, 7));
+    expect(frames.length).toBe(28 * 64 * 64 * 3);
+    expect(maxDiff(frames, reference)).toBeLessThanOrEqual(1);
+    // ... and it changes what the clip starts with (an implementation that ignored the field
+    // would pass the comparison above only if priming did nothing).
+    expect(maxDiff(frames.subarray(0, 4 * 64 * 64 * 3), bytes(await chunks(model, moving, 7)).subarray(0, 4 * 64 * 64 * 3))).toBeGreaterThan(4);
+  });
+
+  it.each([1, 2, 3])('chunk %i equals the primed whole-clip decode', async (chunk) => {
+    const whole = bytes(await chunks(primed, moving, 7));
+    const parts = await chunks(primed, moving, chunk);
+    parts.forEach((p, i) => expect(p).toMatchObject({ startFrame: 4 * chunk * i, frames: 4 * Math.min(chunk, 7 - chunk * i) }));
+    expect(maxDiff(whole, bytes(parts))).toBeLessThanOrEqual(1);
+  });
+
+  it('a one-latent-frame clip has no motion to follow and decodes as it would unprimed', async () => {
+    const one = { ...latents, dims: [1, 8, 1, 8, 8], data: sliceFrames(latents, 0, 1) } as Tensor<'float32'>;
+    expect(maxDiff(bytes(await chunks(primed, one, 1)), bytes(await chunks(model, one, 1)))).toBe(0);
+  });
+
+  it('is refused on a package without a streaming decoder', async () => {
+    const dir = editedCopy((m) => {
+      m.latent.decoderPrime = 'translate';
+      delete m.components.vae_decoder_init;
+      delete m.components.vae_decoder.caches;
+    });
+    await expect(VideoModel.load(dir, { device: 'cpu' })).rejects.toThrow(
+      '/latent/decoderPrime: primes a streaming decoder, and this package has none (components.vae_decoder_init)',
+    );
+  });
+
+  it('is refused when it names an unknown way to prime', async () => {
+    const dir = editedCopy((m) => ((m.latent as { decoderPrime?: unknown }).decoderPrime = 1));
+    await expect(VideoModel.load(dir, { device: 'cpu' })).rejects.toThrow('/latent/decoderPrime');
   });
 });
 
