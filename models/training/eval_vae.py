@@ -8,6 +8,9 @@
   latent seams     per moving clip, the largest step between latent frames (frames 3->4, 7->8,
                    11->12) over the largest step inside them (mean abs difference, 0-255); the
                    target is that no boundary step exceeds the inside ones (ratio <= 1);
+  smoothness       per moving clip, the largest frame step over the median step (#19 asks <= 2);
+  primed decode    causal VAE only: the above again through the decode the package ships
+                   (nets.CausalVAE.decode_primed, latent.decoderPrime);
   streaming        causal VAE only: max abs difference between chunked and whole-clip decode.
 
     python3 eval_vae.py [--work .work] [--n 48] [--quick]   -> <work>/vae_eval.json
@@ -23,7 +26,7 @@ import torch
 
 import data
 from analyse import Analyser, score
-from nets import setup_torch
+from nets import DECODER_PRIME, setup_torch
 from train_vae import load_vae
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -46,11 +49,13 @@ def lavfi_clip(ffmpeg, source, start, size=(64, 64)):
     return v.reshape(n, H, W, 3)[start:]
 
 
-def roundtrip(vae, frames):
-    """uint8 [F,H,W,3] -> reconstructed uint8 [F,H,W,3]."""
+def roundtrip(vae, frames, primed=False):
+    """uint8 [F,H,W,3] -> reconstructed uint8 [F,H,W,3] (primed: the decode the package ships,
+    nets.CausalVAE.decode_primed)."""
     x = torch.from_numpy(data.to_model(frames))[None]
     with torch.no_grad():
-        y = vae.decode(vae.encoder(x))[0]
+        z = vae.encoder(x)
+        y = (vae.decode_primed(z) if primed else vae.decode(z))[0]
     return np.clip((y.numpy().transpose(1, 2, 3, 0) + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -66,6 +71,11 @@ def seam_ratio(frames):
     return float(steps[boundary].max() / max(steps[inside].max(), 1e-6))
 
 
+def largest_over_median(frames):
+    steps = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean((1, 2, 3))
+    return float(steps.max() / max(np.median(steps), 1e-6))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default=os.path.join(HERE, ".work"))
@@ -79,7 +89,9 @@ def main():
     an = Analyser().calibrate()
     n = 6 if args.quick else args.n
     rng = np.random.default_rng(777)
-    rows, gt_rows, psnrs, seams = [], [], [], []
+    causal = ck.get("config", {}).get("arch") == "causal"
+    rows, gt_rows, psnrs, seams, smooth = [], [], [], [], []
+    p_rows, p_psnrs, p_seams, p_smooth = [], [], [], []
     for i in range(n):
         aspect = list(data.SIZES)[i % 3]
         spec = data.sample_spec(rng, heldout=True, n_objects=1)
@@ -90,6 +102,14 @@ def main():
         gt_rows.append(score(spec, an.analyse(v)))
         if spec["objects"][0][2] != "standing still":
             seams.append(seam_ratio(r))
+            smooth.append(largest_over_median(r))
+        if causal:
+            rp = roundtrip(vae, v, primed=True)
+            p_psnrs.append(psnr(rp, v))
+            p_rows.append(score(spec, an.analyse(rp)))
+            if spec["objects"][0][2] != "standing still":
+                p_seams.append(seam_ratio(rp))
+                p_smooth.append(largest_over_median(rp))
     keys = ["shape", "colour", "motion_strict", "motion", "background"]
     lav = {}
     for s in LAVFI:
@@ -106,9 +126,22 @@ def main():
            "lavfi_psnr_db_mean": float(np.mean([np.mean(p) for p in lav.values()])),
            "latent_seams": {"n_moving": len(seams), "ratio_median": float(np.median(seams)),
                             "ratio_max": float(np.max(seams)),
-                            "share_within_inside": float(np.mean([s <= 1.0 for s in seams]))},
+                            "share_within_inside": float(np.mean([s <= 1.0 for s in seams])),
+                            "largest_over_median_median": float(np.median(smooth)),
+                            "share_largest_within_2x_median": float(np.mean([s <= 2.0 for s in smooth]))},
            "targets": TARGETS}
-    if ck.get("config", {}).get("arch") == "causal":
+    if causal:
+        # What the package's decode gives (latent.decoderPrime): the first latent frame moves.
+        out["primed_decode"] = {
+            "decoder_prime": DECODER_PRIME, "psnr_db_mean": float(np.mean(p_psnrs)),
+            "analyser_on_reconstructions": {k: float(np.mean([r[k] for r in p_rows])) for k in keys},
+            "latent_seam_ratio_median": float(np.median(p_seams)),
+            "largest_over_median_median": float(np.median(p_smooth)),
+            "share_largest_within_2x_median": float(np.mean([s <= 2.0 for s in p_smooth])),
+            "lavfi_psnr_db_mean": float(np.mean([psnr(roundtrip(vae, c, primed=True), c) for s in LAVFI
+                                                 for c in (lavfi_clip(args.ffmpeg, s, st) for st in
+                                                           ((0,) if args.quick else (0, 16)))]))}
+    if causal:
         g = torch.Generator().manual_seed(0)
         z = torch.randn(1, 8, 4, 8, 14, generator=g)
         with torch.no_grad():

@@ -30,7 +30,7 @@ import torch
 
 import data
 from export_vae_stream import cache_specs, export_pair
-from nets import WIDTH, CausalVAE, DiT, TextEncoder, setup_torch
+from nets import DECODER_PRIME, WIDTH, CausalVAE, DiT, TextEncoder, setup_torch
 from train_vae import load_vae
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -316,7 +316,11 @@ def main():
                    # nets.Decoder's temporal receptive field: 4 3x3x3 convs at (96 ch) and 2 at
                    # (48 ch) on the latent time axis, 1 frame each way apiece; chunked decode needs
                    # it. The streaming decoder needs none: its caches carry the past.
-                   **({} if streaming else {"decoderContext": [6, 6]})},
+                   **({} if streaming else {"decoderContext": [6, 6]}),
+                   # The causal decoder draws a clip's first latent frame as a still (no history);
+                   # decoding it after a virtual frame moved back along the clip's motion makes it
+                   # move (nets.priming_frame; EVAL.md, "The first latent frame").
+                   **({"decoderPrime": DECODER_PRIME} if streaming else {})},
         "scheduler": {"type": "flow-match-euler", "shift": SHIFT, "numTrainTimesteps": 1000},
         "conditioning": {"scheme": "latent-mask-concat",
                          "masks": ["none", "head", "tail", "head+tail"]},

@@ -12,6 +12,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 LATENT_CHANNELS = 8
+# latent.decoderPrime of an exported causal VAE: its decoder, given no history, draws a clip's first
+# latent frame as a still; decoding it after a virtual frame (the first moved back along the clip's
+# motion, priming_frame) gives it the motion (EVAL.md, "The first latent frame").
+DECODER_PRIME = "translate"
+PRIME_SHIFTS = [-1.5 + 0.25 * i for i in range(13)]  # latent cells searched on each axis
 WIDTH = 128  # text encoder and DiT width
 HEADS = 4
 
@@ -239,6 +244,13 @@ class CausalVAE(nn.Module):
     def decode(self, z):
         return self.decoder(z)[0]
 
+    def decode_primed(self, z):
+        """decode(z) with the first latent frame decoded after priming_frame(z0, z1), as the runtime
+        does for latent.decoderPrime "translate"; a one-latent-frame clip is decoded as is."""
+        if z.shape[2] < 2:
+            return self.decode(z)
+        return self.decode(torch.cat([priming_frame(z[:, :, :1], z[:, :, 1:2]), z], 2))[:, :, 4:]
+
     def decode_streaming(self, z):
         """Latent frame by latent frame through the caches (what the init/step graphs do)."""
         out, caches = [], None
@@ -246,6 +258,31 @@ class CausalVAE(nn.Module):
             y, caches = self.decoder(z[:, :, t:t + 1], caches)
             out.append(y)
         return torch.cat(out, 2)
+
+
+def translate_latent(z, dy, dx):
+    """Latent frame z [B,C,1,h,w] moved by (dy, dx) cells: bilinear, edges repeated (the runtime's
+    translateLatent in models/families/skyloom.ts)."""
+    h, w = z.shape[-2:]
+    y = (torch.arange(h, dtype=torch.float32) - dy).clamp(0, h - 1)
+    x = (torch.arange(w, dtype=torch.float32) - dx).clamp(0, w - 1)
+    y0, x0 = y.floor().long(), x.floor().long()
+    y1, x1 = (y0 + 1).clamp(max=h - 1), (x0 + 1).clamp(max=w - 1)
+    fy, fx = (y - y0)[:, None], (x - x0)[None, :]
+    top = z[..., y0, :][..., x0] * (1 - fx) + z[..., y0, :][..., x1] * fx
+    bottom = z[..., y1, :][..., x0] * (1 - fx) + z[..., y1, :][..., x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def priming_frame(z0, z1):
+    """z0 moved back by the shift (of PRIME_SHIFTS on each axis) that best maps it onto z1."""
+    best, shift = None, (0.0, 0.0)
+    for dy in PRIME_SHIFTS:
+        for dx in PRIME_SHIFTS:
+            e = ((translate_latent(z0, dy, dx) - z1) ** 2).sum().item()
+            if best is None or e < best:
+                best, shift = e, (dy, dx)
+    return translate_latent(z0, -shift[0], -shift[1])
 
 
 class LegacyVAE(nn.Module):

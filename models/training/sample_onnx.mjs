@@ -56,7 +56,39 @@ export function sigmas(steps, shift) {
   });
 }
 
-export class Pipeline {
+export /** Latent frame [C, h, w] moved by (dy, dx) cells, bilinear, edges repeated (skyloom.ts translateLatent). */
+function translateLatent(z, C, h, w, dy, dx) {
+  const out = new Float32Array(z.length);
+  for (let i = 0; i < h; i++) {
+    const y = Math.min(h - 1, Math.max(0, i - dy)), y0 = Math.floor(y), y1 = Math.min(h - 1, y0 + 1), fy = y - y0;
+    for (let j = 0; j < w; j++) {
+      const x = Math.min(w - 1, Math.max(0, j - dx)), x0 = Math.floor(x), x1 = Math.min(w - 1, x0 + 1), fx = x - x0;
+      for (let c = 0; c < C; c++) {
+        const p = c * h * w;
+        const top = z[p + y0 * w + x0] * (1 - fx) + z[p + y0 * w + x1] * fx;
+        const bottom = z[p + y1 * w + x0] * (1 - fx) + z[p + y1 * w + x1] * fx;
+        out[p + i * w + j] = top * (1 - fy) + bottom * fy;
+      }
+    }
+  }
+  return out;
+}
+
+/** z0 moved back by the shift (±1.5 cells in quarters, each axis) that best maps it onto z1 (skyloom.ts primingFrame). */
+function primingFrame(z0, z1, C, h, w) {
+  let best = Infinity, shift = [0, 0];
+  for (let a = 0; a < 13; a++)
+    for (let b = 0; b < 13; b++) {
+      const dy = -1.5 + 0.25 * a, dx = -1.5 + 0.25 * b;
+      const m = translateLatent(z0, C, h, w, dy, dx);
+      let e = 0;
+      for (let i = 0; i < m.length; i++) e += (m[i] - z1[i]) ** 2;
+      if (e < best) { best = e; shift = [dy, dx]; }
+    }
+  return translateLatent(z0, C, h, w, -shift[0], -shift[1]);
+}
+
+class Pipeline {
   static async load(dir) {
     const p = new Pipeline();
     p.dir = dir;
@@ -105,18 +137,30 @@ export class Pipeline {
   /** normalised latents [C, T, h, w] -> uint8 [F, H, W, 3]. */
   async decode(z, T, h, w) {
     const { channels: C, scalingFactor, shiftFactor, spatialCompression: sc, temporalCompression: tc } = this.m.latent;
-    const raw = Float32Array.from(z, (v) => v / scalingFactor + shiftFactor);
     // A streaming (2.0) package's first-chunk graph decodes a whole clip in one call (zero caches).
     const decoder = this.m.components.vae_decoder_init ? 'vae_decoder_init' : 'vae_decoder';
-    const { video } = await this.run(decoder, { latents: new ort.Tensor('float32', raw, [1, C, T, h, w]) });
+    // latent.decoderPrime "translate": a virtual latent frame (primingFrame) goes first and its
+    // frames are dropped, as the runtime's decode does (models/families/skyloom.ts).
+    const prime = decoder === 'vae_decoder_init' && T > 1 && this.m.latent.decoderPrime === 'translate';
+    const Tin = prime ? T + 1 : T, plane = h * w, off = Tin - T;
+    const raw = new Float32Array(C * Tin * plane);
+    for (let c = 0; c < C; c++)
+      for (let j = 0; j < T * plane; j++) raw[(c * Tin + off) * plane + j] = z[c * T * plane + j] / scalingFactor + shiftFactor;
+    if (prime) {
+      const frame = (t) => Float32Array.from({ length: C * plane }, (_, i) => raw[(Math.floor(i / plane) * Tin + t) * plane + (i % plane)]);
+      const virtual = primingFrame(frame(1), frame(2), C, h, w);
+      for (let c = 0; c < C; c++) raw.set(virtual.subarray(c * plane, (c + 1) * plane), c * Tin * plane);
+    }
+    const { video } = await this.run(decoder, { latents: new ort.Tensor('float32', raw, [1, C, Tin, h, w]) });
     const F = T * tc, H = h * sc, W = w * sc;
     const out = new Uint8Array(F * H * W * 3);
     const v = video.data;
+    const Fin = Tin * tc, skip = off * tc; // the virtual frame's frames are skipped
     for (let c = 0; c < 3; c++)
       for (let f = 0; f < F; f++)
         for (let y = 0; y < H; y++)
           for (let x = 0; x < W; x++) {
-            const val = Math.round((v[((c * F + f) * H + y) * W + x] + 1) * 127.5);
+            const val = Math.round((v[((c * Fin + skip + f) * H + y) * W + x] + 1) * 127.5);
             out[((f * H + y) * W + x) * 3 + c] = Math.min(255, Math.max(0, val));
           }
     return out;

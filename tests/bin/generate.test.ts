@@ -111,9 +111,10 @@ describe('skyloom run workflows/text-to-video.json with the default model', () =
   });
 
   // The README's first command. With 2.0 the circle moves left at an even pace inside each latent
-  // frame's 4 frames, but its VAE holds the first 4 frames almost still (steps 1.4 0.4 0.6) and
-  // then jumps (5.5, against a median of 1.9: 2.9x). A moving circle encoded and decoded by the
-  // VAE alone does the same (1.0 0.3 0.4, then 4.3), so the fix is the VAE's (EVAL.md).
+  // frame's 4 frames, and from the first frame on (latent.decoderPrime; decoded plain, the VAE held
+  // the first 4 frames still: 2.9x the median). In the mp4 the steps are 2.5 2.4 2.3, then 4.8
+  // into frame 4, the first latent-frame border, against a median of 2.1 (2.25x): the VAE's
+  // border step (EVAL.md, "The first latent frame").
   it.fails("the README's first command moves smoothly: no frame step larger than twice the median step", async () => {
     const steps = frameSteps((await generated('a red circle moving left on a black background', 42)).frames, 64, 64);
     const median = [...steps].sort((a, b) => a - b)[7]!;
