@@ -141,7 +141,6 @@ def main():
             "lavfi_psnr_db_mean": float(np.mean([psnr(roundtrip(vae, c, primed=True), c) for s in LAVFI
                                                  for c in (lavfi_clip(args.ffmpeg, s, st) for st in
                                                            ((0,) if args.quick else (0, 16)))]))}
-    if causal:
         g = torch.Generator().manual_seed(0)
         z = torch.randn(1, 8, 4, 8, 14, generator=g)
         with torch.no_grad():

@@ -56,7 +56,7 @@ export function sigmas(steps, shift) {
   });
 }
 
-export /** Latent frame [C, h, w] moved by (dy, dx) cells, bilinear, edges repeated (skyloom.ts translateLatent). */
+/** Latent frame [C, h, w] moved by (dy, dx) cells, bilinear, edges repeated (skyloom.ts translateLatent). */
 function translateLatent(z, C, h, w, dy, dx) {
   const out = new Float32Array(z.length);
   for (let i = 0; i < h; i++) {
@@ -88,7 +88,7 @@ function primingFrame(z0, z1, C, h, w) {
   return translateLatent(z0, C, h, w, -shift[0], -shift[1]);
 }
 
-class Pipeline {
+export class Pipeline {
   static async load(dir) {
     const p = new Pipeline();
     p.dir = dir;
