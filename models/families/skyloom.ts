@@ -127,11 +127,10 @@ export function translateLatent(z: Tensor<'float32'>, dy: number, dx: number): T
       const x0 = Math.floor(x);
       const x1 = Math.min(w - 1, x0 + 1);
       const fx = x - x0;
-      for (let p = 0; p < planes; p++) {
-        const d = z.data.subarray(p * h * w, (p + 1) * h * w);
-        const top = d[y0 * w + x0]! * (1 - fx) + d[y0 * w + x1]! * fx;
-        const bottom = d[y1 * w + x0]! * (1 - fx) + d[y1 * w + x1]! * fx;
-        out[p * h * w + i * w + j] = top * (1 - fy) + bottom * fy;
+      for (let p = 0, at = 0; p < planes; p++, at += h * w) {
+        const top = z.data[at + y0 * w + x0]! * (1 - fx) + z.data[at + y0 * w + x1]! * fx;
+        const bottom = z.data[at + y1 * w + x0]! * (1 - fx) + z.data[at + y1 * w + x1]! * fx;
+        out[at + i * w + j] = top * (1 - fy) + bottom * fy;
       }
     }
   }

@@ -74,12 +74,14 @@ function translateLatent(z, C, h, w, dy, dx) {
   return out;
 }
 
-/** z0 moved back by the shift (±1.5 cells in quarters, each axis) that best maps it onto z1 (skyloom.ts primingFrame). */
+/** Shifts searched on each axis: ±1.5 latent cells in quarter cells (skyloom.ts PRIME_SHIFTS). */
+const PRIME_SHIFTS = Array.from({ length: 13 }, (_, i) => -1.5 + 0.25 * i);
+
+/** z0 moved back by the shift that best maps it onto z1 (skyloom.ts primingFrame). */
 function primingFrame(z0, z1, C, h, w) {
   let best = Infinity, shift = [0, 0];
-  for (let a = 0; a < 13; a++)
-    for (let b = 0; b < 13; b++) {
-      const dy = -1.5 + 0.25 * a, dx = -1.5 + 0.25 * b;
+  for (const dy of PRIME_SHIFTS)
+    for (const dx of PRIME_SHIFTS) {
       const m = translateLatent(z0, C, h, w, dy, dx);
       let e = 0;
       for (let i = 0; i < m.length; i++) e += (m[i] - z1[i]) ** 2;

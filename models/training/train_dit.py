@@ -89,8 +89,9 @@ def main():
     Z = {a: torch.from_numpy(lat[f"z_{a}"]) for a in aspects}
     IDS = {a: torch.from_numpy(lat[f"ids_{a}"]) for a in aspects}
     AND = data.WORD_ID["and"]  # two-object captions join their objects with "and"
-    TWO = {a: torch.nonzero((IDS[a] == AND).any(1)).flatten() for a in aspects}
-    ONE = {a: torch.nonzero(~(IDS[a] == AND).any(1)).flatten() for a in aspects}
+    two = {a: (IDS[a] == AND).any(1) for a in aspects}
+    TWO = {a: torch.nonzero(two[a]).flatten() for a in aspects}
+    ONE = {a: torch.nonzero(~two[a]).flatten() for a in aspects}
 
     te = TextEncoder(len(data.VOCAB))
     dit = DiT()

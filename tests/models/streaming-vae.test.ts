@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SkyloomManifest } from '../../models/manifest.js';
 import { gaussianNoise } from '../../models/random.js';
+import { slice } from '../../models/tensor.js';
 import type { Tensor } from '../../models/tensor.js';
 import type { VideoChunk } from '../../models/video-model.js';
 import { VideoModel } from '../../models/video-model.js';
@@ -120,8 +121,8 @@ describe('latent.decoderPrime "translate": the first latent frame decoded after 
   });
 
   it('the virtual frame is the first moved back by the shift that maps it onto the second', () => {
-    const z0 = { dims: [1, 8, 1, 8, 8], data: sliceFrames(moving, 0, 1), dtype: 'float32' } as unknown as Tensor<'float32'>;
-    const z1 = { dims: [1, 8, 1, 8, 8], data: sliceFrames(moving, 1, 2), dtype: 'float32' } as unknown as Tensor<'float32'>;
+    const z0 = slice(moving, 2, 0, 1);
+    const z1 = slice(moving, 2, 1, 2);
     const virtual = primingFrame(z0, z1).data;
     // One cell left of z0 (x + 1, the right edge repeated), worked out here by index.
     for (let c = 0; c < 8; c++)
