@@ -144,7 +144,7 @@ def main():
             "share_largest_within_2x_median": float(np.mean([s <= 2.0 for s in p_smooth])),
             "lavfi_psnr_db_mean": float(np.mean(p_lav))}
         g = torch.Generator().manual_seed(0)
-        z = torch.randn(1, 8, 4, 8, 14, generator=g)
+        z = torch.randn(1, vae.decoder.latent_ch, 4, 8, 14, generator=g)
         with torch.no_grad():
             out["streaming_vs_whole_max_abs_diff"] = float(
                 (vae.decode_streaming(z) - vae.decode(z)).abs().max())

@@ -30,7 +30,7 @@ import torch
 
 import data
 from export_vae_stream import cache_specs, export_pair
-from nets import DECODER_PRIME, WIDTH, CausalVAE, DiT, TextEncoder, setup_torch
+from nets import DECODER_PRIME, LATENT_CHANNELS, WIDTH, CausalVAE, DiT, TextEncoder, setup_torch
 from train_vae import load_vae
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -156,7 +156,8 @@ def main():
     # A checkpoint may carry its widths (the test fixture's tiny DiT); train_dit.py's are the defaults.
     cfg = ck.get("config", {})
     te = TextEncoder(len(data.VOCAB), dim=cfg.get("width", WIDTH), layers=cfg.get("te_layers", 2))
-    dit = DiT(dim=cfg.get("width", WIDTH), depth=cfg.get("depth", 6), text_dim=cfg.get("width", WIDTH))
+    dit = DiT(dim=cfg.get("width", WIDTH), depth=cfg.get("depth", 6), text_dim=cfg.get("width", WIDTH),
+              channels=cfg.get("channels", LATENT_CHANNELS))
     streaming = isinstance(vae, CausalVAE)
     te.load_state_dict(ck["ema_te"])  # EMA weights are what ships
     dit.load_state_dict(ck["ema_dit"])

@@ -1,7 +1,7 @@
 """Export the causal VAE's decoder as the streaming pair of DESIGN.md ("Streaming VAE contract")
 and save a parity case for parity_stream.mjs.
 
-  decoder_init.onnx  latent_frame [B,8,T,h,w] -> video_frames [B,3,4T,8h,8w], nc0..nc{N-1}
+  decoder_init.onnx  latent_frame [B,C,T,h,w] -> video_frames [B,3,4T,8h,8w], nc0..nc{N-1}
   decoder_step.onnx  latent_frame, c0..c{N-1} -> video_frames, nc0..nc{N-1}
 
 Cache k is the last two time steps entering the k-th causal conv (numbered in the decoder's
@@ -20,7 +20,7 @@ import os
 import onnx
 import torch
 
-from nets import LATENT_CHANNELS, setup_torch
+from nets import setup_torch
 from train_vae import load_vae
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,7 +51,7 @@ def cache_specs(decoder, h=2, w=2):
     """What the manifest declares of each cache: names, channels, time steps and spatial scale
     (the cache is [B, channels, frames, scale*h, scale*w] for latents [B, C, T, h, w])."""
     with torch.no_grad():
-        _, caches = decoder(torch.zeros(1, LATENT_CHANNELS, 1, h, w))
+        _, caches = decoder(torch.zeros(1, decoder.latent_ch, 1, h, w))
     return [{"input": f"c{k}", "output": f"nc{k}", "channels": int(c.shape[1]),
              "frames": int(c.shape[2]), "scale": int(c.shape[3]) // h}
             for k, c in enumerate(caches)]
@@ -98,7 +98,7 @@ def main():
                          "only the causal decoder streams")
     dec = vae.decoder
     g = torch.Generator().manual_seed(0)
-    z = torch.randn(1, 8, 4, 8, 14, generator=g)  # 112x64, 16 frames
+    z = torch.randn(1, dec.latent_ch, 4, 8, 14, generator=g)  # 112x64, 16 frames
     init_path, step_path = os.path.join(out, "decoder_init.onnx"), os.path.join(out, "decoder_step.onnx")
     n = export_pair(dec, init_path, step_path, z)
     with torch.no_grad():

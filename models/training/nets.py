@@ -88,6 +88,7 @@ class Decoder(nn.Module):
 
     def __init__(self, ch=(96, 48, 24)):
         super().__init__()
+        self.latent_ch = LATENT_CHANNELS
         self.net = nn.Sequential(
             nn.Conv3d(LATENT_CHANNELS, ch[0], 1),
             Res3d(ch[0]), Res3d(ch[0]),
@@ -159,7 +160,7 @@ class CausalEncoder(nn.Module):
     """[B,3,F,H,W] in [-1,1] -> raw latents [B,8,F/4,H/8,W/8]; latent t sees frames <= 4t+3 only,
     so encoding a clip's head gives the same latents as encoding the whole clip."""
 
-    def __init__(self, ch=(32, 64, 128)):
+    def __init__(self, ch=(32, 64, 128), latent_ch=LATENT_CHANNELS):
         super().__init__()
         # Non-overlapping strided downs group frames (0,1), (2,3), ... and then pairs of those,
         # so they keep causality at latent-frame granularity and cost a fraction of full-rate
@@ -170,7 +171,7 @@ class CausalEncoder(nn.Module):
         self.res2 = CausalRes(ch[1], (3, 3, 3))
         self.down3 = nn.Conv3d(ch[1], ch[2], (1, 2, 2), stride=(1, 2, 2))      # F/4, H/8
         self.res3 = nn.ModuleList([CausalRes(ch[2]), CausalRes(ch[2])])
-        self.out = nn.Conv3d(ch[2], LATENT_CHANNELS, 1)
+        self.out = nn.Conv3d(ch[2], latent_ch, 1)
 
     def forward(self, x):
         x = self.res1(self.down1(x))[0]
@@ -191,9 +192,10 @@ class CausalDecoder(nn.Module):
     (or first-latent) case, and feeding each call's new caches into the next decodes a clip latent
     frame by latent frame with the same result (the streaming contract, DESIGN.md)."""
 
-    def __init__(self, ch=(128, 64, 32, 16)):
+    def __init__(self, ch=(128, 64, 32, 16), latent_ch=LATENT_CHANNELS):
         super().__init__()
-        self.inp = nn.Conv3d(LATENT_CHANNELS, ch[0], 1)
+        self.latent_ch = latent_ch
+        self.inp = nn.Conv3d(latent_ch, ch[0], 1)
         self.res0 = nn.ModuleList([CausalRes(ch[0]), CausalRes(ch[0])])
         self.up1 = nn.ConvTranspose3d(ch[0], ch[1], (2, 2, 2), stride=(2, 2, 2))   # 2T, 2h
         self.res1 = CausalRes(ch[1])
@@ -236,10 +238,10 @@ def parse_channels(text):
 class CausalVAE(nn.Module):
     """The 2.0 VAE: causal encoder + streaming decoder. decode(z) is the whole-clip decode."""
 
-    def __init__(self, enc_ch=(32, 64, 128), dec_ch=(128, 64, 32, 16)):
+    def __init__(self, enc_ch=(32, 64, 128), dec_ch=(128, 64, 32, 16), latent_ch=LATENT_CHANNELS):
         super().__init__()
-        self.encoder = CausalEncoder(enc_ch)
-        self.decoder = CausalDecoder(dec_ch)
+        self.encoder = CausalEncoder(enc_ch, latent_ch)
+        self.decoder = CausalDecoder(dec_ch, latent_ch)
 
     def decode(self, z):
         return self.decoder(z)[0]
@@ -297,10 +299,13 @@ class LegacyVAE(nn.Module):
         return self.decoder(z)
 
 
-def build_vae(arch="causal", enc_ch=(32, 64, 128), dec_ch=(128, 64, 32, 16)):
+def build_vae(arch="causal", enc_ch=(32, 64, 128), dec_ch=(128, 64, 32, 16),
+              latent_ch=LATENT_CHANNELS):
     if arch == "causal":
-        return CausalVAE(enc_ch, dec_ch)
+        return CausalVAE(enc_ch, dec_ch, latent_ch)
     if arch == "legacy":
+        if latent_ch != LATENT_CHANNELS:
+            raise ValueError(f"the legacy VAE has {LATENT_CHANNELS} latent channels, not {latent_ch}")
         return LegacyVAE()
     raise ValueError(f"unknown VAE architecture {arch!r} (causal | legacy)")
 

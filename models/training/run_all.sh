@@ -6,6 +6,7 @@
 # stage resumes from its last checkpoint. Progress goes to stdout and <work>/<stage>.log.
 #   models/training/run_all.sh                      (from anywhere; 2.0 took 5.5 h on 2 shared cores)
 #   SKYLOOM_VAE=package models/training/run_all.sh  (keep the shipped VAE, 1.x or 2.0: the DiT only)
+#   SKYLOOM_LATENT_CH=16 models/training/run_all.sh (a VAE with 16 latent channels, not 8)
 #   SKYLOOM_SMOKE=1 models/training/run_all.sh      (every stage with tiny step counts, in
 #                                                    .work-smoke/; writes nothing else: minutes)
 set -euo pipefail
@@ -33,6 +34,9 @@ else
   # (2.0: 3.0, 4.5 and 6.0 within a point of each other on its 24 validation clips each).
   EVAL_VAE_ARGS=(); EVAL_ARGS=(--guidance 4.5)
 fi
+# SKYLOOM_LATENT_CH: the VAE's latent channels (the recipe's 8 unless set; the DiT, the export and
+# the runtime follow the VAE). 16 is the experiment EVAL.md records under "16 latent channels".
+if [[ -n ${SKYLOOM_LATENT_CH:-} ]]; then VAE_ARGS+=(--latent-ch "$SKYLOOM_LATENT_CH"); fi
 mkdir -p "$W"
 
 PY=/usr/bin/python3                       # Debian's python3 with python3-torch, not the first on PATH

@@ -94,7 +94,8 @@ def main():
     ONE = {a: torch.nonzero(~two[a]).flatten() for a in aspects}
 
     te = TextEncoder(len(data.VOCAB))
-    dit = DiT()
+    # As many latent channels as the VAE made (2.0: 8); export.py reads them from the checkpoint.
+    dit = DiT(channels=int(Z[aspects[0]].shape[1]))
     params = list(te.parameters()) + list(dit.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     ema_te, ema_dit = copy.deepcopy(te), copy.deepcopy(dit)
@@ -188,7 +189,8 @@ def main():
                 torch.save({"te": te.state_dict(), "dit": dit.state_dict(),
                             "ema_te": ema_te.state_dict(), "ema_dit": ema_dit.state_dict(),
                             "opt": opt.state_dict(),
-                            "step": step, "elapsed": elapsed}, ckpt_path + ".tmp")
+                            "step": step, "elapsed": elapsed,
+                            "config": {"channels": dit.channels}}, ckpt_path + ".tmp")
                 os.replace(ckpt_path + ".tmp", ckpt_path)
                 t0 = time.time()
     with open(os.path.join(args.work, "dit_stats.json"), "w") as f:

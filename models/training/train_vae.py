@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 import data
-from nets import build_vae, n_params, parse_channels, setup_torch
+from nets import LATENT_CHANNELS, build_vae, n_params, parse_channels, setup_torch
 
 ASPECTS = list(data.SIZES)
 
@@ -76,16 +76,23 @@ def add_model_args(ap):
                     help="causal: 2.0's streaming VAE; legacy: 1.x's")
     ap.add_argument("--enc-ch", default="32,64,128", help="encoder widths (causal)")
     ap.add_argument("--dec-ch", default="128,64,32,16", help="decoder widths (causal)")
+    ap.add_argument("--latent-ch", type=int, default=LATENT_CHANNELS,
+                    help="latent channels (causal; the DiT, export and runtime follow the VAE)")
 
 
 def vae_config(args):
-    return {"arch": args.arch, "enc_ch": list(parse_channels(args.enc_ch)),
-            "dec_ch": list(parse_channels(args.dec_ch))}
+    config = {"arch": args.arch, "enc_ch": list(parse_channels(args.enc_ch)),
+              "dec_ch": list(parse_channels(args.dec_ch))}
+    # Written only when it differs, so 2.0's checkpoints (8 channels, no key) still resume.
+    if args.latent_ch != LATENT_CHANNELS:
+        config["latent_ch"] = args.latent_ch
+    return config
 
 
 def vae_from_config(cfg):
     return build_vae(cfg.get("arch", "legacy"), tuple(cfg.get("enc_ch", (32, 64, 128))),
-                     tuple(cfg.get("dec_ch", (128, 64, 32, 16))))
+                     tuple(cfg.get("dec_ch", (128, 64, 32, 16))),
+                     cfg.get("latent_ch", LATENT_CHANNELS))
 
 
 def load_vae(path):
