@@ -11,6 +11,7 @@ streaming one, at the widths --enc-ch/--dec-ch give (2.0's by default).
     python3 vae_from_package.py [--package ../packages/skyloom-tiny] [--work .work]
 """
 import argparse
+import json
 import os
 
 import onnx
@@ -45,6 +46,9 @@ def main():
     # A 2.0 package streams: its vae_decoder is the step graph of the causal decoder, whose weights
     # sit under "decoder." (the init graph holds the same ones).
     streaming = os.path.isdir(os.path.join(args.package, "vae_decoder_init"))
+    if streaming:  # the package's latent channel count, whatever --latent-ch says
+        with open(os.path.join(args.package, "skyloom.json")) as f:
+            args.latent_ch = json.load(f)["latent"]["channels"]
     config = vae_config(args) if streaming else {"arch": "legacy"}
     if streaming and config["arch"] != "causal":
         raise SystemExit(f"{args.package} has a streaming (causal) VAE: --arch legacy does not fit it")
