@@ -31,8 +31,9 @@ const SIGNATURES: Partial<Record<ComponentName, Signature>> = {
     outputs: { velocity: f32(5) },
   },
   vae_encoder: { inputs: { video: f32(5) }, outputs: { latents: f32(5) } },
-  vae_decoder: { inputs: { latents: f32(5) }, outputs: { video: f32(5) } },
-  vae_decoder_init: { inputs: { latents: f32(5) }, outputs: { video: f32(5) } },
+  // next_latents: a lookahead decoder's latent frames after its own (streaming pairs only).
+  vae_decoder: { inputs: { latents: f32(5), next_latents: f32(5, true) }, outputs: { video: f32(5) } },
+  vae_decoder_init: { inputs: { latents: f32(5), next_latents: f32(5, true) }, outputs: { video: f32(5) } },
 };
 
 /**
@@ -79,10 +80,27 @@ export async function inspectBySessions(
 export function checkStreamingDecoder(ctx: LoadContext, metadata?: ReadonlyMap<ComponentName, GraphIo>): void {
   const step = ctx.manifest.components.vae_decoder;
   const init = ctx.manifest.components.vae_decoder_init;
-  if (init === undefined) return;
+  const where = join(ctx.dir, 'skyloom.json');
+  const lookahead = step.inputs['next_latents'] !== undefined;
+  if (init === undefined) {
+    if (lookahead) {
+      throw new ModelLoadError(
+        'MANIFEST_INVALID',
+        where,
+        `${where}: /components/vae_decoder/inputs/next_latents: only a streaming decoder (beside vae_decoder_init) looks ahead; a whole-clip decoder sees every latent frame`,
+      );
+    }
+    return;
+  }
+  if ((init.inputs['next_latents'] !== undefined) !== lookahead) {
+    throw new ModelLoadError(
+      'MANIFEST_INVALID',
+      where,
+      `${where}: /components/${lookahead ? 'vae_decoder_init' : 'vae_decoder'}/inputs: next_latents is declared for one graph of the streaming pair and not the other; both look ahead or neither does`,
+    );
+  }
   const caches = step.caches ?? [];
   if (caches.length === 0) {
-    const where = join(ctx.dir, 'skyloom.json');
     throw new ModelLoadError('MANIFEST_INVALID', where, `${where}: /components/vae_decoder: a streaming decoder (beside vae_decoder_init) must declare its caches`);
   }
   if (metadata === undefined) return;
@@ -175,6 +193,12 @@ export function primingFrame(z0: Tensor<'float32'>, z1: Tensor<'float32'>): Tens
  * the step graph: a causal decoder given no history draws its first latent frame as a still, and
  * the virtual frame gives it the history the clip's motion implies (EVAL.md, "The first latent
  * frame"). A one-latent-frame clip has no motion to follow and is decoded as is.
+ *
+ * A lookahead pair (both graphs declare `next_latents`) also takes, beside each latent frame, the
+ * one after it (the clip's last looks ahead to itself; the virtual frame to the clip's first), so
+ * the last frames of a latent frame can move towards where the next one draws the object: a
+ * causal decoder draws each latent frame's four frames without knowing where the next one goes,
+ * and the next one starts with a jump (EVAL.md, "Looking one latent frame ahead").
  */
 async function* decodeStreaming(pkg: ModelPackage, latents: Tensor<'float32'>, options: ChunkOptions): AsyncGenerator<VideoChunk> {
   const frames = checkLatents(pkg, latents);
@@ -183,21 +207,26 @@ async function* decodeStreaming(pkg: ModelPackage, latents: Tensor<'float32'>, o
   const step = pkg.manifest.components.vae_decoder;
   const init = pkg.manifest.components.vae_decoder_init!;
   const caches = step.caches ?? [];
+  const lookahead = step.inputs['next_latents'] !== undefined;
   let carried: Map<string, Tensor> | undefined;
-  const run = async (part: Tensor<'float32'>): Promise<Tensor<'float32'>> => {
-    const raw = tensor(
+  const unscaled = (part: Tensor<'float32'>) =>
+    tensor(
       'float32',
       part.dims,
       part.data.map((v) => v / scalingFactor + shiftFactor),
     );
+  const run = async (part: Tensor<'float32'>, next: Tensor<'float32'>): Promise<Tensor<'float32'>> => {
+    const raw = unscaled(part);
+    const graph = carried === undefined ? init : step;
+    const feeds: Record<string, Tensor> = { [graph.inputs['latents']!]: raw };
+    if (lookahead) feeds[graph.inputs['next_latents']!] = unscaled(next);
     const outputs = caches.map((c) => c.output);
     let out: Record<string, Tensor>;
     let video: Tensor<'float32'>;
     if (carried === undefined) {
-      out = await pkg.runNamed('vae_decoder_init', { [init.inputs['latents']!]: raw }, [init.outputs['video']!, ...outputs]);
+      out = await pkg.runNamed('vae_decoder_init', feeds, [init.outputs['video']!, ...outputs]);
       video = out[init.outputs['video']!] as Tensor<'float32'>;
     } else {
-      const feeds: Record<string, Tensor> = { [step.inputs['latents']!]: raw };
       for (const c of caches) feeds[c.input] = carried.get(c.output)!;
       // Each cache is read once: its buffer goes to the worker instead of being copied.
       out = await pkg.runNamed('vae_decoder', feeds, [step.outputs['video']!, ...outputs], { transferFeeds: true });
@@ -207,7 +236,15 @@ async function* decodeStreaming(pkg: ModelPackage, latents: Tensor<'float32'>, o
     return video;
   };
   const latentFrames = (from: number, to: number) => slice(latents, 2, from, to);
-  if (decoderPrime === 'translate' && frames > 1) await run(primingFrame(latentFrames(0, 1), latentFrames(1, 2)));
+  // The latent frames after [from, to): the clip's last one looks ahead to itself.
+  const nextFrames = (from: number, to: number) =>
+    to < frames
+      ? latentFrames(from + 1, to + 1)
+      : from + 1 < frames
+        ? concat([latentFrames(from + 1, frames), latentFrames(frames - 1, frames)], 2)
+        : latentFrames(frames - 1, frames);
+  const decodeFrames = (from: number, to: number) => run(latentFrames(from, to), nextFrames(from, to));
+  if (decoderPrime === 'translate' && frames > 1) await run(primingFrame(latentFrames(0, 1), latentFrames(1, 2)), latentFrames(0, 1));
   let startFrame = 0;
   for (let start = 0; start < frames; start += chunk) {
     const end = Math.min(frames, start + chunk);
@@ -215,7 +252,7 @@ async function* decodeStreaming(pkg: ModelPackage, latents: Tensor<'float32'>, o
     // the first chunk: an init call as long as the chunk would keep a second working set as large
     // as the step graph's alive beside it (a 60 s clip's decode at 64×64, chunk 8: +228 MiB
     // against +139).
-    const video = carried === undefined && end > 1 ? concat([await run(latentFrames(0, 1)), await run(latentFrames(1, end))], 2) : await run(latentFrames(start, end));
+    const video = carried === undefined && end > 1 ? concat([await decodeFrames(0, 1), await decodeFrames(1, end)], 2) : await decodeFrames(start, end);
     const rgb = videoToRgb(video, startFrame);
     startFrame += rgb.frames;
     yield rgb;

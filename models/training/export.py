@@ -29,7 +29,7 @@ import onnx
 import torch
 
 import data
-from export_vae_stream import cache_specs, export_pair
+from export_vae_stream import cache_specs, export_pair, next_frames
 from nets import DECODER_PRIME, LATENT_CHANNELS, WIDTH, CausalVAE, DiT, TextEncoder, setup_torch
 from train_vae import load_vae
 
@@ -231,12 +231,15 @@ def main():
             if streaming:
                 # init decodes the whole clip (zero caches); step continues from its first half.
                 half = T // 2
-                _, head_caches = vae.decoder(z[:1, :, :half])
+                # A lookahead decoder takes each part's next latent frames beside it.
+                la = vae.decoder.lookahead
+                nxt = (lambda s, e: {"next_latent_frame": next_frames(z[:1], s, e)}) if la else (lambda s, e: {})
+                _, head_caches = vae.decoder(z[:1, :, :half], None, *nxt(0, half).values())
                 whole = vae.decode(z[:1])
                 cases.append(save_case(proot, f"{name}_dec_init", "vae_decoder_init",
-                                       {"latent_frame": z[:1]}, {"video_frames": whole}))
+                                       {"latent_frame": z[:1], **nxt(0, T)}, {"video_frames": whole}))
                 cases.append(save_case(proot, f"{name}_dec_step", "vae_decoder",
-                                       {"latent_frame": z[:1, :, half:],
+                                       {"latent_frame": z[:1, :, half:], **nxt(half, T),
                                         **{f"c{k}": c for k, c in enumerate(head_caches)}},
                                        {"video_frames": whole[:, :, 4 * half:]}))
             else:
@@ -280,6 +283,9 @@ def main():
         for fn in sorted(fns):
             p = os.path.join(dp, fn)
             files[os.path.relpath(p, tmp)] = sha256(p)
+    # A lookahead decoder (train_decoder.py --lookahead) also takes the latent frames after its own.
+    decoder_inputs = {"latents": "latent_frame",
+                      **({"next_latents": "next_latent_frame"} if streaming and vae.decoder.lookahead else {})}
     manifest = {
         "format": "skyloom-model", "formatVersion": 1, "name": args.name,
         "version": args.version or ("2.0.0" if streaming else "1.2.0"),
@@ -301,12 +307,12 @@ def main():
                             "outputs": {"velocity": "sample"}},
             "vae_encoder": {"file": "vae_encoder/model.onnx", "inputs": {"video": "sample"},
                             "outputs": {"latents": "latent"}},
-            "vae_decoder": ({"file": "vae_decoder/model.onnx", "inputs": {"latents": "latent_frame"},
+            "vae_decoder": ({"file": "vae_decoder/model.onnx", "inputs": decoder_inputs,
                              "outputs": {"video": "video_frames"}, "caches": caches} if streaming else
                             {"file": "vae_decoder/model.onnx", "inputs": {"latents": "latent_sample"},
                              "outputs": {"video": "sample"}}),
             **({"vae_decoder_init": {"file": "vae_decoder_init/model.onnx",
-                                     "inputs": {"latents": "latent_frame"},
+                                     "inputs": decoder_inputs,
                                      "outputs": {"video": "video_frames"}}} if streaming else {}),
         },
         "latent": {"channels": C, "spatialCompression": 8, "temporalCompression": 4,

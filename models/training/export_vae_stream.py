@@ -4,6 +4,10 @@ and save a parity case for parity_stream.mjs.
   decoder_init.onnx  latent_frame [B,C,T,h,w] -> video_frames [B,3,4T,8h,8w], nc0..nc{N-1}
   decoder_step.onnx  latent_frame, c0..c{N-1} -> video_frames, nc0..nc{N-1}
 
+A lookahead decoder (train_decoder.py --lookahead) takes next_latent_frame [B,C,T,h,w] too, right
+after latent_frame in both graphs: the latent frames after latent_frame's, the clip's last one
+repeated at its end (next_frames).
+
 Cache k is the last two time steps entering the k-th causal conv (numbered in the decoder's
 order); output nc<k> of one call is input c<k> of the next. init is the clip's first chunk with
 zero caches, so running init on the first T0 latent frames and step on each later chunk (any
@@ -32,8 +36,8 @@ class Init(torch.nn.Module):
         super().__init__()
         self.decoder = decoder
 
-    def forward(self, latent_frame):
-        y, caches = self.decoder(latent_frame)
+    def forward(self, latent_frame, *next_frame):
+        y, caches = self.decoder(latent_frame, None, *next_frame)
         return (y, *caches)
 
 
@@ -42,9 +46,17 @@ class Step(torch.nn.Module):
         super().__init__()
         self.decoder = decoder
 
-    def forward(self, latent_frame, *caches):
-        y, new = self.decoder(latent_frame, list(caches))
+    def forward(self, latent_frame, *rest):
+        next_frame, caches = (rest[:1], rest[1:]) if self.decoder.lookahead else ((), rest)
+        y, new = self.decoder(latent_frame, list(caches), *next_frame)
         return (y, *new)
+
+
+def next_frames(z, start, end):
+    """The latent frames after z[:, :, start:end] (the last frame of z looks ahead to itself):
+    what a lookahead decoder takes beside them (nets.CausalDecoder)."""
+    T = z.shape[2]
+    return torch.cat([z[:, :, start + 1:end + 1], z[:, :, T - 1:T]] if end >= T else [z[:, :, start + 1:end + 1]], 2)
 
 
 def cache_specs(decoder, h=2, w=2):
@@ -66,18 +78,23 @@ def export_pair(decoder, init_path, step_path, z):
     dyn_vid = {0: "batch", 2: "frames", 3: "height", 4: "width"}
     # Caches of different resolutions get their own axis names: one name would say they are equal.
     dyn_cache = {f"{p}{i}": {0: "batch", 3: f"c{i}_h", 4: f"c{i}_w"} for i in range(n) for p in ("c", "nc")}
+    # A lookahead decoder takes the latent frames after its own as "next_latent_frame".
+    la = decoder.lookahead
+    nxt = (lambda s, e: (next_frames(z, s, e),)) if la else (lambda s, e: ())
+    nnames = ["next_latent_frame"] if la else []
+    dyn_next = {"next_latent_frame": dyn_lat} if la else {}
     with torch.no_grad():
-        _, caches = decoder(z[:, :, :2])
+        _, caches = decoder(z[:, :, :2], None, *nxt(0, 2))
         for p in (init_path, step_path):
             os.makedirs(os.path.dirname(os.path.abspath(p)), exist_ok=True)
-        torch.onnx.export(Init(decoder), (z[:, :, :2],), init_path, opset_version=OPSET,
-                          input_names=["latent_frame"], output_names=["video_frames", *ncnames],
-                          dynamic_axes={"latent_frame": dyn_lat, "video_frames": dyn_vid,
+        torch.onnx.export(Init(decoder), (z[:, :, :2], *nxt(0, 2)), init_path, opset_version=OPSET,
+                          input_names=["latent_frame", *nnames], output_names=["video_frames", *ncnames],
+                          dynamic_axes={"latent_frame": dyn_lat, **dyn_next, "video_frames": dyn_vid,
                                         **{k: dyn_cache[k] for k in ncnames}})
-        torch.onnx.export(Step(decoder), (z[:, :, 2:4], *caches), step_path, opset_version=OPSET,
-                          input_names=["latent_frame", *cnames],
+        torch.onnx.export(Step(decoder), (z[:, :, 2:4], *nxt(2, 4), *caches), step_path, opset_version=OPSET,
+                          input_names=["latent_frame", *nnames, *cnames],
                           output_names=["video_frames", *ncnames],
-                          dynamic_axes={"latent_frame": dyn_lat, "video_frames": dyn_vid,
+                          dynamic_axes={"latent_frame": dyn_lat, **dyn_next, "video_frames": dyn_vid,
                                         **{k: dyn_cache[k] for k in cnames + ncnames}})
     for p in (init_path, step_path):
         onnx.checker.check_model(onnx.load(p))
@@ -104,11 +121,12 @@ def main():
     with torch.no_grad():
         whole = vae.decode(z)
         stream = vae.decode_streaming(z)
-    z.numpy().tofile(os.path.join(out, "parity.latent.bin"))
+    z.numpy().tofile(os.path.join(out, "parity.latent.bin"))  # parity_stream.mjs derives the next frames
     whole.numpy().tofile(os.path.join(out, "parity.whole.bin"))
     case = {"latent": {"file": "parity.latent.bin", "dims": list(z.shape)},
             "whole": {"file": "parity.whole.bin", "dims": list(whole.shape)},
-            "caches": n, "torch_stream_vs_whole_max_abs_diff": float((stream - whole).abs().max())}
+            "caches": n, "lookahead": bool(dec.lookahead),
+            "torch_stream_vs_whole_max_abs_diff": float((stream - whole).abs().max())}
     with open(os.path.join(out, "parity.json"), "w") as f:
         json.dump(case, f, indent=1)
     print(f"exported {init_path} and {step_path} ({n} caches); PyTorch streaming vs whole: "

@@ -192,10 +192,18 @@ class CausalDecoder(nn.Module):
     (or first-latent) case, and feeding each call's new caches into the next decodes a clip latent
     frame by latent frame with the same result (the streaming contract, DESIGN.md)."""
 
-    def __init__(self, ch=(128, 64, 32, 16), latent_ch=LATENT_CHANNELS):
+    def __init__(self, ch=(128, 64, 32, 16), latent_ch=LATENT_CHANNELS, lookahead=False):
         super().__init__()
         self.latent_ch = latent_ch
         self.inp = nn.Conv3d(latent_ch, ch[0], 1)
+        # lookahead: latent frame t also sees latent frame t + 1 (a one-latent-frame delay when
+        # streaming), so the last frames of t can move towards where t + 1 draws the object. It
+        # starts at zero, so a causal decoder fine-tuned with it starts where it was.
+        self.lookahead = lookahead
+        if lookahead:
+            self.la = nn.Conv3d(latent_ch, ch[0], (1, 3, 3), padding=(0, 1, 1))
+            nn.init.zeros_(self.la.weight)
+            nn.init.zeros_(self.la.bias)
         self.res0 = nn.ModuleList([CausalRes(ch[0]), CausalRes(ch[0])])
         self.up1 = nn.ConvTranspose3d(ch[0], ch[1], (2, 2, 2), stride=(2, 2, 2))   # 2T, 2h
         self.res1 = CausalRes(ch[1])
@@ -212,7 +220,10 @@ class CausalDecoder(nn.Module):
     def n_caches(self):
         return 2 * len(self.blocks())
 
-    def forward(self, z, caches=None):
+    def forward(self, z, caches=None, z_next=None):
+        """z_next (lookahead decoders): the latent frames after each of z's, by default z's own
+        from the second on and its last again (the whole-clip decode: the clip's last latent frame
+        looks ahead to itself)."""
         new = []
 
         def run(block, x):
@@ -222,6 +233,10 @@ class CausalDecoder(nn.Module):
             return y
 
         x = self.inp(z)
+        if self.lookahead:
+            if z_next is None:
+                z_next = torch.cat([z[:, :, 1:], z[:, :, -1:]], 2)
+            x = x + self.la(z_next)
         for r in self.res0:
             x = run(r, x)
         x = run(self.res1, self.up1(F.silu(x)))
@@ -238,10 +253,11 @@ def parse_channels(text):
 class CausalVAE(nn.Module):
     """The 2.0 VAE: causal encoder + streaming decoder. decode(z) is the whole-clip decode."""
 
-    def __init__(self, enc_ch=(32, 64, 128), dec_ch=(128, 64, 32, 16), latent_ch=LATENT_CHANNELS):
+    def __init__(self, enc_ch=(32, 64, 128), dec_ch=(128, 64, 32, 16), latent_ch=LATENT_CHANNELS,
+                 lookahead=False):
         super().__init__()
         self.encoder = CausalEncoder(enc_ch, latent_ch)
-        self.decoder = CausalDecoder(dec_ch, latent_ch)
+        self.decoder = CausalDecoder(dec_ch, latent_ch, lookahead)
 
     def decode(self, z):
         return self.decoder(z)[0]
@@ -256,8 +272,9 @@ class CausalVAE(nn.Module):
     def decode_streaming(self, z):
         """Latent frame by latent frame through the caches (what the init/step graphs do)."""
         out, caches = [], None
-        for t in range(z.shape[2]):
-            y, caches = self.decoder(z[:, :, t:t + 1], caches)
+        T = z.shape[2]
+        for t in range(T):
+            y, caches = self.decoder(z[:, :, t:t + 1], caches, z[:, :, min(t + 1, T - 1):][:, :, :1])
             out.append(y)
         return torch.cat(out, 2)
 
@@ -300,12 +317,12 @@ class LegacyVAE(nn.Module):
 
 
 def build_vae(arch="causal", enc_ch=(32, 64, 128), dec_ch=(128, 64, 32, 16),
-              latent_ch=LATENT_CHANNELS):
+              latent_ch=LATENT_CHANNELS, lookahead=False):
     if arch == "causal":
-        return CausalVAE(enc_ch, dec_ch, latent_ch)
+        return CausalVAE(enc_ch, dec_ch, latent_ch, lookahead)
     if arch == "legacy":
-        if latent_ch != LATENT_CHANNELS:
-            raise ValueError(f"the legacy VAE has {LATENT_CHANNELS} latent channels, not {latent_ch}")
+        if latent_ch != LATENT_CHANNELS or lookahead:
+            raise ValueError(f"the legacy VAE has {LATENT_CHANNELS} latent channels and no lookahead")
         return LegacyVAE()
     raise ValueError(f"unknown VAE architecture {arch!r} (causal | legacy)")
 

@@ -35,6 +35,8 @@ let max = 0;
 let caches = {};
 for (let t = 0; t < T; t++) {
   const feeds = { latent_frame: latentFrame(t) };
+  // A lookahead decoder also takes the next latent frame (the clip's last looks ahead to itself).
+  if (spec.lookahead) feeds.next_latent_frame = latentFrame(Math.min(t + 1, T - 1));
   if (t > 0) for (const [k, v] of Object.entries(caches)) feeds[`c${k.slice(2)}`] = v;
   const out = await (t === 0 ? init : step).run(feeds);
   caches = Object.fromEntries(Object.entries(out).filter(([k]) => k.startsWith('nc')));

@@ -153,7 +153,15 @@ export class Pipeline {
       const virtual = primingFrame(frame(1), frame(2), C, h, w);
       for (let c = 0; c < C; c++) raw.set(virtual.subarray(c * plane, (c + 1) * plane), c * Tin * plane);
     }
-    const { video } = await this.run(decoder, { latents: new ort.Tensor('float32', raw, [1, C, Tin, h, w]) });
+    const feeds = { latents: new ort.Tensor('float32', raw, [1, C, Tin, h, w]) };
+    if (this.m.components[decoder].inputs.next_latents) {
+      // A lookahead decoder takes the latent frames after each one, the last looking ahead to itself.
+      const next = new Float32Array(raw.length);
+      for (let c = 0; c < C; c++)
+        for (let t = 0; t < Tin; t++) next.set(raw.subarray((c * Tin + Math.min(t + 1, Tin - 1)) * plane, (c * Tin + Math.min(t + 1, Tin - 1) + 1) * plane), (c * Tin + t) * plane);
+      feeds.next_latents = new ort.Tensor('float32', next, [1, C, Tin, h, w]);
+    }
+    const { video } = await this.run(decoder, feeds);
     const F = T * tc, H = h * sc, W = w * sc;
     const out = new Uint8Array(F * H * W * 3);
     const v = video.data;

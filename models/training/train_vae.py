@@ -78,6 +78,8 @@ def add_model_args(ap):
     ap.add_argument("--dec-ch", default="128,64,32,16", help="decoder widths (causal)")
     ap.add_argument("--latent-ch", type=int, default=LATENT_CHANNELS,
                     help="latent channels (causal; the DiT, export and runtime follow the VAE)")
+    ap.add_argument("--lookahead", action="store_true",
+                    help="the decoder sees the next latent frame too (causal; train_decoder.py)")
 
 
 def vae_config(args):
@@ -86,13 +88,15 @@ def vae_config(args):
     # Written only when it differs, so 2.0's checkpoints (8 channels, no key) still resume.
     if args.latent_ch != LATENT_CHANNELS:
         config["latent_ch"] = args.latent_ch
+    if args.lookahead:
+        config["lookahead"] = 1
     return config
 
 
 def vae_from_config(cfg):
     return build_vae(cfg.get("arch", "legacy"), tuple(cfg.get("enc_ch", (32, 64, 128))),
                      tuple(cfg.get("dec_ch", (128, 64, 32, 16))),
-                     cfg.get("latent_ch", LATENT_CHANNELS))
+                     cfg.get("latent_ch", LATENT_CHANNELS), bool(cfg.get("lookahead", False)))
 
 
 def load_vae(path):

@@ -46,9 +46,11 @@ def main():
     # A 2.0 package streams: its vae_decoder is the step graph of the causal decoder, whose weights
     # sit under "decoder." (the init graph holds the same ones).
     streaming = os.path.isdir(os.path.join(args.package, "vae_decoder_init"))
-    if streaming:  # the package's latent channel count, whatever --latent-ch says
+    if streaming:  # the package's latent channels and lookahead, whatever the options say
         with open(os.path.join(args.package, "skyloom.json")) as f:
-            args.latent_ch = json.load(f)["latent"]["channels"]
+            manifest = json.load(f)
+        args.latent_ch = manifest["latent"]["channels"]
+        args.lookahead = "next_latents" in manifest["components"]["vae_decoder"]["inputs"]
     config = vae_config(args) if streaming else {"arch": "legacy"}
     if streaming and config["arch"] != "causal":
         raise SystemExit(f"{args.package} has a streaming (causal) VAE: --arch legacy does not fit it")

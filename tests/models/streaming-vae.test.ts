@@ -7,10 +7,11 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SkyloomManifest } from '../../models/manifest.js';
 import { gaussianNoise } from '../../models/random.js';
-import { slice } from '../../models/tensor.js';
+import { concat, slice } from '../../models/tensor.js';
 import type { Tensor } from '../../models/tensor.js';
 import type { VideoChunk } from '../../models/video-model.js';
 import { VideoModel } from '../../models/video-model.js';
+import { videoToRgb } from '../../models/families/common.js';
 import { primingFrame, translateLatent } from '../../models/families/skyloom.js';
 
 const FIXTURE = resolve(import.meta.dirname, '../fixtures/skyloom-stream/package');
@@ -33,10 +34,10 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return max;
 }
 
-/** A copy of the fixture with its manifest edited. */
-function editedCopy(edit: (m: SkyloomManifest) => void): string {
+/** A copy of a fixture (the plain one unless `from` says) with its manifest edited. */
+function editedCopy(edit: (m: SkyloomManifest) => void, from = FIXTURE): string {
   const dir = join(mkdtempSync(join(tmpdir(), 'skyloom-stream-')), 'package');
-  cpSync(FIXTURE, dir, { recursive: true });
+  cpSync(from, dir, { recursive: true });
   const manifest = JSON.parse(readFileSync(join(dir, 'skyloom.json'), 'utf8')) as SkyloomManifest;
   edit(manifest);
   writeFileSync(join(dir, 'skyloom.json'), JSON.stringify(manifest));
@@ -177,6 +178,100 @@ describe('latent.decoderPrime "translate": the first latent frame decoded after 
   it('is refused when it names an unknown way to prime', async () => {
     const dir = editedCopy((m) => ((m.latent as { decoderPrime?: unknown }).decoderPrime = 1));
     await expect(VideoModel.load(dir, { device: 'cpu' })).rejects.toThrow('/latent/decoderPrime');
+  });
+});
+
+describe('a lookahead decoder pair (next_latents): each latent frame decoded beside the one after it', () => {
+  const LOOKAHEAD = resolve(import.meta.dirname, '../fixtures/skyloom-stream/package-lookahead');
+  // As export.py writes it: a lookahead pair and decoderPrime "translate"; `la` is the same
+  // package unprimed.
+  let la: VideoModel;
+  let laPrimed: VideoModel;
+  beforeAll(async () => {
+    laPrimed = await VideoModel.load(LOOKAHEAD, { device: 'cpu' });
+    la = await VideoModel.load(
+      editedCopy((m) => delete m.latent.decoderPrime, LOOKAHEAD),
+      { device: 'cpu' },
+    );
+  });
+
+  /**
+   * One call of the init graph on the whole clip (no caches needed), fed `next` as the next latent
+   * frames: the reference the runtime's chunked decode must equal. Latents are unscaled as the
+   * runtime does before any decoder call.
+   */
+  async function initCall(z: Tensor<'float32'>, next: Tensor<'float32'>): Promise<Uint8Array> {
+    const { scalingFactor, shiftFactor } = la.manifest.latent;
+    const raw = (t: Tensor<'float32'>) => ({ ...t, data: t.data.map((v) => v / scalingFactor + shiftFactor) }) as Tensor<'float32'>;
+    const init = la.manifest.components.vae_decoder_init!;
+    const out = await la.pkg.runNamed('vae_decoder_init', { latent_frame: raw(z), next_latent_frame: raw(next) }, [init.outputs['video']!]);
+    return videoToRgb(out[init.outputs['video']!] as Tensor<'float32'>, 0).data;
+  }
+
+  /** z's latent frames after each one, the last again at the end: worked out here by index. */
+  function shifted(z: Tensor<'float32'>): Tensor<'float32'> {
+    const [, channels = 1, frames = 1, h = 1, w = 1] = z.dims;
+    const out = new Float32Array(z.data.length);
+    for (let c = 0; c < channels; c++)
+      for (let t = 0; t < frames; t++)
+        out.set(sliceFrames(z, Math.min(t + 1, frames - 1), Math.min(t + 1, frames - 1) + 1).subarray(c * h * w, (c + 1) * h * w), (c * frames + t) * h * w);
+    return { ...z, data: out } as Tensor<'float32'>;
+  }
+
+  it('the fixture declares next_latents on both graphs of the pair', () => {
+    expect(laPrimed.manifest.components.vae_decoder.inputs).toEqual({ latents: 'latent_frame', next_latents: 'next_latent_frame' });
+    expect(laPrimed.manifest.components.vae_decoder_init!.inputs).toEqual({ latents: 'latent_frame', next_latents: 'next_latent_frame' });
+    expect(laPrimed.manifest.latent.decoderPrime).toBe('translate');
+  });
+
+  it.each([1, 2, 3, 4, 7])('chunk %i equals one call on the whole clip beside its next latent frames', async (chunk) => {
+    const reference = await initCall(latents, shifted(latents));
+    const parts = await chunks(la, latents, chunk);
+    parts.forEach((p, i) => expect(p).toMatchObject({ startFrame: 4 * chunk * i, frames: 4 * Math.min(chunk, 7 - chunk * i) }));
+    expect(maxDiff(bytes(parts), reference)).toBeLessThanOrEqual(1);
+  });
+
+  it('the next latent frames change the frames (fed the latent frames themselves instead, they differ)', async () => {
+    const looking = bytes(await chunks(la, latents, 2));
+    expect(maxDiff(looking, await initCall(latents, latents))).toBeGreaterThan(8);
+  });
+
+  it('primed, the virtual frame looks ahead to the first and the chunks still equal the whole', async () => {
+    const virtual = primingFrame(slice(latents, 2, 0, 1), slice(latents, 2, 1, 2));
+    const longer = concat([virtual, latents], 2);
+    const reference = (await initCall(longer, shifted(longer))).subarray(4 * 64 * 64 * 3);
+    for (const chunk of [1, 3, 7]) expect(maxDiff(bytes(await chunks(laPrimed, latents, chunk)), reference), `chunk ${chunk}`).toBeLessThanOrEqual(1);
+  });
+
+  it('is refused when only one graph of the pair declares next_latents', async () => {
+    const dir = editedCopy((m) => delete m.components.vae_decoder_init!.inputs['next_latents'], LOOKAHEAD);
+    await expect(VideoModel.load(dir, { device: 'cpu' })).rejects.toMatchObject({
+      code: 'MANIFEST_INVALID',
+      message: expect.stringContaining('/components/vae_decoder_init/inputs: next_latents is declared for one graph of the streaming pair and not the other') as string,
+    });
+  });
+
+  it('is refused on a whole-clip decoder (no vae_decoder_init)', async () => {
+    const dir = editedCopy((m) => {
+      delete m.components.vae_decoder_init;
+      delete m.components.vae_decoder.caches;
+      delete m.latent.decoderPrime;
+    }, LOOKAHEAD);
+    await expect(VideoModel.load(dir, { device: 'cpu' })).rejects.toMatchObject({
+      code: 'MANIFEST_INVALID',
+      message: expect.stringContaining('/components/vae_decoder/inputs/next_latents: only a streaming decoder') as string,
+    });
+  });
+
+  it('a graph that takes next_latent_frame without the role declared is refused by name', async () => {
+    const dir = editedCopy((m) => {
+      delete m.components.vae_decoder.inputs['next_latents'];
+      delete m.components.vae_decoder_init!.inputs['next_latents'];
+    }, LOOKAHEAD);
+    await expect(VideoModel.load(dir, { device: 'cpu' })).rejects.toMatchObject({
+      code: 'SIGNATURE_MISMATCH',
+      message: expect.stringContaining('has input "next_latent_frame" that no role in skyloom.json feeds') as string,
+    });
   });
 });
 
