@@ -6,6 +6,8 @@ at zero): a causal decoder cannot know where latent frame t + 1 puts the object 
 last frames of t, so each latent frame's four frames move less than the clip does and the next
 one starts with a jump (EVAL.md: border steps 1.5x the steps inside latent frames). --border
 weighs the frame-step term at latent-frame borders (steps into frames 4, 8, ...) that much more.
+--primed trains and measures on the decode the runtime runs for latent.decoderPrime "translate"
+(each clip's first latent frame decoded after its priming frame), not the plain one.
 
     python3 train_decoder.py --init .work/vae.pt --work .work-la --lookahead --steps 1500
 """
@@ -18,36 +20,49 @@ import numpy as np
 import torch
 
 import data
-from nets import n_params, setup_torch
+from nets import n_params, priming_frame, setup_torch
 from train_vae import ASPECTS, batch, grad_l1, load_vae, psnr, vae_from_config
 
 
-def step_weights(frames, border):
-    """Weight of each frame step: `border` into frames 4, 8, ... (latent-frame borders), else 1."""
+def step_weights(frames, border, first_border=None):
+    """Weight of each frame step: `border` into frames 4, 8, ... (latent-frame borders), else 1;
+    `first_border` (when given) into frame 4, the end of the first latent frame."""
     w = torch.ones(frames - 1)
     w[3::4] = border
+    if first_border is not None and frames > 4:
+        w[3] = first_border
     return w.view(1, 1, -1, 1, 1)
 
 
-def loss_fn(vae, x, fg, tdiff, border):
+def decode(vae, z, primed):
+    """The whole-clip decode, or with primed each clip's first latent frame after its own priming
+    frame (nets.CausalVAE.decode_primed, one clip at a time: each has its own shift)."""
+    if not primed or z.shape[2] < 2:
+        return vae.decode(z)
+    with torch.no_grad():
+        v = torch.cat([priming_frame(z[i:i + 1, :, :1], z[i:i + 1, :, 1:2]) for i in range(z.shape[0])], 0)
+    return vae.decode(torch.cat([v, z], 2))[:, :, 4:]
+
+
+def loss_fn(vae, x, fg, tdiff, border, primed, first_border=None):
     with torch.no_grad():
         z = vae.encoder(x)
-    y = vae.decode(z)
+    y = decode(vae, z, primed)
     w = 1.0 + 9.0 * fg
     d = y - x
     dt = (y[:, :, 1:] - y[:, :, :-1]) - (x[:, :, 1:] - x[:, :, :-1])
-    wt = torch.maximum(w[:, :, 1:], w[:, :, :-1]) * step_weights(x.shape[2], border)
+    wt = torch.maximum(w[:, :, 1:], w[:, :, :-1]) * step_weights(x.shape[2], border, first_border)
     return (w * d * d).mean() + 0.5 * (w * d.abs()).mean() + grad_l1(y, x, w) + tdiff * (wt * dt.abs()).mean()
 
 
-def border_ratio(vae, clips):
+def border_ratio(vae, clips, primed):
     """Median over moving clips of (largest latent-border step) / (largest step inside latent
     frames), and the mean held-out PSNR: what the fine-tune is for, and what it must keep."""
     ratios, psnrs = [], []
     with torch.no_grad():
         for f in clips:
             x = torch.from_numpy(data.to_model(f))[None]
-            y = vae.decode(vae.encoder(x))
+            y = decode(vae, vae.encoder(x), primed)
             psnrs.append(psnr(y, x))
             r = np.clip((y[0].numpy().transpose(1, 2, 3, 0) + 1) * 127.5 + 0.5, 0, 255)
             s = np.abs(np.diff(r, axis=0)).mean((1, 2, 3))
@@ -65,6 +80,8 @@ def main():
     ap.add_argument("--work", required=True, help="writes vae.pt and decoder_stats.json here")
     ap.add_argument("--lookahead", action="store_true")
     ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--schedule-steps", type=int,
+                    help="the cosine schedule's length, when the run stops before its end (default --steps)")
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--batch", type=int, default=6)
     ap.add_argument("--tdiff", type=float, default=2.0, help="weight of the frame-step term")
@@ -72,6 +89,8 @@ def main():
     ap.add_argument("--pattern-share", type=float, default=0.4)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--primed", action="store_true", help="train and measure the primed decode")
+    ap.add_argument("--first-border", type=float, help="weight of the step into frame 4 (default --border)")
     args = ap.parse_args()
     setup_torch(args.seed)
     os.makedirs(args.work, exist_ok=True)
@@ -97,16 +116,17 @@ def main():
         spec = data.sample_spec(rng, heldout=True, n_objects=1)
         clips.append(data.render(spec, ASPECTS[len(clips) % 3], rng)[0])
     history = [{"step": 0, "border_ratio": None, "psnr": None}]
-    history[0]["border_ratio"], history[0]["psnr"] = border_ratio(vae, clips)
+    history[0]["border_ratio"], history[0]["psnr"] = border_ratio(vae, clips, args.primed)
     print("step 0", history[0], flush=True)
     t0 = time.time()
+    schedule = args.schedule_steps or args.steps
     for step in range(args.steps):
-        lr = args.lr * min(1.0, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / args.steps)))
+        lr = args.lr * min(1.0, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / schedule)))
         for g in opt.param_groups:
             g["lr"] = float(lr)
         x, fg = batch(np.random.default_rng(args.seed * 1_000_003 + step), ASPECTS[step % 3], args.batch,
                       pattern_share=args.pattern_share)
-        loss = loss_fn(vae, x, fg, args.tdiff, args.border)
+        loss = loss_fn(vae, x, fg, args.tdiff, args.border, args.primed, args.first_border)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -114,7 +134,7 @@ def main():
         if (step + 1) % 25 == 0:
             print(f"step {step + 1} loss {loss.item():.4f} s/step {(time.time() - t0) / (step + 1):.2f}", flush=True)
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
-            r, p = border_ratio(vae, clips)
+            r, p = border_ratio(vae, clips, args.primed)
             history.append({"step": step + 1, "border_ratio": r, "psnr": p})
             print("eval", history[-1], flush=True)
             torch.save({"model": vae.state_dict(), "opt": None, "step": ck.get("step", 0), "elapsed": 0.0,

@@ -72,32 +72,40 @@ describe('chunked decode equals whole-clip decode', () => {
   });
 
   // The largest step must not come from the pipeline: with chunked decode equal to whole-clip
-  // decode, what is left is the model's own. Measured on the shipped model (chunk 2, 16 frames):
-  // skyloom-tiny 2.0 gives ratios 1.84, 2.00, 2.12, 2.70 for the four prompts below (2.66, 1.90,
-  // 2.22, 2.31 before latent.decoderPrime; 1.2 gave 6.62, 2.99, 1.68, 3.24), every largest step
-  // at a latent-frame border (both VAEs up-sample time with non-overlapping transposed convs, so
-  // each latent frame's 4 frames are smooth and the next latent frame starts with a jump). The 2×
-  // target is the default model's to meet (its VAE); this test says so until it does.
+  // decode, what is left is the model's own. Ratios of the largest step to the median for the four
+  // prompts below (16 frames, chunk 2): 1.84, 1.23, 1.91, 2.23 with skyloom-tiny 2.0's lookahead
+  // decoder; 1.84, 2.00, 2.12, 2.70 before it (every largest step then at a latent-frame border,
+  // where a causal decoder started each latent frame with a jump); 6.62, 2.99, 1.68, 3.24 with 1.2.
+  // The shrinking star's largest step is now inside a latent frame (into frame 5): its DiT shrinks
+  // it fast at first, then slowly. The 2× target is the default model's to meet; the last test
+  // here says so until it does.
   const prompts: Array<[string, number]> = [
     ['a red circle moving left on a black background', 1],
     ['a green square moving up on a gray background', 2],
     ['a blue triangle growing on a dark green background', 3],
     ['a white star shrinking on a sunset background', 4],
   ];
-  const clips = new Map<string, number[]>();
-  async function stepsOf(prompt: string, seed: number): Promise<number[]> {
+  const clips = new Map<string, { latents: Tensor<'float32'>; steps: number[] }>();
+  async function clipOf(prompt: string, seed: number): Promise<{ latents: Tensor<'float32'>; steps: number[] }> {
     const key = `${prompt}#${seed}`;
-    if (!clips.has(key)) clips.set(key, frameSteps(await decoded(await sample(prompt, seed, 16), 2), 64, 64));
+    if (!clips.has(key)) {
+      const l = await sample(prompt, seed, 16);
+      clips.set(key, { latents: l, steps: frameSteps(await decoded(l, 2), 64, 64) });
+    }
     return clips.get(key)!;
   }
+  const stepsOf = async (prompt: string, seed: number) => (await clipOf(prompt, seed)).steps;
 
-  it.each(prompts)('"%s": the largest step falls at a latent-frame border (where the VAE up-samples time, not a chunk border)', async (prompt, seed) => {
-    const steps = await stepsOf(prompt, seed);
+  it.each(prompts)('"%s": its frame steps are the model\'s, the same decoded in chunks of 1 or whole (no chunk border adds one)', async (prompt, seed) => {
+    const { latents: l, steps } = await clipOf(prompt, seed);
     const largest = steps.indexOf(Math.max(...steps)) + 1; // the step into frame `largest`
     console.log(
       `${prompt} (seed ${seed}): largest step ${Math.max(...steps).toFixed(2)} into frame ${largest}, median ${median(steps).toFixed(2)}, ratio ${(Math.max(...steps) / median(steps)).toFixed(2)}`,
     );
-    expect(largest % 4).toBe(0);
+    for (const chunk of [1, 4]) {
+      const other = frameSteps(await decoded(l, chunk), 64, 64);
+      expect(Math.max(...other.map((d, i) => Math.abs(d - steps[i]!))), `chunk ${chunk}`).toBeLessThan(0.05);
+    }
   });
 
   // A causal decoder with no history draws the first latent frame as a still (skyloom-tiny 2.0:

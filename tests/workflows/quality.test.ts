@@ -82,10 +82,12 @@ describe('video operations on the default model', () => {
     expect(seam.join).toBeLessThanOrEqual(seam.elsewhere);
   });
 
-  // #16 item 7 on skyloom-tiny 2.0: the wrap (transition's last frame to the clip's first) is the
-  // decoded step at a latent-frame border, and 2.0's VAE makes border steps 1.5x the steps inside
-  // latent frames (EVAL.md). 1.x's other steps were larger still, so this held; with 2.0 the wrap
-  // is 5.7 against a largest other step of 4.3 (the clip and the transition at 10 steps).
+  // #16 item 7 on skyloom-tiny 2.0: in this 8-frame transition the DiT fades the circle out where
+  // the clip ends and in where it starts instead of moving it back, so the transition's last frame
+  // still holds both and the wrap to the clip's first frame jumps. 1.x's other steps were larger
+  // still, so this held; with 2.0 the wrap was 5.8 against a largest other step of 4.4, and with
+  // its lookahead decoder 7.6 against 4.0. Frame by frame both show the same cross-fade; why the
+  // wrap grew was not found. EVAL.md, "Looking one latent frame ahead".
   // Both loop tests judge one run.
   let loopRun: Promise<Uint8Array> | undefined;
   const loop = () =>
