@@ -215,11 +215,12 @@ async function* decodeStreaming(pkg: ModelPackage, latents: Tensor<'float32'>, o
       part.dims,
       part.data.map((v) => v / scalingFactor + shiftFactor),
     );
-  const run = async (part: Tensor<'float32'>, next: Tensor<'float32'>): Promise<Tensor<'float32'>> => {
+  // `next`: the latent frames after `part`'s, fed to a lookahead pair only.
+  const run = async (part: Tensor<'float32'>, next: () => Tensor<'float32'>): Promise<Tensor<'float32'>> => {
     const raw = unscaled(part);
     const graph = carried === undefined ? init : step;
     const feeds: Record<string, Tensor> = { [graph.inputs['latents']!]: raw };
-    if (lookahead) feeds[graph.inputs['next_latents']!] = unscaled(next);
+    if (lookahead) feeds[graph.inputs['next_latents']!] = unscaled(next());
     const outputs = caches.map((c) => c.output);
     let out: Record<string, Tensor>;
     let video: Tensor<'float32'>;
@@ -243,8 +244,8 @@ async function* decodeStreaming(pkg: ModelPackage, latents: Tensor<'float32'>, o
       : from + 1 < frames
         ? concat([latentFrames(from + 1, frames), latentFrames(frames - 1, frames)], 2)
         : latentFrames(frames - 1, frames);
-  const decodeFrames = (from: number, to: number) => run(latentFrames(from, to), nextFrames(from, to));
-  if (decoderPrime === 'translate' && frames > 1) await run(primingFrame(latentFrames(0, 1), latentFrames(1, 2)), latentFrames(0, 1));
+  const decodeFrames = (from: number, to: number) => run(latentFrames(from, to), () => nextFrames(from, to));
+  if (decoderPrime === 'translate' && frames > 1) await run(primingFrame(latentFrames(0, 1), latentFrames(1, 2)), () => latentFrames(0, 1));
   let startFrame = 0;
   for (let start = 0; start < frames; start += chunk) {
     const end = Math.min(frames, start + chunk);

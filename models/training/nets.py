@@ -157,7 +157,7 @@ class CausalRes(nn.Module):
 
 
 class CausalEncoder(nn.Module):
-    """[B,3,F,H,W] in [-1,1] -> raw latents [B,8,F/4,H/8,W/8]; latent t sees frames <= 4t+3 only,
+    """[B,3,F,H,W] in [-1,1] -> raw latents [B,C,F/4,H/8,W/8]; latent t sees frames <= 4t+3 only,
     so encoding a clip's head gives the same latents as encoding the whole clip."""
 
     def __init__(self, ch=(32, 64, 128), latent_ch=LATENT_CHANNELS):
@@ -183,7 +183,7 @@ class CausalEncoder(nn.Module):
 
 
 class CausalDecoder(nn.Module):
-    """Raw latents [B,8,T,h,w] -> video [B,3,4T,8h,8w] in [-1,1], causal in time.
+    """Raw latents [B,C,T,h,w] -> video [B,3,4T,8h,8w] in [-1,1], causal in time.
 
     Up-sampling is non-overlapping (kernel = stride), so each latent frame's own frames come from
     it alone; the causal 3-tap temporal convs at latent, 2x and 4x frame rate carry context across

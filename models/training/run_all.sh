@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce skyloom-tiny end to end on a CPU (the 2.0 recipe): VAE -> lookahead decoder
-# fine-tune (plain, then primed) -> VAE eval -> streaming decoder export + parity -> latents ->
+# fine-tune (plain, primed, first border) -> VAE eval -> streaming decoder export + parity -> latents ->
 # DiT (one schedule, then a warm restart) -> export -> parity -> eval.
 # Finished stages are skipped (each leaves a marker in the work folder); an interrupted training
 # stage resumes from its last checkpoint. Progress goes to stdout and <work>/<stage>.log.
@@ -17,7 +17,7 @@ if [[ ${SKYLOOM_SMOKE:-0} == 1 ]]; then
   # the shipped package, EVAL.md or .work/.
   W=.work-smoke; rm -rf "$W"
   VAE_ARGS=(--steps 3 --max-minutes 5 --batch 2); LAT_ARGS=(--per-aspect 25)
-  DEC1_ARGS=(--steps 2 --batch 2 --eval-every 1000); DEC2_ARGS=("${DEC1_ARGS[@]}")
+  DEC1_ARGS=(--steps 2 --batch 2 --eval-every 1000); DEC2_ARGS=("${DEC1_ARGS[@]}"); DEC3_ARGS=("${DEC1_ARGS[@]}")
   DIT_ARGS=(--steps 3 --max-minutes 5 --batch 4); DIT2_ARGS=(--steps 3 --max-minutes 5 --batch 4)
   OUT=$W/package
   EVAL_VAE_ARGS=(--quick); EVAL_ARGS=(--quick --report-dir "$W")
@@ -30,7 +30,7 @@ else
   # SKYLOOM_DIT2_MINUTES) on a busy one so the steps still bind.
   VAE_ARGS=(--steps 6000 --max-minutes "${SKYLOOM_VAE_MINUTES:-150}"); LAT_ARGS=(--per-aspect 3000)
   # The shipped decoder's first phase was stopped at 1,000 steps of a 1,500-step schedule.
-  DEC1_ARGS=(--steps 1000 --schedule-steps 1500); DEC2_ARGS=(--steps 1000)
+  DEC1_ARGS=(--steps 1000 --schedule-steps 1500); DEC2_ARGS=(--steps 1000); DEC3_ARGS=(--steps 500)
   DIT_ARGS=(--steps 9000 --max-minutes "${SKYLOOM_DIT_MINUTES:-120}")
   DIT2_ARGS=(--steps 5000 --max-minutes "${SKYLOOM_DIT2_MINUTES:-80}"); OUT=../packages/skyloom-tiny
   # Judged at the guidance the shipped workflows run (4.5); the sweep still runs and is reported
@@ -76,13 +76,17 @@ else
   # 2.0: causal streaming VAE, edge + frame-step loss terms, 40% pattern clips (the defaults).
   stage vae    "$TRAIN_PY" train_vae.py --work "$W" "${VAE_ARGS[@]}"
   # Its decoder then learns to look one latent frame ahead (encoder frozen: the latents stay),
-  # first on the plain decode, then on the primed one the runtime runs (EVAL.md, "Looking one
-  # latent frame ahead"); the result replaces vae.pt (the VAE before it stays as vae-base.pt).
+  # first on the plain decode, then on the primed one the runtime runs, then with the step into
+  # frame 4 (the first latent frame's end) weighted 8x (EVAL.md, "Looking one latent frame
+  # ahead"); the result replaces vae.pt (the VAE before it stays as vae-base.pt).
   stage decoder-lookahead "$TRAIN_PY" train_decoder.py --init "$W/vae.pt" --work "$W/decoder-lookahead" \
                  --lookahead --border 3 --tdiff 2 "${DEC1_ARGS[@]}"
   stage decoder-primed "$TRAIN_PY" train_decoder.py --init "$W/decoder-lookahead/vae.pt" \
                  --work "$W/decoder-primed" --lookahead --primed --border 3 --tdiff 2 "${DEC2_ARGS[@]}"
-  stage decoder-swap bash -c "[[ -e '$W/vae-base.pt' ]] || cp '$W/vae.pt' '$W/vae-base.pt'; cp '$W/decoder-primed/vae.pt' '$W/vae.pt'"
+  stage decoder-first "$TRAIN_PY" train_decoder.py --init "$W/decoder-primed/vae.pt" \
+                 --work "$W/decoder-first" --lookahead --primed --border 3 --tdiff 2 --first-border 8 \
+                 --lr 2e-4 "${DEC3_ARGS[@]}"
+  stage decoder-swap bash -c "[[ -e '$W/vae-base.pt' ]] || cp '$W/vae.pt' '$W/vae-base.pt'; cp '$W/decoder-first/vae.pt' '$W/vae.pt'"
   stage vae-eval $PY eval_vae.py --work "$W" "${EVAL_VAE_ARGS[@]}"
   stage vae-stream $PY export_vae_stream.py --work "$W"
   stage vae-stream-parity node parity_stream.mjs "$W/vae_stream"   # exits 1 on a mismatch

@@ -73,7 +73,7 @@ describe('chunked decode equals whole-clip decode', () => {
 
   // The largest step must not come from the pipeline: with chunked decode equal to whole-clip
   // decode, what is left is the model's own. Ratios of the largest step to the median for the four
-  // prompts below (16 frames, chunk 2): 1.84, 1.23, 1.91, 2.23 with skyloom-tiny 2.0's lookahead
+  // prompts below (16 frames, chunk 2): 1.64, 1.16, 1.95, 2.20 with skyloom-tiny 2.0's lookahead
   // decoder; 1.84, 2.00, 2.12, 2.70 before it (every largest step then at a latent-frame border,
   // where a causal decoder started each latent frame with a jump); 6.62, 2.99, 1.68, 3.24 with 1.2.
   // The shrinking star's largest step is now inside a latent frame (into frame 5): its DiT shrinks

@@ -86,7 +86,7 @@ describe('video operations on the default model', () => {
   // the clip ends and in where it starts instead of moving it back, so the transition's last frame
   // still holds both and the wrap to the clip's first frame jumps. 1.x's other steps were larger
   // still, so this held; with 2.0 the wrap was 5.8 against a largest other step of 4.4, and with
-  // its lookahead decoder 7.6 against 4.0. Frame by frame both show the same cross-fade; why the
+  // its lookahead decoder 7.0 against 4.1. Frame by frame both show the same cross-fade; why the
   // wrap grew was not found. EVAL.md, "Looking one latent frame ahead".
   // Both loop tests judge one run.
   let loopRun: Promise<Uint8Array> | undefined;
