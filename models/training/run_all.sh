@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Reproduce skyloom-tiny end to end on a CPU (the 2.0 recipe): VAE -> lookahead decoder
-# fine-tune (plain, primed, first border) -> VAE eval -> streaming decoder export + parity -> latents ->
-# DiT (one schedule, then a warm restart) -> export -> parity -> eval.
-# Finished stages are skipped (each leaves a marker in the work folder); an interrupted training
-# stage resumes from its last checkpoint. Progress goes to stdout and <work>/<stage>.log.
+# fine-tune (plain, primed, first border) -> VAE eval -> streaming decoder export + parity ->
+# latents -> DiT (one schedule, then a warm restart) -> export -> parity -> eval.
+# Finished stages are skipped (each leaves a marker in the work folder); an interrupted VAE or DiT
+# stage resumes from its last checkpoint, an interrupted decoder stage starts again (minutes).
+# Progress goes to stdout and <work>/<stage>.log.
 #   models/training/run_all.sh                      (from anywhere; 2.0 took 5.5 h on 2 shared cores)
 #   SKYLOOM_VAE=package models/training/run_all.sh  (keep the shipped VAE, 1.x or 2.0: the DiT only)
 #   SKYLOOM_LATENT_CH=16 models/training/run_all.sh (a VAE with 16 latent channels, not 8)
