@@ -45,6 +45,15 @@ export function checkSignature(
   for (const side of ['inputs', 'outputs'] as const) {
     const values = side === 'inputs' ? io.inputs : io.outputs;
     const noun = side === 'inputs' ? 'input' : 'output';
+    // A role this runtime does not know would be mapped and then never fed (a package made for a
+    // newer Skyloom): refuse it here, not with ONNX Runtime's "input missing" at the first run.
+    for (const role of Object.keys(component[side])) {
+      if (signature[side][role] === undefined) {
+        throw mismatch(
+          `${relativeFile}: skyloom.json maps ${noun} role "${role}", which this version of Skyloom does not know (roles: ${Object.keys(signature[side]).join(', ')}); the package may need a newer Skyloom`,
+        );
+      }
+    }
     for (const [role, spec] of Object.entries(signature[side])) {
       const tensorName = component[side][role];
       if (tensorName === undefined) {

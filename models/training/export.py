@@ -29,8 +29,8 @@ import onnx
 import torch
 
 import data
-from export_vae_stream import cache_specs, export_pair, next_frames
-from nets import DECODER_PRIME, LATENT_CHANNELS, WIDTH, CausalVAE, DiT, TextEncoder, setup_torch
+from export_vae_stream import cache_specs, export_pair
+from nets import DECODER_PRIME, LATENT_CHANNELS, WIDTH, CausalVAE, DiT, TextEncoder, next_frames, setup_torch
 from train_vae import load_vae
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -6,7 +6,7 @@ and save a parity case for parity_stream.mjs.
 
 A lookahead decoder (train_decoder.py --lookahead) takes next_latent_frame [B,C,T,h,w] too, right
 after latent_frame in both graphs: the latent frames after latent_frame's, the clip's last one
-repeated at its end (next_frames).
+repeated at its end (nets.next_frames).
 
 Cache k is the last two time steps entering the k-th causal conv (numbered in the decoder's
 order); output nc<k> of one call is input c<k> of the next. init is the clip's first chunk with
@@ -24,7 +24,7 @@ import os
 import onnx
 import torch
 
-from nets import setup_torch
+from nets import next_frames, setup_torch
 from train_vae import load_vae
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -50,13 +50,6 @@ class Step(torch.nn.Module):
         next_frame, caches = (rest[:1], rest[1:]) if self.decoder.lookahead else ((), rest)
         y, new = self.decoder(latent_frame, list(caches), *next_frame)
         return (y, *new)
-
-
-def next_frames(z, start, end):
-    """The latent frames after z[:, :, start:end] (the last frame of z looks ahead to itself):
-    what a lookahead decoder takes beside them (nets.CausalDecoder)."""
-    T = z.shape[2]
-    return torch.cat([z[:, :, start + 1:end + 1], z[:, :, T - 1:T]] if end >= T else [z[:, :, start + 1:end + 1]], 2)
 
 
 def cache_specs(decoder, h=2, w=2):

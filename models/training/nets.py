@@ -235,7 +235,7 @@ class CausalDecoder(nn.Module):
         x = self.inp(z)
         if self.lookahead:
             if z_next is None:
-                z_next = torch.cat([z[:, :, 1:], z[:, :, -1:]], 2)
+                z_next = next_frames(z, 0, z.shape[2])
             x = x + self.la(z_next)
         for r in self.res0:
             x = run(r, x)
@@ -262,21 +262,33 @@ class CausalVAE(nn.Module):
     def decode(self, z):
         return self.decoder(z)[0]
 
-    def decode_primed(self, z):
+    def decode_primed(self, z, per_clip=False):
         """decode(z) with the first latent frame decoded after priming_frame(z0, z1), as the runtime
-        does for latent.decoderPrime "translate"; a one-latent-frame clip is decoded as is."""
+        does for latent.decoderPrime "translate" (one shift for the batch; per_clip: one per clip,
+        for training batches of unrelated clips); a one-latent-frame clip is decoded as is."""
         if z.shape[2] < 2:
             return self.decode(z)
-        return self.decode(torch.cat([priming_frame(z[:, :, :1], z[:, :, 1:2]), z], 2))[:, :, 4:]
+        with torch.no_grad():
+            clips = [z[i:i + 1] for i in range(z.shape[0])] if per_clip else [z]
+            virtual = torch.cat([priming_frame(c[:, :, :1], c[:, :, 1:2]) for c in clips], 0)
+        return self.decode(torch.cat([virtual, z], 2))[:, :, 4:]
 
     def decode_streaming(self, z):
         """Latent frame by latent frame through the caches (what the init/step graphs do)."""
         out, caches = [], None
         T = z.shape[2]
         for t in range(T):
-            y, caches = self.decoder(z[:, :, t:t + 1], caches, z[:, :, min(t + 1, T - 1):][:, :, :1])
+            y, caches = self.decoder(z[:, :, t:t + 1], caches, next_frames(z, t, t + 1))
             out.append(y)
         return torch.cat(out, 2)
+
+
+def next_frames(z, start, end):
+    """The latent frames after z[:, :, start:end], the clip's last one looking ahead to itself:
+    what a lookahead decoder takes beside them (the runtime's nextFrames in
+    models/families/skyloom.ts)."""
+    T = z.shape[2]
+    return z[:, :, [min(t + 1, T - 1) for t in range(start, end)]]
 
 
 def translate_latent(z, dy, dx):

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 import data
-from nets import n_params, priming_frame, setup_torch
+from nets import n_params, setup_torch
 from train_vae import ASPECTS, batch, grad_l1, load_vae, psnr, vae_from_config
 
 
@@ -36,12 +36,8 @@ def step_weights(frames, border, first_border=None):
 
 def decode(vae, z, primed):
     """The whole-clip decode, or with primed each clip's first latent frame after its own priming
-    frame (nets.CausalVAE.decode_primed, one clip at a time: each has its own shift)."""
-    if not primed or z.shape[2] < 2:
-        return vae.decode(z)
-    with torch.no_grad():
-        v = torch.cat([priming_frame(z[i:i + 1, :, :1], z[i:i + 1, :, 1:2]) for i in range(z.shape[0])], 0)
-    return vae.decode(torch.cat([v, z], 2))[:, :, 4:]
+    frame (a batch holds unrelated clips, so each has its own shift)."""
+    return vae.decode_primed(z, per_clip=True) if primed else vae.decode(z)
 
 
 def loss_fn(vae, x, fg, tdiff, border, primed, first_border=None):

@@ -263,6 +263,14 @@ describe('a lookahead decoder pair (next_latents): each latent frame decoded bes
     });
   });
 
+  it('a role this version of Skyloom does not know is refused at load, by name (not with a missing feed at the first run)', async () => {
+    const dir = editedCopy((m) => (m.components.vae_decoder.inputs['future_latents'] = 'next_latent_frame'), LOOKAHEAD);
+    await expect(VideoModel.load(dir, { device: 'cpu' })).rejects.toMatchObject({
+      code: 'SIGNATURE_MISMATCH',
+      message: expect.stringContaining('skyloom.json maps input role "future_latents", which this version of Skyloom does not know') as string,
+    });
+  });
+
   it('a graph that takes next_latent_frame without the role declared is refused by name', async () => {
     const dir = editedCopy((m) => {
       delete m.components.vae_decoder.inputs['next_latents'];
