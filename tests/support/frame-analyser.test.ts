@@ -68,6 +68,24 @@ describe('analyseFrames', () => {
     expect(a.frames[0]!.area).toBeCloseTo((16 * 16) / (64 * 64)); // the ring is foreground
   });
 
+  it('keeps the colour and the path of an object that leaves by the edge of the frame', () => {
+    // A red square on black leaving by the left edge, and a blue one on a vertical gradient leaving
+    // by the right: with the row's background read from its end pixels, the rows the object
+    // crossed at the edge took its colour as their background and voted for another colour.
+    const left = analyseFrames(clip(64, 64, 8, [230, 40, 40], [0, 0, 0], (f) => ({ x: 10 - 3 * f, y: 26, s: 14 })), 64, 64, 8);
+    expect([left.colour, left.motion]).toEqual(['red', 'moving left']);
+    const gradient = clip(64, 64, 8, [50, 90, 255], [0, 0, 0], (f) => ({ x: 36 + 3 * f, y: 20, s: 16 }));
+    for (let i = 0; i < gradient.length; i += 3) {
+      if (gradient[i + 2] === 0) gradient.set([40, 60 + (Math.floor(i / 192) % 64), 30], i);
+    }
+    const right = analyseFrames(gradient, 64, 64, 8);
+    expect([right.colour, right.motion]).toEqual(['blue', 'moving right']);
+    // An object wider than half the frame, off the edges: the row's median is the object's colour,
+    // so the ends, not the median, are the background.
+    const wide = analyseFrames(clip(64, 64, 4, [50, 90, 255], [15, 70, 30], () => ({ x: 8, y: 8, s: 46 })), 64, 64, 4);
+    expect(wide.colour).toBe('blue');
+  });
+
   it('names the shape the way the training evaluation does (analyse.py)', () => {
     // Each shape drawn at 2 px per frame to the right, 20 px across, on a 64x112 frame over a
     // vertical gradient: the judge must not lean on a square frame or a flat background.

@@ -38,7 +38,9 @@ const CLEAR_FOREGROUND = 120;
 
 /**
  * Analyses packed RGB24 frames. The background of each row is read from its two outermost pixels
- * at each end (this handles flat and vertical-gradient backgrounds); pixels far from it are foreground.
+ * at each end (this handles flat and vertical-gradient backgrounds, and objects as wide as most of
+ * the row); where the two ends disagree, an object covers one of them, and the end nearer the row's
+ * median is the background. Pixels far from it are foreground.
  */
 export function analyseFrames(rgb: Uint8Array, width: number, height: number, frameCount: number): Analysis {
   const frames: FrameStats[] = [];
@@ -52,7 +54,7 @@ export function analyseFrames(rgb: Uint8Array, width: number, height: number, fr
     let sy = 0;
     for (let y = 0; y < height; y++) {
       const row = base + y * width * 3;
-      const bg = [0, 1, 2].map((c) => (rgb[row + c] + rgb[row + 3 + c] + rgb[row + (width - 1) * 3 + c] + rgb[row + (width - 2) * 3 + c]) / 4);
+      const bg = rowBackground(rgb, row, width);
       for (let x = 0; x < width; x++) {
         const p = row + x * 3;
         const d = Math.hypot(rgb[p] - bg[0], rgb[p + 1] - bg[1], rgb[p + 2] - bg[2]);
@@ -76,6 +78,26 @@ export function analyseFrames(rgb: Uint8Array, width: number, height: number, fr
   const meanColour = sum.map((s) => (fgTotal ? s / fgTotal : 0)) as [number, number, number];
   const voted = [...votes].sort((a, b) => b[1] - a[1])[0]?.[0];
   return { frames, meanColour, colour: voted ?? nearestColour(meanColour), motion: classifyMotion(frames) };
+}
+
+/**
+ * The background of the `width` RGB pixels from byte `row`: the mean of its two ends (two pixels
+ * each) where they agree. An object that reaches one end of the row (leaving or entering the
+ * frame) makes them disagree; then the end nearer the row's per-channel median is taken, since
+ * an object at an edge covers less than half the row.
+ */
+function rowBackground(rgb: Uint8Array, row: number, width: number): number[] {
+  const left = [0, 1, 2].map((c) => (rgb[row + c] + rgb[row + 3 + c]) / 2);
+  const right = [0, 1, 2].map((c) => (rgb[row + (width - 1) * 3 + c] + rgb[row + (width - 2) * 3 + c]) / 2);
+  const distance = (a: readonly number[], b: readonly number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+  if (distance(left, right) <= FOREGROUND / 2) return left.map((v, c) => (v + right[c]) / 2);
+  const values = new Uint8Array(width);
+  const median = [0, 1, 2].map((c) => {
+    for (let x = 0; x < width; x++) values[x] = rgb[row + x * 3 + c];
+    values.sort();
+    return values[width >> 1];
+  });
+  return distance(left, median) <= distance(right, median) ? left : right;
 }
 
 export function nearestColour(rgb: readonly number[]): string {
