@@ -133,11 +133,22 @@ def _shape_cover(shape, dx, dy, r):
     raise ValueError(shape)
 
 
-def _trajectory(motion, d, W, H, rng):
+def _trajectory(motion, d, W, H, rng, edges=None):
     """Per-frame centre (cx, cy) and diameter for an object, plus its swept bounding box.
     Moving objects travel 1/3 of the frame along their axis; growing/shrinking doubles/halves the
-    area; the whole path stays inside the frame with a 2 px margin."""
+    area; the whole path stays inside the frame with a 2 px margin.
+
+    The ordinary clips never touch an edge, so a model trained on them alone has no picture of an
+    object leaving the frame, coming in, or outgrowing it, which a minute-long clip reaches. The
+    edge clips (EVAL.md, "Over a minute") do:
+      edges="cross": a moving object's path along its axis may start or end outside the frame (it
+        enters or leaves; its centre is inside at some frame), and a growing, shrinking or still
+        object is up to 2.5x the size and may be cut by the edges;
+      edges="enter": a moving object starts beyond the edge it comes in by and ends inside
+        (other motions are drawn as usual)."""
     p = np.linspace(0.0, 1.0, FRAMES)
+    if edges == "cross" and not motion.startswith("moving"):
+        d = d * rng.uniform(1.0, 2.5)
     size = np.full(FRAMES, float(d))
     if motion == "growing":
         size = d * (1 + p * (math.sqrt(2) - 1))
@@ -146,8 +157,19 @@ def _trajectory(motion, d, W, H, rng):
     ext = 0.6 * size.max() + 2  # half-extent incl. the star/triangle overshoot and margin
     vx = {"moving left": -W / 3, "moving right": W / 3}.get(motion, 0.0)
     vy = {"moving up": -H / 3, "moving down": H / 3}.get(motion, 0.0)
-    x0 = rng.uniform(ext + max(0, -vx), W - ext - max(0, vx))
-    y0 = rng.uniform(ext + max(0, -vy), H - ext - max(0, vy))
+    if edges == "cross" and not (vx or vy):
+        x0, y0 = rng.uniform(0.2 * W, 0.8 * W), rng.uniform(0.2 * H, 0.8 * H)
+    else:
+        x0 = rng.uniform(ext + max(0, -vx), W - ext - max(0, vx))
+        y0 = rng.uniform(ext + max(0, -vy), H - ext - max(0, vy))
+    if edges == "enter" and vx:  # starts beyond the edge it comes in by, ends inside
+        x0 = (W + rng.uniform(0, ext)) if vx < 0 else -rng.uniform(0, ext)
+    elif edges == "enter" and vy:
+        y0 = (H + rng.uniform(0, ext)) if vy < 0 else -rng.uniform(0, ext)
+    elif edges == "cross" and vx:
+        x0 = rng.uniform(max(0, -vx), W + max(0, -vx))  # the centre crosses the frame somewhere
+    elif edges == "cross" and vy:
+        y0 = rng.uniform(max(0, -vy), H + max(0, -vy))
     cx, cy = x0 + p * vx, y0 + p * vy
     box = (cx.min() - ext, cy.min() - ext, cx.max() + ext, cy.max() + ext)
     return cx, cy, size, box
@@ -157,8 +179,10 @@ def _overlap(a, b):
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def render(spec, aspect, rng):
-    """Render a spec. Returns (frames uint8 [F, H, W, 3], foreground coverage float32 [F, H, W])."""
+def render(spec, aspect, rng, edges=None):
+    """Render a spec. Returns (frames uint8 [F, H, W, 3], foreground coverage float32 [F, H, W]).
+    edges="cross" or "enter" draws an edge clip (_trajectory): objects that enter, leave or
+    outgrow the frame."""
     W, H = SIZES[aspect]
     top, bottom = (np.array(c, np.float32) for c in BACKGROUNDS[spec["background"]])
     g = np.linspace(0, 1, H, dtype=np.float32)[:, None, None]
@@ -168,7 +192,7 @@ def render(spec, aspect, rng):
     d = (0.30 if n == 1 else 0.24) * min(W, H)
     # Rejection-sample positions so two objects' swept paths do not overlap (keeps both visible).
     for _ in range(100):
-        trajs = [_trajectory(m, d, W, H, rng) for _, _, m in spec["objects"]]
+        trajs = [_trajectory(m, d, W, H, rng, edges) for _, _, m in spec["objects"]]
         if n == 1 or not _overlap(trajs[0][3], trajs[1][3]):
             break
     for (colour, shape, _), (cx, cy, size, box) in zip(spec["objects"], trajs):

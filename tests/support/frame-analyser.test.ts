@@ -72,7 +72,12 @@ describe('analyseFrames', () => {
     // A red square on black leaving by the left edge, and a blue one on a vertical gradient leaving
     // by the right: with the row's background read from its end pixels, the rows the object
     // crossed at the edge took its colour as their background and voted for another colour.
-    const left = analyseFrames(clip(64, 64, 8, [230, 40, 40], [0, 0, 0], (f) => ({ x: 10 - 3 * f, y: 26, s: 14 })), 64, 64, 8);
+    const left = analyseFrames(
+      clip(64, 64, 8, [230, 40, 40], [0, 0, 0], (f) => ({ x: 10 - 3 * f, y: 26, s: 14 })),
+      64,
+      64,
+      8,
+    );
     expect([left.colour, left.motion]).toEqual(['red', 'moving left']);
     const gradient = clip(64, 64, 8, [50, 90, 255], [0, 0, 0], (f) => ({ x: 36 + 3 * f, y: 20, s: 16 }));
     for (let i = 0; i < gradient.length; i += 3) {
@@ -82,7 +87,12 @@ describe('analyseFrames', () => {
     expect([right.colour, right.motion]).toEqual(['blue', 'moving right']);
     // An object wider than half the frame, off the edges: the row's median is the object's colour,
     // so the ends, not the median, are the background.
-    const wide = analyseFrames(clip(64, 64, 4, [50, 90, 255], [15, 70, 30], () => ({ x: 8, y: 8, s: 46 })), 64, 64, 4);
+    const wide = analyseFrames(
+      clip(64, 64, 4, [50, 90, 255], [15, 70, 30], () => ({ x: 8, y: 8, s: 46 })),
+      64,
+      64,
+      4,
+    );
     expect(wide.colour).toBe('blue');
   });
 
