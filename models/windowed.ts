@@ -1,6 +1,7 @@
 // Owns sampling clips longer than a model's native window: window by window, each held to the last latent frames of the one before.
 
 import { ModelInputError } from './errors.js';
+import { stepsAt } from './schedulers/flow-match-euler.js';
 import { concat, slice, tensor, zeros } from './tensor.js';
 import type { Tensor } from './tensor.js';
 import type { DenoiseOptions, VideoModel } from './video-model.js';
@@ -183,7 +184,7 @@ export async function denoiseExtension(
   const real = (a: number, length: number) => (direction === 'forward' ? a : total - a - length);
   let made = k;
   let n = 0;
-  const windows = 1 + Math.max(0, Math.ceil((frames - (window - k)) / (window - context)));
+  const windows = extensionWindows(k, frames, window, context);
   while (made < total) {
     const held = n === 0 ? k : context;
     const take = Math.min(window - held, total - made);
@@ -221,7 +222,9 @@ export async function denoiseExtension(
  * window holds at most window − context − 1 of the tail's first latent frames, and the first
  * window at most window − 1 − those of the head's last. The DiT only ever sees its own window,
  * however long the transition (but for a window of under 3 latent frames, which cannot hold both
- * ends and a new frame: then one call). Window n samples with seed + n.
+ * ends and a new frame: then one call). Window n samples with seed + n. With `initLatents` (the
+ * new latents' shape) and `denoise`, every window starts from its span of them, partly noised,
+ * instead of from noise ({@link denoiseTransition} harmonises its two halves so).
  * @param head normalised latents [1, C, K1, h, w], K1 ≥ 1
  * @param tail normalised latents [1, C, K2, h, w], K2 ≥ 1
  * @returns the new latents only, normalised, of `options.shape`
@@ -246,19 +249,26 @@ export async function denoiseBridge(
   const k1 = head.dims[2]!;
   const k2 = tail.dims[2]!;
   const plane = h * w;
+  const { initLatents, ...rest } = options;
+  if (initLatents && initLatents.dims.join() !== dims.join()) {
+    throw new ModelInputError(`initLatents [${initLatents.dims.join(', ')}] do not match the shape [${dims.join(', ')}]`);
+  }
   const { firstHeld, tailHeld, plan } = planBridge(k1, frames, k2, window, context);
-  // Real time order: [the head's held frames | new | the tail's held frames].
-  const out = concat([slice(head, 2, k1 - firstHeld, k1), zeros('float32', dims), slice(tail, 2, 0, tailHeld)], 2);
+  // Real time order: [the head's held frames | new | the tail's held frames]; the new ones start
+  // as the init latents, each window's result written over its span.
+  const out = concat([slice(head, 2, k1 - firstHeld, k1), initLatents ?? zeros('float32', dims), slice(tail, 2, 0, tailHeld)], 2);
   const total = firstHeld + frames + tailHeld;
   let made = 0; // new latent frames filled so far; they start at `firstHeld` in `out`
   for (const [n, { held, take, tail: tailHere }] of plan.entries()) {
     const start = firstHeld + made - held;
     const length = held + take + tailHere;
+    const span = slice(out, 2, start, start + length);
     const x = await model.denoise({
-      ...options,
+      ...rest,
       shape: [1, channels, length, h, w],
+      ...(initLatents ? { initLatents: span } : {}),
       seed: options.seed + n,
-      ...holding(slice(out, 2, start, start + length), [
+      ...holding(span, [
         [0, held],
         [held + take, length],
       ]),
@@ -270,6 +280,111 @@ export async function denoiseBridge(
     made += take;
   }
   return slice(out, 2, firstHeld, firstHeld + frames);
+}
+
+/**
+ * How far back towards noise {@link denoiseTransition} takes its two halves before sampling them
+ * again as one bridge: the strength of that pass. Measured on skyloom-tiny 2.0 (loop.json at seeds
+ * 1–12 and the quality test's loop, bench/loop-wrap.ts; models/training/EVAL.md, "Meeting in the
+ * middle"): at 0.45 the wrap-around is 1.24× the loop's median frame step on average, against
+ * 2.20× for one bridge; at 0.4 the halves meet with a jump in the middle (largest step 2.6× the
+ * median), at 0.5 the bridge's own late fade comes back (wrap 1.6×).
+ */
+export const TRANSITION_HARMONISE = 0.45;
+
+/**
+ * Samples a transition between `head` and `tail` by meeting in the middle: its first half as an
+ * extension forward from the head, its second half as one backward from the tail (so each join is
+ * the model's own continuation of the clip beside it), then both halves together as a bridge held
+ * at both ends ({@link denoiseBridge}), started from them noised {@link TRANSITION_HARMONISE} of
+ * the way back, so that the halves meet. A single bridge lets a model that cannot get an object
+ * back to where it started fade it out late, and the transition's last frames then jump to the
+ * tail's. A transition of one latent frame (or a window under 3) is one bridge. Seeds: the forward half seed + 1000,
+ * the backward seed + 2000 (each + n per window), the bridge seed (+ n). `onStep` reports the
+ * DiT steps of all three passes together.
+ * @param head normalised latents [1, C, K1, h, w], K1 ≥ 1
+ * @param tail normalised latents [1, C, K2, h, w], K2 ≥ 1
+ * @returns the new latents only, normalised, of `options.shape`
+ * @throws ModelInputError as {@link denoiseBridge} and {@link denoiseExtension}.
+ * @throws as {@link VideoModel.denoise}.
+ */
+export async function denoiseTransition(
+  model: VideoModel,
+  width: number,
+  height: number,
+  head: Tensor<'float32'>,
+  tail: Tensor<'float32'>,
+  options: ExtensionOptions,
+): Promise<Tensor<'float32'>> {
+  const dims = options.shape;
+  const [, frames] = checkSampling(model, dims, 'transition', 'generate a transition');
+  checkKnown('head', head, dims);
+  checkKnown('tail', tail, dims);
+  const { initLatents: _ignored, denoise: _also, ...base } = options;
+  const native = nativeWindow(model, width, height);
+  const plan = planTransition(head.dims[2]!, frames, tail.dims[2]!, native.window, options.context ?? native.context);
+  if (plan.forward === 0) return denoiseBridge(model, width, height, head, tail, base);
+  const steps = options.steps ?? model.manifest.defaults.steps;
+  const harmonising = harmonisingSteps(steps);
+  const passes = [plan.forwardWindows * steps, plan.backwardWindows * steps, plan.bridge.length * harmonising];
+  const total = passes.reduce((a, b) => a + b, 0);
+  const reporting = (pass: number) => (s: number, t: number, x0: Tensor<'float32'>) =>
+    options.onStep?.(passes.slice(0, pass).reduce((a, b) => a + b, 0) + Math.round((s / t) * passes[pass]!), total, x0);
+  const shape = (t: number) => [dims[0]!, dims[1]!, t, dims[3]!, dims[4]!];
+  // Each half sees as much of its clip as the bridge's windows hold.
+  const k1 = head.dims[2]!;
+  const before = slice(head, 2, k1 - plan.firstHeld, k1);
+  const after = slice(tail, 2, 0, plan.tailHeld);
+  const forward = await denoiseExtension(model, width, height, before, 'forward', { ...base, shape: shape(plan.forward), seed: options.seed + 1000, onStep: reporting(0) });
+  const backward = await denoiseExtension(model, width, height, after, 'backward', {
+    ...base,
+    shape: shape(frames - plan.forward),
+    seed: options.seed + 2000,
+    onStep: reporting(1),
+  });
+  return denoiseBridge(model, width, height, head, tail, {
+    ...base,
+    initLatents: concat([forward, backward], 2),
+    denoise: TRANSITION_HARMONISE,
+    onStep: reporting(2),
+  });
+}
+
+/** The steps {@link denoiseTransition}'s bridge runs of a `steps`-step schedule. */
+export function harmonisingSteps(steps: number): number {
+  return stepsAt(steps, TRANSITION_HARMONISE);
+}
+
+/**
+ * The passes of {@link denoiseTransition} for `frames` new latent frames between `k1` known ones
+ * before and `k2` after: the forward half's latent frames (0 when the transition is one bridge),
+ * the head's and tail's latent frames the halves and the bridge hold ({@link planBridge}), and the
+ * windows of each pass.
+ * @throws ModelInputError as {@link planBridge}.
+ */
+export function planTransition(
+  k1: number,
+  frames: number,
+  k2: number,
+  window: number,
+  context: number,
+): { forward: number; firstHeld: number; tailHeld: number; forwardWindows: number; backwardWindows: number; bridge: Array<{ held: number; take: number; tail: number }> } {
+  const { firstHeld, tailHeld, plan: bridge } = planBridge(k1, frames, k2, window, context);
+  if (frames < 2 || window < 3) return { forward: 0, firstHeld, tailHeld, forwardWindows: 0, backwardWindows: 0, bridge };
+  const forward = Math.floor(frames / 2);
+  return {
+    forward,
+    firstHeld,
+    tailHeld,
+    forwardWindows: extensionWindows(firstHeld, forward, window, context),
+    backwardWindows: extensionWindows(tailHeld, frames - forward, window, context),
+    bridge,
+  };
+}
+
+/** The windows of {@link denoiseExtension}: `frames` new latent frames beside `known` ones. */
+export function extensionWindows(known: number, frames: number, window: number, context: number): number {
+  return 1 + Math.max(0, Math.ceil((frames - (window - known)) / (window - context)));
 }
 
 /**

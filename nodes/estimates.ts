@@ -18,7 +18,7 @@ import {
   type NodeEstimate,
 } from '../engine/index.js';
 import { listModels } from '../models/package.js';
-import { planBridge, windowContext, windowCount } from '../models/windowed.js';
+import { harmonisingSteps, planTransition, windowContext, windowCount } from '../models/windowed.js';
 import { modelHost } from './services.js';
 import { RESIZE_PRESETS } from './upscale.js';
 
@@ -95,7 +95,8 @@ const passValue =
  * model with a native window samples a longer latent window by window (models/windowed.ts): the
  * attention is one window's, and the work every window's tokens, context included. `bridge`: the
  * frames of context at each end of `latent`, between which connect and loop sample their
- * transition (models/windowed.ts planBridge).
+ * transition in three passes (models/windowed.ts planTransition): its halves from each end, then
+ * the bridge over both at fewer steps; every window counted full.
  */
 function samplingCosts(latent: MediaEstimate, model: ModelEstimate | undefined, params: Record<string, unknown>, param: string, bridge?: { head: number; tail: number }): Cost[] {
   const m = model ?? { ...DEFAULT_MODEL_COSTS };
@@ -104,14 +105,21 @@ function samplingCosts(latent: MediaEstimate, model: ModelEstimate | undefined, 
   const perFrame = tokens / latentFrames;
   let windowed = m.window && latentFrames > m.window.latentFrames ? m.window : undefined;
   let windows = windowed ? windowCount(latentFrames, windowed.latentFrames, windowed.context) : 1;
+  const steps = num(params.steps);
+  // Windows sampled at fewer steps: the bridge of a transition that meets in the middle.
+  let harmonising: { windows: number; steps: number } | undefined;
   if (bridge) {
     // connect and loop: `latent` is the sampled window, the clips' context frames at both ends of it.
     const [k1, k2] = [bridge.head, bridge.tail].map((f) => Math.ceil(f / m.temporalCompression / m.patchSize[0]));
-    windows = m.window ? planBridge(k1!, latentFrames - k1! - k2!, k2!, m.window.latentFrames, m.window.context).plan.length : 1;
+    const plan = m.window ? planTransition(k1!, latentFrames - k1! - k2!, k2!, m.window.latentFrames, m.window.context) : undefined;
+    windows = plan ? plan.bridge.length : 1;
     windowed = windows > 1 ? m.window : undefined;
+    if (plan && plan.forward > 0 && steps !== undefined) {
+      harmonising = { windows, steps: harmonisingSteps(steps) };
+      windows = plan.forwardWindows + plan.backwardWindows;
+    }
   }
   const perWindow = windowed ? perFrame * windowed.latentFrames : tokens;
-  const steps = num(params.steps);
   const guided = num(params.guidance) !== 1;
   const where = `${latent.width}×${latent.height}, ${latent.frames} frames`;
   const costs: Cost[] = [
@@ -126,11 +134,15 @@ function samplingCosts(latent: MediaEstimate, model: ModelEstimate | undefined, 
   ];
   if (steps !== undefined) {
     const sampled = perWindow * windows;
+    const tokensText = (n: number) => (windowed || harmonising ? `${n.toLocaleString('en-US')} windows × ${perWindow.toLocaleString('en-US')}` : sampled.toLocaleString('en-US'));
+    const twice = guided ? ' × 2 (guidance)' : '';
     costs.push({
       measure: 'work',
-      amount: sampled * steps * (guided ? 2 : 1),
+      amount: (sampled * steps + (harmonising ? perWindow * harmonising.windows * harmonising.steps : 0)) * (guided ? 2 : 1),
       param: 'steps',
-      detail: `${windowed ? `${windows.toLocaleString('en-US')} windows × ${perWindow.toLocaleString('en-US')}` : sampled.toLocaleString('en-US')} latent tokens × ${steps} steps${guided ? ' × 2 (guidance)' : ''}`,
+      detail: harmonising
+        ? `${tokensText(windows)} latent tokens × ${steps} steps${twice} (the transition's halves), then ${tokensText(harmonising.windows)} × ${harmonising.steps} steps${twice} (where they meet)`
+        : `${tokensText(windows)} latent tokens × ${steps} steps${twice}`,
     });
   }
   return costs;

@@ -2,7 +2,7 @@
 
 import { defineNode, NodeInputError, type NodeContext } from '../engine/index.js';
 import { concat } from '../models/tensor.js';
-import { denoiseBridge, denoiseExtension } from '../models/windowed.js';
+import { denoiseExtension, denoiseTransition } from '../models/windowed.js';
 import type { SamplerName, VideoModel } from '../models/video-model.js';
 import { carryAudio, videoFromChunks, VideoHandle, VideoWriter } from '../media/frames.js';
 import { resizeImage } from '../media/image.js';
@@ -270,10 +270,10 @@ function nativeSizeFor(model: VideoModel, ratio: number): [number, number] {
 /**
  * Generates the frames between the end of `a` and the start of `b` in latent space: the context
  * frames of each side are encoded once, the new latents are sampled between them through the
- * model's native window (models/windowed.ts `denoiseBridge`: one window when all fits, else
- * forward windows and a closing one held at both ends), and [head | new | tail] is decoded
- * together, then seam-matched to both clips' frames at the joins (media/seam.ts). Memory: the
- * latents and the transition's frames.
+ * model's native window (models/windowed.ts `denoiseTransition`: the first half forward from `a`,
+ * the second backward from `b`, then both together as one bridge held at both ends, partly
+ * noised), and [head | new | tail] is decoded together, then seam-matched to both clips' frames
+ * at the joins (media/seam.ts). Memory: the latents and the transition's frames.
  */
 async function transition(s: Sampling, a: VideoHandle, b: VideoHandle, contextCount: number, frames: number, ctx: NodeContext): Promise<VideoHandle> {
   const m = s.model;
@@ -294,7 +294,7 @@ async function transition(s: Sampling, a: VideoHandle, b: VideoHandle, contextCo
   const after = await b.read(0, contextCount);
   const head = await m.encode({ frames: contextCount, ...size, data: before });
   const tail = await m.encode({ frames: contextCount, ...size, data: after });
-  const fresh = await denoiseBridge(m, a.width, a.height, head, tail, {
+  const fresh = await denoiseTransition(m, a.width, a.height, head, tail, {
     ...denoiseBase(s, s.seed, ctx, (x, y) => ctx.progress(x, y)),
     shape: m.latentShape(a.width, a.height, frames),
   });
@@ -328,7 +328,7 @@ export const connectNode = defineNode({
   version: 1,
   category: 'time',
   description:
-    "Joins two clips with a generated transition from the end of the first to the start of the second; each clip keeps its sound, the transition is silent. A transition longer than the model's window is sampled window by window from the first clip's end, the last window held to the second clip's start.",
+    "Joins two clips with a generated transition from the end of the first to the start of the second; each clip keeps its sound, the transition is silent. The transition's first half continues the first clip, its second half leads into the second, and the two are then sampled again together, held at both ends, so they meet (three passes: about 2.5× the steps of one). Longer than the model's window, each pass goes window by window.",
   inputs: { ...generationInputs, first: { type: 'VIDEO' }, second: { type: 'VIDEO' } },
   params: transitionParams,
   outputs: { video: { type: 'VIDEO' } },
@@ -346,7 +346,7 @@ export const loopNode = defineNode({
   version: 1,
   category: 'time',
   description:
-    "Makes a seamless loop: a transition from the end of the clip back to its start is generated and appended (silent; the clip keeps its sound). A transition longer than the model's window is sampled window by window, the last window held to the clip's start.",
+    "Makes a seamless loop: a transition from the end of the clip back to its start is generated and appended (silent; the clip keeps its sound). Its first half continues the clip's end, its second half leads into the clip's start, and the two are then sampled again together so they meet (about 2.5× the steps of one pass). Longer than the model's window, each pass goes window by window.",
   inputs: { ...generationInputs, video: { type: 'VIDEO' } },
   params: transitionParams,
   outputs: { video: { type: 'VIDEO' } },

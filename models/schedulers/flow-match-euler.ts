@@ -67,6 +67,11 @@ export function timeShift(sigma: number, shift: number): number {
   return (shift * sigma) / (1 + (shift - 1) * sigma);
 }
 
+/** The steps of an `n`-step schedule that strength `denoise` runs: the last n − trunc(n − n · denoise). */
+export function stepsAt(n: number, denoise: number): number {
+  return n - Math.trunc(n - Math.min(n * denoise, n));
+}
+
 /**
  * Cut a schedule to its last steps for `denoise` < 1, as diffusers' img2img pipelines do with
  * `strength`: t_start = trunc(n − min(n·denoise, n)).
@@ -75,7 +80,7 @@ export function timeShift(sigma: number, shift: number): number {
 export function applyDenoise<S extends { sigmas: Float64Array; timesteps: Float64Array }>(schedule: S, denoise: number): S {
   if (!(denoise > 0 && denoise <= 1)) throw new ModelInputError(`denoise must be in (0, 1] but is ${denoise}`);
   const n = schedule.timesteps.length;
-  const start = Math.trunc(n - Math.min(n * denoise, n));
+  const start = n - stepsAt(n, denoise);
   if (start >= n) throw new ModelInputError(`denoise ${denoise} leaves no step to run out of ${n}`);
   return { ...schedule, sigmas: schedule.sigmas.slice(start), timesteps: schedule.timesteps.slice(start) };
 }

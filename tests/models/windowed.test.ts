@@ -1,10 +1,10 @@
-// Windowed sampling's context: the default the shipped model gets, and a bad one refused before sampling; windowed re-styling, extension of known latents, and transitions between two.
+// Windowed sampling's context: the default the shipped model gets, and a bad one refused before sampling; windowed re-styling, extension of known latents, and transitions between two (one bridge, and meeting in the middle).
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ModelInputError } from '../../models/errors.js';
 import { VideoModel } from '../../models/video-model.js';
-import { slice, zeros, type Tensor } from '../../models/tensor.js';
-import { bridgePlan, denoiseBridge, denoiseExtension, denoiseWindowed, nativeWindow } from '../../models/windowed.js';
+import { concat, slice, zeros, type Tensor } from '../../models/tensor.js';
+import { bridgePlan, denoiseBridge, denoiseExtension, denoiseTransition, denoiseWindowed, nativeWindow, planTransition, TRANSITION_HARMONISE } from '../../models/windowed.js';
 
 let model: VideoModel;
 beforeAll(async () => {
@@ -209,5 +209,76 @@ describe('windowed transitions between known latents (denoiseBridge)', () => {
       'tail latents [1, 8, 1, 4, 4] do not match the new latents [1, 8, 2, 8, 8]',
     );
     expect(steps).toBe(0);
+  });
+});
+
+describe('transitions that meet in the middle (denoiseTransition)', () => {
+  const bytes = (t: Tensor<'float32'>) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  let cond: Awaited<ReturnType<VideoModel['encodeText']>>;
+  let head: Tensor<'float32'>;
+  let tail: Tensor<'float32'>;
+  beforeAll(async () => {
+    cond = await model.encodeText(['a red circle moving left on a black background']);
+    const clip = await model.denoise({ shape: model.latentShape(64, 64, 16), cond, guidance: 1, steps: 2, seed: 11 });
+    head = slice(clip, 2, 3, 4);
+    tail = slice(clip, 2, 0, 1);
+  });
+
+  it('samples the first half forward from the head, the second backward from the tail, then both as one bridge from them, partly noised', async () => {
+    const options = { shape: model.latentShape(64, 64, 8), cond, guidance: 1, steps: 4, seed: 9 };
+    const reported: number[] = [];
+    const met = await denoiseTransition(model, 64, 64, head, tail, { ...options, onStep: (step, total) => void reported.push(step, total) });
+    const half = model.latentShape(64, 64, 4);
+    const forward = await denoiseExtension(model, 64, 64, head, 'forward', { ...options, shape: half, seed: 1009 });
+    const backward = await denoiseExtension(model, 64, 64, tail, 'backward', { ...options, shape: half, seed: 2009 });
+    const byHand = await denoiseBridge(model, 64, 64, head, tail, { ...options, initLatents: concat([forward, backward], 2), denoise: TRANSITION_HARMONISE });
+    expect(bytes(met).equals(bytes(byHand))).toBe(true);
+    // Not a plain bridge, nor its halves unchanged.
+    expect(bytes(met).equals(bytes(await denoiseBridge(model, 64, 64, head, tail, options)))).toBe(false);
+    expect(bytes(met).equals(bytes(concat([forward, backward], 2)))).toBe(false);
+    // Steps over the three passes: 4 forward, 4 backward, round(4 × 0.45) = 2 bridging; one total.
+    const steps = reported.filter((_, i) => i % 2 === 0);
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(new Set(reported.filter((_, i) => i % 2 === 1))).toEqual(new Set([10]));
+  });
+
+  it('a transition of one latent frame is one bridge', async () => {
+    const options = { shape: model.latentShape(64, 64, 4), cond, guidance: 1, steps: 2, seed: 9 };
+    expect(planTransition(1, 1, 1, 4, 1).forward).toBe(0);
+    expect(bytes(await denoiseTransition(model, 64, 64, head, tail, options)).equals(bytes(await denoiseBridge(model, 64, 64, head, tail, options)))).toBe(true);
+  });
+
+  it('a long transition goes window by window in every pass', async () => {
+    const plan = planTransition(1, 10, 1, 4, 1);
+    // 5 latent frames forward from 1 held (3 + 2 in two windows), 5 backward likewise, and the bridge's windows.
+    expect(plan).toMatchObject({ forward: 5, firstHeld: 1, tailHeld: 1, forwardWindows: 2, backwardWindows: 2 });
+    expect(plan.bridge).toEqual(bridgePlan(10, 1, 1, 4, 1));
+    const totals = new Set<number>();
+    let calls = 0;
+    const long = await denoiseTransition(model, 64, 64, head, tail, {
+      shape: model.latentShape(64, 64, 40),
+      cond,
+      guidance: 1,
+      steps: 2,
+      seed: 7,
+      onStep: (_, total) => {
+        calls++;
+        totals.add(total);
+      },
+    });
+    expect(long.dims).toEqual([1, 8, 10, 8, 8]);
+    expect(long.data.every(Number.isFinite)).toBe(true);
+    // round(2 × 0.45) = 1 step per bridging window.
+    expect(calls).toBe(2 * 2 + 2 * 2 + plan.bridge.length);
+    expect([...totals]).toEqual([calls]);
+  });
+
+  it('a bridge started from init latents at strength 0 returns them; init latents of another shape are refused', async () => {
+    const options = { shape: model.latentShape(64, 64, 8), cond, guidance: 1, steps: 2, seed: 1 };
+    const init = await denoiseExtension(model, 64, 64, head, 'forward', options);
+    expect(bytes(await denoiseBridge(model, 64, 64, head, tail, { ...options, initLatents: init, denoise: 0 })).equals(bytes(init))).toBe(true);
+    await expect(denoiseBridge(model, 64, 64, head, tail, { ...options, initLatents: slice(init, 2, 0, 1), denoise: 0.5 })).rejects.toThrow(
+      'initLatents [1, 8, 1, 8, 8] do not match the shape [1, 8, 2, 8, 8]',
+    );
   });
 });

@@ -187,10 +187,13 @@ describe('estimates of text-encode, loop and connect', () => {
     const loopAt = wf.nodes.findIndex((n) => n.id === 'loop');
     wf.nodes[loopAt]!.params = { ...wf.nodes[loopAt]!.params, context: 32, frames: 64 };
     // 16 clip frames + 64 generated. The transition's 16 latent frames go between 8 of the clip's
-    // at each end in skyloom-tiny's 4-latent-frame windows (each later one held to 1): five windows
-    // of 3 new, then a closing one held to 1 and to 2 of the clip's start. 6 windows × 4 latent
-    // frames of 4×4 tokens × 20 steps × 2, plus the clip's own 4 latent frames (2,560).
-    const issues = await refusal(wf, { ...roomy, maxFrames: 79, maxWork: 15_360 + 2_560 - 1 });
+    // at each end in skyloom-tiny's 4-latent-frame windows (each later one held to 1), in three
+    // passes: its first 8 forward from 1 of the clip's end (3 windows), its last 8 backward from 2
+    // of its start (3 windows), at 20 steps; then the bridge over all 16, five windows of 3 new
+    // and a closing one held to 1 and to 2 of the clip's start, at 9 of the 20 steps (strength
+    // 0.45). (6 × 20 + 6 × 9) windows × 4 latent frames of 4×4 tokens × 2, plus the clip's own 4
+    // latent frames (2,560).
+    const issues = await refusal(wf, { ...roomy, maxFrames: 79, maxWork: 22_272 + 2_560 - 1 });
     expect(issues).toContainEqual({
       code: 'over_limit',
       nodeId: 'loop',
@@ -199,8 +202,10 @@ describe('estimates of text-encode, loop and connect', () => {
     });
     const work = issues.find((i) => i.message.startsWith("The prompt's work"))!;
     expect(work).toMatchObject({ nodeId: 'loop', pointer: `/nodes/${loopAt}/params/steps` });
-    expect(work.message).toContain('(most of it 6 windows × 64 latent tokens × 20 steps × 2 (guidance)) is 17,920');
-    expect(await refusal(wf, { ...roomy, maxFrames: 80, maxWork: 17_920 })).toEqual([]);
+    expect(work.message).toContain(
+      "(most of it 6 windows × 64 latent tokens × 20 steps × 2 (guidance) (the transition's halves), then 6 windows × 64 × 9 steps × 2 (guidance) (where they meet)) is 24,832",
+    );
+    expect(await refusal(wf, { ...roomy, maxFrames: 80, maxWork: 24_832 })).toEqual([]);
   });
 
   it('connect: first clip, transition and second clip make one video', async () => {

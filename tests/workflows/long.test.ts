@@ -125,8 +125,9 @@ describe('video-to-video of an 8 s clip', () => {
   }, 300_000);
 });
 
-// A loop's transition longer than the model's window is sampled window by window, the last window
-// held at both ends (models/windowed.ts denoiseBridge). Before, one DiT call over the whole
+// A loop's transition longer than the model's window is sampled window by window in each of its
+// passes (models/windowed.ts denoiseTransition: the halves from each end, then the bridge over
+// both, its last window held at both ends). Before windows, one DiT call over the whole
 // transition (12 latent frames for 32 frames, the window is 4) darkened it and lost the background
 // (bench/transition-long.ts: darkest frame 20 against the clip's 52, background 65 grey levels off,
 // wrap-around 7.4× the clip's median step).

@@ -82,12 +82,12 @@ describe('video operations on the default model', () => {
     expect(seam.join).toBeLessThanOrEqual(seam.elsewhere);
   });
 
-  // #16 item 7 on skyloom-tiny 2.0: in this 8-frame transition the DiT fades the circle out where
+  // #16 item 7: with one bridge over this 8-frame transition the DiT faded the circle out where
   // the clip ends and in where it starts instead of moving it back, so the transition's last frame
-  // still holds both and the wrap to the clip's first frame jumps. 1.x's other steps were larger
-  // still, so this held; with 2.0 the wrap was 5.8 against a largest other step of 4.4, and with
-  // its lookahead decoder 7.0 against 4.1. Frame by frame both show the same cross-fade; why the
-  // wrap grew was not found. EVAL.md, "Looking one latent frame ahead".
+  // still held both and the wrap to the clip's first frame jumped (7.0 against a largest other
+  // step of 4.1). The transition now meets in the middle (models/windowed.ts denoiseTransition):
+  // its second half leads into the clip's start, and the wrap is 2.2. EVAL.md, "Meeting in the
+  // middle".
   // Both loop tests judge one run.
   let loopRun: Promise<Uint8Array> | undefined;
   const loop = () =>
@@ -102,7 +102,7 @@ describe('video operations on the default model', () => {
     expect(into.join).toBeLessThanOrEqual(into.elsewhere);
   });
 
-  it.fails('loop: the step from the last frame back to the first is a normal frame step (not yet on the default model)', async () => {
+  it('loop: the step from the last frame back to the first is a normal frame step', async () => {
     const looped = await loop();
     // Played twice: frame 23 is followed by frame 0.
     const wrap = joinAndElsewhere(Buffer.concat([looped, looped]), 23, [15, 23, 39]);
