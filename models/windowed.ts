@@ -299,9 +299,9 @@ export const TRANSITION_HARMONISE = 0.45;
  * at both ends ({@link denoiseBridge}), started from them noised {@link TRANSITION_HARMONISE} of
  * the way back, so that the halves meet. A single bridge lets a model that cannot get an object
  * back to where it started fade it out late, and the transition's last frames then jump to the
- * tail's. A transition of one latent frame (or a window under 3) is one bridge. Seeds: the forward half seed + 1000,
- * the backward seed + 2000 (each + n per window), the bridge seed (+ n). `onStep` reports the
- * DiT steps of all three passes together.
+ * tail's. A transition of one latent frame (or a window under 3) is one bridge. Seeds: the
+ * forward half seed + 1000, the backward seed + 2000 (each + n per window), the bridge seed
+ * (+ n). `onStep` reports the DiT steps of all three passes together.
  * @param head normalised latents [1, C, K1, h, w], K1 ≥ 1
  * @param tail normalised latents [1, C, K2, h, w], K2 ≥ 1
  * @returns the new latents only, normalised, of `options.shape`

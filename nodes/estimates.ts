@@ -134,7 +134,8 @@ function samplingCosts(latent: MediaEstimate, model: ModelEstimate | undefined, 
   ];
   if (steps !== undefined) {
     const sampled = perWindow * windows;
-    const tokensText = (n: number) => (windowed || harmonising ? `${n.toLocaleString('en-US')} windows × ${perWindow.toLocaleString('en-US')}` : sampled.toLocaleString('en-US'));
+    const tokensText = (n: number) =>
+      windowed || harmonising ? `${n.toLocaleString('en-US')} window${n === 1 ? '' : 's'} × ${perWindow.toLocaleString('en-US')}` : sampled.toLocaleString('en-US');
     const twice = guided ? ' × 2 (guidance)' : '';
     costs.push({
       measure: 'work',

@@ -219,6 +219,12 @@ describe('estimates of text-encode, loop and connect', () => {
     expect(issues).toEqual([
       { code: 'over_limit', nodeId: 'loop', pointer: `/nodes/${at}/params/frames`, message: "40 frames is 40, over this server's limit of 39 (maxFrames, --max-frames)" },
     ]);
+    // The 8-frame transition and a latent frame of each clip fit one window: each half is one
+    // window at 20 steps, the bridge one at 9. (2 × 20 + 9) × 64 tokens × 2, plus the clip (2,560).
+    const work = (await refusal(wf, { ...roomy, maxWork: 1 })).find((i) => i.message.startsWith("The prompt's work"))!;
+    expect(work.message).toContain(
+      "(most of it 2 windows × 64 latent tokens × 20 steps × 2 (guidance) (the transition's halves), then 1 window × 64 × 9 steps × 2 (guidance) (where they meet)) is 8,832",
+    );
   });
 });
 
