@@ -91,6 +91,12 @@ export interface SkyloomManifest {
   conditioning?: { scheme: string; masks: string[] };
   defaults: { width: number; height: number; frames: number; fps: number; steps: number; guidance: number };
   sizes?: Record<string, [number, number]>;
+  /**
+   * What the model can draw, where it was trained on a closed set: `backgrounds` names every
+   * background it knows ("black", "dark green"); a prompt asking for another one is warned about
+   * (docs/model-package.md). Absent: any.
+   */
+  prompt?: { backgrounds?: string[] };
   /** sha256 (hex) of every file in the package but skyloom.json, by relative path. */
   files: Record<string, string>;
 }
@@ -181,6 +187,11 @@ export const manifestSchema = {
       },
     },
     sizes: { type: 'object', additionalProperties: { type: 'array', items: positiveInt, minItems: 2, maxItems: 2 } },
+    prompt: {
+      type: 'object',
+      properties: { backgrounds: { type: 'array', items: { type: 'string', pattern: '^[a-z]+( [a-z]+)*$' }, minItems: 1 } },
+      additionalProperties: false,
+    },
     files: { type: 'object', additionalProperties: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
   },
 } as const;

@@ -120,6 +120,16 @@ export class VideoModel {
   }
 
   /**
+   * The backgrounds a prompt asks for ("… on a white background") that this model cannot draw,
+   * as written before "background" ("white"); empty when its package names no backgrounds
+   * (`prompt.backgrounds` in skyloom.json) or it draws them all.
+   */
+  unsupportedBackgrounds(prompt: string): string[] {
+    const known = this.pkg.manifest.prompt?.backgrounds;
+    return known ? backgroundsOutside(prompt, known) : [];
+  }
+
+  /**
    * The words of a prompt this model's text encoder never sees (out of its vocabulary), as
    * written; empty when it knows them all or its tokenizer covers any text. The family decides.
    */
@@ -246,4 +256,29 @@ export class VideoModel {
     }
     return { frames, width, height, data };
   }
+}
+
+/** Words that end the name of a background when reading back from "background". */
+const BEFORE_A_BACKGROUND = new Set(['a', 'an', 'the', 'on', 'over', 'against', 'in', 'into', 'at', 'of', 'with', 'and', 'or', 'to', 'from', 'front', 'behind']);
+
+/**
+ * The backgrounds `prompt` asks for that are not among `known`: for each "… background(s)", the
+ * words before it back to an article, a preposition or a conjunction (at most three), lower-cased
+ * ("on a Dark Green background" → "dark green"). Each once, in prompt order.
+ */
+export function backgroundsOutside(prompt: string, known: readonly string[]): string[] {
+  const words = (prompt.toLowerCase().match(/[\p{L}\p{N}'-]+/gu) ?? []).map((w) => w.replace(/^'+|'+$/g, ''));
+  const names = new Set(known.map((k) => k.toLowerCase()));
+  const outside: string[] = [];
+  for (const [i, word] of words.entries()) {
+    if (word !== 'background' && word !== 'backgrounds') continue;
+    const name: string[] = [];
+    for (let j = i - 1; j >= 0 && name.length < 3 && !BEFORE_A_BACKGROUND.has(words[j]!); j--) name.unshift(words[j]!);
+    // A known name may follow other words ("a bright navy background": navy); the others are the
+    // unknown-word warning's. "green" alone is not "dark green".
+    const asked = name.join(' ');
+    if (asked === '' || name.some((_, k) => names.has(name.slice(k).join(' ')))) continue;
+    if (!outside.includes(asked)) outside.push(asked);
+  }
+  return outside;
 }

@@ -20,7 +20,7 @@ export const textEncodeNode = defineNode({
   category: 'text',
   description:
     "Encodes a prompt with the model's text encoder. Use one for the positive prompt and one for the negative; an empty text is the unconditional prompt. " +
-    'Words the model does not know are named in a warning (they would be ignored).',
+    'Words the model does not know are named in a warning (they would be ignored), and so is a background it cannot draw, for a model that names its backgrounds.',
   inputs: { model: { type: 'MODEL' } },
   params: { text: { kind: 'string', default: '', multiline: true, description: 'Usually linked from a prompt node.' } },
   outputs: { conditioning: { type: 'CONDITIONING' } },
@@ -28,6 +28,14 @@ export const textEncodeNode = defineNode({
     const unknown = model.model.unknownWords(text);
     // The encoder drops these silently (they become its unknown token), and the clip then ignores them.
     if (unknown.length > 0) ctx.warn(`the model does not know: ${unknown.join(', ')}`);
+    // Known words in a place the model never saw them: a colour it draws objects in, as a background.
+    const backgrounds = model.model.unsupportedBackgrounds(text);
+    if (backgrounds.length > 0) {
+      const known = model.model.manifest.prompt!.backgrounds!;
+      ctx.warn(
+        `the model cannot draw ${backgrounds.map((b) => `a ${b} background`).join(' or ')}; its backgrounds are ${known.slice(0, -1).join(', ')}${known.length > 1 ? ' and ' : ''}${known.at(-1)}`,
+      );
+    }
     const encoded = await model.model.encodeText([text]);
     const conditioning: ConditioningValue = { ...encoded, prompt: text };
     return { conditioning };

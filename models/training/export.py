@@ -334,6 +334,8 @@ def main():
         "defaults": {"width": 64, "height": 64, "frames": data.FRAMES, "fps": data.FPS,
                      "steps": args.steps, "guidance": args.guidance},
         "sizes": {k: list(v) for k, v in data.SIZES.items()},
+        # The backgrounds it was trained on: the runtime warns about a prompt asking for another.
+        "prompt": {"backgrounds": list(data.BACKGROUNDS)},
         "files": files,
     }
     write_json("skyloom.json", manifest)

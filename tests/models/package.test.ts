@@ -163,6 +163,19 @@ describe('loadModelPackage (skyloom layout)', () => {
     expect(error.message).toBe(`${manifestPath} is not a valid skyloom.json:\n  /formatVersion: must be 1`);
   });
 
+  it('refuses backgrounds that are not lower-case names, and an unknown key under prompt, with their pointers', async () => {
+    const dir = await freshPackage('badprompt');
+    const manifestPath = join(dir, 'skyloom.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as Record<string, unknown>;
+    manifest['prompt'] = { backgrounds: ['black', 'Dark Green'], colours: ['red'] };
+    await writeFile(manifestPath, JSON.stringify(manifest));
+    const error = await loadError(dir);
+    expect(error.code).toBe('MANIFEST_INVALID');
+    expect(error.message).toBe(
+      `${manifestPath} is not a valid skyloom.json:\n  /prompt: must NOT have additional properties\n  /prompt/backgrounds/1: must match pattern "^[a-z]+( [a-z]+)*$"`,
+    );
+  });
+
   it('caches verified hashes per (path, size, mtime)', async () => {
     const dir = await freshPackage('cached');
     const file = join(dir, 'scheduler/scheduler_config.json');

@@ -1,4 +1,4 @@
-// Words the model does not know: skyloom-tiny names them, and the warning reaches the CLI, the WebSocket and the history.
+// Words the model does not know, and backgrounds it cannot draw: skyloom-tiny names them, and the warning reaches the CLI, the WebSocket and the history.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineNode, Executor, type ExecutionEvent, type Workflow } from '../../engine/index.js';
-import { VideoModel } from '../../models/video-model.js';
+import { backgroundsOutside, VideoModel } from '../../models/video-model.js';
 import { createRegistry } from '../../nodes/index.js';
 import { HistoryEntrySchema, ServerMessageSchema, type HistoryEntry, type PromptResponse } from '../../protocol/index.js';
 import { Client, getJson, postJson, quietLog, startServer } from '../server/helpers.js';
@@ -67,6 +67,40 @@ describe('the model says which prompt words it does not know', () => {
     const events: ExecutionEvent[] = [];
     await executor.run(encodeOnly('a red circle moving left on a black background'), { onEvent: (e) => events.push(e) });
     expect(events.some((e) => e.type === 'execution_warning')).toBe(false);
+  });
+});
+
+describe('the model says which backgrounds it cannot draw', () => {
+  const known = ['black', 'gray', 'navy', 'dark green', 'sunset'];
+
+  it('reads the words before "background" back to an article, preposition or conjunction', () => {
+    expect(backgroundsOutside('a purple triangle moving down on a white background', known)).toEqual(['white']);
+    expect(backgroundsOutside('a red circle on a Dark Green background', known)).toEqual([]);
+    expect(backgroundsOutside('a red circle on a green background', known)).toEqual(['green']);
+    expect(backgroundsOutside('against black background', known)).toEqual([]);
+    // A known name after other words is known; those words are the unknown-word warning's.
+    expect(backgroundsOutside('a red circle on a bright navy background', known)).toEqual([]);
+    expect(backgroundsOutside('on a white background, then a red background and a white background', known)).toEqual(['white', 'red']);
+    expect(backgroundsOutside('a red circle moving left', known)).toEqual([]);
+    expect(backgroundsOutside('background', known)).toEqual([]);
+  });
+
+  it('skyloom-tiny names its five training backgrounds in skyloom.json; text-encode warns about another', async () => {
+    const model = await VideoModel.load('skyloom-tiny', { device: 'cpu' });
+    expect(model.manifest.prompt?.backgrounds).toEqual(known);
+    expect(model.unsupportedBackgrounds('a purple triangle moving down on a white background')).toEqual(['white']);
+    const events: ExecutionEvent[] = [];
+    await new Executor(registry(), { outputDir: work }).run(encodeOnly('a purple triangle moving down on a white background'), { onEvent: (e) => events.push(e) });
+    expect(events.filter((e) => e.type === 'execution_warning').map((e) => e.data.message)).toEqual([
+      'the model cannot draw a white background; its backgrounds are black, gray, navy, dark green and sunset',
+    ]);
+    // An unknown word and an unknown background: both said.
+    const both: ExecutionEvent[] = [];
+    await new Executor(registry(), { outputDir: work }).run(encodeOnly('a red circle on a grey background'), { onEvent: (e) => both.push(e) });
+    expect(both.filter((e) => e.type === 'execution_warning').map((e) => e.data.message)).toEqual([
+      'the model does not know: grey',
+      'the model cannot draw a grey background; its backgrounds are black, gray, navy, dark green and sunset',
+    ]);
   });
 });
 
