@@ -118,6 +118,35 @@ describe('the editor', () => {
     await context.close();
   }, 240_000);
 
+  it('shows on the text encoder what the model cannot draw: an unknown word and a background it never saw', async () => {
+    const { page, context, errors } = await openEditor(h);
+    await setText(page, 'model', 'name', 'skyloom-tiny');
+    await setText(page, 'prompt', 'text', 'a purple triangle moving down on a white background with a cat');
+    await setText(page, 'sampler', 'steps', '2');
+    await page.locator('[data-testid="canvas"]').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('Control+Enter');
+    await node(page, 'save').locator('[data-testid="output-video"]').waitFor({ timeout: 120_000 });
+    const badge = node(page, 'positive').locator('[data-testid="node-warning"]');
+    await expect.poll(() => badge.textContent()).toBe('⚠ 2');
+    expect(await node(page, 'positive').locator('[data-testid="node-problems"] li.warning').allTextContents()).toEqual([
+      expect.stringContaining('the model does not know: with, cat'),
+      expect.stringContaining('the model cannot draw a white background; its backgrounds are black, gray, navy, dark green and sunset'),
+    ]);
+    // The list grows over the negative prompt's node below; it is drawn on top, so it can be read.
+    const covered = await node(page, 'positive')
+      .locator('[data-testid="node-problems"] li.warning')
+      .evaluateAll((items) =>
+        items.map((li) => {
+          const r = li.getBoundingClientRect();
+          return !li.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2));
+        }),
+      );
+    expect(covered).toEqual([false, false]);
+    await shot(page, '01c-prompt-warnings');
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 180_000);
+
   it('builds a small graph from the palette by clicks and drags, refuses an incompatible link, and undoes and redoes', async () => {
     const { page, context, errors } = await openEditor(h);
     page.on('dialog', (d) => void d.accept());
