@@ -236,7 +236,7 @@ describe('transitions that meet in the middle (denoiseTransition)', () => {
     // Not a plain bridge, nor its halves unchanged.
     expect(bytes(met).equals(bytes(await denoiseBridge(model, 64, 64, head, tail, options)))).toBe(false);
     expect(bytes(met).equals(bytes(concat([forward, backward], 2)))).toBe(false);
-    // Steps over the three passes: 4 forward, 4 backward, round(4 × 0.45) = 2 bridging; one total.
+    // Steps over the three passes: 4 forward, 4 backward, the last 2 of 4 bridging (stepsAt(4, 0.45)); one total.
     const steps = reported.filter((_, i) => i % 2 === 0);
     expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(new Set(reported.filter((_, i) => i % 2 === 1))).toEqual(new Set([10]));
@@ -268,7 +268,7 @@ describe('transitions that meet in the middle (denoiseTransition)', () => {
     });
     expect(long.dims).toEqual([1, 8, 10, 8, 8]);
     expect(long.data.every(Number.isFinite)).toBe(true);
-    // round(2 × 0.45) = 1 step per bridging window.
+    // The last 1 of 2 steps per bridging window (stepsAt(2, 0.45)).
     expect(calls).toBe(2 * 2 + 2 * 2 + plan.bridge.length);
     expect([...totals]).toEqual([calls]);
   });
