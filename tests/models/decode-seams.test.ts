@@ -77,8 +77,10 @@ describe('chunked decode equals whole-clip decode', () => {
   // decoder; 1.84, 2.00, 2.12, 2.70 before it (every largest step then at a latent-frame border,
   // where a causal decoder started each latent frame with a jump); 6.62, 2.99, 1.68, 3.24 with 1.2.
   // The shrinking star's largest step is now inside a latent frame (into frame 5): its DiT shrinks
-  // it fast at first, then slowly. The 2× target is the default model's to meet; the last test
-  // here says so until it does.
+  // it fast at first, then slowly (its ground truth from data.render scores 1.23×). The growing
+  // triangle passes although its ground truth scores 2.7×: the training renderer grows polygon
+  // edges in half-pixel steps (EVAL.md, "Training data: polygon edges grow in half-pixel steps").
+  // The 2× target is the default model's to meet; the last test here says so until it does.
   const prompts: Array<[string, number]> = [
     ['a red circle moving left on a black background', 1],
     ['a green square moving up on a gray background', 2],
