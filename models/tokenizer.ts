@@ -111,7 +111,7 @@ export class TextTokenizer {
     if (unk === undefined) return [];
     const unknown: string[] = [];
     const seen = new Set<string>();
-    for (const word of text.match(/[\p{L}\p{N}_'-]+/gu) ?? []) {
+    for (const word of promptWords(text)) {
       const key = word.toLowerCase();
       if (seen.has(key)) continue;
       seen.add(key);
@@ -148,4 +148,9 @@ function findPrefixLength(whole: number[], body: number[]): number | undefined {
     if (body.every((id, i) => whole[start + i] === id)) return start;
   }
   return undefined;
+}
+
+/** The words of a prompt as its warnings name them: runs of letters, digits, _, ' and -. */
+export function promptWords(text: string): string[] {
+  return text.match(/[\p{L}\p{N}_'-]+/gu) ?? [];
 }

@@ -9,6 +9,7 @@ import { gaussianNoise } from './random.js';
 import type { SamplerName } from './samplers.js';
 import { tensor } from './tensor.js';
 import type { Tensor } from './tensor.js';
+import { promptWords } from './tokenizer.js';
 
 export { SAMPLERS } from './samplers.js';
 export type { SamplerName } from './samplers.js';
@@ -267,7 +268,7 @@ const BEFORE_A_BACKGROUND = new Set(['a', 'an', 'the', 'on', 'over', 'against', 
  * ("on a Dark Green background" → "dark green"). Each once, in prompt order.
  */
 export function backgroundsOutside(prompt: string, known: readonly string[]): string[] {
-  const words = (prompt.toLowerCase().match(/[\p{L}\p{N}'-]+/gu) ?? []).map((w) => w.replace(/^'+|'+$/g, ''));
+  const words = promptWords(prompt.toLowerCase()).map((w) => w.replace(/^'+|'+$/g, ''));
   const names = new Set(known.map((k) => k.toLowerCase()));
   const outside: string[] = [];
   for (const [i, word] of words.entries()) {

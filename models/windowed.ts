@@ -61,6 +61,17 @@ function checkKnown(name: string, t: Tensor<'float32'>, dims: readonly number[])
 }
 
 /**
+ * The new latents' [C, T, h, w] of a transition between `head` and `tail`, checked before any
+ * sampling: the model takes known frames, and both ends match the new latents but for length.
+ */
+function checkEnds(model: VideoModel, dims: readonly number[], head: Tensor<'float32'>, tail: Tensor<'float32'>, what: string): [number, number, number, number] {
+  const sampled = checkSampling(model, dims, what, 'generate a transition');
+  checkKnown('head', head, dims);
+  checkKnown('tail', tail, dims);
+  return sampled;
+}
+
+/**
  * Known-frame conditioning for one window: the latent frames of `part` ([1, C, L, h, w]) in each
  * [from, to) range, held by a mask of ones; the rest zero.
  */
@@ -240,9 +251,7 @@ export async function denoiseBridge(
   options: ExtensionOptions,
 ): Promise<Tensor<'float32'>> {
   const dims = options.shape;
-  const [channels, frames, h, w] = checkSampling(model, dims, 'bridge', 'generate a transition');
-  checkKnown('head', head, dims);
-  checkKnown('tail', tail, dims);
+  const [channels, frames, h, w] = checkEnds(model, dims, head, tail, 'bridge');
   const native = nativeWindow(model, width, height);
   const { window } = native;
   const context = options.context ?? native.context;
@@ -317,19 +326,19 @@ export async function denoiseTransition(
   options: ExtensionOptions,
 ): Promise<Tensor<'float32'>> {
   const dims = options.shape;
-  const [, frames] = checkSampling(model, dims, 'transition', 'generate a transition');
-  checkKnown('head', head, dims);
-  checkKnown('tail', tail, dims);
-  const { initLatents: _ignored, denoise: _also, ...base } = options;
+  const [, frames] = checkEnds(model, dims, head, tail, 'transition');
+  // The halves sample from noise; the bridge's strength is this function's own.
+  const { initLatents: _noInit, denoise: _noStrength, ...base } = options;
   const native = nativeWindow(model, width, height);
   const plan = planTransition(head.dims[2]!, frames, tail.dims[2]!, native.window, options.context ?? native.context);
   if (plan.forward === 0) return denoiseBridge(model, width, height, head, tail, base);
   const steps = options.steps ?? model.manifest.defaults.steps;
   const harmonising = harmonisingSteps(steps);
+  // DiT steps of each pass, and where each starts in the count onStep reports.
   const passes = [plan.forwardWindows * steps, plan.backwardWindows * steps, plan.bridge.length * harmonising];
-  const total = passes.reduce((a, b) => a + b, 0);
-  const reporting = (pass: number) => (s: number, t: number, x0: Tensor<'float32'>) =>
-    options.onStep?.(passes.slice(0, pass).reduce((a, b) => a + b, 0) + Math.round((s / t) * passes[pass]!), total, x0);
+  const starts = [0, passes[0]!, passes[0]! + passes[1]!];
+  const total = starts[2]! + passes[2]!;
+  const reporting = (pass: number) => (s: number, t: number, x0: Tensor<'float32'>) => options.onStep?.(starts[pass]! + Math.round((s / t) * passes[pass]!), total, x0);
   const shape = (t: number) => [dims[0]!, dims[1]!, t, dims[3]!, dims[4]!];
   // Each half sees as much of its clip as the bridge's windows hold.
   const k1 = head.dims[2]!;

@@ -105,20 +105,17 @@ function samplingCosts(latent: MediaEstimate, model: ModelEstimate | undefined, 
   const perFrame = tokens / latentFrames;
   let windowed = m.window && latentFrames > m.window.latentFrames ? m.window : undefined;
   let windows = windowed ? windowCount(latentFrames, windowed.latentFrames, windowed.context) : 1;
-  const steps = num(params.steps);
-  // Windows sampled at fewer steps: the bridge of a transition that meets in the middle.
-  let harmonising: { windows: number; steps: number } | undefined;
+  // A transition that meets in the middle samples its halves' windows first (`windows` is then the bridge's).
+  let halves: number | undefined;
   if (bridge) {
     // connect and loop: `latent` is the sampled window, the clips' context frames at both ends of it.
     const [k1, k2] = [bridge.head, bridge.tail].map((f) => Math.ceil(f / m.temporalCompression / m.patchSize[0]));
     const plan = m.window ? planTransition(k1!, latentFrames - k1! - k2!, k2!, m.window.latentFrames, m.window.context) : undefined;
     windows = plan ? plan.bridge.length : 1;
     windowed = windows > 1 ? m.window : undefined;
-    if (plan && plan.forward > 0 && steps !== undefined) {
-      harmonising = { windows, steps: harmonisingSteps(steps) };
-      windows = plan.forwardWindows + plan.backwardWindows;
-    }
+    if (plan && plan.forward > 0) halves = plan.forwardWindows + plan.backwardWindows;
   }
+  const steps = num(params.steps);
   const perWindow = windowed ? perFrame * windowed.latentFrames : tokens;
   const guided = num(params.guidance) !== 1;
   const where = `${latent.width}×${latent.height}, ${latent.frames} frames`;
@@ -133,18 +130,21 @@ function samplingCosts(latent: MediaEstimate, model: ModelEstimate | undefined, 
     },
   ];
   if (steps !== undefined) {
-    const sampled = perWindow * windows;
-    const tokensText = (n: number) =>
-      windowed || harmonising ? `${n.toLocaleString('en-US')} window${n === 1 ? '' : 's'} × ${perWindow.toLocaleString('en-US')}` : sampled.toLocaleString('en-US');
+    const times = guided ? 2 : 1;
     const twice = guided ? ' × 2 (guidance)' : '';
-    costs.push({
-      measure: 'work',
-      amount: (sampled * steps + (harmonising ? perWindow * harmonising.windows * harmonising.steps : 0)) * (guided ? 2 : 1),
-      param: 'steps',
-      detail: harmonising
-        ? `${tokensText(windows)} latent tokens × ${steps} steps${twice} (the transition's halves), then ${tokensText(harmonising.windows)} × ${harmonising.steps} steps${twice} (where they meet)`
-        : `${tokensText(windows)} latent tokens × ${steps} steps${twice}`,
-    });
+    const counted = (n: number) =>
+      windowed || halves !== undefined ? `${n.toLocaleString('en-US')} window${n === 1 ? '' : 's'} × ${perWindow.toLocaleString('en-US')}` : tokens.toLocaleString('en-US');
+    if (halves === undefined) {
+      costs.push({ measure: 'work', amount: perWindow * windows * steps * times, param: 'steps', detail: `${counted(windows)} latent tokens × ${steps} steps${twice}` });
+    } else {
+      const meeting = harmonisingSteps(steps);
+      costs.push({
+        measure: 'work',
+        amount: perWindow * (halves * steps + windows * meeting) * times,
+        param: 'steps',
+        detail: `${counted(halves)} latent tokens × ${steps} steps${twice} (the transition's halves), then ${counted(windows)} × ${meeting} steps${twice} (where they meet)`,
+      });
+    }
   }
   return costs;
 }

@@ -31,10 +31,9 @@ export const textEncodeNode = defineNode({
     // Known words in a place the model never saw them: a colour it draws objects in, as a background.
     const backgrounds = model.model.unsupportedBackgrounds(text);
     if (backgrounds.length > 0) {
-      const known = model.model.manifest.prompt!.backgrounds!;
-      ctx.warn(
-        `the model cannot draw ${backgrounds.map((b) => `a ${b} background`).join(' or ')}; its backgrounds are ${known.slice(0, -1).join(', ')}${known.length > 1 ? ' and ' : ''}${known.at(-1)}`,
-      );
+      const asked = new Intl.ListFormat('en-GB', { type: 'disjunction' }).format(backgrounds.map((b) => `a ${b} background`));
+      const known = new Intl.ListFormat('en-GB', { type: 'conjunction' }).format(model.model.manifest.prompt!.backgrounds!);
+      ctx.warn(`the model cannot draw ${asked}; its backgrounds are ${known}`);
     }
     const encoded = await model.model.encodeText([text]);
     const conditioning: ConditioningValue = { ...encoded, prompt: text };
