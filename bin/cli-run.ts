@@ -8,6 +8,7 @@ import {
   EngineError,
   Executor,
   checkWorkflowSchema,
+  preflight,
   validateWorkflow,
   type ExecutionEvent,
   type Logger,
@@ -99,6 +100,9 @@ export async function runCommand(file: string, registry: NodeRegistry, opts: Run
     if (migratedFrom !== undefined) log.info(`${file}: upgraded from workflow format version ${migratedFrom}`);
     applyOverrides(workflow, opts.set, registry);
     validated = await validateWorkflow(workflow, registry, { env: { confinePaths: false, localModels: true, services } });
+    // What the estimates can tell now (a loop's context longer than the clip made for it) fails
+    // here, before the nodes upstream of the problem spend their time.
+    await preflight(validated, { services });
   } catch (error) {
     return reportFailure(error, opts.json);
   }

@@ -4,7 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { mkdir, symlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { loadNodePack, packageRoot, validateWorkflow, type AdmissionLimits, type NodeRegistry } from '../engine/index.js';
+import { loadNodePack, packageRoot, preflight, validateWorkflow, type AdmissionLimits, type NodeRegistry } from '../engine/index.js';
 import { addModelFolder, listModels, modelSearchPaths, packageKind, resolveModelDir } from '../models/package.js';
 import { createRegistry } from '../nodes/index.js';
 import { EXIT, readWorkflowFile, reportFailure, runCommand, UsageError } from './cli-run.js';
@@ -162,6 +162,7 @@ function program(setExit: (code: number) => void): Command {
         const registry = await registryWith(opts.nodes);
         const doc = await readWorkflowFile(file);
         const validated = await validateWorkflow(doc, registry);
+        await preflight(validated);
         const message = `${file}: valid (${validated.nodes.size} nodes${validated.migratedFrom !== undefined ? `, upgraded from format version ${validated.migratedFrom}` : ''})`;
         const { warnings } = validated;
         if (opts.json) process.stdout.write(`${JSON.stringify({ valid: true, nodes: validated.nodes.size, ...(warnings.length > 0 ? { warnings } : {}) })}\n`);

@@ -1,6 +1,6 @@
 // Admission control: a validated workflow's cost, estimated node by node from params and upstream estimates, checked against the operator's limits before it is queued.
 
-import { AdmissionError, type ValidationIssue } from './errors.js';
+import { AdmissionError, WorkflowValidationError, type ValidationIssue } from './errors.js';
 import type { NodeServices } from './types.js';
 import type { ResolvedNode, ValidatedWorkflow } from './validate.js';
 import { pointer } from './workflow.js';
@@ -13,6 +13,12 @@ export interface MediaEstimate {
   /** Frames (1 for an image). */
   frames: number;
   fps?: number;
+  /**
+   * The frame count is a bound or a rounding, not what the run will make (after a trim, an fps
+   * change, or seconds a model rounds in a way the estimate does not know): checks that need the
+   * exact count skip it.
+   */
+  approximate?: true;
 }
 
 /**
@@ -57,6 +63,18 @@ export interface NodeEstimate {
   /** Estimated values of the node's outputs, by output name; absent when not known before running. */
   outputs?: Record<string, EstimatedValue | undefined>;
   costs?: Cost[];
+  /**
+   * Inputs and params that cannot work together, found before running: what the node would throw
+   * at run time, after everything upstream of it had run (a transition's context longer than the
+   * clip made for it). Only for things certain from the estimates (exact frame counts).
+   */
+  problems?: EstimateProblem[];
+}
+
+/** An input problem an estimate found: the sentence the node would throw, and the param (or input) to change. */
+export interface EstimateProblem {
+  message: string;
+  param?: string;
 }
 
 /** What an estimate sees besides params and inputs. */
@@ -213,11 +231,65 @@ const readable = (n: number) =>
 const BYTES: ReadonlySet<CostMeasure> = new Set(['memoryBytes', 'tempBytes', 'metadataBytes']);
 const show = (bytes: boolean, n: number) => (bytes ? readable(n) : Number.isInteger(n) ? n.toLocaleString('en-US') : n.toFixed(1));
 
+/** One node's estimated costs, with where they apply. */
+interface NodeCosts {
+  node: ResolvedNode;
+  costs: Cost[];
+}
+
+/**
+ * Runs every node family's estimate in dependency order, each seeing its upstream estimates.
+ * @returns each node's costs, and the input problems found, as validation issues (`input_mismatch`)
+ */
+async function estimateNodes(validated: ValidatedWorkflow, services: NodeServices | undefined): Promise<{ nodes: NodeCosts[]; problems: ValidationIssue[] }> {
+  const env: EstimateEnv = { workflowBytes: Buffer.byteLength(JSON.stringify(validated.workflow)), ...(services ? { services } : {}) };
+  const values = new Map<string, Record<string, EstimatedValue | undefined>>();
+  const nodes: NodeCosts[] = [];
+  const problems: ValidationIssue[] = [];
+  for (const node of topological(validated.nodes)) {
+    const estimate = node.definition.estimate;
+    if (!estimate) continue;
+    const inputs: Record<string, EstimatedValue | undefined> = {};
+    const params: Record<string, unknown> = { ...node.params };
+    for (const [name, link] of Object.entries(node.links)) {
+      const v = values.get(link.node)?.[link.output];
+      if (Object.hasOwn(node.definition.params ?? {}, name)) params[name] = v;
+      else inputs[name] = v;
+    }
+    const result = await estimate(params, inputs, env);
+    values.set(node.id, result.outputs ?? {});
+    nodes.push({ node, costs: result.costs ?? [] });
+    for (const problem of result.problems ?? []) {
+      problems.push({ code: 'input_mismatch', nodeId: node.id, pointer: paramPointer(node, problem.param), message: problem.message.charAt(0).toUpperCase() + problem.message.slice(1) });
+    }
+  }
+  return { nodes, problems };
+}
+
+/** The JSON pointer of a node's param or input (a linked param is an input), or of the node. */
+function paramPointer(node: ResolvedNode, param: string | undefined): string {
+  if (param === undefined) return pointer('nodes', node.index);
+  const isInput = Object.hasOwn(node.links, param) || !Object.hasOwn(node.definition.params ?? {}, param);
+  return pointer('nodes', node.index, isInput ? 'inputs' : 'params', param);
+}
+
+/**
+ * Checks what the estimates can tell before anything runs: inputs and params that cannot work
+ * together once upstream nodes have made their values (a loop's context longer than the clip
+ * generated for it). `skyloom run` and `skyloom validate` call it; {@link admit} does too.
+ * @throws WorkflowValidationError (`input_mismatch`) naming each node, its param (JSON pointer) and the problem
+ */
+export async function preflight(validated: ValidatedWorkflow, options: { services?: NodeServices } = {}): Promise<void> {
+  const { problems } = await estimateNodes(validated, options.services);
+  if (problems.length > 0) throw new WorkflowValidationError(problems);
+}
+
 /**
  * Estimates a validated workflow's cost and checks it against `limits`, before anything is queued
  * or allocated: node count, string params, then each node family's estimate (with `options.services`,
  * the host's, so a model is looked up where the run will look).
  * @returns the prompt's totals per measure (for logs and tests)
+ * @throws WorkflowValidationError (`input_mismatch`) for input problems the estimates found ({@link preflight}), before any limit is checked
  * @throws AdmissionError (`over_limit`) listing every limit crossed, each naming the node, the param (JSON pointer) and the limit with the option that sets it
  */
 export async function admit(validated: ValidatedWorkflow, limits: AdmissionLimits, options: { services?: NodeServices } = {}): Promise<Record<CostMeasure, number>> {
@@ -244,28 +316,15 @@ export async function admit(validated: ValidatedWorkflow, limits: AdmissionLimit
     }
   }
 
-  const env: EstimateEnv = { workflowBytes: Buffer.byteLength(JSON.stringify(validated.workflow)), ...(options.services ? { services: options.services } : {}) };
-  const values = new Map<string, Record<string, EstimatedValue | undefined>>();
+  const { nodes, problems } = await estimateNodes(validated, options.services);
+  if (problems.length > 0) throw new WorkflowValidationError(problems);
   const totals = Object.fromEntries(Object.keys(MEASURE_LIMIT).map((m) => [m, 0])) as Record<CostMeasure, number>;
   const summedBy = new Map<CostMeasure, { nodeId: string; at: string; detail: string; amount: number }>();
-  for (const node of topological(validated.nodes)) {
-    const estimate = node.definition.estimate;
-    if (!estimate) continue;
-    const inputs: Record<string, EstimatedValue | undefined> = {};
-    const params: Record<string, unknown> = { ...node.params };
-    for (const [name, link] of Object.entries(node.links)) {
-      const v = values.get(link.node)?.[link.output];
-      if (Object.hasOwn(node.definition.params ?? {}, name)) params[name] = v;
-      else inputs[name] = v;
-    }
-    const result = await estimate(params, inputs, env);
-    values.set(node.id, result.outputs ?? {});
-    for (const cost of result.costs ?? []) {
+  for (const { node, costs } of nodes) {
+    for (const cost of costs) {
       if (!Number.isFinite(cost.amount)) continue;
       const limit = MEASURE_LIMIT[cost.measure];
-      const at = cost.param
-        ? pointer('nodes', node.index, Object.hasOwn(node.links, cost.param) || !Object.hasOwn(node.definition.params ?? {}, cost.param) ? 'inputs' : 'params', cost.param)
-        : pointer('nodes', node.index);
+      const at = paramPointer(node, cost.param);
       if (SUMMED.has(cost.measure)) {
         totals[cost.measure] += cost.amount;
         const biggest = summedBy.get(cost.measure);

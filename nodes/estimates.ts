@@ -11,6 +11,7 @@ import {
   rgbBytes,
   type Cost,
   type EstimatedValue,
+  type EstimateProblem,
   type Estimator,
   type MediaEstimate,
   type ModelEstimate,
@@ -26,7 +27,12 @@ import { RESIZE_PRESETS } from './upscale.js';
  * A MODEL value's cost factors, plus the native sizes of its aspect presets and the bytes of its
  * text encoder's files (weights it holds while encoding: ~13 GB for Wan's umt5-xxl).
  */
-export type ModelCosts = ModelEstimate & { sizes?: Record<string, [number, number]>; textEncoderBytes?: number };
+export type ModelCosts = ModelEstimate & {
+  sizes?: Record<string, [number, number]>;
+  textEncoderBytes?: number;
+  /** The frame counts the model makes: first, first + step, first + 2 step, … (its latent frame rule). */
+  frameGrid?: { first: number; step: number };
+};
 
 /** Bytes of the files in a component's folder (the graph and its external weights). */
 async function folderBytes(dir: string): Promise<number | undefined> {
@@ -49,7 +55,7 @@ export async function modelCosts(name: string, searchPaths?: readonly string[]):
   if (!found) return base;
   try {
     const manifest = JSON.parse(await readFile(join(found.dir, 'skyloom.json'), 'utf8')) as {
-      latent?: { spatialCompression?: number; temporalCompression?: number; patchSize?: [number, number, number]; frameRule?: string };
+      latent?: { spatialCompression?: number; temporalCompression?: number; patchSize?: [number, number, number]; frameRule?: 'multiple' | 'causal' };
       sizes?: Record<string, [number, number]>;
       defaults?: { frames?: number };
       components?: { text_encoder?: { file?: string }; transformer?: { inputs?: Record<string, string> } };
@@ -66,6 +72,7 @@ export async function modelCosts(name: string, searchPaths?: readonly string[]):
       ...(manifest.sizes ? { sizes: manifest.sizes } : {}),
       ...(textEncoderBytes ? { textEncoderBytes } : {}),
       ...(window ? { window } : {}),
+      ...(l.temporalCompression && l.frameRule ? { frameGrid: { first: l.frameRule === 'causal' ? 1 : l.temporalCompression, step: l.temporalCompression } } : {}),
     };
   } catch {
     return base;
@@ -83,7 +90,32 @@ function nativeWindowOf(frames: number | undefined, compression: number | undefi
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-const media = (width: number, height: number, frames: number, fps?: number): MediaEstimate => ({ kind: 'media', width, height, frames, ...(fps ? { fps } : {}) });
+const media = (width: number, height: number, frames: number, fps?: number, approximate?: boolean): MediaEstimate => ({
+  kind: 'media',
+  width,
+  height,
+  frames,
+  ...(fps ? { fps } : {}),
+  ...(approximate ? { approximate: true as const } : {}),
+});
+/** Whether any of these estimates has an approximate frame count (so does what is made from them). */
+const roughly = (...values: (MediaEstimate | undefined)[]) => values.some((v) => v?.approximate);
+const frameGridOf = (model: EstimatedValue | undefined) => (isModel(model) ? (model as ModelCosts).frameGrid : undefined);
+
+/** The frames extend and image-to-video make for `seconds` (nodes/time.ts framesFor): a multiple of the model's time step. */
+function generatedFrames(seconds: number, fps: number, model: EstimatedValue | undefined): { frames: number; approximate: boolean } {
+  const step = frameGridOf(model)?.step;
+  if (step === undefined) return { frames: Math.round(seconds * fps), approximate: true };
+  return { frames: Math.max(step, Math.round((seconds * fps) / step) * step), approximate: false };
+}
+
+/** A problem for each clip with an exact frame count shorter than the `context` frames a node reads from it. */
+function contextProblems(context: number | undefined, clips: [MediaEstimate | undefined, string][]): EstimateProblem[] {
+  if (context === undefined) return [];
+  return clips
+    .filter(([clip]) => clip && !clip.approximate && clip.frames < context)
+    .map(([clip, name]) => ({ message: `${name} has ${clip!.frames} frames, fewer than the ${context} context frames`, param: 'context' }));
+}
 
 /** A value node passes its value on, so a param linked from it is checked like a widget. */
 const passValue =
@@ -169,9 +201,10 @@ function generated(
   size: MediaEstimate | undefined,
   frames: number | undefined,
   held = 0,
+  approximate = false,
 ): { out?: MediaEstimate; costs: Cost[] } {
   if (!size || frames === undefined) return { costs: [] };
-  const out = media(size.width, size.height, frames, size.fps);
+  const out = media(size.width, size.height, frames, size.fps, approximate);
   const model = isModel(inputs.model) ? inputs.model : undefined;
   return {
     out,
@@ -198,9 +231,11 @@ function transitionEstimate(
   if (!isMedia(first) || !isMedia(second) || context === undefined || frames === undefined) return {};
   const window = media(first.width, first.height, 2 * context + frames, first.fps);
   const model = isModel(inputs.model) ? inputs.model : undefined;
-  const total = media(first.width, first.height, first.frames + frames + (loops ? 0 : second.frames), first.fps);
+  const total = media(first.width, first.height, first.frames + frames + (loops ? 0 : second.frames), first.fps, roughly(first, second));
+  const clips: [MediaEstimate, string][] = loops ? [[first, 'the video']] : [[first, 'the first video'], [second, 'the second video']];
   return {
     outputs: { video: total },
+    problems: contextProblems(context, clips),
     costs: [
       ...samplingCosts(window, model, params, 'frames', { head: context, tail: context }),
       { measure: 'tempBytes', amount: rgbBytes(media(first.width, first.height, frames)), param: 'frames', detail: `${frames} generated frames of ${first.width}×${first.height}` },
@@ -226,9 +261,13 @@ export const ESTIMATES: Record<string, Estimator> = {
     const size = custom ? [num(params.width), num(params.height)] : (model?.sizes?.[String(params.aspect)] ?? [undefined, undefined]);
     const [w, h] = size;
     const fps = num(params.fps);
-    const frames = num(params.frames) ? num(params.frames) : num(params.seconds) !== undefined && fps !== undefined ? Math.round(num(params.seconds)! * fps) : undefined;
+    // Seconds are rounded to the nearest length the model makes (nodes/latent.ts), exact when its frame grid is known.
+    const grid = model?.frameGrid;
+    const wanted = num(params.seconds) !== undefined && fps !== undefined ? Math.round(num(params.seconds)! * fps) : undefined;
+    const rounded = grid && wanted !== undefined ? Math.max(grid.first, grid.first + Math.round((wanted - grid.first) / grid.step) * grid.step) : wanted;
+    const frames = num(params.frames) ? num(params.frames) : rounded;
     if (w === undefined || h === undefined || frames === undefined) return {};
-    const latent = media(w, h, frames, fps);
+    const latent = media(w, h, frames, fps, !num(params.frames) && !grid);
     const sizeParam = custom ? 'width' : 'aspect';
     const lengthParam = num(params.frames) ? 'frames' : 'seconds';
     return {
@@ -283,7 +322,7 @@ export const ESTIMATES: Record<string, Estimator> = {
     const scale = Number(/(\d+)x$/.exec(String(params.model))?.[1] ?? NaN);
     if (!isMedia(inputs.video) || !Number.isFinite(scale)) return {};
     const v = inputs.video;
-    const out = media(v.width * scale, v.height * scale, v.frames, v.fps);
+    const out = media(v.width * scale, v.height * scale, v.frames, v.fps, v.approximate);
     return {
       outputs: { video: out },
       costs: [
@@ -299,7 +338,7 @@ export const ESTIMATES: Record<string, Estimator> = {
     const param = preset === 'custom' ? 'width' : 'preset';
     const costs: Cost[] = [{ measure: 'pixels', amount: w * h, param, detail: `Resizing to ${w}×${h} per frame` }];
     if (!isMedia(inputs.video)) return { costs };
-    const out = media(w, h, inputs.video.frames, inputs.video.fps);
+    const out = media(w, h, inputs.video.frames, inputs.video.fps, inputs.video.approximate);
     costs.push({ measure: 'tempBytes', amount: rgbBytes(out), param, detail: `${out.frames} resized frames of ${w}×${h}` });
     return { outputs: { video: out }, costs };
   },
@@ -307,18 +346,19 @@ export const ESTIMATES: Record<string, Estimator> = {
   extend: (params, inputs) => {
     const v = isMedia(inputs.video) ? inputs.video : undefined;
     const seconds = num(params.seconds);
-    const added = v?.fps && seconds !== undefined ? Math.round(seconds * v.fps) : undefined;
-    const { out, costs } = generated(params, inputs, v, added, num(params.context) ?? 0);
-    if (!v || !out) return { costs };
-    const total = media(v.width, v.height, v.frames + out.frames, v.fps);
-    return { outputs: { video: total }, costs: [...costs, ...mediaCosts(total, 'seconds')] };
+    const added = v?.fps && seconds !== undefined ? generatedFrames(seconds, v.fps, inputs.model) : undefined;
+    const { out, costs } = generated(params, inputs, v, added?.frames, num(params.context) ?? 0, added?.approximate);
+    const problems = contextProblems(num(params.context), [[v, 'the video']]);
+    if (!v || !out) return { costs, problems };
+    const total = media(v.width, v.height, v.frames + out.frames, v.fps, roughly(v, out));
+    return { outputs: { video: total }, costs: [...costs, ...mediaCosts(total, 'seconds')], problems };
   },
   'image-to-video': (params, inputs) => {
     const image = isMedia(inputs.image) ? inputs.image : undefined;
     const fps = num(params.fps);
     const seconds = num(params.seconds);
-    const frames = fps !== undefined && seconds !== undefined ? Math.round(seconds * fps) : undefined;
-    const { out, costs } = generated(params, inputs, image ? media(image.width, image.height, 1, fps) : undefined, frames);
+    const made = fps !== undefined && seconds !== undefined ? generatedFrames(seconds, fps, inputs.model) : undefined;
+    const { out, costs } = generated(params, inputs, image ? media(image.width, image.height, 1, fps) : undefined, made?.frames, 0, made?.approximate);
     return out ? { outputs: { video: out }, costs: [...costs, ...mediaCosts(out, 'seconds')] } : { costs };
   },
   // The text encoder's weights are in memory while it runs (the stage a large family loads first).
@@ -332,15 +372,16 @@ export const ESTIMATES: Record<string, Estimator> = {
   loop: (params, inputs) => transitionEstimate(params, inputs, inputs.video, inputs.video, true),
   concat: (_params, inputs) => {
     if (!isMedia(inputs.first) || !isMedia(inputs.second)) return {};
-    const out = media(inputs.first.width, inputs.first.height, inputs.first.frames + inputs.second.frames, inputs.first.fps);
+    const out = media(inputs.first.width, inputs.first.height, inputs.first.frames + inputs.second.frames, inputs.first.fps, roughly(inputs.first, inputs.second));
     return { outputs: { video: out }, costs: mediaCosts(out, 'second') };
   },
-  trim: (_params, inputs) => (isMedia(inputs.video) ? { outputs: { video: inputs.video } } : {}),
+  // At most the input's frames: a bound, not a count.
+  trim: (_params, inputs) => (isMedia(inputs.video) ? { outputs: { video: { ...inputs.video, approximate: true } } } : {}),
   fps: (params, inputs) => {
     const fps = num(params.fps);
     if (!isMedia(inputs.video) || !inputs.video.fps || fps === undefined) return {};
     const v = inputs.video;
-    const out = media(v.width, v.height, Math.max(1, Math.round((v.frames * fps) / v.fps!)), fps);
+    const out = media(v.width, v.height, Math.max(1, Math.round((v.frames * fps) / v.fps!)), fps, true);
     return {
       outputs: { video: out },
       costs: [...mediaCosts(out, 'fps'), { measure: 'tempBytes', amount: rgbBytes(out), param: 'fps', detail: `${out.frames} frames at ${fps} fps` }],

@@ -93,6 +93,23 @@ describe('skyloom run', () => {
     expect(body.data.issues.map((i) => `${i.nodeId} ${i.pointer}`)).toEqual(['a /nodes/0/type', 'sum /nodes/1/params/offset', 'sum /nodes/1/inputs/a']);
   });
 
+  it("exits 2 before generating anything when a loop's context is longer than the clip made for it", async () => {
+    const dir = tempDir();
+    const loop = join(root, 'workflows/loop.json');
+    const message = 'node "loop" at /nodes/7/params/context: The video has 16 frames, fewer than the 32 context frames';
+    const r = await cli(['run', loop, '--out', dir, '--set', 'loop.context=32']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    // The clip was not generated: the sampler never reported progress, and nothing was written.
+    expect(r.stdout).toBe('');
+    expect(readdirSync(dir)).toEqual([]);
+    const file = join(dir, 'loop-32.json');
+    writeFileSync(file, readFileSync(loop, 'utf8').replace('"context": 4', '"context": 32'));
+    const v = await cli(['validate', file]);
+    expect(v.code).toBe(2);
+    expect(v.stderr).toContain(message);
+  });
+
   it('exits 2 for bad arguments, a missing file, unparsable JSON or an unknown --set node', async () => {
     const dir = tempDir();
     expect((await cli(['run'])).code).toBe(2);

@@ -186,26 +186,28 @@ describe('estimates of text-encode, loop and connect', () => {
     const wf = shipped('loop.json');
     const loopAt = wf.nodes.findIndex((n) => n.id === 'loop');
     wf.nodes[loopAt]!.params = { ...wf.nodes[loopAt]!.params, context: 32, frames: 64 };
-    // 16 clip frames + 64 generated. The transition's 16 latent frames go between 8 of the clip's
+    // A 4-second clip, so its 32 frames hold the 32 context frames.
+    wf.nodes.find((n) => n.id === 'latent')!.params!.seconds = 4;
+    // 32 clip frames + 64 generated. The transition's 16 latent frames go between 8 of the clip's
     // at each end in skyloom-tiny's 4-latent-frame windows (each later one held to 1), in three
     // passes: its first 8 forward from 1 of the clip's end (3 windows), its last 8 backward from 2
     // of its start (3 windows), at 20 steps; then the bridge over all 16, five windows of 3 new
     // and a closing one held to 1 and to 2 of the clip's start, at 9 of the 20 steps (strength
-    // 0.45). (6 × 20 + 6 × 9) windows × 4 latent frames of 4×4 tokens × 2, plus the clip's own 4
-    // latent frames (2,560).
-    const issues = await refusal(wf, { ...roomy, maxFrames: 79, maxWork: 22_272 + 2_560 - 1 });
+    // 0.45). (6 × 20 + 6 × 9) windows × 4 latent frames of 4×4 tokens × 2 (22,272), plus the
+    // clip's own 8 latent frames in 3 windows × 64 tokens × 20 steps × 2 (7,680).
+    const issues = await refusal(wf, { ...roomy, maxFrames: 95, maxWork: 22_272 + 7_680 - 1 });
     expect(issues).toContainEqual({
       code: 'over_limit',
       nodeId: 'loop',
       pointer: `/nodes/${loopAt}/params/frames`,
-      message: "80 frames is 80, over this server's limit of 79 (maxFrames, --max-frames)",
+      message: "96 frames is 96, over this server's limit of 95 (maxFrames, --max-frames)",
     });
     const work = issues.find((i) => i.message.startsWith("The prompt's work"))!;
     expect(work).toMatchObject({ nodeId: 'loop', pointer: `/nodes/${loopAt}/params/steps` });
     expect(work.message).toContain(
-      "(most of it 6 windows × 64 latent tokens × 20 steps × 2 (guidance) (the transition's halves), then 6 windows × 64 × 9 steps × 2 (guidance) (where they meet)) is 24,832",
+      "(most of it 6 windows × 64 latent tokens × 20 steps × 2 (guidance) (the transition's halves), then 6 windows × 64 × 9 steps × 2 (guidance) (where they meet)) is 29,952",
     );
-    expect(await refusal(wf, { ...roomy, maxFrames: 80, maxWork: 24_832 })).toEqual([]);
+    expect(await refusal(wf, { ...roomy, maxFrames: 96, maxWork: 29_952 })).toEqual([]);
   });
 
   it('connect: first clip, transition and second clip make one video', async () => {
@@ -225,6 +227,71 @@ describe('estimates of text-encode, loop and connect', () => {
     expect(work.message).toContain(
       "(most of it 2 windows × 64 latent tokens × 20 steps × 2 (guidance) (the transition's halves), then 1 window × 64 × 9 steps × 2 (guidance) (where they meet)) is 8,832",
     );
+  });
+});
+
+describe('input problems the estimates find', () => {
+  const registry = createRegistry();
+  const roomy = { ...defaultLimits(64 * 1024 ** 3, 1024 ** 4) };
+  const loopWorkflow = (latent: Record<string, unknown>, loop: Record<string, unknown>, between?: Workflow['nodes'][number]): Workflow => {
+    const wf = JSON.parse(readFileSync(join(import.meta.dirname, '../../workflows/loop.json'), 'utf8')) as Workflow;
+    Object.assign(wf.nodes.find((n) => n.id === 'latent')!.params!, latent);
+    const node = wf.nodes.find((n) => n.id === 'loop')!;
+    Object.assign(node.params!, loop);
+    if (between) {
+      wf.nodes.push(between);
+      node.inputs = { ...node.inputs, video: { node: between.id, output: 'video' } };
+    }
+    return wf;
+  };
+  const problems = async (wf: Workflow) => {
+    try {
+      await admit(await validateWorkflow(wf, registry), roomy);
+      return [];
+    } catch (error) {
+      return (error as { issues: Issue[] }).issues;
+    }
+  };
+
+  it('refuses a loop whose context is longer than the clip made for it, before anything runs, naming the node and its param', async () => {
+    const wf = loopWorkflow({}, { context: 32 });
+    const r = await postJson<ErrorBody>(server.base, '/api/prompt', { workflow: wf });
+    expect(r.status).toBe(400);
+    expect(r.body.error.issues).toEqual([
+      { code: 'input_mismatch', nodeId: 'loop', pointer: '/nodes/7/params/context', message: 'The video has 16 frames, fewer than the 32 context frames' },
+    ]);
+    // /validate gives the same issues with a 200; nothing was queued or run.
+    const v = await postJson<ValidateResponse>(server.base, '/api/validate', { workflow: wf });
+    expect(v.body).toEqual({ valid: false, issues: r.body.error.issues });
+    expect((await getJson<{ pending: unknown[]; running: unknown[] }>(server.base, '/api/queue')).body).toEqual({ running: [], pending: [] });
+    expect(readdirSync(join(server.dataDir, 'tmp'))).toEqual([]);
+  });
+
+  it("counts the clip as the run will make it: seconds rounded to the model's frame grid", async () => {
+    // 2.5 s at 6 fps is 15 frames; skyloom-tiny makes 16 (a multiple of 4), which 16 context frames fit.
+    expect(await problems(loopWorkflow({ seconds: 2.5, fps: 6 }, { context: 16 }))).toEqual([]);
+    // 1.5 s at 6 fps is 9 frames, made as 8: 12 context frames are more.
+    expect(await problems(loopWorkflow({ seconds: 1.5, fps: 6 }, { context: 12 }))).toEqual([
+      { code: 'input_mismatch', nodeId: 'loop', pointer: '/nodes/7/params/context', message: 'The video has 8 frames, fewer than the 12 context frames' },
+    ]);
+  });
+
+  it('names each clip of a connect that is too short, and passes the one that is long enough', async () => {
+    const wf = loopWorkflow({}, {});
+    const at = wf.nodes.findIndex((n) => n.id === 'loop');
+    const node = wf.nodes[at]!;
+    // The second clip is the first extended by 2 s (32 frames); context 20 is more than the first's 16.
+    wf.nodes.push({ id: 'longer', type: 'extend', inputs: { model: { node: 'model', output: 'model' }, positive: { node: 'positive', output: 'conditioning' }, negative: { node: 'negative', output: 'conditioning' }, video: { node: 'decode', output: 'video' } }, params: { seconds: 2 } });
+    wf.nodes[at] = { ...node, type: 'connect', params: { ...node.params, context: 20 }, inputs: { ...node.inputs, first: node.inputs!.video!, second: { node: 'longer', output: 'video' } } };
+    delete wf.nodes[at]!.inputs!.video;
+    expect(await problems(wf)).toEqual([
+      { code: 'input_mismatch', nodeId: 'loop', pointer: `/nodes/${at}/params/context`, message: 'The first video has 16 frames, fewer than the 20 context frames' },
+    ]);
+  });
+
+  it('leaves a clip whose length is only bounded (a trim) to the run', async () => {
+    const trim = { id: 'cut', type: 'trim', inputs: { video: { node: 'decode', output: 'video' } }, params: {} } as Workflow['nodes'][number];
+    expect(await problems(loopWorkflow({}, { context: 32 }, trim))).toEqual([]);
   });
 });
 
