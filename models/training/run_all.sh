@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Reproduce skyloom-tiny end to end on a CPU (the 2.0 recipe): VAE -> lookahead decoder
-# fine-tune (plain, primed, first border) -> VAE eval -> streaming decoder export + parity ->
-# latents -> DiT (one schedule, then a warm restart) -> export -> parity -> eval.
+# Reproduce skyloom-tiny end to end on a CPU (the 2.1 recipe): VAE -> lookahead decoder
+# fine-tune (plain, primed, first border, long) -> VAE eval -> streaming decoder export + parity ->
+# latents -> DiT (one schedule, a warm restart, a third phase) -> export -> parity -> eval.
 # Finished stages are skipped (each leaves a marker in the work folder); an interrupted VAE or DiT
 # stage resumes from its last checkpoint, an interrupted decoder stage starts again (minutes).
 # Progress goes to stdout and <work>/<stage>.log.
@@ -18,22 +18,25 @@ if [[ ${SKYLOOM_SMOKE:-0} == 1 ]]; then
   # the shipped package, EVAL.md or .work/.
   W=.work-smoke; rm -rf "$W"
   VAE_ARGS=(--steps 3 --max-minutes 5 --batch 2); LAT_ARGS=(--per-aspect 25)
-  DEC1_ARGS=(--steps 2 --batch 2 --eval-every 1000); DEC2_ARGS=("${DEC1_ARGS[@]}"); DEC3_ARGS=("${DEC1_ARGS[@]}")
-  DIT_ARGS=(--steps 3 --max-minutes 5 --batch 4); DIT2_ARGS=(--steps 3 --max-minutes 5 --batch 4)
+  DEC1_ARGS=(--steps 2 --batch 2 --eval-every 1000); DEC2_ARGS=("${DEC1_ARGS[@]}"); DEC3_ARGS=("${DEC1_ARGS[@]}"); DEC4_ARGS=("${DEC1_ARGS[@]}")
+  DIT_ARGS=(--steps 3 --max-minutes 5 --batch 4); DIT2_ARGS=(--steps 3 --max-minutes 5 --batch 4); DIT3_ARGS=("${DIT2_ARGS[@]}")
   OUT=$W/package
   EVAL_VAE_ARGS=(--quick); EVAL_ARGS=(--quick --report-dir "$W")
 else
   W=.work
-  # Time caps: VAE 150 min + DiT 120 + 80 min + latents, export and evaluation (~25 min) ≈ 6.3 h
-  # at worst (2.0's run took 5.5 h; DiT steps measured 0.4-0.84 s, EVAL.md); the step counts bind
-  # first on an idle machine. The step counts are the recipe; the caps only stop a run early on a
-  # slow machine, and can be raised (SKYLOOM_VAE_MINUTES, SKYLOOM_DIT_MINUTES,
-  # SKYLOOM_DIT2_MINUTES) on a busy one so the steps still bind.
+  # Time caps: VAE 150 min + DiT 120 + 80 + 50 min, then the four decoder phases (~80 min, no cap),
+  # latents, export and evaluation (~25 min) ≈ 8.4 h at worst. Measured: 2.0's stages took 5.5 h
+  # on a loaded machine; 2.1's two new stages add ~25 + ~30 min (EVAL.md "2.1"). DiT steps measured
+  # 0.4-0.84 s; the step counts bind first on an idle machine. The step counts are the recipe; the
+  # caps only stop a run early on a slow machine, and can be raised (SKYLOOM_VAE_MINUTES,
+  # SKYLOOM_DIT_MINUTES, SKYLOOM_DIT2_MINUTES, SKYLOOM_DIT3_MINUTES) on a busy one so the steps
+  # still bind.
   VAE_ARGS=(--steps 6000 --max-minutes "${SKYLOOM_VAE_MINUTES:-150}"); LAT_ARGS=(--per-aspect 3000)
   # The shipped decoder's first phase was stopped at 1,000 steps of a 1,500-step schedule.
-  DEC1_ARGS=(--steps 1000 --schedule-steps 1500); DEC2_ARGS=(--steps 1000); DEC3_ARGS=(--steps 500)
+  DEC1_ARGS=(--steps 1000 --schedule-steps 1500); DEC2_ARGS=(--steps 1000); DEC3_ARGS=(--steps 500); DEC4_ARGS=(--steps 1500)
   DIT_ARGS=(--steps 9000 --max-minutes "${SKYLOOM_DIT_MINUTES:-120}")
-  DIT2_ARGS=(--steps 5000 --max-minutes "${SKYLOOM_DIT2_MINUTES:-80}"); OUT=../packages/skyloom-tiny
+  DIT2_ARGS=(--steps 5000 --max-minutes "${SKYLOOM_DIT2_MINUTES:-80}")
+  DIT3_ARGS=(--steps 4000 --max-minutes "${SKYLOOM_DIT3_MINUTES:-50}"); OUT=../packages/skyloom-tiny
   # Judged at the guidance the shipped workflows run (4.5); the sweep still runs and is reported
   # (2.0: 3.0, 4.5 and 6.0 within a point of each other on its 24 validation clips each).
   EVAL_VAE_ARGS=(); EVAL_ARGS=(--guidance 4.5)
@@ -79,7 +82,8 @@ else
   # Its decoder then learns to look one latent frame ahead (encoder frozen: the latents stay),
   # first on the plain decode, then on the primed one the runtime runs, then with the step into
   # frame 4 (the first latent frame's end) weighted 8x (EVAL.md, "Looking one latent frame
-  # ahead"); the result replaces vae.pt (the VAE before it stays as vae-base.pt).
+  # ahead"), then that for longer (2.1); the result replaces vae.pt (the VAE before it stays as
+  # vae-base.pt).
   stage decoder-lookahead "$TRAIN_PY" train_decoder.py --init "$W/vae.pt" --work "$W/decoder-lookahead" \
                  --lookahead --border 3 --tdiff 2 "${DEC1_ARGS[@]}"
   stage decoder-primed "$TRAIN_PY" train_decoder.py --init "$W/decoder-lookahead/vae.pt" \
@@ -87,7 +91,11 @@ else
   stage decoder-first "$TRAIN_PY" train_decoder.py --init "$W/decoder-primed/vae.pt" \
                  --work "$W/decoder-first" --lookahead --primed --border 3 --tdiff 2 --first-border 8 \
                  --lr 2e-4 "${DEC3_ARGS[@]}"
-  stage decoder-swap bash -c "[[ -e '$W/vae-base.pt' ]] || cp '$W/vae.pt' '$W/vae-base.pt'; cp '$W/decoder-first/vae.pt' '$W/vae.pt'"
+  # 2.1: the same loss for longer, at a lower rate and on other batches (EVAL.md "2.1").
+  stage decoder-long "$TRAIN_PY" train_decoder.py --init "$W/decoder-first/vae.pt" \
+                 --work "$W/decoder-long" --lookahead --primed --border 3 --tdiff 2 --first-border 8 \
+                 --lr 1.5e-4 --seed 11 "${DEC4_ARGS[@]}"
+  stage decoder-swap bash -c "[[ -e '$W/vae-base.pt' ]] || cp '$W/vae.pt' '$W/vae-base.pt'; cp '$W/decoder-long/vae.pt' '$W/vae.pt'"
   stage vae-eval $PY eval_vae.py --work "$W" "${EVAL_VAE_ARGS[@]}"
   stage vae-stream $PY export_vae_stream.py --work "$W"
   stage vae-stream-parity node parity_stream.mjs "$W/vae_stream"   # exits 1 on a mismatch
@@ -103,6 +111,11 @@ stage dit      "$TRAIN_PY" train_dit.py --work "$W/dit-phase1" --latents "$W/lat
                  --t-dist high-mix --motion-loss 2 "${DIT_ARGS[@]}"
 stage dit-restart "$TRAIN_PY" train_dit.py --work "$W" --init "$W/dit-phase1/dit.pt" --seed 4 \
                  --lr 2.5e-4 --warmup 100 --t-dist high-mix --motion-loss 2 "${DIT2_ARGS[@]}"
+# 2.1: a third phase from phase 2's EMA weights (what 2.0 shipped), at a lower peak rate; its result
+# replaces dit.pt (phase 2's stays as dit-phase2.pt). EVAL.md "2.1".
+stage dit-phase3 "$TRAIN_PY" train_dit.py --work "$W/dit-phase3" --latents "$W/latents.npz" --init "$W/dit.pt" \
+                 --init-ema --seed 5 --lr 1.5e-4 --warmup 100 --t-dist high-mix --motion-loss 2 "${DIT3_ARGS[@]}"
+stage dit-swap bash -c "[[ -e '$W/dit-phase2.pt' ]] || cp '$W/dit.pt' '$W/dit-phase2.pt'; cp '$W/dit-phase3/dit.pt' '$W/dit.pt'"
 stage export   $PY export.py --work "$W" --out "$OUT"
 stage parity   node parity.mjs "$W" "$OUT"  # exits 1 (stopping here) on any mismatch
 stage eval     $PY evaluate.py --work "$W" --package "$OUT" "${EVAL_ARGS[@]}"

@@ -20,7 +20,9 @@ networks are what export.py ships. Batches rotate over the aspect ratios.
         --t-dist high-mix --motion-loss 2 --lr 3e-4 --warmup 100 --max-minutes 45
 
 run_all.sh runs the first form in .work/dit-phase1, then warm-restarts from it (the third form
-with --seed 4 --lr 2.5e-4 --steps 5000, in .work); the shipped 2.0 weights come from that. The
+with --seed 4 --lr 2.5e-4 --steps 5000, in .work); the 2.0 weights came from that. 2.1's come from
+a third phase from 2.0's EMA weights (--init-ema --seed 5 --lr 1.5e-4 --steps 4000 --max-minutes 50,
+in .work/dit-phase3). The
 1.2 weights came from the first form alone. The second made
 model 1.0, which learned colours but no motion (EVAL.md, "Continuation experiments"). The third
 fine-tunes: --init starts from another run's weights (text encoder, DiT and their EMA) with a
@@ -72,6 +74,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--t-dist", choices=["logit-normal", "high-mix"], default="logit-normal")
     ap.add_argument("--init", help="start from this checkpoint's weights (fresh optimiser)")
+    ap.add_argument("--init-ema", action="store_true",
+                    help="with --init: start the weights from its EMA weights too (what ships; what a "
+                         "checkpoint restored by dit_from_package.py holds in both)")
     ap.add_argument("--motion-loss", type=float, default=0.0,
                     help="weight of the frame-difference term (see the module docstring)")
     ap.add_argument("--two-object-share", type=float,
@@ -111,11 +116,12 @@ def main():
         print(f"resumed at step {step}", flush=True)
     elif args.init:
         ck = torch.load(args.init)
-        te.load_state_dict(ck["te"])
-        dit.load_state_dict(ck["dit"])
+        own = "ema_" if args.init_ema else ""
+        te.load_state_dict(ck[own + "te"])
+        dit.load_state_dict(ck[own + "dit"])
         ema_te.load_state_dict(ck["ema_te"])
         ema_dit.load_state_dict(ck["ema_dit"])
-        print(f"initialised from {args.init} (step {ck['step']})", flush=True)
+        print(f"initialised from {args.init} (step {ck['step']}){' EMA weights' if own else ''}", flush=True)
     print(f"params: text encoder {n_params(te):,} DiT {n_params(dit):,}", flush=True)
 
     def progress():
