@@ -260,7 +260,12 @@ async function estimateNodes(validated: ValidatedWorkflow, services: NodeService
     values.set(node.id, result.outputs ?? {});
     nodes.push({ node, costs: result.costs ?? [] });
     for (const problem of result.problems ?? []) {
-      problems.push({ code: 'input_mismatch', nodeId: node.id, pointer: paramPointer(node, problem.param), message: problem.message.charAt(0).toUpperCase() + problem.message.slice(1) });
+      problems.push({
+        code: 'input_mismatch',
+        nodeId: node.id,
+        pointer: paramPointer(node, problem.param),
+        message: problem.message.charAt(0).toUpperCase() + problem.message.slice(1),
+      });
     }
   }
   return { nodes, problems };

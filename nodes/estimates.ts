@@ -232,7 +232,12 @@ function transitionEstimate(
   const window = media(first.width, first.height, 2 * context + frames, first.fps);
   const model = isModel(inputs.model) ? inputs.model : undefined;
   const total = media(first.width, first.height, first.frames + frames + (loops ? 0 : second.frames), first.fps, roughly(first, second));
-  const clips: [MediaEstimate, string][] = loops ? [[first, 'the video']] : [[first, 'the first video'], [second, 'the second video']];
+  const clips: [MediaEstimate, string][] = loops
+    ? [[first, 'the video']]
+    : [
+        [first, 'the first video'],
+        [second, 'the second video'],
+      ];
   return {
     outputs: { video: total },
     problems: contextProblems(context, clips),

@@ -281,8 +281,23 @@ describe('input problems the estimates find', () => {
     const at = wf.nodes.findIndex((n) => n.id === 'loop');
     const node = wf.nodes[at]!;
     // The second clip is the first extended by 2 s (32 frames); context 20 is more than the first's 16.
-    wf.nodes.push({ id: 'longer', type: 'extend', inputs: { model: { node: 'model', output: 'model' }, positive: { node: 'positive', output: 'conditioning' }, negative: { node: 'negative', output: 'conditioning' }, video: { node: 'decode', output: 'video' } }, params: { seconds: 2 } });
-    wf.nodes[at] = { ...node, type: 'connect', params: { ...node.params, context: 20 }, inputs: { ...node.inputs, first: node.inputs!.video!, second: { node: 'longer', output: 'video' } } };
+    wf.nodes.push({
+      id: 'longer',
+      type: 'extend',
+      inputs: {
+        model: { node: 'model', output: 'model' },
+        positive: { node: 'positive', output: 'conditioning' },
+        negative: { node: 'negative', output: 'conditioning' },
+        video: { node: 'decode', output: 'video' },
+      },
+      params: { seconds: 2 },
+    });
+    wf.nodes[at] = {
+      ...node,
+      type: 'connect',
+      params: { ...node.params, context: 20 },
+      inputs: { ...node.inputs, first: node.inputs!.video!, second: { node: 'longer', output: 'video' } },
+    };
     delete wf.nodes[at]!.inputs!.video;
     expect(await problems(wf)).toEqual([
       { code: 'input_mismatch', nodeId: 'loop', pointer: `/nodes/${at}/params/context`, message: 'The first video has 16 frames, fewer than the 20 context frames' },
