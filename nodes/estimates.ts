@@ -21,6 +21,8 @@ import {
 import { listModels } from '../models/package.js';
 import { harmonisingSteps, planTransition, windowContext, windowCount } from '../models/windowed.js';
 import { modelHost } from './services.js';
+import { nearestFrameCount } from './latent.js';
+import { framesFor } from './time.js';
 import { RESIZE_PRESETS } from './upscale.js';
 
 /**
@@ -102,11 +104,11 @@ const media = (width: number, height: number, frames: number, fps?: number, appr
 const roughly = (...values: (MediaEstimate | undefined)[]) => values.some((v) => v?.approximate);
 const frameGridOf = (model: EstimatedValue | undefined) => (isModel(model) ? (model as ModelCosts).frameGrid : undefined);
 
-/** The frames extend and image-to-video make for `seconds` (nodes/time.ts framesFor): a multiple of the model's time step. */
+/** The frames extend and image-to-video make for `seconds` (exact when the model's time step is known). */
 function generatedFrames(seconds: number, fps: number, model: EstimatedValue | undefined): { frames: number; approximate: boolean } {
   const step = frameGridOf(model)?.step;
   if (step === undefined) return { frames: Math.round(seconds * fps), approximate: true };
-  return { frames: Math.max(step, Math.round((seconds * fps) / step) * step), approximate: false };
+  return { frames: framesFor(seconds, fps, step), approximate: false };
 }
 
 /** A problem for each clip with an exact frame count shorter than the `context` frames a node reads from it. */
@@ -269,7 +271,7 @@ export const ESTIMATES: Record<string, Estimator> = {
     // Seconds are rounded to the nearest length the model makes (nodes/latent.ts), exact when its frame grid is known.
     const grid = model?.frameGrid;
     const wanted = num(params.seconds) !== undefined && fps !== undefined ? Math.round(num(params.seconds)! * fps) : undefined;
-    const rounded = grid && wanted !== undefined ? Math.max(grid.first, grid.first + Math.round((wanted - grid.first) / grid.step) * grid.step) : wanted;
+    const rounded = grid && wanted !== undefined ? nearestFrameCount(wanted, grid.first, grid.step) : wanted;
     const frames = num(params.frames) ? num(params.frames) : rounded;
     if (w === undefined || h === undefined || frames === undefined) return {};
     const latent = media(w, h, frames, fps, !num(params.frames) && !grid);

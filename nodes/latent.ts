@@ -5,6 +5,14 @@ import type { LatentValue } from './values.js';
 
 export const ASPECTS = ['1:1', '16:9', '9:16', 'custom'] as const;
 
+/**
+ * The frame count nearest `wanted` that a model makes: first, first + step, first + 2 step, …
+ * (admission estimates the same).
+ */
+export function nearestFrameCount(wanted: number, first: number, step: number): number {
+  return Math.max(first, first + Math.round((wanted - first) / step) * step);
+}
+
 export const emptyLatentNode = defineNode({
   type: 'empty-latent',
   version: 1,
@@ -40,7 +48,7 @@ export const emptyLatentNode = defineNode({
       const step = m.frameCount(2) - m.frameCount(1);
       const first = m.frameCount(1);
       const wanted = Math.round(seconds * fps);
-      count = Math.max(first, first + Math.round((wanted - first) / step) * step);
+      count = nearestFrameCount(wanted, first, step);
       if (count !== wanted) ctx.log.info(`${seconds} s at ${fps} fps is ${wanted} frames; using ${count}, the nearest the model makes`);
     }
     const shape = m.latentShape(w, h, count);

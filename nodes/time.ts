@@ -182,7 +182,8 @@ async function extendLatent(s: Sampling, size: { width: number; height: number; 
   return store.finish();
 }
 
-function framesFor(seconds: number, fps: number, step: number): number {
+/** The frames extend and image-to-video make for `seconds`: a multiple of the model's time step (admission estimates the same). */
+export function framesFor(seconds: number, fps: number, step: number): number {
   return Math.max(step, Math.round((seconds * fps) / step) * step);
 }
 

@@ -158,19 +158,20 @@ describe('operator limits', () => {
   });
 });
 
-describe('estimates of text-encode, loop and connect', () => {
-  const registry = createRegistry();
-  const roomy = { ...defaultLimits(64 * 1024 ** 3, 1024 ** 4) };
-  const shipped = (file: string) => JSON.parse(readFileSync(join(import.meta.dirname, '../../workflows', file), 'utf8')) as Workflow;
-  async function refusal(wf: Workflow, limits: typeof roomy): Promise<Issue[]> {
-    try {
-      await admit(await validateWorkflow(wf, registry), limits);
-      return [];
-    } catch (error) {
-      return (error as { issues: Issue[] }).issues;
-    }
+const registry = createRegistry();
+const roomy = { ...defaultLimits(64 * 1024 ** 3, 1024 ** 4) };
+const shipped = (file: string) => JSON.parse(readFileSync(join(import.meta.dirname, '../../workflows', file), 'utf8')) as Workflow;
+/** The issues admit() raises for a workflow under `limits` (none when it is admitted). */
+async function refusal(wf: Workflow, limits = roomy): Promise<Issue[]> {
+  try {
+    await admit(await validateWorkflow(wf, registry), limits);
+    return [];
+  } catch (error) {
+    return (error as { issues: Issue[] }).issues;
   }
+}
 
+describe('estimates of text-encode, loop and connect', () => {
   it("text-encode holds the model's text encoder: its weights' bytes against the memory limit, named on the model input", async () => {
     const bytes = statSync(join(import.meta.dirname, '../../models/packages/skyloom-tiny/text_encoder/model.onnx')).size;
     const issues = await refusal(textToVideo, { ...roomy, maxMemoryBytes: 1024 * 1024 });
@@ -231,10 +232,8 @@ describe('estimates of text-encode, loop and connect', () => {
 });
 
 describe('input problems the estimates find', () => {
-  const registry = createRegistry();
-  const roomy = { ...defaultLimits(64 * 1024 ** 3, 1024 ** 4) };
   const loopWorkflow = (latent: Record<string, unknown>, loop: Record<string, unknown>, between?: Workflow['nodes'][number]): Workflow => {
-    const wf = JSON.parse(readFileSync(join(import.meta.dirname, '../../workflows/loop.json'), 'utf8')) as Workflow;
+    const wf = shipped('loop.json');
     Object.assign(wf.nodes.find((n) => n.id === 'latent')!.params!, latent);
     const node = wf.nodes.find((n) => n.id === 'loop')!;
     Object.assign(node.params!, loop);
@@ -243,14 +242,6 @@ describe('input problems the estimates find', () => {
       node.inputs = { ...node.inputs, video: { node: between.id, output: 'video' } };
     }
     return wf;
-  };
-  const problems = async (wf: Workflow) => {
-    try {
-      await admit(await validateWorkflow(wf, registry), roomy);
-      return [];
-    } catch (error) {
-      return (error as { issues: Issue[] }).issues;
-    }
   };
 
   it('refuses a loop whose context is longer than the clip made for it, before anything runs, naming the node and its param', async () => {
@@ -269,9 +260,9 @@ describe('input problems the estimates find', () => {
 
   it("counts the clip as the run will make it: seconds rounded to the model's frame grid", async () => {
     // 2.5 s at 6 fps is 15 frames; skyloom-tiny makes 16 (a multiple of 4), which 16 context frames fit.
-    expect(await problems(loopWorkflow({ seconds: 2.5, fps: 6 }, { context: 16 }))).toEqual([]);
+    expect(await refusal(loopWorkflow({ seconds: 2.5, fps: 6 }, { context: 16 }))).toEqual([]);
     // 1.5 s at 6 fps is 9 frames, made as 8: 12 context frames are more.
-    expect(await problems(loopWorkflow({ seconds: 1.5, fps: 6 }, { context: 12 }))).toEqual([
+    expect(await refusal(loopWorkflow({ seconds: 1.5, fps: 6 }, { context: 12 }))).toEqual([
       { code: 'input_mismatch', nodeId: 'loop', pointer: '/nodes/7/params/context', message: 'The video has 8 frames, fewer than the 12 context frames' },
     ]);
   });
@@ -299,14 +290,14 @@ describe('input problems the estimates find', () => {
       inputs: { ...node.inputs, first: node.inputs!.video!, second: { node: 'longer', output: 'video' } },
     };
     delete wf.nodes[at]!.inputs!.video;
-    expect(await problems(wf)).toEqual([
+    expect(await refusal(wf)).toEqual([
       { code: 'input_mismatch', nodeId: 'loop', pointer: `/nodes/${at}/params/context`, message: 'The first video has 16 frames, fewer than the 20 context frames' },
     ]);
   });
 
   it('leaves a clip whose length is only bounded (a trim) to the run', async () => {
     const trim = { id: 'cut', type: 'trim', inputs: { video: { node: 'decode', output: 'video' } }, params: {} } as Workflow['nodes'][number];
-    expect(await problems(loopWorkflow({}, { context: 32 }, trim))).toEqual([]);
+    expect(await refusal(loopWorkflow({}, { context: 32 }, trim))).toEqual([]);
   });
 });
 
