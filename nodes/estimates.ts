@@ -22,7 +22,7 @@ import { listModels } from '../models/package.js';
 import { harmonisingSteps, planTransition, windowContext, windowCount } from '../models/windowed.js';
 import { modelHost } from './services.js';
 import { nearestFrameCount } from './latent.js';
-import { framesFor } from './time.js';
+import { contextRoomProblem, framesFor, offGridProblem, sizeProblem } from './time.js';
 import { RESIZE_PRESETS } from './upscale.js';
 
 /**
@@ -34,6 +34,8 @@ export type ModelCosts = ModelEstimate & {
   textEncoderBytes?: number;
   /** The frame counts the model makes: first, first + step, first + 2 step, … (its latent frame rule). */
   frameGrid?: { first: number; step: number };
+  /** Its default frame count (manifest defaults.frames): the window extend's context must leave room in. */
+  nativeFrames?: number;
 };
 
 /** Bytes of the files in a component's folder (the graph and its external weights). */
@@ -74,6 +76,7 @@ export async function modelCosts(name: string, searchPaths?: readonly string[]):
       ...(manifest.sizes ? { sizes: manifest.sizes } : {}),
       ...(textEncoderBytes ? { textEncoderBytes } : {}),
       ...(window ? { window } : {}),
+      ...(manifest.defaults?.frames ? { nativeFrames: manifest.defaults.frames } : {}),
       ...(l.temporalCompression && l.frameRule ? { frameGrid: { first: l.frameRule === 'causal' ? 1 : l.temporalCompression, step: l.temporalCompression } } : {}),
     };
   } catch {
@@ -117,6 +120,30 @@ function contextProblems(context: number | undefined, clips: [MediaEstimate | un
   return clips
     .filter(([clip]) => clip && !clip.approximate && clip.frames < context)
     .map(([clip, name]) => ({ message: `${name} has ${clip!.frames} frames, fewer than the ${context} context frames`, param: 'context' }));
+}
+
+/**
+ * What the time nodes refuse at run time (nodes/time.ts) that an estimate can see once the model's
+ * manifest is read: frame counts off its time grid (`counts`: what, frames, param) and clips not at
+ * one of its sizes (`clips`: clip, what, input). Nothing when the model is not installed.
+ */
+function modelProblems(
+  model: EstimatedValue | undefined,
+  counts: Array<[string, number | undefined, string]>,
+  clips: Array<[MediaEstimate | undefined, string, string]>,
+): EstimateProblem[] {
+  if (!isModel(model)) return [];
+  const { frameGrid, sizes } = model as ModelCosts;
+  const problems: EstimateProblem[] = [];
+  for (const [what, frames, param] of counts) {
+    const message = frameGrid && frames !== undefined ? offGridProblem(what, frames, frameGrid.step) : undefined;
+    if (message) problems.push({ message, param });
+  }
+  for (const [clip, what, param] of clips) {
+    const message = clip && sizes ? sizeProblem(what, clip, Object.values(sizes)) : undefined;
+    if (message) problems.push({ message, param });
+  }
+  return problems;
 }
 
 /** A value node passes its value on, so a param linked from it is checked like a widget. */
@@ -240,9 +267,21 @@ function transitionEstimate(
         [first, 'the first video'],
         [second, 'the second video'],
       ];
+  const differ =
+    !loops && (first.width !== second.width || first.height !== second.height)
+      ? [{ message: `the videos differ in size: ${first.width}×${first.height} and ${second.width}×${second.height}`, param: 'second' }]
+      : [];
+  const onGrid: Array<[string, number, string]> = [
+    ['context', context, 'context'],
+    ['the transition', frames, 'frames'],
+  ];
   return {
     outputs: { video: total },
-    problems: contextProblems(context, clips),
+    problems: [
+      ...modelProblems(inputs.model, onGrid, [[first, loops ? 'the video' : 'the first video', loops ? 'video' : 'first']]),
+      ...differ,
+      ...contextProblems(context, clips),
+    ],
     costs: [
       ...samplingCosts(window, model, params, 'frames', { head: context, tail: context }),
       { measure: 'tempBytes', amount: rgbBytes(media(first.width, first.height, frames)), param: 'frames', detail: `${frames} generated frames of ${first.width}×${first.height}` },
@@ -355,7 +394,14 @@ export const ESTIMATES: Record<string, Estimator> = {
     const seconds = num(params.seconds);
     const added = v?.fps && seconds !== undefined ? generatedFrames(seconds, v.fps, inputs.model) : undefined;
     const { out, costs } = generated(params, inputs, v, added?.frames, num(params.context) ?? 0, added?.approximate);
-    const problems = contextProblems(num(params.context), [[v, 'the video']]);
+    const context = num(params.context);
+    const window = isModel(inputs.model) ? (inputs.model as ModelCosts).nativeFrames : undefined;
+    const noRoom = context !== undefined && window !== undefined ? contextRoomProblem(context, window) : undefined;
+    const problems = [
+      ...modelProblems(inputs.model, [['context', context, 'context']], [[v, 'the video', 'video']]),
+      ...(noRoom ? [{ message: noRoom, param: 'context' }] : []),
+      ...contextProblems(context, [[v, 'the video']]),
+    ];
     if (!v || !out) return { costs, problems };
     const total = media(v.width, v.height, v.frames + out.frames, v.fps, roughly(v, out));
     return { outputs: { video: total }, costs: [...costs, ...mediaCosts(total, 'seconds')], problems };

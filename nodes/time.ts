@@ -76,17 +76,32 @@ function timing(model: VideoModel): { step: number; window: number } {
   return { step: model.frameCount(2) - model.frameCount(1), window: model.manifest.defaults.frames };
 }
 
+/** Why `frames` is not a count on the model's time grid (`step` frames per latent frame), or undefined. Estimates check it before a run. */
+export function offGridProblem(what: string, frames: number, step: number): string | undefined {
+  return frames % step !== 0 || frames <= 0 ? `${what} must be a positive multiple of ${step} frames but is ${frames}` : undefined;
+}
+
 function checkMultiple(what: string, frames: number, step: number): void {
-  if (frames % step !== 0 || frames <= 0) throw new NodeInputError(`${what} must be a positive multiple of ${step} frames but is ${frames}`);
+  const problem = offGridProblem(what, frames, step);
+  if (problem) throw new NodeInputError(problem);
+}
+
+/** Why a clip of this size cannot go through a model that generates at `sizes` (its manifest's; none listed: any), or undefined. */
+export function sizeProblem(what: string, video: { width: number; height: number }, sizes: ReadonlyArray<readonly [number, number]>): string | undefined {
+  if (sizes.length === 0 || sizes.some(([w, h]) => w === video.width && h === video.height)) return undefined;
+  const list = sizes.map(([w, h]) => `${w}×${h}`).join(', ');
+  return `${what} is ${video.width}×${video.height}; the model generates at ${list} — resize it first (load-video width/height)`;
+}
+
+/** Why extend's `context` frames leave no new frame in the model's `window`-frame window, or undefined. */
+export function contextRoomProblem(context: number, window: number): string | undefined {
+  return context >= window ? `context of ${context} frames leaves no room for new frames in the model's ${window}-frame window` : undefined;
 }
 
 function checkModelSize(model: VideoModel, video: { width: number; height: number }, what: string): void {
   model.latentShape(video.width, video.height, model.frameCount(1));
-  const native = Object.values(model.manifest.sizes ?? {});
-  if (native.length > 0 && !native.some(([w, h]) => w === video.width && h === video.height)) {
-    const sizes = native.map(([w, h]) => `${w}×${h}`).join(', ');
-    throw new NodeInputError(`${what} is ${video.width}×${video.height}; the model generates at ${sizes} — resize it first (load-video width/height)`);
-  }
+  const problem = sizeProblem(what, video, Object.values(model.manifest.sizes ?? {}));
+  if (problem) throw new NodeInputError(problem);
 }
 
 /** What {@link extendLatent} makes: `count` new frames on one side of `context`. */
@@ -216,7 +231,8 @@ export const extendNode = defineNode({
     const contextCount = inputs.context;
     checkModelSize(s.model, video, 'the video');
     checkMultiple('context', contextCount, step);
-    if (contextCount >= window) throw new NodeInputError(`context of ${contextCount} frames leaves no room for new frames in the model's ${window}-frame window`);
+    const noRoom = contextRoomProblem(contextCount, window);
+    if (noRoom) throw new NodeInputError(noRoom);
     if (video.frameCount < contextCount) throw new NodeInputError(`the video has ${video.frameCount} frames, fewer than the ${contextCount} context frames`);
     const forward = inputs.direction === 'forward';
     const start = forward ? video.frameCount - contextCount : 0;
@@ -279,15 +295,15 @@ function nativeSizeFor(model: VideoModel, ratio: number): [number, number] {
 async function transition(s: Sampling, a: VideoHandle, b: VideoHandle, contextCount: number, frames: number, ctx: NodeContext): Promise<VideoHandle> {
   const m = s.model;
   const { step } = timing(m);
-  checkModelSize(m, a, 'the first video');
+  // A loop is a transition from a clip to itself: one video to name.
+  const names = a === b ? ['the video'] : ['the first video', 'the second video'];
+  checkModelSize(m, a, names[0]!);
   if (a.width !== b.width || a.height !== b.height) throw new NodeInputError(`the videos differ in size: ${a.width}×${a.height} and ${b.width}×${b.height}`);
   checkMultiple('context', contextCount, step);
   checkMultiple('the transition', frames, step);
-  for (const [v, name] of [
-    [a, 'first'],
-    [b, 'second'],
-  ] as const) {
-    if (v.frameCount < contextCount) throw new NodeInputError(`the ${name} video has ${v.frameCount} frames, fewer than the ${contextCount} context frames`);
+  for (const [i, name] of names.entries()) {
+    const v = i === 0 ? a : b;
+    if (v.frameCount < contextCount) throw new NodeInputError(`${name} has ${v.frameCount} frames, fewer than the ${contextCount} context frames`);
   }
   const size = { width: a.width, height: a.height };
   const frameBytes = a.width * a.height * 3;

@@ -295,6 +295,68 @@ describe('input problems the estimates find', () => {
     ]);
   });
 
+  it("refuses what the time nodes would refuse once the model's manifest is read: counts off its frame grid, no room in its window, clips not at its sizes", async () => {
+    // loop's transition and context must be multiples of skyloom-tiny's 4 frames per latent frame.
+    // The params' own step catches a number typed in (param_step); a count linked from a primitive
+    // is checked against the model's grid.
+    const linked = loopWorkflow({}, {});
+    const loop = linked.nodes.find((n) => n.id === 'loop')!;
+    delete loop.params!.context;
+    delete loop.params!.frames;
+    loop.inputs = { ...loop.inputs, context: { node: 'six', output: 'value' }, frames: { node: 'ten', output: 'value' } };
+    linked.nodes.push({ id: 'six', type: 'int', params: { value: 6 } }, { id: 'ten', type: 'int', params: { value: 10 } });
+    expect(await refusal(linked)).toEqual([
+      { code: 'input_mismatch', nodeId: 'loop', pointer: '/nodes/7/inputs/context', message: 'Context must be a positive multiple of 4 frames but is 6' },
+      { code: 'input_mismatch', nodeId: 'loop', pointer: '/nodes/7/inputs/frames', message: 'The transition must be a positive multiple of 4 frames but is 10' },
+    ]);
+    // A clip resized off the model's sizes, named by the input that brings it.
+    const resized = {
+      id: 'big',
+      type: 'resize',
+      inputs: { video: { node: 'decode', output: 'video' } },
+      params: { preset: 'custom', width: 80, height: 80 },
+    } as Workflow['nodes'][number];
+    expect(await refusal(loopWorkflow({}, {}, resized))).toEqual([
+      {
+        code: 'input_mismatch',
+        nodeId: 'loop',
+        pointer: '/nodes/7/inputs/video',
+        message: 'The video is 80×80; the model generates at 64×64, 112×64, 64×112 — resize it first (load-video width/height)',
+      },
+    ]);
+    // extend: its context must leave new frames in the model's 16-frame window.
+    const wf = loopWorkflow({}, {});
+    const extend = (context: number) => {
+      const copy = structuredClone(wf);
+      copy.nodes.push({
+        id: 'more',
+        type: 'extend',
+        inputs: {
+          model: { node: 'model', output: 'model' },
+          positive: { node: 'positive', output: 'conditioning' },
+          negative: { node: 'negative', output: 'conditioning' },
+          video: { node: 'decode', output: 'video' },
+        },
+        params: { seconds: 1, context },
+      });
+      return copy;
+    };
+    expect(await refusal(extend(16))).toEqual([
+      { code: 'input_mismatch', nodeId: 'more', pointer: '/nodes/9/params/context', message: "Context of 16 frames leaves no room for new frames in the model's 16-frame window" },
+    ]);
+    expect(await refusal(extend(12))).toEqual([]);
+  });
+
+  it('refuses a connect between clips of different sizes, naming the second', async () => {
+    const wf = loopWorkflow({}, {});
+    const at = wf.nodes.findIndex((n) => n.id === 'loop');
+    const node = wf.nodes[at]!;
+    wf.nodes.push({ id: 'wide', type: 'resize', inputs: { video: { node: 'decode', output: 'video' } }, params: { preset: 'custom', width: 112, height: 64 } });
+    wf.nodes[at] = { ...node, type: 'connect', inputs: { ...node.inputs, first: node.inputs!.video!, second: { node: 'wide', output: 'video' } } };
+    delete wf.nodes[at]!.inputs!.video;
+    expect(await refusal(wf)).toEqual([{ code: 'input_mismatch', nodeId: 'loop', pointer: `/nodes/${at}/inputs/second`, message: 'The videos differ in size: 64×64 and 112×64' }]);
+  });
+
   it('leaves a clip whose length is only bounded (a trim) to the run', async () => {
     const trim = { id: 'cut', type: 'trim', inputs: { video: { node: 'decode', output: 'video' } }, params: {} } as Workflow['nodes'][number];
     expect(await refusal(loopWorkflow({}, { context: 32 }, trim))).toEqual([]);
