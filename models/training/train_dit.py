@@ -79,6 +79,8 @@ def main():
                          "checkpoint restored by dit_from_package.py holds in both)")
     ap.add_argument("--motion-loss", type=float, default=0.0,
                     help="weight of the frame-difference term (see the module docstring)")
+    ap.add_argument("--seam-weight", type=float, default=0.0,
+                    help="extra weight of the loss on generated latent frames next to known ones")
     ap.add_argument("--two-object-share", type=float,
                     help="draw this share of each batch from two-object clips (default: uniform, "
                          "about 0.4 as rendered)")
@@ -162,6 +164,17 @@ def main():
         w = 1 - cmask
         err = v - (noise - x0)
         loss = (w * err ** 2).sum() / (w.sum() * C)
+        if args.seam_weight > 0:
+            # Seam term: the error of each generated latent frame next to a known one, weighed
+            # again. The sampler puts the known frames back exactly, so the step from a known
+            # frame into the first generated one is that frame's own error; the frame-difference
+            # term below only sees pairs of generated frames (EVAL.md, "Known-frame seams").
+            known = cmask[:, :, :, :1, :1]
+            beside = torch.zeros_like(known)
+            beside[:, :, 1:] += known[:, :, :-1]
+            beside[:, :, :-1] += known[:, :, 1:]
+            seam = ((1 - known) * (beside > 0).float()).expand_as(cmask)
+            loss = loss + args.seam_weight * (seam * err ** 2).sum() / (seam.sum() * C).clamp(min=1)
         if args.motion_loss > 0:
             # Frame-difference term: the error's change from one latent frame to the next, where
             # both are generated. Same minimiser as the plain loss; it only weighs the temporal
