@@ -40,11 +40,39 @@ def decode(vae, z, primed):
     return vae.decode_primed(z, per_clip=True) if primed else vae.decode(z)
 
 
-def loss_fn(vae, x, fg, tdiff, border, primed, first_border=None):
+def edge_band(fg, radius=1):
+    """1 within `radius` pixels of an edge of the foreground coverage fg [B, 1, F, H, W], else 0:
+    where a shape's outline (its corners and straight sides) is drawn."""
+    gx = (fg[..., :, 1:] - fg[..., :, :-1]).abs()
+    gy = (fg[..., 1:, :] - fg[..., :-1, :]).abs()
+    g = torch.nn.functional.pad(gx, (0, 1)) + torch.nn.functional.pad(gy, (0, 0, 0, 1))
+    k = 2 * radius + 1
+    g = torch.nn.functional.max_pool3d(g, (1, k, k), stride=1, padding=(0, radius, radius))
+    return (g > 0.05).float()
+
+
+def mixed_batch(rng, aspect, n, pattern_share):
+    """train_vae.batch, also saying which clips are shapes (a pattern clip's weight map is its
+    local contrast, not a coverage with an outline)."""
+    clips, fgs, shapes = [], [], []
+    for _ in range(n):
+        shape = rng.random() >= pattern_share
+        frames, fg = (data.render(data.sample_spec(rng), aspect, rng) if shape
+                      else data.render_pattern(data.PATTERNS[int(rng.integers(len(data.PATTERNS)))], aspect, rng))
+        clips.append(data.to_model(frames))
+        fgs.append(fg)
+        shapes.append(float(shape))
+    return (torch.from_numpy(np.stack(clips)), torch.from_numpy(np.stack(fgs))[:, None],
+            torch.tensor(shapes).view(-1, 1, 1, 1, 1))
+
+
+def loss_fn(vae, x, fg, tdiff, border, primed, first_border=None, outline=None):
     with torch.no_grad():
         z = vae.encoder(x)
     y = decode(vae, z, primed)
     w = 1.0 + 9.0 * fg
+    if outline is not None:
+        w = w + outline
     d = y - x
     dt = (y[:, :, 1:] - y[:, :, :-1]) - (x[:, :, 1:] - x[:, :, :-1])
     wt = torch.maximum(w[:, :, 1:], w[:, :, :-1]) * step_weights(x.shape[2], border, first_border)
@@ -87,6 +115,8 @@ def main():
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--primed", action="store_true", help="train and measure the primed decode")
     ap.add_argument("--first-border", type=float, help="weight of the step into frame 4 (default --border)")
+    ap.add_argument("--outline", type=float, default=0.0,
+                    help="extra loss weight within a pixel of a shape clip's outline (edge_band)")
     args = ap.parse_args()
     setup_torch(args.seed)
     os.makedirs(args.work, exist_ok=True)
@@ -120,9 +150,14 @@ def main():
         lr = args.lr * min(1.0, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / schedule)))
         for g in opt.param_groups:
             g["lr"] = float(lr)
-        x, fg = batch(np.random.default_rng(args.seed * 1_000_003 + step), ASPECTS[step % 3], args.batch,
-                      pattern_share=args.pattern_share)
-        loss = loss_fn(vae, x, fg, args.tdiff, args.border, args.primed, args.first_border)
+        rng = np.random.default_rng(args.seed * 1_000_003 + step)
+        if args.outline > 0:
+            x, fg, shapes = mixed_batch(rng, ASPECTS[step % 3], args.batch, args.pattern_share)
+            outline = args.outline * edge_band(fg) * shapes
+        else:
+            x, fg = batch(rng, ASPECTS[step % 3], args.batch, pattern_share=args.pattern_share)
+            outline = None
+        loss = loss_fn(vae, x, fg, args.tdiff, args.border, args.primed, args.first_border, outline)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
