@@ -22,7 +22,7 @@ import { listModels } from '../models/package.js';
 import { harmonisingSteps, planTransition, windowContext, windowCount } from '../models/windowed.js';
 import { modelHost } from './services.js';
 import { nearestFrameCount } from './latent.js';
-import { contextRoomProblem, framesFor, offGridProblem, sizeProblem } from './time.js';
+import { contextRoomProblem, framesFor, offGridProblem, sizeProblem, sizesDifferProblem } from './time.js';
 import { RESIZE_PRESETS } from './upscale.js';
 
 /**
@@ -267,10 +267,7 @@ function transitionEstimate(
         [first, 'the first video'],
         [second, 'the second video'],
       ];
-  const differ =
-    !loops && (first.width !== second.width || first.height !== second.height)
-      ? [{ message: `the videos differ in size: ${first.width}×${first.height} and ${second.width}×${second.height}`, param: 'second' }]
-      : [];
+  const differ = loops ? undefined : sizesDifferProblem(first, second);
   const onGrid: Array<[string, number, string]> = [
     ['context', context, 'context'],
     ['the transition', frames, 'frames'],
@@ -279,7 +276,7 @@ function transitionEstimate(
     outputs: { video: total },
     problems: [
       ...modelProblems(inputs.model, onGrid, [[first, loops ? 'the video' : 'the first video', loops ? 'video' : 'first']]),
-      ...differ,
+      ...(differ ? [{ message: differ, param: 'second' }] : []),
       ...contextProblems(context, clips),
     ],
     costs: [

@@ -93,6 +93,11 @@ export function sizeProblem(what: string, video: { width: number; height: number
   return `${what} is ${video.width}×${video.height}; the model generates at ${list} — resize it first (load-video width/height)`;
 }
 
+/** Why two clips cannot be joined (connect, concat): their sizes differ; or undefined. */
+export function sizesDifferProblem(a: { width: number; height: number }, b: { width: number; height: number }): string | undefined {
+  return a.width !== b.width || a.height !== b.height ? `the videos differ in size: ${a.width}×${a.height} and ${b.width}×${b.height}; resize one first` : undefined;
+}
+
 /** Why extend's `context` frames leave no new frame in the model's `window`-frame window, or undefined. */
 export function contextRoomProblem(context: number, window: number): string | undefined {
   return context >= window ? `context of ${context} frames leaves no room for new frames in the model's ${window}-frame window` : undefined;
@@ -298,7 +303,8 @@ async function transition(s: Sampling, a: VideoHandle, b: VideoHandle, contextCo
   // A loop is a transition from a clip to itself: one video to name.
   const names = a === b ? ['the video'] : ['the first video', 'the second video'];
   checkModelSize(m, a, names[0]!);
-  if (a.width !== b.width || a.height !== b.height) throw new NodeInputError(`the videos differ in size: ${a.width}×${a.height} and ${b.width}×${b.height}`);
+  const differ = sizesDifferProblem(a, b);
+  if (differ) throw new NodeInputError(differ);
   checkMultiple('context', contextCount, step);
   checkMultiple('the transition', frames, step);
   for (const [i, name] of names.entries()) {
@@ -407,7 +413,8 @@ export const concatNode = defineNode({
   run: ({ first, second }) => {
     const a = first;
     const b = second;
-    if (a.width !== b.width || a.height !== b.height) throw new NodeInputError(`the videos differ in size: ${a.width}×${a.height} and ${b.width}×${b.height}; resize one first`);
+    const differ = sizesDifferProblem(a, b);
+    if (differ) throw new NodeInputError(differ);
     if (a.fps !== b.fps) throw new NodeInputError(`the videos differ in frame rate: ${a.fps} and ${b.fps} fps; change one with an fps node first`);
     return { video: VideoHandle.concat([a, b]) };
   },

@@ -354,7 +354,9 @@ describe('input problems the estimates find', () => {
     wf.nodes.push({ id: 'wide', type: 'resize', inputs: { video: { node: 'decode', output: 'video' } }, params: { preset: 'custom', width: 112, height: 64 } });
     wf.nodes[at] = { ...node, type: 'connect', inputs: { ...node.inputs, first: node.inputs!.video!, second: { node: 'wide', output: 'video' } } };
     delete wf.nodes[at]!.inputs!.video;
-    expect(await refusal(wf)).toEqual([{ code: 'input_mismatch', nodeId: 'loop', pointer: `/nodes/${at}/inputs/second`, message: 'The videos differ in size: 64×64 and 112×64' }]);
+    expect(await refusal(wf)).toEqual([
+      { code: 'input_mismatch', nodeId: 'loop', pointer: `/nodes/${at}/inputs/second`, message: 'The videos differ in size: 64×64 and 112×64; resize one first' },
+    ]);
   });
 
   it('leaves a clip whose length is only bounded (a trim) to the run', async () => {
