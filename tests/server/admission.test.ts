@@ -244,6 +244,19 @@ describe('input problems the estimates find', () => {
     return wf;
   };
 
+  /** An extend of the loop workflow's decoded clip, wired to its model and prompts. */
+  const extendOf = (id: string, params: Record<string, number>): Workflow['nodes'][number] => ({
+    id,
+    type: 'extend',
+    inputs: {
+      model: { node: 'model', output: 'model' },
+      positive: { node: 'positive', output: 'conditioning' },
+      negative: { node: 'negative', output: 'conditioning' },
+      video: { node: 'decode', output: 'video' },
+    },
+    params,
+  });
+
   it('refuses a loop whose context is longer than the clip made for it, before anything runs, naming the node and its param', async () => {
     const wf = loopWorkflow({}, { context: 32 });
     const r = await postJson<ErrorBody>(server.base, '/api/prompt', { workflow: wf });
@@ -272,17 +285,7 @@ describe('input problems the estimates find', () => {
     const at = wf.nodes.findIndex((n) => n.id === 'loop');
     const node = wf.nodes[at]!;
     // The second clip is the first extended by 2 s (32 frames); context 20 is more than the first's 16.
-    wf.nodes.push({
-      id: 'longer',
-      type: 'extend',
-      inputs: {
-        model: { node: 'model', output: 'model' },
-        positive: { node: 'positive', output: 'conditioning' },
-        negative: { node: 'negative', output: 'conditioning' },
-        video: { node: 'decode', output: 'video' },
-      },
-      params: { seconds: 2 },
-    });
+    wf.nodes.push(extendOf('longer', { seconds: 2 }));
     wf.nodes[at] = {
       ...node,
       type: 'connect',
@@ -328,17 +331,7 @@ describe('input problems the estimates find', () => {
     const wf = loopWorkflow({}, {});
     const extend = (context: number) => {
       const copy = structuredClone(wf);
-      copy.nodes.push({
-        id: 'more',
-        type: 'extend',
-        inputs: {
-          model: { node: 'model', output: 'model' },
-          positive: { node: 'positive', output: 'conditioning' },
-          negative: { node: 'negative', output: 'conditioning' },
-          video: { node: 'decode', output: 'video' },
-        },
-        params: { seconds: 1, context },
-      });
+      copy.nodes.push(extendOf('more', { seconds: 1, context }));
       return copy;
     };
     expect(await refusal(extend(16))).toEqual([
