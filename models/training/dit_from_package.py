@@ -100,9 +100,10 @@ def main():
     dit_path = os.path.join(args.package, "transformer", "model.onnx")
     shipped_te, shipped_dit = constants(te_path), constants(dit_path)
     with open(os.path.join(args.package, "skyloom.json")) as f:
-        channels = json.load(f)["latent"]["channels"]
+        latent = json.load(f)["latent"]
+    channels, patch = latent["channels"], latent["patchSize"][1]
     te = TextEncoder(len(data.VOCAB), dim=WIDTH, layers=2)
-    dit = DiT(dim=WIDTH, depth=6, text_dim=WIDTH, channels=channels)
+    dit = DiT(dim=WIDTH, depth=6, text_dim=WIDTH, channels=channels, patch=patch)
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():  # random weights everywhere (zero-initialised layers would be ambiguous)
         for p in [*te.parameters(), *dit.parameters()]:
@@ -126,7 +127,8 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     out = os.path.join(args.work, "dit.pt")
     torch.save({"te": te.state_dict(), "dit": dit.state_dict(), "ema_te": te.state_dict(), "ema_dit": dit.state_dict(),
-                "step": 0, "config": {"width": WIDTH, "depth": 6, "te_layers": 2, "channels": channels},
+                "step": 0, "config": {"width": WIDTH, "depth": 6, "te_layers": 2, "channels": channels,
+                                            "patch": patch},
                 "from": os.path.relpath(args.package, os.path.dirname(os.path.abspath(__file__)))}, out)
     print(f"wrote {out} from {args.package}: text encoder {len(te_names)} and DiT {len(dit_names)} constants "
           f"named, every parameter restored, re-export equal to the shipped graphs")

@@ -285,9 +285,10 @@ def main():
 TRAINING_STAGES = (("vae", "vae_stats.json"), ("decoder-lookahead", "decoder-lookahead/decoder_stats.json"),
                    ("decoder-primed", "decoder-primed/decoder_stats.json"),
                    ("decoder-first", "decoder-first/decoder_stats.json"),
-                   ("decoder-long", "decoder-long/decoder_stats.json"), ("latents", "latent_stats.json"),
+                   ("decoder-long", "decoder-long/decoder_stats.json"),
+                   ("decoder-outline", "decoder-outline/decoder_stats.json"), ("latents", "latent_stats.json"),
                    ("dit", "dit-phase1/dit_stats.json"), ("dit-restart", "dit_stats.json"),
-                   ("dit-phase3", "dit-phase3/dit_stats.json"))
+                   ("dit-phase3", "dit-phase3/dit_stats.json"), ("dit-p1", "dit-p1/dit_stats.json"))
 
 
 def stage_stats(path):

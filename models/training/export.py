@@ -143,7 +143,7 @@ def main():
     ap.add_argument("--work", default=os.path.join(HERE, ".work"))
     ap.add_argument("--out", default=PACKAGE)
     ap.add_argument("--name", default="skyloom-tiny", help="the package's name in skyloom.json")
-    ap.add_argument("--version", help="default: 2.1.0 for a causal VAE, 1.2.0 for the legacy one")
+    ap.add_argument("--version", help="default: 2.2.0 for a causal VAE, 1.2.0 for the legacy one")
     ap.add_argument("--description", help="default: the skyloom-tiny description")
     ap.add_argument("--int8", action="store_true", help="int8 weights for the DiT (quantize_dit.py)")
     ap.add_argument("--quant-python", default=sys.executable,
@@ -157,7 +157,7 @@ def main():
     cfg = ck.get("config", {})
     te = TextEncoder(len(data.VOCAB), dim=cfg.get("width", WIDTH), layers=cfg.get("te_layers", 2))
     dit = DiT(dim=cfg.get("width", WIDTH), depth=cfg.get("depth", 6), text_dim=cfg.get("width", WIDTH),
-              channels=cfg.get("channels", LATENT_CHANNELS))
+              channels=cfg.get("channels", LATENT_CHANNELS), patch=cfg.get("patch", 2))
     streaming = isinstance(vae, CausalVAE)
     te.load_state_dict(ck["ema_te"])  # EMA weights are what ships
     dit.load_state_dict(ck["ema_dit"])
@@ -288,7 +288,7 @@ def main():
                       **({"next_latents": "next_latent_frame"} if streaming and vae.decoder.lookahead else {})}
     manifest = {
         "format": "skyloom-model", "formatVersion": 1, "name": args.name,
-        "version": args.version or ("2.1.0" if streaming else "1.2.0"),
+        "version": args.version or ("2.2.0" if streaming else "1.2.0"),
         "description": args.description or (
             "Tiny text-to-video model trained on procedural videos of coloured shapes "
             "(circle, square, triangle, star) moving over plain or sunset backgrounds. "
@@ -316,7 +316,7 @@ def main():
                                      "outputs": {"video": "video_frames"}}} if streaming else {}),
         },
         "latent": {"channels": C, "spatialCompression": 8, "temporalCompression": 4,
-                   "frameRule": "multiple", "patchSize": [1, 2, 2],
+                   "frameRule": "multiple", "patchSize": [1, dit.patch_size, dit.patch_size],
                    "scalingFactor": stats["scalingFactor"], "shiftFactor": stats["shiftFactor"],
                    "previewFactors": stats["previewFactors"], "previewBias": stats["previewBias"],
                    "encoderContext": encoder_context,

@@ -39,9 +39,11 @@ def main():
     ap.add_argument("--out", help="with --edges: where to write the extended set")
     ap.add_argument("--edge-kind", choices=["enter", "cross"], default="enter",
                     help="data.render's edges: objects that come in, or also leave and outgrow")
+    ap.add_argument("--device", default="cpu", help="torch device that encodes (cuda on a GPU machine)")
     args = ap.parse_args()
     setup_torch(args.seed)
-    vae = load_vae(os.path.join(args.work, "vae.pt"))[0]
+    dev = torch.device(args.device)
+    vae = load_vae(os.path.join(args.work, "vae.pt"))[0].to(dev)
     if args.edges:
         add_edges(vae, args)
         return
@@ -64,7 +66,7 @@ def main():
                 caps.append(cap)
             x = torch.from_numpy(np.stack(clips))
             with torch.no_grad():
-                z = vae.encoder(x)
+                z = vae.encoder(x.to(dev)).cpu()
             zs.append(z.numpy())
             if start < 500:
                 # Block means: [B,3,F,H,W] -> [B,3,T,h,w]
@@ -127,7 +129,7 @@ def add_edges(vae, args):
                 t = data.tokenize(data.caption_of(spec))
                 ids.append(t + [0] * (data.MAX_TOKENS - len(t)))
             with torch.no_grad():
-                z = vae.encoder(torch.from_numpy(np.stack(clips)))
+                z = vae.encoder(torch.from_numpy(np.stack(clips)).to(args.device)).cpu()
             zs.append((z.numpy() - stats["shiftFactor"]) * stats["scalingFactor"])
         out[f"z_{aspect}"] = np.concatenate([base[f"z_{aspect}"], np.concatenate(zs).astype(np.float32)])
         out[f"ids_{aspect}"] = np.concatenate([base[f"ids_{aspect}"], np.array(ids, np.int64)])

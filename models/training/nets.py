@@ -295,8 +295,8 @@ def translate_latent(z, dy, dx):
     """Latent frame z [B,C,1,h,w] moved by (dy, dx) cells: bilinear, edges repeated (the runtime's
     translateLatent in models/families/skyloom.ts)."""
     h, w = z.shape[-2:]
-    y = (torch.arange(h, dtype=torch.float32) - dy).clamp(0, h - 1)
-    x = (torch.arange(w, dtype=torch.float32) - dx).clamp(0, w - 1)
+    y = (torch.arange(h, dtype=torch.float32, device=z.device) - dy).clamp(0, h - 1)
+    x = (torch.arange(w, dtype=torch.float32, device=z.device) - dx).clamp(0, w - 1)
     y0, x0 = y.floor().long(), x.floor().long()
     y1, x1 = (y0 + 1).clamp(max=h - 1), (x0 + 1).clamp(max=w - 1)
     fy, fx = (y - y0)[:, None], (x - x0)[None, :]
@@ -375,7 +375,7 @@ def mask_bias(mask):
 def sincos(pos, dim, max_period=10000.0):
     """Sinusoidal embedding of float positions [...] -> [..., dim]."""
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=pos.device) / half)
     ang = pos[..., None].float() * freqs
     return torch.cat([ang.sin(), ang.cos()], -1)
 
@@ -399,7 +399,7 @@ class TextEncoder(nn.Module):
         self.out_norm = nn.LayerNorm(dim)
 
     def forward(self, input_ids, attention_mask):
-        pos = torch.arange(input_ids.shape[1])
+        pos = torch.arange(input_ids.shape[1], device=input_ids.device)
         x = self.embed(input_ids) + sincos(pos, self.dim)[None]
         bias = mask_bias(attention_mask)
         for l in self.layers:
@@ -440,40 +440,46 @@ class DiT(nn.Module):
     """Velocity model v(x_t, t | text, known frames) over [B,C,T,h,w] latents.
 
     Input is the channel concat [x_t, cond_latents * cond_mask, cond_mask] (2C+1 channels),
-    patched 1x2x2 into tokens with 3D sinusoidal positions computed from the input's own shape.
+    patched 1xPxP into tokens (P = `patch`: 2 up to 2.1, 1 from 2.2, one token per latent cell)
+    with 3D sinusoidal positions computed from the input's own shape.
     A learned null token is always present in the cross-attention keys and in the text pooling,
     so an all-zero text mask (the unconditional branch of guidance) still gives finite outputs."""
 
-    def __init__(self, dim=WIDTH, depth=6, text_dim=WIDTH, channels=LATENT_CHANNELS):
+    def __init__(self, dim=WIDTH, depth=6, text_dim=WIDTH, channels=LATENT_CHANNELS, patch=2):
         super().__init__()
-        self.dim, self.channels = dim, channels
-        self.patch = nn.Conv3d(2 * channels + 1, dim, (1, 2, 2), stride=(1, 2, 2))
+        self.dim, self.channels, self.patch_size = dim, channels, patch
+        self.patch = nn.Conv3d(2 * channels + 1, dim, (1, patch, patch), stride=(1, patch, patch))
         self.t_mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
         self.null = nn.Parameter(torch.randn(1, 1, text_dim) * 0.02)
         self.pool_proj = nn.Sequential(nn.Linear(text_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
         self.blocks = nn.ModuleList(DiTBlock(dim, text_dim) for _ in range(depth))
         self.out_norm = Norm(dim)
         self.out_ada = nn.Linear(dim, 2 * dim)
-        self.out = nn.Linear(dim, 4 * channels)
+        self.out = nn.Linear(dim, patch * patch * channels)
         for m in (self.out_ada, self.out):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
 
-    def pos_embed(self, T, h, w):
-        """[T*h*w, dim] sinusoidal positions: dims split 32 / 48 / 48 over (t, y, x)."""
+    def pos_embed(self, T, h, w, device=None):
+        """[T*h*w, dim] sinusoidal positions: dims split 1/4, 3/8, 3/8 over (t, y, x). Spatial
+        positions count 2x2 latent cells (16 pixels) whatever the patch size, so a patch-1 DiT
+        made from a patch-2 one (train_dit.repatch) keeps what its positions mean."""
         dt, ds = self.dim // 4, 3 * self.dim // 8
-        t = sincos(torch.arange(T), dt)[:, None, None, :].expand(T, h, w, dt)
-        y = sincos(torch.arange(h), ds)[None, :, None, :].expand(T, h, w, ds)
-        x = sincos(torch.arange(w), ds)[None, None, :, :].expand(T, h, w, ds)
+        ys, xs = torch.arange(h, device=device), torch.arange(w, device=device)
+        if self.patch_size != 2:
+            ys, xs = ys * (self.patch_size / 2), xs * (self.patch_size / 2)
+        t = sincos(torch.arange(T, device=device), dt)[:, None, None, :].expand(T, h, w, dt)
+        y = sincos(ys, ds)[None, :, None, :].expand(T, h, w, ds)
+        x = sincos(xs, ds)[None, None, :, :].expand(T, h, w, ds)
         return torch.cat([t, y, x], -1).reshape(T * h * w, self.dim)
 
     def forward(self, hidden_states, timestep, encoder_hidden_states, encoder_attention_mask,
                 cond_latents, cond_mask):
         B, C, T, H, W = hidden_states.shape
         x = torch.cat([hidden_states, cond_latents * cond_mask, cond_mask], 1)
-        x = self.patch(x)  # [B, D, T, H/2, W/2]
+        x = self.patch(x)  # [B, D, T, H/P, W/P]
         h, w = x.shape[3], x.shape[4]
-        x = x.flatten(2).transpose(1, 2) + self.pos_embed(T, h, w)[None]
+        x = x.flatten(2).transpose(1, 2) + self.pos_embed(T, h, w, x.device)[None]
 
         # Text: prepend the null token (always attended, always pooled).
         null = self.null.expand(B, 1, self.null.shape[-1])
@@ -487,7 +493,8 @@ class DiT(nn.Module):
         for blk in self.blocks:
             x = blk(x, c, text, bias)
         shift, scale = self.out_ada(F.silu(c)).chunk(2, -1)
-        x = self.out(modulate(self.out_norm(x), shift, scale))  # [B, N, 4C]
-        # Unpatchify: token (t, i, j) holds a 2x2 block of C channels ordered (C, 2, 2).
-        x = x.reshape(B, T, h, w, C, 2, 2).permute(0, 4, 1, 2, 5, 3, 6)
+        x = self.out(modulate(self.out_norm(x), shift, scale))  # [B, N, P*P*C]
+        # Unpatchify: token (t, i, j) holds a PxP block of C channels ordered (C, P, P).
+        p = self.patch_size
+        x = x.reshape(B, T, h, w, C, p, p).permute(0, 4, 1, 2, 5, 3, 6)
         return x.reshape(B, C, T, H, W)

@@ -75,7 +75,7 @@ def loss_fn(vae, x, fg, tdiff, border, primed, first_border=None, outline=None):
         w = w + outline
     d = y - x
     dt = (y[:, :, 1:] - y[:, :, :-1]) - (x[:, :, 1:] - x[:, :, :-1])
-    wt = torch.maximum(w[:, :, 1:], w[:, :, :-1]) * step_weights(x.shape[2], border, first_border)
+    wt = torch.maximum(w[:, :, 1:], w[:, :, :-1]) * step_weights(x.shape[2], border, first_border).to(x.device)
     return (w * d * d).mean() + 0.5 * (w * d.abs()).mean() + grad_l1(y, x, w) + tdiff * (wt * dt.abs()).mean()
 
 
@@ -85,10 +85,10 @@ def border_ratio(vae, clips, primed):
     ratios, psnrs = [], []
     with torch.no_grad():
         for f in clips:
-            x = torch.from_numpy(data.to_model(f))[None]
+            x = torch.from_numpy(data.to_model(f))[None].to(next(vae.parameters()).device)
             y = decode(vae, vae.encoder(x), primed)
             psnrs.append(psnr(y, x))
-            r = np.clip((y[0].numpy().transpose(1, 2, 3, 0) + 1) * 127.5 + 0.5, 0, 255)
+            r = np.clip((y[0].cpu().numpy().transpose(1, 2, 3, 0) + 1) * 127.5 + 0.5, 0, 255)
             s = np.abs(np.diff(r, axis=0)).mean((1, 2, 3))
             if np.abs(np.diff(f.astype(np.float32), axis=0)).mean() < 0.3:
                 continue  # still clips have no steps to compare
@@ -117,6 +117,7 @@ def main():
     ap.add_argument("--first-border", type=float, help="weight of the step into frame 4 (default --border)")
     ap.add_argument("--outline", type=float, default=0.0,
                     help="extra loss weight within a pixel of a shape clip's outline (edge_band)")
+    ap.add_argument("--device", default="cpu", help="torch device to train on (cuda on a GPU machine)")
     args = ap.parse_args()
     setup_torch(args.seed)
     os.makedirs(args.work, exist_ok=True)
@@ -130,6 +131,8 @@ def main():
     missing = vae.load_state_dict(source.state_dict(), strict=False).missing_keys
     if any(not k.startswith("decoder.la.") for k in missing):
         raise SystemExit(f"{args.init} lacks {missing}")
+    dev = torch.device(args.device)
+    vae.to(dev)
     for p in vae.encoder.parameters():
         p.requires_grad_(False)
     params = list(vae.decoder.parameters())
@@ -153,9 +156,11 @@ def main():
         rng = np.random.default_rng(args.seed * 1_000_003 + step)
         if args.outline > 0:
             x, fg, shapes = mixed_batch(rng, ASPECTS[step % 3], args.batch, args.pattern_share)
+            x, fg, shapes = x.to(dev), fg.to(dev), shapes.to(dev)
             outline = args.outline * edge_band(fg) * shapes
         else:
             x, fg = batch(rng, ASPECTS[step % 3], args.batch, pattern_share=args.pattern_share)
+            x, fg = x.to(dev), fg.to(dev)
             outline = None
         loss = loss_fn(vae, x, fg, args.tdiff, args.border, args.primed, args.first_border, outline)
         opt.zero_grad(set_to_none=True)
@@ -168,7 +173,7 @@ def main():
             r, p = border_ratio(vae, clips, args.primed)
             history.append({"step": step + 1, "border_ratio": r, "psnr": p})
             print("eval", history[-1], flush=True)
-            torch.save({"model": vae.state_dict(), "opt": None, "step": ck.get("step", 0), "elapsed": 0.0,
+            torch.save({"model": {k: v.cpu() for k, v in vae.state_dict().items()}, "opt": None, "step": ck.get("step", 0), "elapsed": 0.0,
                         "config": config, "from": os.path.abspath(args.init), "decoder_steps": step + 1},
                        os.path.join(args.work, "vae.pt"))
     with open(os.path.join(args.work, "decoder_stats.json"), "w") as f:

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 import data
-from nets import DiT, TextEncoder, n_params, setup_torch
+from nets import WIDTH, DiT, TextEncoder, n_params, setup_torch
 
 MASK_KINDS = ["none", "head", "tail", "head+tail"]
 MASK_PROBS = [0.4, 0.25, 0.15, 0.2]
@@ -61,6 +61,21 @@ def random_cond_mask(rng, B, T):
             m[i, :, 0] = 1
             m[i, :, T - 1] = 1
     return torch.from_numpy(m)
+
+
+def repatch(sd, was, now):
+    """A DiT state dict for another patch size (2 -> 1): the blocks are the same; a patch-1 token's
+    embedding is the patch-2 kernel summed (its answer to a uniform 2x2 patch), and each cell's
+    output is the mean of the patch-2 outputs over the 2x2 cells. Positions already count
+    patch-2 cells (nets.DiT.pos_embed), so they mean what they meant."""
+    if (was, now) != (2, 1):
+        raise SystemExit(f"--init has patch {was}; only 2 -> 1 is carried over, not {was} -> {now}")
+    sd = dict(sd)
+    sd["patch.weight"] = sd["patch.weight"].sum((3, 4), keepdim=True)
+    C = sd["out.weight"].shape[0] // 4
+    sd["out.weight"] = sd["out.weight"].reshape(C, 4, -1).mean(1)
+    sd["out.bias"] = sd["out.bias"].reshape(C, 4).mean(1)
+    return sd
 
 
 def main():
@@ -84,6 +99,13 @@ def main():
     ap.add_argument("--two-object-share", type=float,
                     help="draw this share of each batch from two-object clips (default: uniform, "
                          "about 0.4 as rendered)")
+    ap.add_argument("--patch", type=int, default=2,
+                    help="DiT patch size over latent cells (2.2: 1, one token per cell; 2 before)")
+    ap.add_argument("--width", type=int, default=WIDTH, help="text encoder and DiT width")
+    ap.add_argument("--depth", type=int, default=6, help="DiT blocks")
+    ap.add_argument("--device", default="cpu",
+                    help="torch device to train on (cuda where there is a GPU; the recipe is the "
+                         "same, the batches and their random draws too)")
     ap.add_argument("--latents", help="latents.npz (default: <work>/latents.npz)")
     ap.add_argument("--work", default=os.path.join(os.path.dirname(__file__), ".work"))
     args = ap.parse_args()
@@ -93,22 +115,27 @@ def main():
 
     lat = np.load(args.latents or os.path.join(args.work, "latents.npz"))
     aspects = list(data.SIZES)
-    Z = {a: torch.from_numpy(lat[f"z_{a}"]) for a in aspects}
-    IDS = {a: torch.from_numpy(lat[f"ids_{a}"]) for a in aspects}
+    dev = torch.device(args.device)
+    Z = {a: torch.from_numpy(lat[f"z_{a}"]).to(dev) for a in aspects}
+    IDS = {a: torch.from_numpy(lat[f"ids_{a}"]).to(dev) for a in aspects}
     AND = data.WORD_ID["and"]  # two-object captions join their objects with "and"
     two = {a: (IDS[a] == AND).any(1) for a in aspects}
     TWO = {a: torch.nonzero(two[a]).flatten() for a in aspects}
     ONE = {a: torch.nonzero(~two[a]).flatten() for a in aspects}
 
-    te = TextEncoder(len(data.VOCAB))
-    # As many latent channels as the VAE made (2.0: 8); export.py reads them from the checkpoint.
-    dit = DiT(channels=int(Z[aspects[0]].shape[1]))
+    # As many latent channels as the VAE made (2.0: 8); export.py reads them, the width, depth
+    # and patch size from the checkpoint's config.
+    config = {"channels": int(Z[aspects[0]].shape[1]), "width": args.width, "depth": args.depth,
+              "te_layers": 2, "patch": args.patch}
+    te = TextEncoder(len(data.VOCAB), dim=args.width, layers=2).to(dev)
+    dit = DiT(dim=args.width, depth=args.depth, text_dim=args.width, channels=config["channels"],
+              patch=args.patch).to(dev)
     params = list(te.parameters()) + list(dit.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     ema_te, ema_dit = copy.deepcopy(te), copy.deepcopy(dit)
     step, elapsed = 0, 0.0
     if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path)
+        ck = torch.load(ckpt_path, map_location=dev)
         te.load_state_dict(ck["te"])
         dit.load_state_dict(ck["dit"])
         ema_te.load_state_dict(ck["ema_te"])
@@ -117,12 +144,16 @@ def main():
         step, elapsed = ck["step"], ck["elapsed"]
         print(f"resumed at step {step}", flush=True)
     elif args.init:
-        ck = torch.load(args.init)
+        ck = torch.load(args.init, map_location=dev)
         own = "ema_" if args.init_ema else ""
+        was = ck.get("config", {}).get("patch", 2)
+        fit = (lambda sd: repatch(sd, was, args.patch)) if was != args.patch else (lambda sd: sd)
         te.load_state_dict(ck[own + "te"])
-        dit.load_state_dict(ck[own + "dit"])
+        dit.load_state_dict(fit(ck[own + "dit"]))
         ema_te.load_state_dict(ck["ema_te"])
-        ema_dit.load_state_dict(ck["ema_dit"])
+        ema_dit.load_state_dict(fit(ck["ema_dit"]))
+        if was != args.patch:
+            print(f"patch {was} -> {args.patch}: patch embedding and output layer carried over", flush=True)
         print(f"initialised from {args.init} (step {ck['step']}){' EMA weights' if own else ''}", flush=True)
     print(f"params: text encoder {n_params(te):,} DiT {n_params(dit):,}", flush=True)
 
@@ -139,25 +170,27 @@ def main():
         torch.manual_seed(args.seed * 1_000_003 + step)
         aspect = aspects[step % 3]
         if args.two_object_share is None:
-            idx = torch.from_numpy(rng.integers(0, len(Z[aspect]), args.batch))
+            idx = torch.from_numpy(rng.integers(0, len(Z[aspect]), args.batch)).to(dev)
         else:
             n_two = int(round(args.two_object_share * args.batch))
-            idx = torch.cat([TWO[aspect][torch.from_numpy(rng.integers(0, len(TWO[aspect]), n_two))],
-                             ONE[aspect][torch.from_numpy(rng.integers(0, len(ONE[aspect]), args.batch - n_two))]])
+            idx = torch.cat([TWO[aspect][torch.from_numpy(rng.integers(0, len(TWO[aspect]), n_two)).to(dev)],
+                             ONE[aspect][torch.from_numpy(rng.integers(0, len(ONE[aspect]), args.batch - n_two)).to(dev)]])
         x0, ids = Z[aspect][idx], IDS[aspect][idx]
         text_mask = (ids > 0).long()
-        drop = torch.from_numpy(rng.random(args.batch) < 0.1)
+        drop = torch.from_numpy(rng.random(args.batch) < 0.1).to(dev)
         text_mask[drop] = 0
 
         B, C, T = x0.shape[:3]
+        # Drawn on the CPU whatever the device, so a GPU run sees the CPU recipe's draws.
         t = torch.sigmoid(torch.randn(B))
         if args.t_dist == "high-mix":
             shifted = 3 * t / (1 + 2 * t)
             t = torch.where(torch.rand(B) < 0.5, torch.rand(B), shifted)
-        noise = torch.randn_like(x0)
+        t = t.to(dev)
+        noise = torch.randn(x0.shape).to(dev)
         tb = t[:, None, None, None, None]
         xt = (1 - tb) * x0 + tb * noise
-        cmask = random_cond_mask(rng, B, T).expand(B, 1, T, *x0.shape[3:]).contiguous()
+        cmask = random_cond_mask(rng, B, T).to(dev).expand(B, 1, T, *x0.shape[3:]).contiguous()
 
         text = te(ids, text_mask)
         v = dit(xt, t * 1000, text, text_mask, x0 * cmask, cmask)
@@ -192,15 +225,16 @@ def main():
         decay = args.ema if args.init else min(args.ema, (1 + step) / (10 + step))
         with torch.no_grad():
             for e, m in ((ema_te, te), (ema_dit, dit)):
-                for pe, pm in zip(e.parameters(), m.parameters()):
-                    pe.mul_(decay).add_(pm, alpha=1 - decay)
-        window.append(loss.item())
+                ep, mp = list(e.parameters()), list(m.parameters())
+                torch._foreach_mul_(ep, decay)
+                torch._foreach_add_(ep, mp, alpha=1 - decay)
+        window.append(loss.detach())
         done = progress() >= 1.0
         if step % 50 == 0 or done:
             now = time.time()
             elapsed += now - t0
             t0 = now
-            print(f"dit step {step}/{args.steps} loss {np.mean(window):.4f} "
+            print(f"dit step {step}/{args.steps} loss {torch.stack(window).mean().item():.4f} "
                   f"lr {lr:.2e} s/step {elapsed / step:.2f} "
                   f"elapsed {elapsed / 60:.1f} min", flush=True)
             window = []
@@ -209,12 +243,13 @@ def main():
                             "ema_te": ema_te.state_dict(), "ema_dit": ema_dit.state_dict(),
                             "opt": opt.state_dict(),
                             "step": step, "elapsed": elapsed,
-                            "config": {"channels": dit.channels}}, ckpt_path + ".tmp")
+                            "config": config}, ckpt_path + ".tmp")
                 os.replace(ckpt_path + ".tmp", ckpt_path)
                 t0 = time.time()
     with open(os.path.join(args.work, "dit_stats.json"), "w") as f:
         json.dump({"steps": step, "seconds": elapsed, "s_per_step": elapsed / step,
-                   "batch": args.batch, "params_text_encoder": n_params(te),
+                   "batch": args.batch, "device": args.device, "config": config,
+                   "params_text_encoder": n_params(te),
                    "params_dit": n_params(dit)}, f, indent=1)
 
 
