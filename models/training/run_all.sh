@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Reproduce skyloom-tiny end to end on a CPU (the 2.1 recipe): VAE -> lookahead decoder
-# fine-tune (plain, primed, first border, long) -> VAE eval -> streaming decoder export + parity ->
-# latents -> DiT (one schedule, a warm restart, a third phase) -> export -> parity -> eval.
+# Reproduce skyloom-tiny end to end on a CPU (the 2.2 recipe): VAE -> lookahead decoder
+# fine-tune (plain, primed, first border, long, outline) -> VAE eval -> streaming decoder export +
+# parity -> latents -> DiT (one schedule, a warm restart, a third phase, then patch 1) -> export ->
+# parity -> eval.
 # Finished stages are skipped (each leaves a marker in the work folder); an interrupted VAE or DiT
 # stage resumes from its last checkpoint, an interrupted decoder stage starts again (minutes).
 # Progress goes to stdout and <work>/<stage>.log.
@@ -19,24 +20,31 @@ if [[ ${SKYLOOM_SMOKE:-0} == 1 ]]; then
   W=.work-smoke; rm -rf "$W"
   VAE_ARGS=(--steps 3 --max-minutes 5 --batch 2); LAT_ARGS=(--per-aspect 25)
   DEC1_ARGS=(--steps 2 --batch 2 --eval-every 1000); DEC2_ARGS=("${DEC1_ARGS[@]}"); DEC3_ARGS=("${DEC1_ARGS[@]}"); DEC4_ARGS=("${DEC1_ARGS[@]}")
+  DEC5_ARGS=("${DEC1_ARGS[@]}")
   DIT_ARGS=(--steps 3 --max-minutes 5 --batch 4); DIT2_ARGS=(--steps 3 --max-minutes 5 --batch 4); DIT3_ARGS=("${DIT2_ARGS[@]}")
+  DIT4_ARGS=("${DIT2_ARGS[@]}")
   OUT=$W/package
   EVAL_VAE_ARGS=(--quick); EVAL_ARGS=(--quick --report-dir "$W")
 else
   W=.work
-  # Time caps: VAE 150 min + DiT 120 + 80 + 50 min, then the four decoder phases (~80 min, no cap),
-  # latents, export and evaluation (~25 min) ≈ 8.4 h at worst. Measured: 2.0's stages took 5.5 h
-  # on a loaded machine; 2.1's two new stages add ~25 + ~30 min (EVAL.md "2.1"). DiT steps measured
-  # 0.4-0.84 s; the step counts bind first on an idle machine. The step counts are the recipe; the
-  # caps only stop a run early on a slow machine, and can be raised (SKYLOOM_VAE_MINUTES,
-  # SKYLOOM_DIT_MINUTES, SKYLOOM_DIT2_MINUTES, SKYLOOM_DIT3_MINUTES) on a busy one so the steps
-  # still bind.
+  # Time caps: VAE 150 min + DiT 120 + 80 + 50 + 120 min, then the five decoder phases (~110 min,
+  # no cap), latents, export and evaluation (~25 min) ≈ 11 h at worst. Measured: 2.0's stages took
+  # 5.5 h on a loaded machine; 2.1's two new stages add ~25 + ~30 min (EVAL.md "2.1"), 2.2's two
+  # 32 + 75 min (EVAL.md "Model 2.2"): about 8.5 h. DiT steps measured 0.4-0.84 s (patch 2) and
+  # 2.15 s (patch 1); the step counts bind first on an idle machine. The step counts are the
+  # recipe; the caps only stop a run early on a slow machine, and can be raised
+  # (SKYLOOM_VAE_MINUTES, SKYLOOM_DIT_MINUTES, SKYLOOM_DIT2_MINUTES, SKYLOOM_DIT3_MINUTES,
+  # SKYLOOM_DIT4_MINUTES) on a busy one so the steps still bind.
   VAE_ARGS=(--steps 6000 --max-minutes "${SKYLOOM_VAE_MINUTES:-150}"); LAT_ARGS=(--per-aspect 3000)
   # The shipped decoder's first phase was stopped at 1,000 steps of a 1,500-step schedule.
   DEC1_ARGS=(--steps 1000 --schedule-steps 1500); DEC2_ARGS=(--steps 1000); DEC3_ARGS=(--steps 500); DEC4_ARGS=(--steps 1500)
+  DEC5_ARGS=(--steps 500 --schedule-steps 1000)  # 2.2's run was stopped at 500 of 1,000 steps
   DIT_ARGS=(--steps 9000 --max-minutes "${SKYLOOM_DIT_MINUTES:-120}")
   DIT2_ARGS=(--steps 5000 --max-minutes "${SKYLOOM_DIT2_MINUTES:-80}")
-  DIT3_ARGS=(--steps 4000 --max-minutes "${SKYLOOM_DIT3_MINUTES:-50}"); OUT=../packages/skyloom-tiny
+  DIT3_ARGS=(--steps 4000 --max-minutes "${SKYLOOM_DIT3_MINUTES:-50}")
+  # 2.2's patch-1 run: 2,098 steps in its 75-minute cap (2.15 s a step), so its schedule followed
+  # the clock; at an even pace a 2,098-step schedule is the same one.
+  DIT4_ARGS=(--steps 2098 --max-minutes "${SKYLOOM_DIT4_MINUTES:-120}"); OUT=../packages/skyloom-tiny
   # Judged at the guidance the shipped workflows run (4.5); the sweep still runs and is reported
   # (2.0: 3.0, 4.5 and 6.0 within a point of each other on its 24 validation clips each).
   EVAL_VAE_ARGS=(); EVAL_ARGS=(--guidance 4.5)
@@ -95,7 +103,12 @@ else
   stage decoder-long "$TRAIN_PY" train_decoder.py --init "$W/decoder-first/vae.pt" \
                  --work "$W/decoder-long" --lookahead --primed --border 3 --tdiff 2 --first-border 8 \
                  --lr 1.5e-4 --seed 11 "${DEC4_ARGS[@]}"
-  stage decoder-swap bash -c "[[ -e '$W/vae-base.pt' ]] || cp '$W/vae.pt' '$W/vae-base.pt'; cp '$W/decoder-long/vae.pt' '$W/vae.pt'"
+  # 2.2: the loss weighed on shape clips' outlines too (EVAL.md "The decoder weighed on shape
+  # outlines"): held-out PSNR past 30 dB, and corners the VAE used to round.
+  stage decoder-outline "$TRAIN_PY" train_decoder.py --init "$W/decoder-long/vae.pt" \
+                 --work "$W/decoder-outline" --lookahead --primed --border 3 --tdiff 2 --first-border 8 \
+                 --lr 1.5e-4 --seed 13 --outline 20 "${DEC5_ARGS[@]}"
+  stage decoder-swap bash -c "[[ -e '$W/vae-base.pt' ]] || cp '$W/vae.pt' '$W/vae-base.pt'; cp '$W/decoder-outline/vae.pt' '$W/vae.pt'"
   stage vae-eval $PY eval_vae.py --work "$W" "${EVAL_VAE_ARGS[@]}"
   stage vae-stream $PY export_vae_stream.py --work "$W"
   stage vae-stream-parity node parity_stream.mjs "$W/vae_stream"   # exits 1 on a mismatch
@@ -116,6 +129,11 @@ stage dit-restart "$TRAIN_PY" train_dit.py --work "$W" --init "$W/dit-phase1/dit
 stage dit-phase3 "$TRAIN_PY" train_dit.py --work "$W/dit-phase3" --latents "$W/latents.npz" --init "$W/dit.pt" \
                  --init-ema --seed 5 --lr 1.5e-4 --warmup 100 --t-dist high-mix --motion-loss 2 "${DIT3_ARGS[@]}"
 stage dit-swap bash -c "[[ -e '$W/dit-phase2.pt' ]] || cp '$W/dit.pt' '$W/dit-phase2.pt'; cp '$W/dit-phase3/dit.pt' '$W/dit.pt'"
+# 2.2: one token per latent cell. Phase 3's EMA weights carried over to patch 1 (train_dit.repatch)
+# and trained on; its result replaces dit.pt (phase 3's stays as dit-phase3.pt). EVAL.md "Model 2.2".
+stage dit-p1 "$TRAIN_PY" train_dit.py --work "$W/dit-p1" --latents "$W/latents.npz" --init "$W/dit-phase3/dit.pt" \
+                 --init-ema --patch 1 --seed 6 --lr 3e-4 --warmup 100 --t-dist high-mix --motion-loss 2 "${DIT4_ARGS[@]}"
+stage dit-p1-swap bash -c "[[ -e '$W/dit-phase3.pt' ]] || cp '$W/dit.pt' '$W/dit-phase3.pt'; cp '$W/dit-p1/dit.pt' '$W/dit.pt'"
 stage export   $PY export.py --work "$W" --out "$OUT"
 stage parity   node parity.mjs "$W" "$OUT"  # exits 1 (stopping here) on any mismatch
 stage eval     $PY evaluate.py --work "$W" --package "$OUT" "${EVAL_ARGS[@]}"

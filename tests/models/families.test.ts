@@ -19,14 +19,15 @@ describe('model families', () => {
     expect(m.defaultNegativePrompt).toBe('');
     expect(m.unsupportedWords('a red zebra circle moving left quickly zebra')).toEqual(['zebra', 'quickly']);
     expect(m.unsupportedWords('a red circle moving left')).toEqual([]);
-    // 16 frames at 64×64: 4 × 8 × 8 latents, patch 1×2×2 → 64 tokens; 20 steps × 2 branches.
+    // 16 frames at 64×64: 4 × 8 × 8 latents, patch 1×1×1 (2.2: one token per latent cell) → 256
+    // tokens; 20 steps × 2 branches.
     expect(m.estimateCost({ width: 64, height: 64, frames: 16, steps: 20, guidance: true })).toEqual({
-      latentTokens: 64,
+      latentTokens: 256,
       denoiserCalls: 40,
-      tokenSteps: 2560,
+      tokenSteps: 10240,
       pixels: 16 * 64 * 64,
     });
-    expect(() => m.estimateCost({ width: 60, height: 64, frames: 16, steps: 20, guidance: false })).toThrow('width and height must be multiples of 16 but are 60 and 64');
+    expect(() => m.estimateCost({ width: 60, height: 64, frames: 16, steps: 20, guidance: false })).toThrow('width and height must be multiples of 8 but are 60 and 64');
   });
 
   it('listings carry family, capabilities and size', async () => {

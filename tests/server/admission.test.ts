@@ -45,14 +45,15 @@ describe('POST /api/prompt', () => {
     expect(find(issues, '/nodes/4/params/width')!.message).toBe("4096×4096 per frame is 16,777,216, over this server's limit of 8,294,400 (maxPixels, --max-pixels)");
     expect(find(issues, '/nodes/4/params/frames')!.message).toContain("7200 frames is 7,200, over this server's limit of 3,600 (maxFrames, --max-frames)");
     // 7200/4 = 1,800 latent frames sampled in skyloom-tiny's 4-latent-frame windows, each later one
-    // held to 1: 1 + ⌈1,796 / 3⌉ = 600 windows of 4096/8/2 × 4096/8/2 × 4 tokens, × 200 steps × 2 (guidance).
+    // held to 1: 1 + ⌈1,796 / 3⌉ = 600 windows of 4096/8 × 4096/8 × 4 tokens (patch 1×1×1), × 200 steps × 2
+    // (guidance).
     const work = find(issues, '/nodes/5/params/steps')!;
     expect(work.nodeId).toBe('sampler');
-    expect(work.message).toContain(`(most of it 600 windows × ${(256 * 256 * 4).toLocaleString('en-US')} latent tokens × 200 steps × 2 (guidance))`);
-    expect(work.message).toContain(`is ${(600 * 256 * 256 * 4 * 200 * 2).toLocaleString('en-US')}, over this server's limit of 50,000,000 (maxWork, --max-work)`);
+    expect(work.message).toContain(`(most of it 600 windows × ${(512 * 512 * 4).toLocaleString('en-US')} latent tokens × 200 steps × 2 (guidance))`);
+    expect(work.message).toContain(`is ${(600 * 512 * 512 * 4 * 200 * 2).toLocaleString('en-US')}, over this server's limit of 50,000,000 (maxWork, --max-work)`);
     // The attention is one window's.
     const memory = issues.find((i) => i.nodeId === 'sampler' && i.message.includes('(maxMemoryBytes, --max-memory)'))!;
-    expect(memory.message).toContain(`Attention over ${(256 * 256 * 4).toLocaleString('en-US')} latent tokens (one 4-latent-frame window of 600; 4096×4096, 7200 frames)`);
+    expect(memory.message).toContain(`Attention over ${(512 * 512 * 4).toLocaleString('en-US')} latent tokens (one 4-latent-frame window of 600; 4096×4096, 7200 frames)`);
     expect(issues.some((i) => i.nodeId === 'sampler' && i.message.includes('(maxMemoryBytes, --max-memory)'))).toBe(true);
     expect(issues.some((i) => i.nodeId === 'decode' && i.message.includes('(maxTempBytes, --max-temp)'))).toBe(true);
 
@@ -153,7 +154,7 @@ describe('operator limits', () => {
     const limits = { ...defaultLimits(64 * 1024 ** 3, 1024 ** 4), maxPixels: 1e9, maxFrames: 1e9, maxMemoryBytes: 1e30, maxTempBytes: 1e30, maxVideoSeconds: 1e9 };
     const json = JSON.parse(JSON.stringify(wf)) as Workflow;
     await expect(admit(await validateWorkflow(json, registry), limits)).rejects.toThrow(
-      `600 windows × ${(256 * 256 * 4).toLocaleString('en-US')} latent tokens × 10 steps × 2 (guidance)`,
+      `600 windows × ${(512 * 512 * 4).toLocaleString('en-US')} latent tokens × 10 steps × 2 (guidance)`,
     );
   });
 });
@@ -206,9 +207,9 @@ describe('estimates of text-encode, loop and connect', () => {
     const work = issues.find((i) => i.message.startsWith("The prompt's work"))!;
     expect(work).toMatchObject({ nodeId: 'loop', pointer: `/nodes/${loopAt}/params/steps` });
     expect(work.message).toContain(
-      "(most of it 6 windows × 64 latent tokens × 20 steps × 2 (guidance) (the transition's halves), then 6 windows × 64 × 9 steps × 2 (guidance) (where they meet)) is 29,952",
+      "(most of it 6 windows × 256 latent tokens × 20 steps × 2 (guidance) (the transition's halves), then 6 windows × 256 × 9 steps × 2 (guidance) (where they meet)) is 119,808",
     );
-    expect(await refusal(wf, { ...roomy, maxFrames: 96, maxWork: 29_952 })).toEqual([]);
+    expect(await refusal(wf, { ...roomy, maxFrames: 96, maxWork: 119_808 })).toEqual([]);
   });
 
   it('connect: first clip, transition and second clip make one video', async () => {
@@ -223,10 +224,10 @@ describe('estimates of text-encode, loop and connect', () => {
       { code: 'over_limit', nodeId: 'loop', pointer: `/nodes/${at}/params/frames`, message: "40 frames is 40, over this server's limit of 39 (maxFrames, --max-frames)" },
     ]);
     // The 8-frame transition and a latent frame of each clip fit one window: each half is one
-    // window at 20 steps, the bridge one at 9. (2 × 20 + 9) × 64 tokens × 2, plus the clip (2,560).
+    // window at 20 steps, the bridge one at 9. (2 × 20 + 9) × 256 tokens × 2, plus the clip (10,240).
     const work = (await refusal(wf, { ...roomy, maxWork: 1 })).find((i) => i.message.startsWith("The prompt's work"))!;
     expect(work.message).toContain(
-      "(most of it 2 windows × 64 latent tokens × 20 steps × 2 (guidance) (the transition's halves), then 1 window × 64 × 9 steps × 2 (guidance) (where they meet)) is 8,832",
+      "(most of it 2 windows × 256 latent tokens × 20 steps × 2 (guidance) (the transition's halves), then 1 window × 256 × 9 steps × 2 (guidance) (where they meet)) is 35,328",
     );
   });
 });

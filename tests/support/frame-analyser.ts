@@ -163,6 +163,12 @@ export interface WindowAdherence {
    * across the middle of the sky.
    */
   background: number;
+  /**
+   * The larger of the two halves' shares of pixels (over the window) that are more than 60 from
+   * the expected background there: from 0.5 on, the median above reads the object, not the
+   * background (a growing object that has come to fill the frame).
+   */
+  covered: number;
 }
 
 /**
@@ -181,12 +187,25 @@ export function windowAdherence(rgb: Uint8Array, width: number, height: number, 
     });
   const distance = (a: number[], b: readonly number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
   const at = (t: number) => [0, 1, 2].map((c) => expected[0][c] + (expected[1][c] - expected[0][c]) * t);
+  const cover = (first: number, y0: number, bg: number[]) => {
+    let far = 0;
+    for (let f = first; f < first + window; f++) {
+      for (let y = y0; y < y0 + half; y++) {
+        for (let x = 0; x < width; x++) {
+          const i = f * frameBytes + (y * width + x) * 3;
+          if (Math.hypot(rgb[i] - bg[0], rgb[i + 1] - bg[1], rgb[i + 2] - bg[2]) > 60) far++;
+        }
+      }
+    }
+    return far / (window * half * width);
+  };
   const out: WindowAdherence[] = [];
   for (let n = 0; n < count; n++) {
     const first = n * window;
     out.push({
       colour: analyseFrames(rgb.subarray(first * frameBytes, (first + window) * frameBytes), width, height, window).colour,
       background: Math.max(distance(band(first, 0), at(0.25)), distance(band(first, height - half), at(0.75))),
+      covered: Math.max(cover(first, 0, at(0.25)), cover(first, height - half, at(0.75))),
     });
   }
   return out;

@@ -32,7 +32,11 @@ async function longRun(text: string): Promise<{ frames: Uint8Array; count: numbe
 // (the workflow's), and for the pixel-space extension long-60s used before, in bench/RESULTS.md.
 // The objects stay in the frame: skyloom-tiny 2.0 moves an object left or right out of the frame
 // within about 3.5 s and then draws a new one, so a window can hold no object (or only its smear
-// at the edge, which can vote for another colour); that is the prompt followed, not lost.
+// at the edge, which can vote for another colour); that is the prompt followed, not lost. Likewise
+// a growing object may come to fill the frame: skyloom-tiny 2.2's blue triangle covers 0.5+ of the
+// bottom half in its last second, so that window's median reads the triangle (distance 120), not
+// the background. Such a window (`covered` ≥ 0.5) shows no background to judge; at most one is
+// allowed, and it still counts in the median.
 const cases: Array<[string, string, keyof typeof TRAINING_BACKGROUNDS]> = [
   ['a red circle standing still on a black background', 'red', 'black'],
   ['a green square moving up on a gray background', 'green', 'gray'],
@@ -48,9 +52,11 @@ describe('long-60s at 24 s', () => {
       expect(windows).toHaveLength(count / 8);
       const distances = windows.map((w) => w.background);
       console.log(`${text}: background distance per window ${distances.map((d) => d.toFixed(0)).join(' ')}`);
+      const filled = windows.filter((w) => w.covered >= 0.5).length;
+      expect(filled, `windows the object fills (covered ${windows.map((w) => w.covered.toFixed(2)).join(' ')})`).toBeLessThanOrEqual(1);
       windows.forEach((w, n) => {
         expect(w.colour, `window ${n} (second ${n})`).toBe(colour);
-        expect(w.background, `background of window ${n}`).toBeLessThanOrEqual(60);
+        if (w.covered < 0.5) expect(w.background, `background of window ${n}`).toBeLessThanOrEqual(60);
       });
       expect([...distances].sort((a, b) => a - b)[distances.length >> 1], 'the median window background').toBeLessThanOrEqual(20);
     },
