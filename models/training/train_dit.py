@@ -22,7 +22,8 @@ networks are what export.py ships. Batches rotate over the aspect ratios.
 run_all.sh runs the first form in .work/dit-phase1, then warm-restarts from it (the third form
 with --seed 4 --lr 2.5e-4 --steps 5000, in .work); the 2.0 weights came from that. 2.1's come from
 a third phase from 2.0's EMA weights (--init-ema --seed 5 --lr 1.5e-4 --steps 4000 --max-minutes 50,
-in .work/dit-phase3). The
+in .work/dit-phase3). 2.2's come from those carried over to patch 1 (--patch 1, repatch below) and
+trained 2,098 more steps (--init-ema --seed 6 --lr 3e-4, in .work/dit-p1). The
 1.2 weights came from the first form alone. The second made
 model 1.0, which learned colours but no motion (EVAL.md, "Continuation experiments"). The third
 fine-tunes: --init starts from another run's weights (text encoder, DiT and their EMA) with a
