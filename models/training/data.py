@@ -367,11 +367,14 @@ def render_pattern(kind, aspect, rng):
     return frames, np.clip(g / 64.0, 0, 1).astype(np.float32)
 
 
-def render_mix(rng, aspect, pattern_share=0.4, heldout=False):
-    """A VAE training clip: a shape clip (1 - pattern_share of the time) or a pattern clip."""
+def render_mix(rng, aspect, pattern_share=0.4, heldout=False, kind=False):
+    """A VAE training clip: a shape clip (1 - pattern_share of the time) or a pattern clip, as
+    (frames, fg); with kind=True (frames, fg, is_shape), from the same draws."""
     if rng.random() < pattern_share:
-        return render_pattern(PATTERNS[int(rng.integers(len(PATTERNS)))], aspect, rng)
-    return render(sample_spec(rng, heldout=heldout), aspect, rng)
+        out, shape = render_pattern(PATTERNS[int(rng.integers(len(PATTERNS)))], aspect, rng), False
+    else:
+        out, shape = render(sample_spec(rng, heldout=heldout), aspect, rng), True
+    return (*out, shape) if kind else out
 
 
 def to_model(frames):

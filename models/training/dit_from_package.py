@@ -28,7 +28,7 @@ from onnx import numpy_helper
 
 import data
 from export import PACKAGE, TextEncoderIO, export
-from nets import WIDTH, DiT, TextEncoder, setup_torch
+from nets import WIDTH, networks_from_config, setup_torch
 
 
 def constants(path):
@@ -101,9 +101,9 @@ def main():
     shipped_te, shipped_dit = constants(te_path), constants(dit_path)
     with open(os.path.join(args.package, "skyloom.json")) as f:
         latent = json.load(f)["latent"]
-    channels, patch = latent["channels"], latent["patchSize"][1]
-    te = TextEncoder(len(data.VOCAB), dim=WIDTH, layers=2)
-    dit = DiT(dim=WIDTH, depth=6, text_dim=WIDTH, channels=channels, patch=patch)
+    config = {"width": WIDTH, "depth": 6, "te_layers": 2, "channels": latent["channels"],
+              "patch": latent["patchSize"][1]}
+    te, dit = networks_from_config(config, len(data.VOCAB))
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():  # random weights everywhere (zero-initialised layers would be ambiguous)
         for p in [*te.parameters(), *dit.parameters()]:
@@ -127,8 +127,7 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     out = os.path.join(args.work, "dit.pt")
     torch.save({"te": te.state_dict(), "dit": dit.state_dict(), "ema_te": te.state_dict(), "ema_dit": dit.state_dict(),
-                "step": 0, "config": {"width": WIDTH, "depth": 6, "te_layers": 2, "channels": channels,
-                                            "patch": patch},
+                "step": 0, "config": config,
                 "from": os.path.relpath(args.package, os.path.dirname(os.path.abspath(__file__)))}, out)
     print(f"wrote {out} from {args.package}: text encoder {len(te_names)} and DiT {len(dit_names)} constants "
           f"named, every parameter restored, re-export equal to the shipped graphs")

@@ -19,7 +19,6 @@ import subprocess
 import time
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 import data
 from analyse import Analyser, load_rgb, score
@@ -85,6 +84,7 @@ def summary(rows, keys):
 
 def contact_sheet(entries, path):
     """entries: (label, frames uint8 [F,H,W,3]); 4 frames per row at 2x, caption above."""
+    from PIL import Image, ImageDraw  # Debian's python3-pil; only the sheet needs it (quick_eval.py does not)
     rows = []
     for label, v in entries:
         F = len(v)
@@ -102,6 +102,25 @@ def contact_sheet(entries, path):
         sheet.paste(r, (0, y))
         y += r.height + 4
     sheet.save(path)
+
+
+def prompt_sets(rng, quick=False, seeds=None):
+    """The evaluation's prompts, drawn from rng in this order: validation (spec, aspect, seed) for
+    the guidance sweep, then held-out single-object, held-out two-object and seen single-object
+    ones as (job id, spec, aspect, seed). quick_eval.py judges the same three."""
+    n = (lambda full, small: small) if quick else (lambda full, small: full)
+    seeds = seeds or (1 if quick else SEEDS)
+    val = [({"objects": [data.TRAIN_TRIPLES[rng.integers(len(data.TRAIN_TRIPLES))]],
+             "background": BGS[i % 5]}, ASPECTS[i % 3], 100 + i) for i in range(n(24, 3))]
+    single = [(f"single_{i}_{ai}_{s}", {"objects": [t], "background": BGS[(i + ai + s) % 5]}, a,
+               1000 * i + 10 * ai + s)
+              for i, t in enumerate(data.HELDOUT[:n(len(data.HELDOUT), 2)])
+              for ai, a in enumerate(ASPECTS) for s in range(seeds)]
+    pairs = [(f"pair_{k}", data.sample_spec(rng, heldout=True, n_objects=2), ASPECTS[k % 3], 5000 + k)
+             for k in range(n(36, 3))]
+    seen = [(f"seen_{k}", data.sample_spec(rng, heldout=False, n_objects=1), ASPECTS[k % 3], 7000 + k)
+            for k in range(n(36, 3))]
+    return val, single, pairs, seen
 
 
 def main():
@@ -131,8 +150,7 @@ def main():
     timings = {}
 
     # 1. Guidance sweep on training-triple prompts (validation, not the held-out test set).
-    val = [({"objects": [data.TRAIN_TRIPLES[rng.integers(len(data.TRAIN_TRIPLES))]],
-             "background": BGS[i % 5]}, ASPECTS[i % 3], 100 + i) for i in range(n(24, 3))]
+    val, single_p, pair_p, seen_p = prompt_sets(rng, args.quick)
     sweep = {}
     for g in GUIDANCES:
         jobs = [job(f"sweep_g{g}_{i}", s, a, seed, guidance=g) for i, (s, a, seed) in enumerate(val)]
@@ -145,21 +163,8 @@ def main():
     guidance = args.guidance or max(GUIDANCES, key=lambda g: (sweep[g]["mean"], -abs(g - 4.0)))
 
     # 2-4. Held-out single, held-out pairs, seen single.
-    single = []
-    for i, t in enumerate(data.HELDOUT[:n(len(data.HELDOUT), 2)]):
-        for ai, a in enumerate(ASPECTS):
-            for s in range(SEEDS):
-                spec = {"objects": [t], "background": BGS[(i + ai + s) % 5]}
-                single.append((job(f"single_{i}_{ai}_{s}", spec, a, 1000 * i + 10 * ai + s), spec))
-    pairs = []
-    while len(pairs) < n(36, 3):
-        spec = data.sample_spec(rng, heldout=True, n_objects=2)
-        k = len(pairs)
-        pairs.append((job(f"pair_{k}", spec, ASPECTS[k % 3], 5000 + k), spec))
-    seen = []
-    for k in range(n(36, 3)):
-        spec = data.sample_spec(rng, heldout=False, n_objects=1)
-        seen.append((job(f"seen_{k}", spec, ASPECTS[k % 3], 7000 + k), spec))
+    single, pairs, seen = ([(job(name, spec, a, seed), spec) for name, spec, a, seed in ps]
+                           for ps in (single_p, pair_p, seen_p))
     allj = single + pairs + seen
     timings["generate_s_per_clip"] = run_jobs("main", [j for j, _ in allj], guidance=guidance)
     single_rows, pair_rows, seen_rows = (judged(an, x) for x in (single, pairs, seen))

@@ -30,7 +30,7 @@ import torch
 
 import data
 from export_vae_stream import cache_specs, export_pair
-from nets import DECODER_PRIME, LATENT_CHANNELS, WIDTH, CausalVAE, DiT, TextEncoder, next_frames, setup_torch
+from nets import DECODER_PRIME, CausalVAE, networks_from_config, next_frames, setup_torch
 from train_vae import load_vae
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -155,9 +155,7 @@ def main():
     ck = torch.load(os.path.join(args.work, "dit.pt"))
     # A checkpoint may carry its widths (the test fixture's tiny DiT); train_dit.py's are the defaults.
     cfg = ck.get("config", {})
-    te = TextEncoder(len(data.VOCAB), dim=cfg.get("width", WIDTH), layers=cfg.get("te_layers", 2))
-    dit = DiT(dim=cfg.get("width", WIDTH), depth=cfg.get("depth", 6), text_dim=cfg.get("width", WIDTH),
-              channels=cfg.get("channels", LATENT_CHANNELS), patch=cfg.get("patch", 2))
+    te, dit = networks_from_config(cfg, len(data.VOCAB))
     streaming = isinstance(vae, CausalVAE)
     te.load_state_dict(ck["ema_te"])  # EMA weights are what ships
     dit.load_state_dict(ck["ema_dit"])

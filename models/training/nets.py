@@ -498,3 +498,12 @@ class DiT(nn.Module):
         p = self.patch_size
         x = x.reshape(B, T, h, w, C, p, p).permute(0, 4, 1, 2, 5, 3, 6)
         return x.reshape(B, C, T, H, W)
+
+
+def networks_from_config(cfg, vocab_size):
+    """(TextEncoder, DiT) as a train_dit.py checkpoint's config describes them; the keys it lacks
+    take train_dit.py's defaults (a 1.x or 2.0 checkpoint's config holds only its channels)."""
+    width = cfg.get("width", WIDTH)
+    return (TextEncoder(vocab_size, dim=width, layers=cfg.get("te_layers", 2)),
+            DiT(dim=width, depth=cfg.get("depth", 6), text_dim=width,
+                channels=cfg.get("channels", LATENT_CHANNELS), patch=cfg.get("patch", 2)))

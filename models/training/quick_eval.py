@@ -19,38 +19,24 @@ import torch
 
 import data
 from analyse import Analyser, score
-from nets import DiT, TextEncoder
+from evaluate import prompt_sets
+from nets import networks_from_config
 from train_vae import load_vae
 
 ASPECTS = list(data.SIZES)
-BGS = list(data.BACKGROUNDS)
 
 
 def prompts(seeds):
-    """(name, spec, aspect, seed) in evaluate.py's order and seeds."""
-    rng = np.random.default_rng(2024)
-    for i in range(24):  # evaluate.py's guidance sweep draws first; keep its rng in step
-        rng.integers(len(data.TRAIN_TRIPLES))
-    out = []
-    for i, t in enumerate(data.HELDOUT):
-        for ai, a in enumerate(ASPECTS):
-            for s in range(seeds):
-                out.append(("single", {"objects": [t], "background": BGS[(i + ai + s) % 5]}, a,
-                            1000 * i + 10 * ai + s))
-    for k in range(36):
-        out.append(("pair", data.sample_spec(rng, heldout=True, n_objects=2), ASPECTS[k % 3], 5000 + k))
-    for k in range(36):
-        out.append(("seen", data.sample_spec(rng, heldout=False, n_objects=1), ASPECTS[k % 3], 7000 + k))
-    return out
+    """(kind, spec, aspect, seed) of evaluate.py's held-out single, two-object and seen prompts."""
+    _, single, pairs, seen = prompt_sets(np.random.default_rng(2024), seeds=seeds)
+    return [(kind, spec, a, seed) for kind, ps in (("single", single), ("pair", pairs), ("seen", seen))
+            for _, spec, a, seed in ps]
 
 
 def load_dit(path, dev):
     ck = torch.load(path, map_location="cpu")
     cfg = ck.get("config", {})
-    width = cfg.get("width", 128)
-    te = TextEncoder(len(data.VOCAB), dim=width, layers=cfg.get("te_layers", 2))
-    dit = DiT(dim=width, depth=cfg.get("depth", 6), text_dim=width, channels=cfg.get("channels", 8),
-              patch=cfg.get("patch", 2))
+    te, dit = networks_from_config(cfg, len(data.VOCAB))
     te.load_state_dict(ck["ema_te"])
     dit.load_state_dict(ck["ema_dit"])
     return te.to(dev).eval(), dit.to(dev).eval(), {**cfg, "step": ck.get("step")}

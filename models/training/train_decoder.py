@@ -51,21 +51,6 @@ def edge_band(fg, radius=1):
     return (g > 0.05).float()
 
 
-def mixed_batch(rng, aspect, n, pattern_share):
-    """train_vae.batch, also saying which clips are shapes (a pattern clip's weight map is its
-    local contrast, not a coverage with an outline)."""
-    clips, fgs, shapes = [], [], []
-    for _ in range(n):
-        shape = rng.random() >= pattern_share
-        frames, fg = (data.render(data.sample_spec(rng), aspect, rng) if shape
-                      else data.render_pattern(data.PATTERNS[int(rng.integers(len(data.PATTERNS)))], aspect, rng))
-        clips.append(data.to_model(frames))
-        fgs.append(fg)
-        shapes.append(float(shape))
-    return (torch.from_numpy(np.stack(clips)), torch.from_numpy(np.stack(fgs))[:, None],
-            torch.tensor(shapes).view(-1, 1, 1, 1, 1))
-
-
 def loss_fn(vae, x, fg, tdiff, border, primed, first_border=None, outline=None):
     with torch.no_grad():
         z = vae.encoder(x)
@@ -154,14 +139,9 @@ def main():
         for g in opt.param_groups:
             g["lr"] = float(lr)
         rng = np.random.default_rng(args.seed * 1_000_003 + step)
-        if args.outline > 0:
-            x, fg, shapes = mixed_batch(rng, ASPECTS[step % 3], args.batch, args.pattern_share)
-            x, fg, shapes = x.to(dev), fg.to(dev), shapes.to(dev)
-            outline = args.outline * edge_band(fg) * shapes
-        else:
-            x, fg = batch(rng, ASPECTS[step % 3], args.batch, pattern_share=args.pattern_share)
-            x, fg = x.to(dev), fg.to(dev)
-            outline = None
+        x, fg, shapes = (t.to(dev) for t in batch(rng, ASPECTS[step % 3], args.batch,
+                                                   pattern_share=args.pattern_share, kinds=True))
+        outline = args.outline * edge_band(fg) * shapes if args.outline > 0 else None
         loss = loss_fn(vae, x, fg, args.tdiff, args.border, args.primed, args.first_border, outline)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 import data
-from nets import WIDTH, DiT, TextEncoder, n_params, setup_torch
+from nets import WIDTH, n_params, networks_from_config, setup_torch
 
 MASK_KINDS = ["none", "head", "tail", "head+tail"]
 MASK_PROBS = [0.4, 0.25, 0.15, 0.2]
@@ -128,9 +128,7 @@ def main():
     # and patch size from the checkpoint's config.
     config = {"channels": int(Z[aspects[0]].shape[1]), "width": args.width, "depth": args.depth,
               "te_layers": 2, "patch": args.patch}
-    te = TextEncoder(len(data.VOCAB), dim=args.width, layers=2).to(dev)
-    dit = DiT(dim=args.width, depth=args.depth, text_dim=args.width, channels=config["channels"],
-              patch=args.patch).to(dev)
+    te, dit = (m.to(dev) for m in networks_from_config(config, len(data.VOCAB)))
     params = list(te.parameters()) + list(dit.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     ema_te, ema_dit = copy.deepcopy(te), copy.deepcopy(dit)

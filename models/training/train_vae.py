@@ -32,13 +32,18 @@ from nets import LATENT_CHANNELS, build_vae, n_params, parse_channels, setup_tor
 ASPECTS = list(data.SIZES)
 
 
-def batch(rng, aspect, n, heldout=False, pattern_share=0.0):
-    clips, fgs = [], []
+def batch(rng, aspect, n, heldout=False, pattern_share=0.0, kinds=False):
+    """n clips [n,3,F,H,W] and their foreground weights [n,1,F,H,W]; with kinds=True also [n,1,1,1,1]
+    1/0 for shape/pattern clips (a pattern clip's weight map is its local contrast, not a coverage
+    with an outline)."""
+    clips, fgs, shapes = [], [], []
     for _ in range(n):
-        frames, fg = data.render_mix(rng, aspect, pattern_share, heldout=heldout)
+        frames, fg, shape = data.render_mix(rng, aspect, pattern_share, heldout=heldout, kind=True)
         clips.append(data.to_model(frames))
         fgs.append(fg)
-    return torch.from_numpy(np.stack(clips)), torch.from_numpy(np.stack(fgs))[:, None]
+        shapes.append(float(shape))
+    x, fg = torch.from_numpy(np.stack(clips)), torch.from_numpy(np.stack(fgs))[:, None]
+    return (x, fg, torch.tensor(shapes).view(-1, 1, 1, 1, 1)) if kinds else (x, fg)
 
 
 def psnr(a, b):
