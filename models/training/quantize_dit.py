@@ -7,7 +7,7 @@ Needs pip's onnxruntime (Debian has no python3-onnxruntime): run it with the ven
     python quantize_dit.py --onnx transformer/model.onnx --out transformer/model.onnx
     python quantize_dit.py --package ../packages/skyloom-tiny --out /tmp/skyloom-tiny-int8
         (copies the package, quantizes its transformer, renames it <name>-int8 and rewrites the
-        hashes in skyloom.json; bench_int8.mjs then compares the two, evaluate.py --package judges it)
+        hashes in skyloom.json; bench/dit-int8.ts then compares the two, evaluate.py --package judges it)
 """
 import argparse
 import hashlib
