@@ -94,6 +94,16 @@ describe('analyseFrames', () => {
       4,
     );
     expect(wide.colour).toBe('blue');
+    // Grown to more than half the frame and reaching its left edge (skyloom-tiny 2.3's blue
+    // triangle at second 23 of long-60s): in those rows the median is the object's colour too, so
+    // the row above, whose ends agree, tells which end is background.
+    const grown = analyseFrames(
+      clip(64, 64, 4, [50, 90, 255], [15, 70, 30], () => ({ x: 0, y: 20, s: 44 })),
+      64,
+      64,
+      4,
+    );
+    expect(grown.colour).toBe('blue');
   });
 
   it('names the shape the way the training evaluation does (analyse.py)', () => {

@@ -39,8 +39,8 @@ const CLEAR_FOREGROUND = 120;
 /**
  * Analyses packed RGB24 frames. The background of each row is read from its two outermost pixels
  * at each end (this handles flat and vertical-gradient backgrounds, and objects as wide as most of
- * the row); where the two ends disagree, an object covers one of them, and the end nearer the row's
- * median is the background. Pixels far from it are foreground.
+ * the row); where the two ends disagree, an object covers one of them (`frameBackground`). Pixels
+ * far from it are foreground.
  */
 export function analyseFrames(rgb: Uint8Array, width: number, height: number, frameCount: number): Analysis {
   const frames: FrameStats[] = [];
@@ -52,9 +52,10 @@ export function analyseFrames(rgb: Uint8Array, width: number, height: number, fr
     let n = 0;
     let sx = 0;
     let sy = 0;
+    const backgrounds = frameBackground(rgb, base, width, height);
     for (let y = 0; y < height; y++) {
       const row = base + y * width * 3;
-      const bg = rowBackground(rgb, row, width);
+      const bg = backgrounds[y];
       for (let x = 0; x < width; x++) {
         const p = row + x * 3;
         const d = Math.hypot(rgb[p] - bg[0], rgb[p + 1] - bg[1], rgb[p + 2] - bg[2]);
@@ -81,23 +82,35 @@ export function analyseFrames(rgb: Uint8Array, width: number, height: number, fr
 }
 
 /**
- * The background of the `width` RGB pixels from byte `row`: the mean of its two ends (two pixels
- * each) where they agree. An object that reaches one end of the row (leaving or entering the
- * frame) makes them disagree; then the end nearer the row's per-channel median is taken, since
- * an object at an edge covers less than half the row.
+ * The background of each row of the frame at byte `base`: the mean of the row's two ends (two
+ * pixels each) where they agree. An object that reaches one end of a row (leaving or entering the
+ * frame, or grown to fill it) makes them disagree; then the end nearer the background of the
+ * closest row whose ends agree is taken (backgrounds are flat or vertical gradients, so that row's
+ * is close), or, where no row's ends agree, the end nearer the row's per-channel median.
  */
-function rowBackground(rgb: Uint8Array, row: number, width: number): number[] {
-  const left = [0, 1, 2].map((c) => (rgb[row + c] + rgb[row + 3 + c]) / 2);
-  const right = [0, 1, 2].map((c) => (rgb[row + (width - 1) * 3 + c] + rgb[row + (width - 2) * 3 + c]) / 2);
+function frameBackground(rgb: Uint8Array, base: number, width: number, height: number): number[][] {
   const distance = (a: readonly number[], b: readonly number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
-  if (distance(left, right) <= FOREGROUND / 2) return left.map((v, c) => (v + right[c]) / 2);
-  const values = new Uint8Array(width);
-  const median = [0, 1, 2].map((c) => {
-    for (let x = 0; x < width; x++) values[x] = rgb[row + x * 3 + c];
-    values.sort();
-    return values[width >> 1];
+  const ends = Array.from({ length: height }, (_, y) => {
+    const row = base + y * width * 3;
+    const left = [0, 1, 2].map((c) => (rgb[row + c] + rgb[row + 3 + c]) / 2);
+    const right = [0, 1, 2].map((c) => (rgb[row + (width - 1) * 3 + c] + rgb[row + (width - 2) * 3 + c]) / 2);
+    return { left, right, agreed: distance(left, right) <= FOREGROUND / 2 ? left.map((v, c) => (v + right[c]) / 2) : undefined };
   });
-  return distance(left, median) <= distance(right, median) ? left : right;
+  const values = new Uint8Array(width);
+  return ends.map(({ left, right, agreed }, y) => {
+    if (agreed) return agreed;
+    let reference: number[] | undefined;
+    for (let d = 1; d < height && !reference; d++) reference = ends[y - d]?.agreed ?? ends[y + d]?.agreed;
+    if (!reference) {
+      const row = base + y * width * 3;
+      reference = [0, 1, 2].map((c) => {
+        for (let x = 0; x < width; x++) values[x] = rgb[row + x * 3 + c];
+        values.sort();
+        return values[width >> 1];
+      });
+    }
+    return distance(left, reference) <= distance(right, reference) ? left : right;
+  });
 }
 
 export function nearestColour(rgb: readonly number[]): string {
