@@ -293,7 +293,8 @@ TRAINING_STAGES = (("vae", "vae_stats.json"), ("decoder-lookahead", "decoder-loo
                    ("decoder-long", "decoder-long/decoder_stats.json"),
                    ("decoder-outline", "decoder-outline/decoder_stats.json"), ("latents", "latent_stats.json"),
                    ("dit", "dit-phase1/dit_stats.json"), ("dit-restart", "dit_stats.json"),
-                   ("dit-phase3", "dit-phase3/dit_stats.json"), ("dit-p1", "dit-p1/dit_stats.json"))
+                   ("dit-phase3", "dit-phase3/dit_stats.json"), ("dit-p1", "dit-p1/dit_stats.json"),
+                   ("dit-p1-restart", "dit-p1-restart/dit_stats.json"))
 
 
 def stage_stats(path):

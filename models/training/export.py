@@ -143,7 +143,7 @@ def main():
     ap.add_argument("--work", default=os.path.join(HERE, ".work"))
     ap.add_argument("--out", default=PACKAGE)
     ap.add_argument("--name", default="skyloom-tiny", help="the package's name in skyloom.json")
-    ap.add_argument("--version", help="default: 2.2.0 for a causal VAE, 1.2.0 for the legacy one")
+    ap.add_argument("--version", help="default: 2.3.0 for a causal VAE, 1.2.0 for the legacy one")
     ap.add_argument("--description", help="default: the skyloom-tiny description")
     ap.add_argument("--int8", action="store_true", help="int8 weights for the DiT (quantize_dit.py)")
     ap.add_argument("--quant-python", default=sys.executable,
@@ -286,7 +286,7 @@ def main():
                       **({"next_latents": "next_latent_frame"} if streaming and vae.decoder.lookahead else {})}
     manifest = {
         "format": "skyloom-model", "formatVersion": 1, "name": args.name,
-        "version": args.version or ("2.2.0" if streaming else "1.2.0"),
+        "version": args.version or ("2.3.0" if streaming else "1.2.0"),
         "description": args.description or (
             "Tiny text-to-video model trained on procedural videos of coloured shapes "
             "(circle, square, triangle, star) moving over plain or sunset backgrounds. "

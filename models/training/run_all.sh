@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce skyloom-tiny end to end on a CPU (the 2.2 recipe): VAE -> lookahead decoder
+# Reproduce skyloom-tiny end to end on a CPU (the 2.3 recipe): VAE -> lookahead decoder
 # fine-tune (plain, primed, first border, long, outline) -> VAE eval -> streaming decoder export +
 # parity -> latents -> DiT (one schedule, a warm restart, a third phase, then patch 1) -> export ->
 # parity -> eval.
@@ -22,18 +22,18 @@ if [[ ${SKYLOOM_SMOKE:-0} == 1 ]]; then
   DEC1_ARGS=(--steps 2 --batch 2 --eval-every 1000); DEC2_ARGS=("${DEC1_ARGS[@]}"); DEC3_ARGS=("${DEC1_ARGS[@]}"); DEC4_ARGS=("${DEC1_ARGS[@]}")
   DEC5_ARGS=("${DEC1_ARGS[@]}")
   DIT_ARGS=(--steps 3 --max-minutes 5 --batch 4); DIT2_ARGS=(--steps 3 --max-minutes 5 --batch 4); DIT3_ARGS=("${DIT2_ARGS[@]}")
-  DIT4_ARGS=("${DIT2_ARGS[@]}")
+  DIT4_ARGS=("${DIT2_ARGS[@]}"); DIT5_ARGS=("${DIT2_ARGS[@]}")
   OUT=$W/package
   EVAL_VAE_ARGS=(--quick); EVAL_ARGS=(--quick --report-dir "$W")
 else
   W=.work
-  # Time caps: VAE 150 min + DiT 120 + 80 + 50 + 120 min, then the five decoder phases (~110 min,
-  # no cap), latents, export and evaluation (~25 min) ≈ 11 h at worst. Measured: 2.0's stages took
+  # Time caps: VAE 150 min + DiT 120 + 80 + 50 + 120 + 100 min, then the five decoder phases (~110 min,
+  # no cap), latents, export and evaluation (~25 min) ≈ 12.5 h at worst. Measured: 2.0's stages took
   # 5.5 h on a loaded machine; 2.1's two new stages add ~25 + ~30 min (EVAL.md "2.1"), 2.2's two
-  # 32 + 75 min (EVAL.md "Model 2.2"): about 8.5 h. DiT steps measured 0.4-0.84 s (patch 2) and
+  # 32 + 75 min (EVAL.md "Model 2.2"), 2.3's one 64 min (EVAL.md "Model 2.3"): about 9.5 h. DiT steps measured 0.4-0.84 s (patch 2) and
   # 2.15 s (patch 1); the step counts bind first on an idle machine. The step counts are the
   # recipe; the caps only stop a run early on a slow machine, and can be raised
-  # (SKYLOOM_VAE_MINUTES, SKYLOOM_DIT_MINUTES, SKYLOOM_DIT2_MINUTES, SKYLOOM_DIT3_MINUTES,
+  # (SKYLOOM_VAE_MINUTES, SKYLOOM_DIT_MINUTES, SKYLOOM_DIT2_MINUTES, SKYLOOM_DIT3_MINUTES, SKYLOOM_DIT5_MINUTES,
   # SKYLOOM_DIT4_MINUTES) on a busy one so the steps still bind.
   VAE_ARGS=(--steps 6000 --max-minutes "${SKYLOOM_VAE_MINUTES:-150}"); LAT_ARGS=(--per-aspect 3000)
   # The shipped decoder's first phase was stopped at 1,000 steps of a 1,500-step schedule.
@@ -44,7 +44,9 @@ else
   DIT3_ARGS=(--steps 4000 --max-minutes "${SKYLOOM_DIT3_MINUTES:-50}")
   # 2.2's patch-1 run: 2,098 steps in its 75-minute cap (2.15 s a step), so its schedule followed
   # the clock; at an even pace a 2,098-step schedule is the same one.
-  DIT4_ARGS=(--steps 2098 --max-minutes "${SKYLOOM_DIT4_MINUTES:-120}"); OUT=../packages/skyloom-tiny
+  DIT4_ARGS=(--steps 2098 --max-minutes "${SKYLOOM_DIT4_MINUTES:-120}")
+  # 2.3's warm restart of it: 2,300 steps in 64 minutes (1.67 s a step), the step count bound.
+  DIT5_ARGS=(--steps 2300 --max-minutes "${SKYLOOM_DIT5_MINUTES:-100}"); OUT=../packages/skyloom-tiny
   # Judged at the guidance the shipped workflows run (4.5); the sweep still runs and is reported
   # (2.0: 3.0, 4.5 and 6.0 within a point of each other on its 24 validation clips each).
   EVAL_VAE_ARGS=(); EVAL_ARGS=(--guidance 4.5)
@@ -134,6 +136,11 @@ stage dit-swap bash -c "[[ -e '$W/dit-phase2.pt' ]] || cp '$W/dit.pt' '$W/dit-ph
 stage dit-p1 "$TRAIN_PY" train_dit.py --work "$W/dit-p1" --latents "$W/latents.npz" --init "$W/dit-phase3/dit.pt" \
                  --init-ema --patch 1 --seed 6 --lr 3e-4 --warmup 100 --t-dist high-mix --motion-loss 2 "${DIT4_ARGS[@]}"
 stage dit-p1-swap bash -c "[[ -e '$W/dit-phase3.pt' ]] || cp '$W/dit.pt' '$W/dit-phase3.pt'; cp '$W/dit-p1/dit.pt' '$W/dit.pt'"
+# 2.3: a warm restart of the patch-1 DiT from its EMA weights at half the peak rate, new seed.
+# Its result replaces dit.pt (2.2's stays in dit-p1/). EVAL.md "Model 2.3".
+stage dit-p1-restart "$TRAIN_PY" train_dit.py --work "$W/dit-p1-restart" --latents "$W/latents.npz" --init "$W/dit-p1/dit.pt" \
+                 --init-ema --patch 1 --seed 7 --lr 1.5e-4 --warmup 50 --t-dist high-mix --motion-loss 2 "${DIT5_ARGS[@]}"
+stage dit-p1-restart-swap cp "$W/dit-p1-restart/dit.pt" "$W/dit.pt"
 stage export   $PY export.py --work "$W" --out "$OUT"
 stage parity   node parity.mjs "$W" "$OUT"  # exits 1 (stopping here) on any mismatch
 stage eval     $PY evaluate.py --work "$W" --package "$OUT" "${EVAL_ARGS[@]}"

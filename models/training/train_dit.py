@@ -23,8 +23,9 @@ run_all.sh runs the first form in .work/dit-phase1, then warm-restarts from it (
 with --seed 4 --lr 2.5e-4 --steps 5000, in .work); the 2.0 weights came from that. 2.1's come from
 a third phase from 2.0's EMA weights (--init-ema --seed 5 --lr 1.5e-4 --steps 4000 --max-minutes 50,
 in .work/dit-phase3). 2.2's come from those carried over to patch 1 (--patch 1, repatch below) and
-trained 2,098 more steps (--init-ema --seed 6 --lr 3e-4, in .work/dit-p1). The
-1.2 weights came from the first form alone. The second made
+trained 2,098 more steps (--init-ema --seed 6 --lr 3e-4, in .work/dit-p1); 2.3's from a warm
+restart of that (--init-ema --patch 1 --seed 7 --lr 1.5e-4 --warmup 50 --steps 2300, in
+.work/dit-p1-restart). The 1.2 weights came from the first form alone. The second made
 model 1.0, which learned colours but no motion (EVAL.md, "Continuation experiments"). The third
 fine-tunes: --init starts from another run's weights (text encoder, DiT and their EMA) with a
 fresh optimiser and schedule; fine-tunes of 1.0 did not bring motion. --latents reads the latents
