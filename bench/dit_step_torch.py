@@ -1,11 +1,12 @@
-"""PyTorch eager reference for bench/text-to-video.ts: the shipped DiT's weights in
-models/training/nets.py's DiT, timed at the same shapes. The weights come from the training
-checkpoint (models/training/.work/dit.pt, EMA) when it is there; otherwise from the ONNX file's
-named initializers (the exporter leaves linear weights unnamed, so those keep their random init:
-the timing is the same, the numbers are not).
+"""PyTorch eager reference for bench/text-to-video.ts: the shipped DiT in models/training/nets.py's
+DiT, timed at the same shapes. The network is built for the package (its patch size and latent
+channels, from skyloom.json) and holds the package's weights, restored from its ONNX files by
+models/training/dit_from_package.py (every parameter, or the script stops). Until 2.3 the DiT was
+built with the default patch of 2 and loaded from the training checkpoint: against the patch-1
+package that timed a network with a quarter of the tokens.
 
 Usage: /usr/bin/python3 bench/dit_step_torch.py <transformer/model.onnx> '<[1,C,T,h,w]>' <text length>
-Prints {"ms": <per step, batch 2>, "source", "loaded": <tensors>, "missing": [...], "blas"} as JSON.
+Prints {"ms": <per step, batch 2>, "patch", "parameters", "blas"} as JSON.
        /usr/bin/python3 bench/dit_step_torch.py --check
 Prints {"torch", "onnx", "blas", "realBlas", "problems": [...]} without importing the DiT: whether
 this interpreter can give a reference figure that means anything (see check()).
@@ -60,28 +61,16 @@ if len(sys.argv) > 1 and sys.argv[1] == "--check":
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "models", "training"))
 
-import onnx  # noqa: E402
 import torch  # noqa: E402
-from onnx import numpy_helper  # noqa: E402
 
-from nets import DiT  # noqa: E402
+from dit_from_package import networks_from_package  # noqa: E402
 
 
 def main():
     path, shape, text_len = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(int(os.environ.get("SKYLOOM_THREADS", "2")))
-    dit = DiT().eval()
-    state = dit.state_dict()
-    checkpoint = os.path.join(os.path.dirname(__file__), "..", "models", "training", ".work", "dit.pt")
-    if os.path.exists(checkpoint):
-        weights = torch.load(checkpoint)["ema_dit"]
-        source = "checkpoint"
-    else:
-        weights = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in onnx.load(path).graph.initializer}
-        source = "onnx"
-    loaded = {k: weights[k] for k in state if k in weights and weights[k].shape == state[k].shape}
-    missing = sorted(set(state) - set(loaded))
-    dit.load_state_dict(loaded, strict=False)
+    _, dit, config, _, _ = networks_from_package(os.path.dirname(os.path.dirname(os.path.abspath(path))))
+    dit.eval()
 
     _, c, t, h, w = shape
     b = 2  # guidance runs the prompt and the empty prompt as one batch
@@ -96,7 +85,7 @@ def main():
         for _ in range(n):
             dit(*args)
         ms = (time.perf_counter() - start) / n * 1000
-    print(json.dumps({"ms": ms, "source": source, "loaded": len(loaded), "missing": missing,
+    print(json.dumps({"ms": ms, "patch": config["patch"], "parameters": sum(p.numel() for p in dit.parameters()),
                       "blas": blas_library()}))
 
 

@@ -91,9 +91,8 @@ async function ditStep(rounds: number): Promise<void> {
       execFileSync('/usr/bin/python3', [script, join(model.pkg.dir, 'transformer/model.onnx'), JSON.stringify(shape), String(cond.hidden.dims[1])], { encoding: 'utf8', env }),
     ) as {
       ms: number;
-      source: string;
-      loaded: number;
-      missing: string[];
+      patch: number;
+      parameters: number;
     };
   const label = `DiT step, batch 2, latent [${shape.join(', ')}]`;
   if (check.problems.length > 0) {
@@ -120,7 +119,7 @@ async function ditStep(rounds: number): Promise<void> {
   );
   console.log(`  rounds: onnxruntime-node ${ortMs.map((x) => x.toFixed(2)).join(' / ')} ms; PyTorch ${torchMs.map((x) => x.toFixed(2)).join(' / ')} ms`);
   console.log(
-    `  PyTorch BLAS: ${check.blas.join(', ') || 'MKL (static)'}, OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY}; weights from the ${last!.source}: ${last!.loaded} tensors loaded, ${last!.missing.length} left at random init`,
+    `  PyTorch BLAS: ${check.blas.join(', ') || 'MKL (static)'}, OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY}; the package's weights (dit_from_package.py), patch ${last!.patch}, ${last!.parameters.toLocaleString('en')} parameters`,
   );
 }
 

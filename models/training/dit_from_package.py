@@ -90,16 +90,14 @@ def restore(module, shipped, names, label):
     module.load_state_dict({k: torch.from_numpy(np.array(v, copy=True)).to(state[k].dtype) for k, v in restored.items()})
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--package", default=PACKAGE)
-    ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".work"))
-    args = ap.parse_args()
-    setup_torch(0)
-    te_path = os.path.join(args.package, "text_encoder", "model.onnx")
-    dit_path = os.path.join(args.package, "transformer", "model.onnx")
+def networks_from_package(package):
+    """The package's text encoder and DiT as torch modules holding its weights, their config (patch
+    size and latent channels from skyloom.json) and the shipped graphs' constants ({name: array}
+    each). Also what bench/dit_step_torch.py times."""
+    te_path = os.path.join(package, "text_encoder", "model.onnx")
+    dit_path = os.path.join(package, "transformer", "model.onnx")
     shipped_te, shipped_dit = constants(te_path), constants(dit_path)
-    with open(os.path.join(args.package, "skyloom.json")) as f:
+    with open(os.path.join(package, "skyloom.json")) as f:
         latent = json.load(f)["latent"]
     config = {"width": WIDTH, "depth": 6, "te_layers": 2, "channels": latent["channels"],
               "patch": latent["patchSize"][1]}
@@ -115,6 +113,16 @@ def main():
         dit_names = name_constants(dit, constants(os.path.join(tmp, "dit.onnx")))
     restore(te, shipped_te, te_names, te_path)
     restore(dit, shipped_dit, dit_names, dit_path)
+    return te, dit, config, shipped_te, shipped_dit
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--package", default=PACKAGE)
+    ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".work"))
+    args = ap.parse_args()
+    setup_torch(0)
+    te, dit, config, shipped_te, shipped_dit = networks_from_package(args.package)
     # The check: the restored networks export to the shipped constants, bit for bit.
     with tempfile.TemporaryDirectory() as tmp:
         text, mask = export_te(te, os.path.join(tmp, "te.onnx"))
@@ -129,8 +137,8 @@ def main():
     torch.save({"te": te.state_dict(), "dit": dit.state_dict(), "ema_te": te.state_dict(), "ema_dit": dit.state_dict(),
                 "step": 0, "config": config,
                 "from": os.path.relpath(args.package, os.path.dirname(os.path.abspath(__file__)))}, out)
-    print(f"wrote {out} from {args.package}: text encoder {len(te_names)} and DiT {len(dit_names)} constants "
-          f"named, every parameter restored, re-export equal to the shipped graphs")
+    print(f"wrote {out} from {args.package}: every parameter of the text encoder ({len(te.state_dict())}) "
+          f"and the DiT ({len(dit.state_dict())}) restored, re-export equal to the shipped graphs")
 
 
 if __name__ == "__main__":
