@@ -87,11 +87,12 @@ describe('skyloom run workflows/text-to-video.json with the default model', () =
 
   // skyloom-tiny 2.2 (one DiT token per latent cell, a decoder weighed on outlines) draws squares
   // with straight sides; 2.1's had dented sides, which cut their fill of the bounding box to a
-  // circle's (held-out shape 37.2% -> 42.5%, EVAL.md "Model 2.2"). Over seeds 1-7
+  // circle's (held-out shape 37.2% -> 42.5%, EVAL.md "Model 2.2"; 2.3: 45.4%). Over seeds 1-7
   // and 42, judged by shapeOf (the training evaluation's judge): "a red square moving left on a
-  // black background" is a square at 4 (1, 6, 7, 42; 2.1: none, circle at all 8) and "a purple
-  // star standing still on a black background" a star at 3 (1, 5, 42; 2.1: 3). The rest are judged
-  // circles (squares whose corners are soft) or triangles (stars that lost points).
+  // black background" is a square at 6 with 2.3 (1-5, 42; 2.2: 4; 2.1: none, circle at all 8) and
+  // "a purple star standing still on a black background" a star at 3 (5, 7, 42; 2.2 and 2.1: 3).
+  // The rest are judged circles (squares whose corners are soft) or triangles (stars that lost
+  // points).
   it('the shape in the frames follows the prompt: circle, triangle', async () => {
     const seen = [];
     for (const prompt of ['a red circle moving left on a black background', 'a green triangle moving down on a black background']) {
