@@ -32,6 +32,7 @@ ASPECTS = list(data.SIZES)
 BGS = list(data.BACKGROUNDS)
 GUIDANCES = [1.5, 3.0, 4.5, 6.0]
 SEEDS = 3
+PROMPT_SEED = 2024  # the generator prompt_sets draws from (evaluate.py and quick_eval.py alike)
 # 2.0's targets (issue 19); motion is judged by the strict judge (the lenient one is reported
 # beside it with the same target, for comparison with 1.x).
 TARGETS = {"vae_psnr_db": 30.0, "colour": 0.95, "motion": 0.85, "background": 1.0,
@@ -143,7 +144,7 @@ def main():
         GUIDANCES, SEEDS = [4.5], 1
     os.makedirs(os.path.join(EVAL, "out"), exist_ok=True)
     an = Analyser().calibrate()
-    rng = np.random.default_rng(2024)
+    rng = np.random.default_rng(PROMPT_SEED)
     manifest_path = os.path.join(PACKAGE, "skyloom.json")
     manifest = json.load(open(manifest_path))
     steps = manifest["defaults"]["steps"]

@@ -19,7 +19,7 @@ import torch
 
 import data
 from analyse import Analyser, score
-from evaluate import prompt_sets
+from evaluate import PROMPT_SEED, prompt_sets
 from nets import networks_from_config
 from train_vae import load_vae
 
@@ -28,7 +28,7 @@ ASPECTS = list(data.SIZES)
 
 def prompts(seeds):
     """(kind, spec, aspect, seed) of evaluate.py's held-out single, two-object and seen prompts."""
-    _, single, pairs, seen = prompt_sets(np.random.default_rng(2024), seeds=seeds)
+    _, single, pairs, seen = prompt_sets(np.random.default_rng(PROMPT_SEED), seeds=seeds)
     return [(kind, spec, a, seed) for kind, ps in (("single", single), ("pair", pairs), ("seen", seen))
             for _, spec, a, seed in ps]
 

@@ -147,7 +147,8 @@ def main():
         ck = torch.load(args.init, map_location=dev)
         own = "ema_" if args.init_ema else ""
         was = ck.get("config", {}).get("patch", 2)
-        fit = (lambda sd: repatch(sd, was, args.patch)) if was != args.patch else (lambda sd: sd)
+        def fit(sd):
+            return repatch(sd, was, args.patch) if was != args.patch else sd
         te.load_state_dict(ck[own + "te"])
         dit.load_state_dict(fit(ck[own + "dit"]))
         ema_te.load_state_dict(ck["ema_te"])

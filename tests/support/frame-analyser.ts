@@ -36,6 +36,11 @@ export interface Analysis {
 const FOREGROUND = 60;
 const CLEAR_FOREGROUND = 120;
 
+/** Euclidean RGB distance. */
+function distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+}
+
 /**
  * Analyses packed RGB24 frames. The background of each row is read from its two outermost pixels
  * at each end (this handles flat and vertical-gradient backgrounds, and objects as wide as most of
@@ -89,7 +94,6 @@ export function analyseFrames(rgb: Uint8Array, width: number, height: number, fr
  * is close), or, where no row's ends agree, the end nearer the row's per-channel median.
  */
 function frameBackground(rgb: Uint8Array, base: number, width: number, height: number): number[][] {
-  const distance = (a: readonly number[], b: readonly number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
   const ends = Array.from({ length: height }, (_, y) => {
     const row = base + y * width * 3;
     const left = [0, 1, 2].map((c) => (rgb[row + c] + rgb[row + 3 + c]) / 2);
@@ -117,7 +121,7 @@ export function nearestColour(rgb: readonly number[]): string {
   let best = '';
   let bestD = Infinity;
   for (const [name, c] of Object.entries(PALETTE)) {
-    const d = Math.hypot(rgb[0] - c[0], rgb[1] - c[1], rgb[2] - c[2]);
+    const d = distance(rgb, c);
     if (d < bestD) [best, bestD] = [name, d];
   }
   return best;
@@ -198,7 +202,6 @@ export function windowAdherence(rgb: Uint8Array, width: number, height: number, 
       for (let f = first; f < first + window; f++) for (let y = y0; y < y0 + half; y++) for (let x = 0; x < width; x++) values.push(rgb[f * frameBytes + (y * width + x) * 3 + c]);
       return values.sort((a, b) => a - b)[values.length >> 1];
     });
-  const distance = (a: number[], b: readonly number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
   const at = (t: number) => [0, 1, 2].map((c) => expected[0][c] + (expected[1][c] - expected[0][c]) * t);
   const cover = (first: number, y0: number, bg: number[]) => {
     let far = 0;
@@ -206,7 +209,7 @@ export function windowAdherence(rgb: Uint8Array, width: number, height: number, 
       for (let y = y0; y < y0 + half; y++) {
         for (let x = 0; x < width; x++) {
           const i = f * frameBytes + (y * width + x) * 3;
-          if (Math.hypot(rgb[i] - bg[0], rgb[i + 1] - bg[1], rgb[i + 2] - bg[2]) > 60) far++;
+          if (Math.hypot(rgb[i] - bg[0], rgb[i + 1] - bg[1], rgb[i + 2] - bg[2]) > FOREGROUND) far++;
         }
       }
     }
